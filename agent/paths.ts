@@ -1,0 +1,57 @@
+/**
+ * The one place that knows where the host's /proc, /sys, cgroupfs and root are.
+ *
+ * Every module reads host files through a {@linkcode HostPaths}, so the same code runs on the
+ * host, inside a container with host mounts, and against a fixture host tree.
+ *
+ * @module
+ */
+
+/** Where the host's file systems are mounted, as absolute paths without a trailing slash. */
+export interface HostPaths {
+  /** The host's root file system (`/`, or `/host` in a container, or a fixture tree). */
+  readonly root: string;
+  /** The host's procfs. */
+  readonly proc: string;
+  /** The host's sysfs. */
+  readonly sys: string;
+  /** The host's cgroupfs mount point. */
+  readonly cgroup: string;
+  /** True when the paths point at a fixture tree rather than a live kernel. */
+  readonly fixture: boolean;
+}
+
+/** Options for {@linkcode hostPaths}. */
+export interface HostPathsOptions {
+  /** Host root; `/` unless the agent sees the host through a mount or a fixture. */
+  hostRoot?: string;
+  /** Overrides `<hostRoot>/sys/fs/cgroup` (coroot-node-agent's `--cgroupfs-root`). */
+  cgroupfsRoot?: string;
+  /** Overrides `<hostRoot>/proc`. */
+  procfsRoot?: string;
+  /** Overrides `<hostRoot>/sys`. */
+  sysfsRoot?: string;
+}
+
+function trimSlash(p: string): string {
+  return p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
+}
+
+function join(root: string, rel: string): string {
+  return root === "/" ? `/${rel}` : `${root}/${rel}`;
+}
+
+/** Resolves the host paths from the agent's options. Relative paths resolve against the CWD. */
+export function hostPaths(opts: HostPathsOptions = {}): HostPaths {
+  const abs = (p: string) => trimSlash(p.startsWith("/") ? p : `${Deno.cwd()}/${p}`);
+  const root = abs(opts.hostRoot ?? "/");
+  const proc = opts.procfsRoot ? abs(opts.procfsRoot) : join(root, "proc");
+  const sys = opts.sysfsRoot ? abs(opts.sysfsRoot) : join(root, "sys");
+  const cgroup = opts.cgroupfsRoot ? abs(opts.cgroupfsRoot) : join(root, "sys/fs/cgroup");
+  return { root, proc, sys, cgroup, fixture: root !== "/" };
+}
+
+/** Joins a path under one of the host roots: `under(paths.proc, "stat")`. */
+export function under(base: string, rel: string): string {
+  return join(base, rel.startsWith("/") ? rel.slice(1) : rel);
+}
