@@ -1,0 +1,107 @@
+/**
+ * The agent's own flags. Names and environment twins follow coroot-node-agent where it has the
+ * same option (reference §9.1); the rest are Osprey's.
+ *
+ * @module
+ */
+import type { FlagSpec } from "./flags.ts";
+
+/** Flags of the agent process itself (server, host paths, logging, scheduling). */
+export const CORE_FLAGS: readonly FlagSpec[] = [
+  {
+    name: "listen",
+    env: "LISTEN",
+    kind: "string",
+    default: "0.0.0.0:80",
+    help: "Address the HTTP server listens on (/metrics, /healthz, /readyz)",
+    group: "Server",
+  },
+  {
+    name: "host-root",
+    env: "HOST_ROOT",
+    kind: "string",
+    default: "/",
+    help: "Where the host's root is visible (/host in a container, a fixture tree in development)",
+    group: "Host paths",
+  },
+  {
+    name: "cgroupfs-root",
+    env: "CGROUPFS_ROOT",
+    kind: "string",
+    default: "",
+    help: "Host cgroupfs mount point (default <host-root>/sys/fs/cgroup)",
+    group: "Host paths",
+  },
+  {
+    name: "procfs-root",
+    env: "PROCFS_ROOT",
+    kind: "string",
+    default: "",
+    help: "Host procfs (default <host-root>/proc)",
+    group: "Host paths",
+  },
+  {
+    name: "sysfs-root",
+    env: "SYSFS_ROOT",
+    kind: "string",
+    default: "",
+    help: "Host sysfs (default <host-root>/sys)",
+    group: "Host paths",
+  },
+  {
+    name: "collect-interval",
+    env: "COLLECT_INTERVAL",
+    kind: "duration",
+    default: 5000,
+    help: "How often collectors refresh in the background; scrapes serve the latest values",
+    group: "Collection",
+  },
+  {
+    name: "collect-timeout",
+    env: "COLLECT_TIMEOUT",
+    kind: "duration",
+    default: 10000,
+    help: "A collector round longer than this is abandoned and counted as failed",
+    group: "Collection",
+  },
+  {
+    name: "shutdown-timeout",
+    env: "SHUTDOWN_TIMEOUT",
+    kind: "duration",
+    default: 5000,
+    help: "Longest a graceful stop may take before the agent exits anyway",
+    group: "Collection",
+  },
+  {
+    name: "log-level",
+    env: "LOG_LEVEL",
+    kind: "string",
+    default: "info",
+    help: "Lowest level of the agent's own log: debug, info, warn or error",
+    group: "Logging",
+  },
+  {
+    name: "log-format",
+    env: "LOG_FORMAT",
+    kind: "string",
+    default: "text",
+    help: "Log line format: text (logfmt) or json",
+    group: "Logging",
+  },
+  {
+    name: "log-per-second",
+    env: "LOG_PER_SECOND",
+    kind: "number",
+    default: 10,
+    help: "Sustained rate limit of the agent's own log lines; what it drops is counted",
+    group: "Logging",
+  },
+  {
+    name: "log-burst",
+    env: "LOG_BURST",
+    kind: "int",
+    default: 100,
+    help: "Burst allowance of the log rate limit",
+    group: "Logging",
+  },
+];

@@ -1,0 +1,193 @@
+/**
+ * Osprey's entry point: flags → logger → host paths → registry → modules (started from the
+ * permissions granted) → HTTP server; a graceful stop on SIGTERM/SIGINT detaches every BPF
+ * program within the shutdown timeout.
+ *
+ * @module
+ */
+import denoJson from "../deno.json" with { type: "json" };
+import { CollectorScheduler } from "./collector.ts";
+import { CORE_FLAGS } from "./core_flags.ts";
+import { FlagError, helpText, parseFlags } from "./flags.ts";
+import type { FlagValues } from "./flags.ts";
+import { createLogger } from "./log.ts";
+import type { Level, Logger } from "./log.ts";
+import { Registry } from "./metrics/mod.ts";
+import { formatModuleTable, startModules } from "./modules.ts";
+import type { ModuleSpec } from "./modules.ts";
+import { hostPaths } from "./paths.ts";
+import { processEventsModule } from "./process_events/mod.ts";
+import { selfModule } from "./self/mod.ts";
+import { createApp, parseListen, serve } from "./server/mod.ts";
+import { identityLabels, nodeModule } from "./node/mod.ts";
+
+/** The agent's version, from deno.json. */
+export const VERSION: string = denoJson.version;
+
+const USAGE = `Osprey ${VERSION}: a node agent for Linux hosts and their containers.
+Serves Prometheus metrics compatible with coroot-node-agent.
+
+Usage: deno task start [flags]      (or: osprey [flags])
+Every flag can also be set through the environment variable shown after it.`;
+
+const encoder = new TextEncoder();
+function out(text: string): void {
+  Deno.stdout.writeSync(encoder.encode(text.endsWith("\n") ? text : text + "\n"));
+}
+function err(text: string): void {
+  Deno.stderr.writeSync(encoder.encode(text.endsWith("\n") ? text : text + "\n"));
+}
+
+/** Reads an environment variable, treating a missing --allow-env grant as "unset". */
+function readEnv(name: string): string | undefined {
+  if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+    return undefined;
+  }
+  return Deno.env.get(name);
+}
+
+/** The modules in start order. */
+function moduleList(logStats: Parameters<typeof selfModule>[1]): ModuleSpec[] {
+  return [selfModule(VERSION, logStats), nodeModule, processEventsModule];
+}
+
+/** Runs the agent until it is signalled; resolves with the process exit code. */
+export async function main(args: readonly string[]): Promise<number> {
+  const flagSpecs = [
+    ...CORE_FLAGS,
+    ...moduleList({ written: 0, dropped: 0 }).flatMap((m) => m.flags ?? []),
+  ];
+  let flags: FlagValues;
+  try {
+    const parsed = parseFlags(flagSpecs, args, readEnv);
+    if (parsed.help) {
+      out(helpText(flagSpecs, USAGE));
+      return 0;
+    }
+    if (parsed.version) {
+      out(`osprey ${VERSION}`);
+      return 0;
+    }
+    flags = parsed.values;
+  } catch (e) {
+    if (e instanceof FlagError) {
+      err(`osprey: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+
+  const level = String(flags["log-level"]) as Level;
+  if (!["debug", "info", "warn", "error"].includes(level)) {
+    err(`osprey: --log-level must be debug, info, warn or error, not "${level}"`);
+    return 2;
+  }
+  const { log, stats } = createLogger({
+    level,
+    format: flags["log-format"] === "json" ? "json" : "text",
+    perSecond: Number(flags["log-per-second"]),
+    burst: Number(flags["log-burst"]),
+  });
+
+  let listen: { hostname: string; port: number };
+  try {
+    listen = parseListen(String(flags.listen));
+  } catch (e) {
+    err(`osprey: ${(e as Error).message}`);
+    return 2;
+  }
+
+  const paths = hostPaths({
+    hostRoot: String(flags["host-root"]),
+    cgroupfsRoot: String(flags["cgroupfs-root"]) || undefined,
+    procfsRoot: String(flags["procfs-root"]) || undefined,
+    sysfsRoot: String(flags["sysfs-root"]) || undefined,
+  });
+  log.info("starting", { version: VERSION, listen: flags.listen, host_root: paths.root });
+
+  const registry = new Registry();
+  await applyIdentity(registry, paths, log);
+  const scheduler = new CollectorScheduler(registry, log, {
+    intervalMs: Number(flags["collect-interval"]),
+    timeoutMs: Number(flags["collect-timeout"]),
+  });
+  const stopping = new AbortController();
+  const started = await startModules(moduleList(stats), {
+    flags,
+    paths,
+    registry,
+    scheduler,
+    log,
+    signal: stopping.signal,
+  });
+  err(formatModuleTable(started.statuses));
+  for (const s of started.statuses) {
+    log.info("module", { module: s.module, state: s.state, reason: s.reason, enable: s.enable });
+  }
+
+  let modulesReady = false;
+  void started.ready.then(() => modulesReady = true);
+  const app = createApp({
+    registry,
+    ready: () => modulesReady && scheduler.firstRoundDone,
+    log,
+  });
+  const serverAbort = new AbortController();
+  let server: { finished: Promise<void> };
+  try {
+    server = await serve(app, {
+      hostname: listen.hostname,
+      port: listen.port,
+      signal: serverAbort.signal,
+      onListen: (addr) => log.info("listening", { address: addr }),
+    });
+  } catch (e) {
+    log.error("cannot serve", { error: e });
+    err(`osprey: ${(e as Error).message}`);
+    scheduler.stop();
+    await started.stop(Number(flags["shutdown-timeout"]));
+    return 1;
+  }
+
+  const stopped = Promise.withResolvers<string>();
+  const onSignal = (sig: Deno.Signal) => () => stopped.resolve(sig);
+  const handlers = (["SIGTERM", "SIGINT"] as const).map((s) => {
+    const h = onSignal(s);
+    Deno.addSignalListener(s, h);
+    return [s, h] as const;
+  });
+  const signal = await stopped.promise;
+
+  const timeoutMs = Number(flags["shutdown-timeout"]);
+  log.info("stopping", { signal, timeout_ms: timeoutMs });
+  const hardStop = setTimeout(() => {
+    err("osprey: graceful stop took too long; exiting");
+    Deno.exit(1);
+  }, timeoutMs + 1000);
+  stopping.abort();
+  scheduler.stop();
+  await started.stop(timeoutMs);
+  serverAbort.abort();
+  await server.finished;
+  for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+  clearTimeout(hardStop);
+  log.info("stopped");
+  return 0;
+}
+
+/** Puts machine_id and system_uuid on every series, as the contract asks (reference §1.4). */
+async function applyIdentity(
+  registry: Registry,
+  paths: ReturnType<typeof hostPaths>,
+  log: Logger,
+): Promise<void> {
+  try {
+    registry.setConstLabels(await identityLabels(paths));
+  } catch (e) {
+    log.warn("cannot read the host identity; series go without machine_id", { error: e });
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

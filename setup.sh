@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Osprey set-up: installs what the agent (and, for `test`, its test suite) needs on Debian 12,
+# builds the BPF objects and the C library, then runs the agent or the tests.
+#
+#   ./setup.sh            install + build
+#   ./setup.sh start ...  install + build + run the agent (extra words go to the agent as flags)
+#   ./setup.sh test       install + build + test tools, then fmt/lint/check and the whole test suite
+#
+# Idempotent: a second run installs nothing and rebuilds only what changed.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+export DENO_NO_UPDATE_CHECK=1 RUST_BACKTRACE=0
+action=${1:-build}
+[ $# -gt 0 ] && shift
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages: the agent's build needs and, for tests, the real peers the tests talk to.
+AGENT_PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make gcc pkg-config npm)
+TEST_PKGS=(prometheus prometheus-node-exporter python3 iproute2)
+
+missing_pkgs() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+
+install_pkgs() {
+  local missing
+  missing=$(missing_pkgs "$@")
+  [ -z "$missing" ] && return 0
+  [ "$(id -u)" = 0 ] || die "these Debian packages are missing and installing them needs root: $missing"
+  say "installing Debian packages: $missing"
+  if [ ! -f /var/lib/apt/periodic/osprey-updated ] || [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit)" ]; then
+    apt-get update -qq
+    mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/osprey-updated
+  fi
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null \
+    || die "apt-get install failed for: $missing"
+}
+
+check_kernel() {
+  [ -e /sys/kernel/btf/vmlinux ] || die "this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): Osprey's BPF programs are CO-RE and need a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian's kernels have it). Without it you can still run the non-kernel parts: deno task dev:fixture"
+}
+
+DENO_BIN="$ROOT/tools/deno/node_modules/@deno/linux-x64-glibc/deno"
+install_deno() {
+  local want
+  want=$(sed -n 's/.*"deno": *"\([^"]*\)".*/\1/p' tools/deno/package.json)
+  if [ ! -x "$DENO_BIN" ] || ! "$DENO_BIN" --version 2>/dev/null | grep -q "^deno $want "; then
+    say "installing Deno $want from the npm registry"
+    npm ci --prefix tools/deno --no-audit --no-fund --loglevel=error >/dev/null \
+      || die "npm ci for Deno failed (is the npm registry reachable?)"
+  fi
+  # `deno task start` and friends need deno on PATH.
+  if [ "$(id -u)" = 0 ]; then
+    ln -sf "$DENO_BIN" /usr/local/bin/deno
+  elif ! command -v deno >/dev/null; then
+    say "not root: add $(dirname "$DENO_BIN") to PATH to use 'deno task ...'"
+  fi
+  "$DENO_BIN" install --frozen --quiet >/dev/null || die "deno install --frozen failed: deno.lock and deno.json disagree?"
+}
+
+build() {
+  check_kernel
+  "$DENO_BIN" task build || die "build failed"
+}
+
+install_pkgs "${AGENT_PKGS[@]}"
+install_deno
+build
+
+case "$action" in
+  build) say "built; run the agent with: deno task start" ;;
+  start) exec "$DENO_BIN" task start "$@" ;;
+  test)
+    install_pkgs "${TEST_PKGS[@]}"
+    exec bash "$ROOT/tests/run_all.sh" "$@"
+    ;;
+  *) die "unknown action \"$action\": use build, start or test" ;;
+esac

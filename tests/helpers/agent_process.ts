@@ -1,0 +1,134 @@
+/**
+ * Starts the real agent as a child process for end-to-end tests: a free loopback port, the
+ * permission set or flags the test chooses, stderr captured, and helpers to wait for
+ * readiness, scrape and stop it with a signal.
+ *
+ * @module
+ */
+
+const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
+/** The repository root, absolute. */
+export const REPO_ROOT: string = ROOT;
+
+/** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Options for {@linkcode startAgent}. */
+export interface StartAgentOptions {
+  /** Deno permission arguments, e.g. `["-P=agent"]` or `["--allow-net=127.0.0.1"]`. */
+  permissions: string[];
+  /** Agent flags; `--listen` is added unless present. */
+  args?: string[];
+  env?: Record<string, string>;
+  /** Run as this uid/gid (through setpriv) instead of the test's own user. */
+  asUser?: number;
+}
+
+/** A running agent child. */
+export interface AgentProcess {
+  readonly child: Deno.ChildProcess;
+  readonly port: number;
+  readonly url: string;
+  /** Everything the agent wrote to stderr so far. */
+  stderr(): string;
+  /** Polls `/readyz` until 200 or the timeout; throws with the agent's stderr on timeout. */
+  waitReady(timeoutMs?: number): Promise<void>;
+  /** Polls `/healthz` until it answers. */
+  waitListening(timeoutMs?: number): Promise<void>;
+  /** Sends a signal and resolves with the exit status and how long the exit took. */
+  stop(signal?: Deno.Signal): Promise<{ status: Deno.CommandStatus; ms: number }>;
+}
+
+/** Starts `agent/main.ts` under `deno run` with the given permissions. */
+export function startAgent(opts: StartAgentOptions): AgentProcess {
+  const args = [...(opts.args ?? [])];
+  let port: number;
+  const listen = args.find((a) => a.startsWith("--listen="));
+  if (listen) {
+    port = Number(listen.slice(listen.lastIndexOf(":") + 1));
+  } else {
+    port = freePort();
+    args.push(`--listen=127.0.0.1:${port}`);
+  }
+  const denoArgs = ["run", "--no-prompt", ...opts.permissions, `${ROOT}/agent/main.ts`, ...args];
+  const [cmd, cmdArgs] = opts.asUser === undefined
+    ? [Deno.execPath(), denoArgs]
+    : [
+      "setpriv",
+      [
+        `--reuid=${opts.asUser}`,
+        `--regid=${opts.asUser}`,
+        "--clear-groups",
+        Deno.execPath(),
+        ...denoArgs,
+      ],
+    ];
+  const child = new Deno.Command(cmd, {
+    args: cmdArgs,
+    cwd: ROOT,
+    env: { NO_COLOR: "1", RUST_BACKTRACE: "0", DENO_NO_UPDATE_CHECK: "1", ...opts.env },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let err = "";
+  const decoder = new TextDecoder();
+  const reading = (async () => {
+    for await (const chunk of child.stderr) err += decoder.decode(chunk, { stream: true });
+  })();
+  const url = `http://127.0.0.1:${port}`;
+  let exited = false;
+  const statusP = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+
+  async function poll(path: string, want: (r: Response) => boolean, timeoutMs: number) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (exited) throw new Error(`agent exited before ${path} answered; stderr:\n${err}`);
+      try {
+        const r = await fetch(url + path);
+        await r.body?.cancel();
+        if (want(r)) return;
+      } catch { /* not listening yet */ }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`agent's ${path} did not answer in ${timeoutMs} ms; stderr:\n${err}`);
+  }
+
+  return {
+    child,
+    port,
+    url,
+    stderr: () => err,
+    waitReady: (t = 30_000) => poll("/readyz", (r) => r.status === 200, t),
+    waitListening: (t = 30_000) => poll("/healthz", () => true, t),
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      const t0 = performance.now();
+      if (!exited) child.kill(signal);
+      const status = await statusP;
+      const ms = performance.now() - t0;
+      await reading;
+      return { status, ms };
+    },
+  };
+}
+
+/** Fetches `/metrics` as text with an optional Accept header. */
+export async function scrape(url: string, accept?: string): Promise<string> {
+  const r = await fetch(`${url}/metrics`, { headers: accept ? { accept } : {} });
+  if (r.status !== 200) throw new Error(`scrape answered ${r.status}: ${await r.text()}`);
+  return await r.text();
+}
+
+/** True when running as root (the privileged tests need it). */
+export function isRoot(): boolean {
+  return Deno.uid() === 0;
+}
