@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/**
+ * @file osprey.h
+ * @brief libosprey: Osprey's kernel-facing C library, opened by Deno with
+ * Deno.dlopen.
+ *
+ * The ABI passes numbers and caller-owned byte buffers only: no pointer is
+ * returned and no callback is taken, so Deno's --allow-ffi can be scoped to
+ * this library's path and every call stays on V8's fast path.
+ *
+ * Conventions (after libbpf's naming guide):
+ * - every symbol starts with osp_; everything else is hidden;
+ * - handles are small positive ints indexing tables inside the library; a
+ *   closed handle is stale (-EBADF), never reused for the same number soon;
+ * - every function returns >= 0 on success or a negative errno; the message
+ *   of the last failure (the step that failed plus libbpf's own log lines) is
+ *   read with osp_last_error();
+ * - text outputs are NUL-terminated and cut to the buffer; binary outputs are
+ *   little-endian (host order on every supported target).
+ *
+ * Threads: osp_ring_wait() and osp_bench_produce() block and are meant to run
+ * on another thread (Deno: nonblocking: true); every other call is quick.
+ * Closing a handle while another thread waits on it is safe: the waiter is
+ * woken and returns -ECANCELED, and memory is freed when it leaves.
+ */
+#ifndef __OSPREY_H
+#define __OSPREY_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef OSP_API
+#define OSP_API __attribute__((visibility("default")))
+#endif
+
+/** Bumped on every incompatible ABI change; ffi/lib.ts checks it. */
+#define OSP_ABI_VERSION 1
+
+/** Objects osp_object_open() can open; their BPF code is embedded. */
+enum osp_object_kind {
+	OSP_OBJECT_PROC = 1,  /**< bpf/proc.bpf.c: process lifecycle */
+	OSP_OBJECT_BENCH = 2, /**< bpf/bench.bpf.c: ring-buffer benchmark producer */
+};
+
+/** osp_object_open() flags. */
+enum osp_open_flags {
+	/** Use the raw_tp variants even where tp_btf works (tests the fallback). */
+	OSP_OPEN_FORCE_RAW_TP = 1u << 0,
+};
+
+/** osp_program_flags() low byte: how the program attaches. */
+enum osp_program_kind {
+	OSP_PROG_OTHER = 0,
+	OSP_PROG_TP_BTF = 1,
+	OSP_PROG_RAW_TP = 2,
+	OSP_PROG_SYSCALL = 3, /**< run on demand with BPF_PROG_TEST_RUN */
+};
+
+/** osp_program_flags() bits above the kind byte. */
+#define OSP_PROG_F_AUTOLOAD (1u << 8) /**< loaded (not switched off by a probe) */
+#define OSP_PROG_F_ATTACHED (1u << 9) /**< has a live link */
+
+/** osp_program_attach() results besides 0 (attached) and -errno. */
+enum osp_attach_result {
+	OSP_ATTACH_OK = 0,
+	OSP_ATTACH_SKIPPED = 1,	  /**< autoload off: the feature probe chose the other variant */
+	OSP_ATTACH_ON_DEMAND = 2, /**< never attached: run with a test run (syscall programs) */
+};
+
+/**
+ * Frame osp_ring_drain() writes per record: this header, the record bytes,
+ * then zero padding to a multiple of 8.
+ */
+struct osp_frame_hdr {
+	uint32_t len;	   /**< record bytes, without header or padding */
+	uint32_t reserved; /**< 0 */
+};
+
+/** @return OSP_ABI_VERSION of this build. */
+OSP_API uint32_t osp_abi_version(void);
+
+/**
+ * @brief Copy the message of the last failure.
+ * @return its length without the NUL (cut to cap - 1), 0 if none.
+ */
+OSP_API int osp_last_error(uint8_t *buf, uint32_t cap);
+
+/**
+ * @brief Probe what the kernel offers, as "key=value\n" lines: abi, btf,
+ * bpf_syscall, bpf_errno, tracing_prog, raw_tp, ringbuf, syscall_prog,
+ * bpf_loop, tracefs, unprivileged_bpf_disabled.
+ * @return bytes written without the NUL, or -ENOSPC.
+ */
+OSP_API int osp_kernel_probe(uint8_t *buf, uint32_t cap);
+
+/**
+ * @brief Write "name offset size\n" for every record struct and field that
+ * crosses into TypeScript (a struct's own line has offset 0 and its sizeof).
+ * @return bytes written without the NUL, or -ENOSPC.
+ */
+OSP_API int osp_layout(uint8_t *buf, uint32_t cap);
+
+/**
+ * @brief Open an embedded BPF object (not loaded yet) and decide, by probing
+ * the kernel, which program variants load.
+ * @param which enum osp_object_kind
+ * @param flags enum osp_open_flags
+ * @return object handle > 0
+ */
+OSP_API int osp_object_open(uint32_t which, uint32_t flags);
+
+/** @brief Load (verify) the object's programs and create its maps. */
+OSP_API int osp_object_load(int h);
+
+/**
+ * @brief Describe the object as "key=value\n" lines: object, loaded and the
+ * load-time choices (attach_mode, mark_victim_arg, exit_group_dead_arg).
+ */
+OSP_API int osp_object_info(int h, uint8_t *buf, uint32_t cap);
+
+/**
+ * @brief Detach every program, close the object's rings (waking waiters),
+ * free it. Idempotent: a handle already closed returns 0.
+ */
+OSP_API int osp_object_close(int h);
+
+/** @return number of programs in the object, in a stable order. */
+OSP_API int osp_program_count(int h);
+
+/** @brief Copy program i's name. @return its length. */
+OSP_API int osp_program_name(int h, int i, uint8_t *buf, uint32_t cap);
+
+/** @return enum osp_program_kind | OSP_PROG_F_* bits. */
+OSP_API int osp_program_flags(int h, int i);
+
+/**
+ * @brief Attach program i (programs are attached one by one so the caller
+ * can tell which one failed and why). Attaching twice is a no-op.
+ * @return enum osp_attach_result, or -errno (message in osp_last_error()).
+ */
+OSP_API int osp_program_attach(int h, int i);
+
+/**
+ * @brief Open the ring-buffer map named map_name (NUL-terminated) of a
+ * loaded object for consuming. The object's close also closes the ring.
+ * @return ring handle > 0
+ */
+OSP_API int osp_ring_open(int h, const uint8_t *map_name);
+
+/**
+ * @brief Wait until records are pending. Blocks: call it from another thread.
+ * @return 1 readable, 0 timed out (or interrupted), -ECANCELED when the ring
+ * was closed meanwhile, other -errno on failure.
+ */
+OSP_API int osp_ring_wait(int r, int timeout_ms);
+
+/**
+ * @brief Copy whole records into buf as frames (struct osp_frame_hdr, bytes,
+ * pad to 8), skipping discarded ones, and release their ring space. Stops
+ * before a record that does not fit, without losing it; never blocks.
+ * @return bytes written (0 when empty), or -ENOSPC if the first pending
+ * record alone is larger than cap.
+ */
+OSP_API int osp_ring_drain(int r, uint8_t *buf, uint32_t cap);
+
+/** @return bytes produced but not yet consumed (capped at INT32_MAX). */
+OSP_API int osp_ring_pending(int r);
+
+/** @brief Close a ring; idempotent. A waiter returns -ECANCELED. */
+OSP_API int osp_ring_close(int r);
+
+/**
+ * @brief Sum the object's per-CPU lost-record counters ("osp_lost" map) and
+ * write them as u64, indexed by record type.
+ * @return number of u64 written (min(cap / 8, OSP_REC_TYPE_MAX)).
+ */
+OSP_API int osp_lost(int h, uint8_t *buf, uint32_t cap);
+
+/**
+ * @brief Sum the object's per-CPU "osp_counters" map into u64s (for proc:
+ * enum osp_proc_counter).
+ * @return number of u64 written; -ENOENT if the object has no such map.
+ */
+OSP_API int osp_counters(int h, uint8_t *buf, uint32_t cap);
+
+/**
+ * @brief Run the bench object's producer until count records were offered
+ * to its ring "bench_events", in batches, waiting for free ring space before
+ * each batch so a keeping-up consumer sees no loss. Blocks: call it from
+ * another thread.
+ * @return count, or -ECANCELED if the object was closed meanwhile.
+ */
+OSP_API int osp_bench_produce(int h, uint32_t count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* __OSPREY_H */

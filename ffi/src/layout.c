@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * osp_layout(): the C compiler's view of every record that crosses into
+ * TypeScript, so a test can compare it with the decoders' offset constants
+ * instead of trusting both sides to agree.
+ *
+ * Lines: "<struct> 0 <sizeof>", "<struct>.<field> <offset> <size>", and
+ * "<CONSTANT> <value>" for numbers the decoders mirror.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "internal.h"
+#include "proc.h"
+
+struct text {
+	char b[4096];
+	size_t n;
+	bool overflow;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (t->overflow)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(t->b + t->n, sizeof(t->b) - t->n, fmt, ap);
+	va_end(ap);
+	if (k < 0 || (size_t)k >= sizeof(t->b) - t->n)
+		t->overflow = true;
+	else
+		t->n += (size_t)k;
+}
+
+#define FIELD_SIZE(type, field) sizeof(((type *)0)->field)
+#define STRUCT(s) put(&t, "%s 0 %zu\n", #s, sizeof(struct s))
+#define FIELD(s, f) \
+	put(&t, "%s.%s %zu %zu\n", #s, #f, offsetof(struct s, f), FIELD_SIZE(struct s, f))
+#define CONST(c) put(&t, "%s %lld\n", #c, (long long)(c))
+
+OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
+{
+	struct text t = { .n = 0 };
+
+	STRUCT(osp_frame_hdr);
+	FIELD(osp_frame_hdr, len);
+	FIELD(osp_frame_hdr, reserved);
+
+	STRUCT(osp_rec_hdr);
+	FIELD(osp_rec_hdr, ts_ns);
+	FIELD(osp_rec_hdr, type);
+	FIELD(osp_rec_hdr, size);
+	FIELD(osp_rec_hdr, cpu);
+
+	STRUCT(osp_proc_event);
+	FIELD(osp_proc_event, hdr);
+	FIELD(osp_proc_event, cgroup_id);
+	FIELD(osp_proc_event, pid);
+	FIELD(osp_proc_event, ppid);
+	FIELD(osp_proc_event, exit_code);
+	FIELD(osp_proc_event, flags);
+	FIELD(osp_proc_event, comm);
+	FIELD(osp_proc_event, filename);
+
+	CONST(OSP_REC_PROC_START);
+	CONST(OSP_REC_PROC_EXEC);
+	CONST(OSP_REC_PROC_EXIT);
+	CONST(OSP_REC_BENCH);
+	CONST(OSP_REC_TYPE_MAX);
+	CONST(OSP_PROC_F_OOM_KILLED);
+	CONST(OSP_PROC_F_FILENAME_TRUNC);
+	CONST(OSP_PROC_CNT_OOM_MARKS);
+	CONST(OSP_PROC_CNT_OOM_JOINED);
+	CONST(OSP_PROC_CNT_OOM_MAP_FULL);
+	CONST(OSP_PROC_CNT_MAX);
+	CONST(OSP_PROG_TP_BTF);
+	CONST(OSP_PROG_RAW_TP);
+	CONST(OSP_PROG_SYSCALL);
+	CONST(OSP_PROG_F_AUTOLOAD);
+	CONST(OSP_PROG_F_ATTACHED);
+	CONST(OSP_ATTACH_SKIPPED);
+	CONST(OSP_ATTACH_ON_DEMAND);
+	CONST(OSP_OPEN_FORCE_RAW_TP);
+
+	if (t.overflow)
+		return -ENOSPC; /* t.b has room to spare; grow it with the list */
+	return osp_copy_text(buf, cap, t.b, t.n);
+}
