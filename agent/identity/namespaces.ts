@@ -1,0 +1,44 @@
+/**
+ * Whether the agent shares a Linux namespace with the host's init (PID 1 of `<proc>`).
+ *
+ * `<proc>/<pid>/ns/<kind>` is a magic link whose text, `uts:[4026531838]`, names the namespace
+ * by inode; two processes are in the same namespace exactly when the texts are equal. Reading
+ * PID 1's links needs ptrace-read access to it (root, or CAP_SYS_PTRACE), so the answer can be
+ * "unknown".
+ *
+ * @module
+ */
+import type { HostPaths } from "../paths.ts";
+import { under } from "../paths.ts";
+
+/** The namespace kinds the agent compares. */
+export type NamespaceKind = "net" | "uts" | "mnt" | "pid";
+
+/** Reads `<proc>/<pid>/ns/<kind>`, or undefined when it cannot be read. */
+export async function namespaceOf(
+  paths: HostPaths,
+  pid: "self" | number,
+  kind: NamespaceKind,
+): Promise<string | undefined> {
+  try {
+    return await Deno.readLink(under(paths.proc, `${pid}/ns/${kind}`));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True when the agent is in PID 1's namespace of this kind, false when it is not, undefined when
+ * either link cannot be read.
+ */
+export async function sharesHostNamespace(
+  paths: HostPaths,
+  kind: NamespaceKind,
+): Promise<boolean | undefined> {
+  const [own, host] = await Promise.all([
+    namespaceOf(paths, "self", kind),
+    namespaceOf(paths, 1, kind),
+  ]);
+  if (own === undefined || host === undefined) return undefined;
+  return own === host;
+}
