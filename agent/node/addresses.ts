@@ -1,0 +1,292 @@
+/**
+ * The host's interface addresses from files, for `node_net_interface_ip{interface,ip}`.
+ *
+ * The reference agent asks netlink (`RTM_GETADDR`) in the host's network namespace. Without FFI
+ * there is no netlink in Deno, so:
+ *
+ * - IPv6: `<proc>/1/net/if_inet6` lists every IPv6 address with its interface: exact.
+ * - IPv4: no procfs file pairs an IPv4 address with its interface. `<proc>/1/net/fib_trie`
+ *   lists the local addresses (the `/32 host LOCAL` entries of the local routing table) without
+ *   the device; `<proc>/1/net/route` lists the main table's routes with their device. Each
+ *   local address is given the device of the most specific route that contains it (a connected
+ *   route preferred on a tie), which is the device of its prefix route for every address with a
+ *   prefix. Limits: an address without a prefix route of its own (a `/32` address, or one added
+ *   with `noprefixroute`) falls to the most specific route covering it, usually the default
+ *   route, which is wrong on a multi-homed host; routes in policy tables other than main are
+ *   invisible. So when the agent shares the host's network namespace and may call
+ *   `getifaddrs(3)` (`Deno.networkInterfaces()`, `--allow-sys=networkInterfaces`), the collector
+ *   uses that instead, which is exact; see `net_ip.ts`.
+ *
+ * Link-local (169.254.0.0/16, fe80::/10) and multicast (224.0.0.0/4, ff00::/8) addresses are
+ * left out, as in the contract.
+ *
+ * @module
+ */
+import { HostFileFormatError, quoteLine } from "./_errors.ts";
+
+/** An address of an interface. */
+export interface InterfaceAddress {
+  readonly iface: string;
+  /** Textual form: dotted quad, or RFC 5952 compressed IPv6. */
+  readonly ip: string;
+}
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** Parses a dotted quad into an unsigned 32-bit number, or undefined. */
+export function ipv4ToNumber(ip: string): number | undefined {
+  const m = IPV4.exec(ip);
+  if (!m) return undefined;
+  const b = m.slice(1).map(Number);
+  if (b.some((x) => x > 255)) return undefined;
+  return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+}
+
+/** Formats an unsigned 32-bit number as a dotted quad. */
+export function numberToIpv4(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join(".");
+}
+
+/**
+ * Parses /proc/net/fib_trie into the local IPv4 addresses of every table it lists
+ * (each once, in order of appearance).
+ */
+export function parseFibTrieLocal(text: string, file = "/proc/net/fib_trie"): string[] {
+  const out = new Set<string>();
+  let leaf: string | undefined;
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.trim() === "") continue;
+    let m: RegExpExecArray | null;
+    if (/^\S.*:$/.test(line)) {
+      leaf = undefined; // a table header: "Main:", "Local:", "Id 100:"
+    } else if (/^\s+\+-- \d+\.\d+\.\d+\.\d+\/\d+ \d+ \d+ \d+$/.test(line)) {
+      leaf = undefined; // an inner node of the trie
+    } else if ((m = /^\s+\|-- (\S+)$/.exec(line))) {
+      if (ipv4ToNumber(m[1]) === undefined) {
+        throw new HostFileFormatError(
+          file,
+          i + 1,
+          `leaf is not an IPv4 address: ${quoteLine(line)}`,
+        );
+      }
+      leaf = m[1];
+    } else if ((m = /^\s+\/(\d+) ([a-z]+|\d+) ([A-Z_]+|\d+)(?: tos=\d+)?$/.exec(line))) {
+      if (leaf === undefined) {
+        throw new HostFileFormatError(
+          file,
+          i + 1,
+          `route entry outside a leaf: ${quoteLine(line)}`,
+        );
+      }
+      if (m[1] === "32" && m[3] === "LOCAL") out.add(leaf);
+    } else {
+      throw new HostFileFormatError(file, i + 1, `unexpected line ${quoteLine(line)}`);
+    }
+  }
+  return [...out];
+}
+
+/** One route of /proc/net/route (the main table), addresses as unsigned 32-bit numbers. */
+export interface Ipv4Route {
+  readonly iface: string;
+  readonly destination: number;
+  readonly gateway: number;
+  readonly flags: number;
+  readonly metric: number;
+  readonly mask: number;
+}
+
+const RTF_UP = 0x1;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Parses /proc/net/route. Addresses are printed as the in-memory `__be32` with `%08X`, so their
+ * bytes appear reversed on little-endian hosts; `littleEndian` says how to read them.
+ */
+export function parseRoutes(
+  text: string,
+  file = "/proc/net/route",
+  littleEndian: boolean = LITTLE_ENDIAN,
+): Ipv4Route[] {
+  const lines = text.split("\n");
+  if (!/^Iface\s+Destination\s+Gateway\s+Flags/.test(lines[0] ?? "")) {
+    throw new HostFileFormatError(
+      file,
+      1,
+      `missing the header line, got ${quoteLine(lines[0] ?? "")}`,
+    );
+  }
+  const addr = (hex: string, line: number, what: string) => {
+    if (!/^[0-9A-Fa-f]{8}$/.test(hex)) {
+      throw new HostFileFormatError(
+        file,
+        line,
+        `${what} ${JSON.stringify(hex)} is not 8 hex digits`,
+      );
+    }
+    const v = parseInt(hex, 16) >>> 0;
+    if (!littleEndian) return v;
+    return (((v & 0xff) << 24) | (((v >>> 8) & 0xff) << 16) | (((v >>> 16) & 0xff) << 8) |
+      (v >>> 24)) >>> 0;
+  };
+  const out: Ipv4Route[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.trim() === "") continue;
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8) {
+      throw new HostFileFormatError(
+        file,
+        i + 1,
+        `${f.length} columns, expected 11: ${quoteLine(line)}`,
+      );
+    }
+    if (!/^[0-9A-Fa-f]{1,4}$/.test(f[3]) || !/^\d+$/.test(f[6])) {
+      throw new HostFileFormatError(file, i + 1, `bad flags or metric: ${quoteLine(line)}`);
+    }
+    out.push({
+      iface: f[0],
+      destination: addr(f[1], i + 1, "destination"),
+      gateway: addr(f[2], i + 1, "gateway"),
+      flags: parseInt(f[3], 16),
+      metric: Number(f[6]),
+      mask: addr(f[7], i + 1, "mask"),
+    });
+  }
+  return out;
+}
+
+function maskBits(mask: number): number {
+  let n = 0;
+  for (let m = mask >>> 0; m !== 0; m = (m << 1) >>> 0) n++;
+  return n;
+}
+
+/** Negative when route `a` is preferred to `b`: longer prefix, then connected, then lower metric. */
+function routeOrder(a: Ipv4Route, b: Ipv4Route): number {
+  return (maskBits(b.mask) - maskBits(a.mask)) ||
+    (Number(a.gateway !== 0) - Number(b.gateway !== 0)) ||
+    (a.metric - b.metric);
+}
+
+/**
+ * Gives each local IPv4 address the interface of the most specific route containing it (ties:
+ * a connected route, i.e. one without gateway, then the lower metric, then the first listed).
+ * 127.0.0.0/8 always belongs to `lo` (its routes live in the local table, which
+ * /proc/net/route does not show). Addresses no route contains are left out.
+ */
+export function assignIpv4(
+  locals: readonly string[],
+  routes: readonly Ipv4Route[],
+): InterfaceAddress[] {
+  const usable = routes.filter((r) => (r.flags & RTF_UP) !== 0 && r.iface !== "*");
+  const out: InterfaceAddress[] = [];
+  for (const ip of locals) {
+    const a = ipv4ToNumber(ip);
+    if (a === undefined) continue;
+    if (a >>> 24 === 127) {
+      out.push({ iface: "lo", ip });
+      continue;
+    }
+    let best: Ipv4Route | undefined;
+    for (const r of usable) {
+      if (((a & r.mask) >>> 0) === r.destination && (!best || routeOrder(r, best) < 0)) best = r;
+    }
+    if (best) out.push({ iface: best.iface, ip });
+  }
+  return out;
+}
+
+/** One line of /proc/net/if_inet6. */
+export interface Ipv6Address extends InterfaceAddress {
+  readonly ifindex: number;
+  readonly prefixLength: number;
+  /** Kernel scope bits: 0 global, 0x10 host, 0x20 link, 0x40 site. */
+  readonly scope: number;
+  /** IFA_F_* flags. */
+  readonly flags: number;
+}
+
+/** Formats 16 bytes given as 32 hex digits as RFC 5952 text (lower case, longest zero run "::"). */
+export function formatIpv6(hex32: string): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 32; i += 4) groups.push(parseInt(hex32.slice(i, i + 4), 16));
+  let runStart = -1, runLen = 0;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > runLen) {
+      runStart = i;
+      runLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (g: number[]) => g.map((x) => x.toString(16)).join(":");
+  if (runLen < 2) return hex(groups);
+  return `${hex(groups.slice(0, runStart))}::${hex(groups.slice(runStart + runLen))}`;
+}
+
+/** Parses /proc/net/if_inet6: `<32 hex> <ifindex> <prefix len> <scope> <flags> <name>`, hex. */
+export function parseIfInet6(text: string, file = "/proc/net/if_inet6"): Ipv6Address[] {
+  const out: Ipv6Address[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.trim() === "") continue;
+    const m = /^([0-9a-f]{32}) ([0-9a-f]+) ([0-9a-f]+) ([0-9a-f]+) ([0-9a-f]+)\s+(\S+)$/.exec(
+      line.trim(),
+    );
+    if (!m) {
+      throw new HostFileFormatError(
+        file,
+        i + 1,
+        `expected "<address> <ifindex> <prefix> <scope> <flags> <name>", got ${quoteLine(line)}`,
+      );
+    }
+    out.push({
+      ip: formatIpv6(m[1]),
+      ifindex: parseInt(m[2], 16),
+      prefixLength: parseInt(m[3], 16),
+      scope: parseInt(m[4], 16),
+      flags: parseInt(m[5], 16),
+      iface: m[6],
+    });
+  }
+  return out;
+}
+
+/** True for link-local or multicast addresses (either family), which the contract leaves out. */
+export function isLinkLocalOrMulticast(ip: string): boolean {
+  const v4 = ipv4ToNumber(ip);
+  if (v4 !== undefined) {
+    return (v4 >>> 16) === 0xa9fe || (v4 >>> 28) === 0xe; // 169.254/16, 224/4
+  }
+  const first = parseInt(ip.split(":")[0] || "0", 16);
+  return (first & 0xffc0) === 0xfe80 || (first & 0xff00) === 0xff00; // fe80::/10, ff00::/8
+}
+
+/**
+ * The addresses to report: not link-local or multicast, interface accepted by `filter`, each
+ * interface and address pair once.
+ */
+export function selectAddresses(
+  addrs: Iterable<InterfaceAddress>,
+  filter: (iface: string) => boolean,
+): InterfaceAddress[] {
+  const seen = new Set<string>();
+  const out: InterfaceAddress[] = [];
+  for (const a of addrs) {
+    if (!filter(a.iface) || isLinkLocalOrMulticast(a.ip)) continue;
+    const key = `${a.iface}\u0000${a.ip}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ iface: a.iface, ip: a.ip });
+  }
+  return out;
+}

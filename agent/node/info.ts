@@ -1,0 +1,91 @@
+/**
+ * `node_info{hostname,kernel_version}` and `node_cloud_info{…}` (both always 1).
+ *
+ * The hostname is read again every round, so a renamed host shows its new name. Cloud metadata
+ * is not fetched yet: `node_cloud_info` carries its ten labels empty, as the reference agent
+ * does when it knows nothing, until a cloud module supplies a {@linkcode CloudInfo}.
+ *
+ * @module
+ */
+import type { Collector } from "../collector.ts";
+import type { HostIdentity } from "../identity/mod.ts";
+import { readHostIdentity } from "../identity/mod.ts";
+import type { Registry } from "../metrics/mod.ts";
+import type { HostPaths } from "../paths.ts";
+import { LabelSets, round } from "./_read.ts";
+
+/** The labels of `node_cloud_info`, in the contract's order. */
+export const CLOUD_INFO_LABELS = [
+  "provider",
+  "account_id",
+  "instance_id",
+  "instance_type",
+  "instance_life_cycle",
+  "region",
+  "availability_zone",
+  "availability_zone_id",
+  "local_ipv4",
+  "public_ipv4",
+] as const;
+
+/** Cloud metadata, one value per label of `node_cloud_info` ("" when unknown). */
+export type CloudInfo = Record<typeof CLOUD_INFO_LABELS[number], string>;
+
+/** Cloud metadata with every value unknown. */
+export function emptyCloudInfo(): CloudInfo {
+  return Object.fromEntries(CLOUD_INFO_LABELS.map((l) => [l, ""])) as CloudInfo;
+}
+
+/** Options of {@linkcode infoCollector}. */
+export interface InfoCollectorOptions {
+  /** The current cloud metadata; all empty until a cloud module exists. */
+  readonly cloud?: () => CloudInfo;
+  /** Identity reader; tests pass their own. */
+  readonly identity?: (paths: HostPaths) => Promise<HostIdentity>;
+}
+
+/** The collector of `node_info` and `node_cloud_info`. */
+export function infoCollector(
+  registry: Registry,
+  paths: HostPaths,
+  opts: InfoCollectorOptions = {},
+): Collector {
+  const info = registry.gauge({
+    name: "node_info",
+    help: "The host's name and kernel release (always 1)",
+    labelNames: ["hostname", "kernel_version"] as const,
+  });
+  const cloud = registry.gauge({
+    name: "node_cloud_info",
+    help: "Cloud metadata of the host (always 1; empty labels when unknown)",
+    labelNames: CLOUD_INFO_LABELS,
+  });
+  const readIdentity = opts.identity ?? readHostIdentity;
+  const cloudInfo = opts.cloud ?? emptyCloudInfo;
+  const infoSets = new LabelSets();
+  const cloudSets = new LabelSets();
+  return {
+    name: "node_info",
+    collect: () =>
+      round([info, cloud, infoSets, cloudSets], async () => {
+        const id = await readIdentity(paths);
+        const c = cloudInfo();
+        for (const [h, k] of infoSets.update([[id.hostname, id.kernelRelease]])) info.remove(h, k);
+        info.labels(id.hostname, id.kernelRelease).set(1);
+        const values = [
+          c.provider,
+          c.account_id,
+          c.instance_id,
+          c.instance_type,
+          c.instance_life_cycle,
+          c.region,
+          c.availability_zone,
+          c.availability_zone_id,
+          c.local_ipv4,
+          c.public_ipv4,
+        ] as const;
+        if (cloudSets.update([values]).length > 0) cloud.clear();
+        cloud.labels(...values).set(1);
+      }),
+  };
+}

@@ -1,0 +1,173 @@
+/**
+ * The node module: the node-level families of the contract (reference §2.1, all but GPU) from
+ * the host's /proc and /sys, and the host identity behind the `machine_id`/`system_uuid` const
+ * labels (§1.4).
+ *
+ * | collector     | families                                                          | source |
+ * |---------------|-------------------------------------------------------------------|--------|
+ * | `node_info`   | `node_info`, `node_cloud_info`                                    | identity |
+ * | `node_uptime` | `node_uptime_seconds`                                             | `<proc>/uptime` |
+ * | `node_cpu`    | `node_resources_cpu_usage_seconds_total`, `…_cpu_logical_cores`   | `<proc>/stat` |
+ * | `node_memory` | `node_resources_memory_{total,free,available,cached}_bytes`       | `<proc>/meminfo` |
+ * | `node_disk`   | the seven `node_resources_disk_*_total`                           | `<proc>/diskstats` |
+ * | `node_net`    | `node_net_{received,transmitted}_{bytes,packets}_total`, `…_up`   | `<proc>/1/net/dev`, `<sys>/class/net` |
+ * | `node_net_ip` | `node_net_interface_ip`                                           | `<proc>/1/net/{if_inet6,fib_trie,route}` or getifaddrs |
+ *
+ * Deno 2 treats everything under the real `/proc`, `/sys` and `/dev` as privileged: reading them
+ * needs `--allow-all`, and `--allow-read=/proc` is not enough (reads fail with NotCapable even
+ * though the permission query says "granted"). A procfs or sysfs mounted elsewhere (the host's
+ * at /host/proc and /host/sys) needs only `--allow-read` on that path. `disabledBy` detects the
+ * first case and says so instead of failing every round.
+ *
+ * @module
+ */
+import type { Collector } from "../collector.ts";
+import { identityLabels as labelsOf, readHostIdentity } from "../identity/mod.ts";
+import type { IdentityLabels } from "../identity/mod.ts";
+import type { Registry } from "../metrics/mod.ts";
+import type { ModuleSpec, PermissionNeed } from "../modules.ts";
+import type { HostPaths } from "../paths.ts";
+import { under } from "../paths.ts";
+import { cpuCollector } from "./cpu.ts";
+import { diskCollector } from "./disk.ts";
+import {
+  DEFAULT_DISK_DEVICES,
+  DEFAULT_NET_INTERFACES,
+  DISK_EXTRA_FLAG,
+  FILTER_FLAGS,
+  nameFilter,
+  NET_EXTRA_FLAG,
+} from "./filters.ts";
+import type { CloudInfo } from "./info.ts";
+import { infoCollector } from "./info.ts";
+import { memoryCollector } from "./memory.ts";
+import { netCollector } from "./net.ts";
+import type { Ipv4Source, NetworkInterfaceLike } from "./net_ip.ts";
+import { chooseIpv4Source, netIpCollector } from "./net_ip.ts";
+import { uptimeCollector } from "./uptime.ts";
+import { readUserHz } from "./user_hz.ts";
+
+export { HostFileFormatError } from "./_errors.ts";
+export { CLOUD_INFO_LABELS, emptyCloudInfo } from "./info.ts";
+export type { CloudInfo } from "./info.ts";
+export { DEFAULT_DISK_DEVICES, DEFAULT_NET_INTERFACES, FILTER_FLAGS } from "./filters.ts";
+export type { Ipv4Source } from "./net_ip.ts";
+
+/** Options of {@linkcode nodeCollectors}. */
+export interface NodeCollectorOptions {
+  /** `--disk-devices-extra-regex`; "" for the contract's filter only. */
+  readonly diskDevicesExtra?: string;
+  /** `--net-interfaces-extra-regex`; "" for the contract's filter only. */
+  readonly netInterfacesExtra?: string;
+  /** USER_HZ; read from `<proc>/self/auxv` when absent. */
+  readonly userHz?: number;
+  /** Source of IPv4 addresses; chosen by `chooseIpv4Source` when absent. */
+  readonly ipv4Source?: Ipv4Source;
+  /** Cloud metadata for `node_cloud_info`; empty labels when absent. */
+  readonly cloud?: () => CloudInfo;
+  /** Replaces `Deno.networkInterfaces` (tests). */
+  readonly networkInterfaces?: () => readonly NetworkInterfaceLike[];
+}
+
+/**
+ * Registers the node families in `registry` and returns their collectors. Throws a FlagError
+ * when an extra regex does not compile.
+ */
+export async function nodeCollectors(
+  registry: Registry,
+  paths: HostPaths,
+  opts: NodeCollectorOptions = {},
+): Promise<Collector[]> {
+  const disks = nameFilter(DEFAULT_DISK_DEVICES, opts.diskDevicesExtra ?? "", DISK_EXTRA_FLAG);
+  const ifaces = nameFilter(DEFAULT_NET_INTERFACES, opts.netInterfacesExtra ?? "", NET_EXTRA_FLAG);
+  const userHz = opts.userHz ?? (await readUserHz(paths)).hz;
+  const ipv4Source = opts.ipv4Source ?? await chooseIpv4Source(paths);
+  return [
+    infoCollector(registry, paths, { cloud: opts.cloud }),
+    uptimeCollector(registry, paths),
+    cpuCollector(registry, paths, { userHz }),
+    memoryCollector(registry, paths),
+    diskCollector(registry, paths, disks),
+    netCollector(registry, paths, ifaces),
+    netIpCollector(registry, paths, ifaces, {
+      ipv4Source,
+      networkInterfaces: opts.networkInterfaces,
+    }),
+  ];
+}
+
+/** The const labels `{machine_id, system_uuid}` of the host behind `paths`. */
+export async function identityLabels(paths: HostPaths): Promise<IdentityLabels> {
+  return labelsOf(await readHostIdentity(paths));
+}
+
+/** The host files the module reads, each with the permission that allows it. */
+function readNeeds(paths: HostPaths): PermissionNeed[] {
+  const files = [
+    paths.proc,
+    paths.sys,
+    under(paths.root, "etc/machine-id"),
+    under(paths.root, "var/lib/dbus/machine-id"),
+    under(paths.root, "etc/hostname"),
+  ];
+  return [...new Set(files)].map((path) => ({
+    descriptor: { name: "read", path },
+    flag: `--allow-read=${path}`,
+  }));
+}
+
+/** True for paths Deno 2 guards with --allow-all whatever --allow-read says. */
+function denoPrivileged(path: string): boolean {
+  return /^\/(proc|sys|dev)(\/|$)/.test(path);
+}
+
+/** The node module. */
+export const nodeModule: ModuleSpec = {
+  name: "node",
+  description: "Host CPU, memory, disks, network, uptime and identity from /proc and /sys",
+  flags: FILTER_FLAGS,
+  permissions: (_flags, paths) => readNeeds(paths),
+  disabledBy(_flags, paths) {
+    const privileged = [paths.proc, paths.sys].filter(denoPrivileged);
+    if (privileged.length === 0) return undefined;
+    const granted = privileged.every((path) =>
+      Deno.permissions.querySync({ name: "read", path }).state === "granted"
+    );
+    if (!granted) return undefined; // the permission check reports it
+    try {
+      for (const p of privileged) Deno.statSync(p === paths.proc ? under(p, "uptime") : p);
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotCapable)) return undefined;
+      return {
+        reason: `Deno reads ${privileged.join(" and ")} only with --allow-all`,
+        flag: "--allow-all, or mount the host's /proc and /sys elsewhere " +
+          "(--procfs-root=/host/proc --sysfs-root=/host/sys) with --allow-read there",
+      };
+    }
+  },
+  async start(ctx) {
+    const str = (name: string) => String(ctx.flags[name] ?? "");
+    const userHz = await readUserHz(ctx.paths);
+    const ipv4Source = await chooseIpv4Source(ctx.paths);
+    const id = await readHostIdentity(ctx.paths);
+    ctx.log.info("node sources", {
+      user_hz: userHz.hz,
+      user_hz_source: userHz.source,
+      ipv4_source: ipv4Source,
+      hostname: id.hostname,
+      hostname_source: id.sources.hostname,
+      machine_id_source: id.sources.machineId,
+    });
+    if (id.machineId === "") {
+      ctx.log.warn("no machine id found: machine_id is empty", { root: ctx.paths.root });
+    }
+    const collectors = await nodeCollectors(ctx.registry, ctx.paths, {
+      diskDevicesExtra: str(DISK_EXTRA_FLAG),
+      netInterfacesExtra: str(NET_EXTRA_FLAG),
+      userHz: userHz.hz,
+      ipv4Source,
+    });
+    return { collectors, stop() {} };
+  },
+};

@@ -1,0 +1,134 @@
+/**
+ * `node_net_{received,transmitted}_{bytes,packets}_total{interface}` and
+ * `node_net_interface_up{interface}` for the host's interfaces.
+ *
+ * Network namespace: `<proc>/net/dev` is a link to `<proc>/self/net/dev`, the counters of the
+ * READER's namespace, which inside a container are the container's. We read
+ * `<proc>/1/net/dev` instead: the namespace of the host's init, i.e. the host's, whenever `<proc>`
+ * is the host's procfs seen with the host's PID namespace (hostPID, or the agent on the host).
+ * This file has the same counters the reference agent gets from netlink `RTM_GETLINK`.
+ *
+ * Operational state comes from `<sys>/class/net/<if>/operstate`. sysfs shows the network
+ * namespace of the process that mounted it, not of the reader: the host's /sys (the agent on the
+ * host, or the host's /sys mounted into the container at `<sys>`) shows the host's interfaces,
+ * while a sysfs mounted inside a container's own network namespace shows the container's. An
+ * interface of `<proc>/1/net/dev` missing from `<sys>/class/net` gets no `up` series rather
+ * than a guessed one.
+ *
+ * @module
+ */
+import type { Collector } from "../collector.ts";
+import type { Registry } from "../metrics/mod.ts";
+import type { HostPaths } from "../paths.ts";
+import { under } from "../paths.ts";
+import { HostFileFormatError, parseCount, quoteLine } from "./_errors.ts";
+import { LabelSets, readHostText, readOptionalHostText, round } from "./_read.ts";
+import type { NameFilter } from "./filters.ts";
+
+/** The counters of one /proc/net/dev line that the contract uses. */
+export interface NetDevStat {
+  readonly iface: string;
+  readonly rxBytes: number;
+  readonly rxPackets: number;
+  readonly txBytes: number;
+  readonly txPackets: number;
+}
+
+/**
+ * Parses /proc/net/dev: two header lines, then `name: <8 receive> <8 transmit>` counters.
+ * Old kernels wrote large counters glued to the colon (`eth0:1234567`), which is accepted.
+ */
+export function parseNetDev(text: string, file = "/proc/net/dev"): NetDevStat[] {
+  const lines = text.split("\n");
+  if (lines.length < 2 || !lines[0].includes("|") || !lines[1].includes("|")) {
+    throw new HostFileFormatError(file, 1, "missing the two header lines");
+  }
+  const out: NetDevStat[] = [];
+  for (let i = 2; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.trim() === "") continue;
+    const colon = line.indexOf(":");
+    const iface = colon < 0 ? "" : line.slice(0, colon).trim();
+    if (iface === "") {
+      throw new HostFileFormatError(
+        file,
+        i + 1,
+        `expected "<interface>: <counters>", got ${quoteLine(line)}`,
+      );
+    }
+    const f = line.slice(colon + 1).trim().split(/\s+/);
+    if (f.length !== 16) {
+      throw new HostFileFormatError(
+        file,
+        i + 1,
+        `${f.length} counters for "${iface}", expected 16: ${quoteLine(line)}`,
+      );
+    }
+    const n = f.map((v, c) => parseCount(v, file, i + 1, `"${iface}" counter ${c + 1}`));
+    out.push({ iface, rxBytes: n[0], rxPackets: n[1], txBytes: n[8], txPackets: n[9] });
+  }
+  return out;
+}
+
+/** Parses an `operstate` file (RFC 2863 state: up, down, unknown, dormant, …) into "is up". */
+export function parseOperstate(text: string, file = "operstate"): boolean {
+  const state = text.trim();
+  if (!/^[a-z]+$/.test(state)) {
+    throw new HostFileFormatError(file, 1, `unexpected operational state ${quoteLine(state)}`);
+  }
+  return state === "up";
+}
+
+/** Keeps the interfaces `filter` accepts, each once (the first line wins). */
+export function selectInterfaces(stats: readonly NetDevStat[], filter: NameFilter): NetDevStat[] {
+  const seen = new Set<string>();
+  return stats.filter((s) => {
+    if (!filter(s.iface) || seen.has(s.iface)) return false;
+    seen.add(s.iface);
+    return true;
+  });
+}
+
+/** The collector of the interface counters and `node_net_interface_up`. */
+export function netCollector(registry: Registry, paths: HostPaths, filter: NameFilter): Collector {
+  const c = (name: string, help: string) =>
+    registry.counter({ name, help, labelNames: ["interface"] as const });
+  const rxBytes = c("node_net_received_bytes_total", "Bytes received by the interface");
+  const txBytes = c("node_net_transmitted_bytes_total", "Bytes transmitted by the interface");
+  const rxPackets = c("node_net_received_packets_total", "Packets received by the interface");
+  const txPackets = c("node_net_transmitted_packets_total", "Packets transmitted by the interface");
+  const up = registry.gauge({
+    name: "node_net_interface_up",
+    help: "Whether the interface's operational state is up (1) or not (0)",
+    labelNames: ["interface"] as const,
+  });
+  const families = [rxBytes, txBytes, rxPackets, txPackets, up];
+  const file = under(paths.proc, "1/net/dev");
+  const sets = new LabelSets();
+  const upSets = new LabelSets();
+  return {
+    name: "node_net",
+    collect: () =>
+      round([...families, sets, upSets], async () => {
+        const ifaces = selectInterfaces(parseNetDev(await readHostText(file), file), filter);
+        const states = await Promise.all(ifaces.map(async ({ iface }) => {
+          const path = under(paths.sys, `class/net/${iface}/operstate`);
+          const text = await readOptionalHostText(path);
+          return text === undefined ? undefined : parseOperstate(text, path);
+        }));
+        for (const [gone] of sets.update(ifaces.map((s) => [s.iface]))) {
+          for (const f of families) f.remove(gone);
+        }
+        const withState = ifaces.filter((_, i) => states[i] !== undefined);
+        for (const [gone] of upSets.update(withState.map((s) => [s.iface]))) up.remove(gone);
+        ifaces.forEach((s, i) => {
+          rxBytes.labels(s.iface).set(s.rxBytes);
+          txBytes.labels(s.iface).set(s.txBytes);
+          rxPackets.labels(s.iface).set(s.rxPackets);
+          txPackets.labels(s.iface).set(s.txPackets);
+          const st = states[i];
+          if (st !== undefined) up.labels(s.iface).set(st ? 1 : 0);
+        });
+      }),
+  };
+}

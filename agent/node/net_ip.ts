@@ -1,0 +1,113 @@
+/**
+ * `node_net_interface_ip{interface,ip}` = 1 for each address of each reported interface.
+ *
+ * IPv6 comes from `<proc>/1/net/if_inet6` (the host's network namespace, exact). IPv4 comes
+ * from `getifaddrs(3)` when that is exact for the host, i.e. when the agent shares PID 1's
+ * network namespace and holds `--allow-sys=networkInterfaces`; otherwise from
+ * `<proc>/1/net/fib_trie` and `<proc>/1/net/route` (see `addresses.ts` for that method and its
+ * limits). {@linkcode chooseIpv4Source} makes the choice once at start.
+ *
+ * @module
+ */
+import type { Collector } from "../collector.ts";
+import { sharesHostNamespace } from "../identity/mod.ts";
+import type { Registry } from "../metrics/mod.ts";
+import type { HostPaths } from "../paths.ts";
+import { under } from "../paths.ts";
+import { LabelSets, readOptionalHostText, round } from "./_read.ts";
+import type { InterfaceAddress } from "./addresses.ts";
+import {
+  assignIpv4,
+  parseFibTrieLocal,
+  parseIfInet6,
+  parseRoutes,
+  selectAddresses,
+} from "./addresses.ts";
+import type { NameFilter } from "./filters.ts";
+
+/** Where IPv4 addresses come from. */
+export type Ipv4Source = "getifaddrs" | "files";
+
+/** The parts of `Deno.NetworkInterfaceInfo` used here. */
+export interface NetworkInterfaceLike {
+  readonly name: string;
+  readonly family: "IPv4" | "IPv6";
+  readonly address: string;
+}
+
+/**
+ * IPv4 addresses from `getifaddrs(3)` entries. An address with a label (`ip addr add … label
+ * eth0:1`) is listed under the label; it belongs to the interface before the colon.
+ */
+export function ipv4FromInterfaces(list: readonly NetworkInterfaceLike[]): InterfaceAddress[] {
+  return list
+    .filter((i) => i.family === "IPv4")
+    .map((i) => ({ iface: i.name.split(":")[0], ip: i.address }));
+}
+
+/** Picks the IPv4 source: getifaddrs when it shows the host's namespace and is allowed. */
+export async function chooseIpv4Source(paths: HostPaths): Promise<Ipv4Source> {
+  if (paths.fixture) return "files";
+  const granted =
+    Deno.permissions.querySync({ name: "sys", kind: "networkInterfaces" }).state === "granted";
+  if (!granted) return "files";
+  return await sharesHostNamespace(paths, "net") === true ? "getifaddrs" : "files";
+}
+
+/** Options of {@linkcode netIpCollector}. */
+export interface NetIpOptions {
+  readonly ipv4Source: Ipv4Source;
+  /** `Deno.networkInterfaces` unless a test passes its own. */
+  readonly networkInterfaces?: () => readonly NetworkInterfaceLike[];
+}
+
+/** Reads the addresses of all host interfaces, before filtering. */
+export async function readHostAddresses(
+  paths: HostPaths,
+  opts: NetIpOptions,
+): Promise<InterfaceAddress[]> {
+  const inet6Path = under(paths.proc, "1/net/if_inet6");
+  const out: InterfaceAddress[] = [];
+  if (opts.ipv4Source === "getifaddrs") {
+    out.push(...ipv4FromInterfaces((opts.networkInterfaces ?? Deno.networkInterfaces)()));
+  } else {
+    const triePath = under(paths.proc, "1/net/fib_trie");
+    const routePath = under(paths.proc, "1/net/route");
+    const [trie, route] = await Promise.all([
+      readOptionalHostText(triePath),
+      readOptionalHostText(routePath),
+    ]);
+    if (trie !== undefined && route !== undefined) {
+      out.push(...assignIpv4(parseFibTrieLocal(trie, triePath), parseRoutes(route, routePath)));
+    }
+  }
+  const inet6 = await readOptionalHostText(inet6Path); // absent when IPv6 is disabled
+  if (inet6 !== undefined) out.push(...parseIfInet6(inet6, inet6Path));
+  return out;
+}
+
+/** The collector of `node_net_interface_ip`. */
+export function netIpCollector(
+  registry: Registry,
+  paths: HostPaths,
+  filter: NameFilter,
+  opts: NetIpOptions,
+): Collector {
+  const ip = registry.gauge({
+    name: "node_net_interface_ip",
+    help: "An address of the interface (1 for each address; link-local and multicast left out)",
+    labelNames: ["interface", "ip"] as const,
+  });
+  const sets = new LabelSets();
+  return {
+    name: "node_net_ip",
+    collect: () =>
+      round([ip, sets], async () => {
+        const addrs = selectAddresses(await readHostAddresses(paths, opts), filter);
+        for (const [iface, addr] of sets.update(addrs.map((a) => [a.iface, a.ip]))) {
+          ip.remove(iface, addr);
+        }
+        for (const a of addrs) ip.labels(a.iface, a.ip).set(1);
+      }),
+  };
+}
