@@ -1,0 +1,53 @@
+import { deepEqual, equal } from "node:assert/strict";
+import { openLibrary } from "./lib.ts";
+import { EXPECTED_CONSTANTS, EXPECTED_LAYOUT } from "./records.ts";
+import { ABI_VERSION, AttachCode, OpenFlag, ProgramFlag, ProgramKind } from "./symbols.ts";
+import { builtLibrary, libraryIgnoreReason } from "./_test_util.ts";
+
+const ignoreReason = libraryIgnoreReason();
+if (ignoreReason) console.warn(`ffi/layout_test.ts ignored: ${ignoreReason}`);
+
+/** ABI constants symbols.ts mirrors from osprey.h. */
+const ABI_CONSTANTS: Record<string, number> = {
+  OSP_PROG_TP_BTF: ProgramKind.TP_BTF,
+  OSP_PROG_RAW_TP: ProgramKind.RAW_TP,
+  OSP_PROG_SYSCALL: ProgramKind.SYSCALL,
+  OSP_PROG_F_AUTOLOAD: ProgramFlag.AUTOLOAD,
+  OSP_PROG_F_ATTACHED: ProgramFlag.ATTACHED,
+  OSP_ATTACH_SKIPPED: AttachCode.SKIPPED,
+  OSP_ATTACH_ON_DEMAND: AttachCode.ON_DEMAND,
+  OSP_OPEN_FORCE_RAW_TP: OpenFlag.FORCE_RAW_TP,
+};
+
+function parseLayout(text: string) {
+  const fields: Record<string, [number, number]> = {};
+  const constants: Record<string, number> = {};
+  for (const line of text.trim().split("\n")) {
+    const parts = line.split(" ");
+    if (parts.length === 3) fields[parts[0]] = [Number(parts[1]), Number(parts[2])];
+    else if (parts.length === 2) constants[parts[0]] = Number(parts[1]);
+    else throw new Error(`Cannot parse layout line "${line}"`);
+  }
+  return { fields, constants };
+}
+
+Deno.test({
+  name: "osp_layout() matches every offset and size the TypeScript decoders use",
+  ignore: ignoreReason !== "",
+  fn() {
+    using lib = openLibrary(builtLibrary());
+    equal(lib.abiVersion(), ABI_VERSION);
+    const { fields } = parseLayout(lib.layout());
+    deepEqual(fields, EXPECTED_LAYOUT);
+  },
+});
+
+Deno.test({
+  name: "osp_layout() constants match records.ts and symbols.ts",
+  ignore: ignoreReason !== "",
+  fn() {
+    using lib = openLibrary(builtLibrary());
+    const { constants } = parseLayout(lib.layout());
+    deepEqual(constants, { ...EXPECTED_CONSTANTS, ...ABI_CONSTANTS });
+  },
+});

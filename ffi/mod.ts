@@ -1,0 +1,60 @@
+/**
+ * Osprey's native layer: libosprey (C, around libbpf) and its TypeScript
+ * binding. The only module the rest of the agent imports from ffi/.
+ *
+ * Nothing opens the library at import time:
+ *
+ * ```ts ignore
+ * import { decodeProcEvent, forEachFrame, openLibrary } from "./ffi/mod.ts";
+ *
+ * using lib = openLibrary();
+ * const obj = lib.openObject("proc");
+ * obj.load();
+ * for (const r of obj.attach()) if (!r.attached && !r.skipped) console.error(r);
+ * const ring = obj.openRing("proc_events");
+ * for await (const batch of ring.batches({ signal })) {
+ *   forEachFrame(batch, (off) => handle(decodeProcEvent(batch, off)));
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export {
+  defaultLibraryPath,
+  LIBRARY_ENV,
+  type LibraryAttempt,
+  libraryCandidates,
+  LibraryLoadError,
+  openLibrary,
+} from "./lib.ts";
+export { type OpenObjectOptions, OspreyLibrary } from "./library.ts";
+export {
+  type AttachResult,
+  BpfObject,
+  type LostCounts,
+  type ObjectKind,
+  type ProcCounters,
+  type ProgramInfo,
+  type ProgramVariant,
+} from "./bpf_object.ts";
+export { type BatchOptions, DEFAULT_DRAIN_BUFFER, MAX_WAIT_MS, RingBuffer } from "./ring_buffer.ts";
+export { BpfError, type BpfErrorOptions, Errno, errnoName, unwrap } from "./errors.ts";
+export {
+  describeKernelSupport,
+  type KernelSupport,
+  type KernelSupportReport,
+  parseKernelProbe,
+} from "./kernel_support.ts";
+export {
+  decodeProcEvent,
+  emptyProcEvent,
+  forEachFrame,
+  FrameBatch,
+  type ProcEvent,
+  type ProcEventType,
+  ProcFlag,
+  RecordType,
+  recordType,
+} from "./records.ts";
+export { ABI_VERSION } from "./symbols.ts";

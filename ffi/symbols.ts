@@ -1,0 +1,174 @@
+/**
+ * The one table of libosprey's symbols (ffi/include/osprey.h). Every
+ * parameter carries the C declaration it stands for. Only numbers and
+ * caller-owned buffers cross, so `--allow-ffi` can be scoped to the library.
+ *
+ * `osp_ring_wait` and `osp_bench_produce` block, so they run on Deno's
+ * blocking pool (`nonblocking: true`); everything else is a quick sync call.
+ *
+ * @module
+ */
+
+export const symbols = {
+  osp_abi_version: {
+    parameters: [],
+    result: "u32", // uint32_t
+  },
+  osp_last_error: {
+    parameters: [
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
+  osp_kernel_probe: {
+    parameters: [
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
+  osp_layout: {
+    parameters: [
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
+  osp_object_open: {
+    parameters: [
+      "u32", // uint32_t which (enum osp_object_kind)
+      "u32", // uint32_t flags (enum osp_open_flags)
+    ],
+    result: "i32",
+  },
+  osp_object_load: {
+    parameters: [
+      "i32", // int h
+    ],
+    result: "i32",
+  },
+  osp_object_info: {
+    parameters: [
+      "i32", // int h
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
+  osp_object_close: {
+    parameters: [
+      "i32", // int h
+    ],
+    result: "i32",
+  },
+  osp_program_count: {
+    parameters: [
+      "i32", // int h
+    ],
+    result: "i32",
+  },
+  osp_program_name: {
+    parameters: [
+      "i32", // int h
+      "i32", // int i
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
+  osp_program_flags: {
+    parameters: [
+      "i32", // int h
+      "i32", // int i
+    ],
+    result: "i32",
+  },
+  osp_program_attach: {
+    parameters: [
+      "i32", // int h
+      "i32", // int i
+    ],
+    result: "i32",
+  },
+  osp_ring_open: {
+    parameters: [
+      "i32", // int h
+      "buffer", // const uint8_t *map_name (NUL-terminated)
+    ],
+    result: "i32",
+  },
+  osp_ring_wait: {
+    parameters: [
+      "i32", // int r
+      "i32", // int timeout_ms
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  osp_ring_drain: {
+    parameters: [
+      "i32", // int r
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
+  osp_ring_pending: {
+    parameters: [
+      "i32", // int r
+    ],
+    result: "i32",
+  },
+  osp_ring_close: {
+    parameters: [
+      "i32", // int r
+    ],
+    result: "i32",
+  },
+  osp_lost: {
+    parameters: [
+      "i32", // int h
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
+  osp_counters: {
+    parameters: [
+      "i32", // int h
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
+  osp_bench_produce: {
+    parameters: [
+      "i32", // int h
+      "u32", // uint32_t count
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The loaded library's typed symbols. */
+export type OspreySymbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
+
+/** ABI version these bindings were written for (OSP_ABI_VERSION). */
+export const ABI_VERSION = 1;
+
+/** enum osp_object_kind. */
+export const ObjectKindCode = { proc: 1, bench: 2 } as const;
+
+/** enum osp_open_flags. */
+export const OpenFlag = { FORCE_RAW_TP: 1 } as const;
+
+/** enum osp_program_kind (low byte of osp_program_flags()). */
+export const ProgramKind = { OTHER: 0, TP_BTF: 1, RAW_TP: 2, SYSCALL: 3 } as const;
+
+/** OSP_PROG_F_* bits of osp_program_flags(). */
+export const ProgramFlag = { AUTOLOAD: 1 << 8, ATTACHED: 1 << 9 } as const;
+
+/** enum osp_attach_result, besides negative errnos. */
+export const AttachCode = { OK: 0, SKIPPED: 1, ON_DEMAND: 2 } as const;
