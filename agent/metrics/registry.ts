@@ -157,7 +157,7 @@ export class Registry {
    *   `# EOF`). @default "text"
    * @returns UTF-8 bytes, a view over a buffer owned by the caller from now on.
    */
-  encode(format: ExpositionFormat = "text"): Uint8Array {
+  encode(format: ExpositionFormat = "text"): Uint8Array<ArrayBuffer> {
     if (format !== "text" && format !== "openmetrics") {
       throw new TypeError(`Cannot encode metrics: unknown format "${format}"`);
     }
