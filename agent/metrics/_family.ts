@@ -99,7 +99,8 @@ export function seriesKey(values: readonly string[]): string {
     }
   }
   if (plain) {
-    return n === 1 ? values[0] : n === 2 ? values[0] + "\0" + values[1] : values.join("\0");
+    // String() keeps a stray number (from untyped callers) on the same key as its text.
+    return n === 1 ? String(values[0]) : n === 2 ? values[0] + "\0" + values[1] : values.join("\0");
   }
   return "\u0001" +
     values.map((v) => v.replace(KEY_ESCAPE_GLOBAL_REGEXP, escapeKeyChar)).join("\0");

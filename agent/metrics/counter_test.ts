@@ -96,3 +96,10 @@ Deno.test("Counter handles removed while iterating stay usable and are not expos
   }
   deepEqual([...c].map((s) => s.labelValues[0]), ["0", "2", "4"]);
 });
+
+Deno.test("Counter.labels() maps a number label value to the same series as its text", () => {
+  const c = new Registry().counter({ name: "x_total", help: "X", labelNames: ["port"] });
+  const s = c.labels("80");
+  equal((c.labels as (...v: unknown[]) => unknown)(80), s);
+  equal(c.size, 1);
+});
