@@ -35,7 +35,7 @@ export class CollectorTimeoutError extends Error {
 
 interface Entry {
   collector: Collector;
-  timer?: number;
+  timer?: ReturnType<typeof setInterval>;
   running: boolean;
   rounds: number;
 }
@@ -111,7 +111,7 @@ export class CollectorScheduler {
     const { collector } = entry;
     const ctl = new AbortController();
     const started = performance.now();
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {

@@ -162,7 +162,7 @@ export async function startModules(
       const names = [...instances.keys()].reverse();
       for (const name of names) {
         const inst = instances.get(name)!;
-        let timer: number | undefined;
+        let timer: ReturnType<typeof setTimeout> | undefined;
         try {
           await Promise.race([
             Promise.resolve().then(() => inst.stop()),
