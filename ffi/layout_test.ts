@@ -17,6 +17,7 @@ const ABI_CONSTANTS: Record<string, number> = {
   OSP_ATTACH_SKIPPED: AttachCode.SKIPPED,
   OSP_ATTACH_ON_DEMAND: AttachCode.ON_DEMAND,
   OSP_OPEN_FORCE_RAW_TP: OpenFlag.FORCE_RAW_TP,
+  OSP_OPEN_LEGACY_EXIT: OpenFlag.LEGACY_EXIT,
 };
 
 function parseLayout(text: string) {

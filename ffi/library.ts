@@ -23,6 +23,13 @@ export interface OpenObjectOptions {
    * @default {false}
    */
   forceRawTracepoint?: boolean;
+  /**
+   * Find a process's last exiting thread through signal->live, as on
+   * kernels whose sched_process_exit lacks the group_dead argument (to
+   * exercise that path).
+   * @default {false}
+   */
+  legacyExitCheck?: boolean;
 }
 
 const TEXT_START = 4096;
@@ -127,7 +134,8 @@ export class OspreyLibrary {
    */
   openObject(kind: ObjectKind, options: OpenObjectOptions = {}): BpfObject {
     this.#assertOpen(`open object "${kind}"`);
-    const flags = options.forceRawTracepoint ? OpenFlag.FORCE_RAW_TP : 0;
+    const flags = (options.forceRawTracepoint ? OpenFlag.FORCE_RAW_TP : 0) |
+      (options.legacyExitCheck ? OpenFlag.LEGACY_EXIT : 0);
     const h = this.#native.check(
       this.#dylib.symbols.osp_object_open(ObjectKindCode[kind], flags),
       `open object "${kind}"`,

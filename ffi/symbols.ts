@@ -162,7 +162,7 @@ export const ABI_VERSION = 1;
 export const ObjectKindCode = { proc: 1, bench: 2 } as const;
 
 /** enum osp_open_flags. */
-export const OpenFlag = { FORCE_RAW_TP: 1 } as const;
+export const OpenFlag = { FORCE_RAW_TP: 1, LEGACY_EXIT: 2 } as const;
 
 /** enum osp_program_kind (low byte of osp_program_flags()). */
 export const ProgramKind = { OTHER: 0, TP_BTF: 1, RAW_TP: 2, SYSCALL: 3 } as const;

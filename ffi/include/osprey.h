@@ -49,6 +49,11 @@ enum osp_object_kind {
 enum osp_open_flags {
 	/** Use the raw_tp variants even where tp_btf works (tests the fallback). */
 	OSP_OPEN_FORCE_RAW_TP = 1u << 0,
+	/**
+	 * Find a process's last exiting thread by signal->live, as kernels
+	 * without sched_process_exit's group_dead argument need (tests that path).
+	 */
+	OSP_OPEN_LEGACY_EXIT = 1u << 1,
 };
 
 /** osp_program_flags() low byte: how the program attaches. */

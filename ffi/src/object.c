@@ -139,7 +139,8 @@ static int open_proc(struct osp_object *o, uint64_t mark)
 	}
 	/* sched_process_exit grew a bool group_dead argument */
 	nargs = osp_btf_tp_args(btf, "sched_process_exit", 1, &arg);
-	skel->rodata->exit_has_group_dead = nargs >= 2 && arg.is_bool;
+	skel->rodata->exit_has_group_dead =
+		nargs >= 2 && arg.is_bool && !(o->flags & OSP_OPEN_LEGACY_EXIT);
 	btf__free(btf);
 
 	snprintf(o->info, sizeof(o->info),
