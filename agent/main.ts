@@ -18,7 +18,7 @@ import type { ModuleSpec } from "./modules.ts";
 import { hostPaths } from "./paths.ts";
 import { processEventsModule } from "./process_events/mod.ts";
 import { selfModule } from "./self/mod.ts";
-import { createApp, parseListen, serve } from "./server/mod.ts";
+import { createApp, formatListen, parseListen, serve } from "./server/mod.ts";
 import { identityLabels, nodeModule } from "./node/mod.ts";
 
 /** The agent's version, from deno.json. */
@@ -139,7 +139,7 @@ export async function main(args: readonly string[]): Promise<number> {
       hostname: listen.hostname,
       port: listen.port,
       signal: serverAbort.signal,
-      onListen: (addr) => log.info("listening", { address: addr }),
+      onListen: (addr) => log.info("listening", { address: formatListen(addr) }),
     });
   } catch (e) {
     log.error("cannot serve", { error: e });

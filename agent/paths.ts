@@ -31,6 +31,30 @@ export interface HostPathsOptions {
   procfsRoot?: string;
   /** Overrides `<hostRoot>/sys`. */
   sysfsRoot?: string;
+  /**
+   * Where agent/host_view.sh bind-mounts the host's /proc and /sys. Used for procfs and sysfs
+   * when the host root is `/`, no override is given and `<hostView>/proc` is readable.
+   * @default "/run/osprey/host"
+   */
+  hostView?: string;
+}
+
+/** Where agent/host_view.sh puts the host's /proc and /sys. */
+export const DEFAULT_HOST_VIEW = "/run/osprey/host";
+
+/**
+ * Deno refuses reads under /proc and /sys without --allow-all, whatever --allow-read says;
+ * the same file systems bind-mounted elsewhere (the host view, or /host/proc in a pod) are
+ * readable with a scoped --allow-read. True when `dir/stat`-like probing says the view is
+ * there and granted.
+ */
+function viewUsable(dir: string): boolean {
+  try {
+    if (Deno.permissions.querySync({ name: "read", path: dir }).state !== "granted") return false;
+    return Deno.statSync(`${dir}/proc/stat`).isFile;
+  } catch {
+    return false;
+  }
 }
 
 function trimSlash(p: string): string {
@@ -45,9 +69,11 @@ function join(root: string, rel: string): string {
 export function hostPaths(opts: HostPathsOptions = {}): HostPaths {
   const abs = (p: string) => trimSlash(p.startsWith("/") ? p : `${Deno.cwd()}/${p}`);
   const root = abs(opts.hostRoot ?? "/");
-  const proc = opts.procfsRoot ? abs(opts.procfsRoot) : join(root, "proc");
-  const sys = opts.sysfsRoot ? abs(opts.sysfsRoot) : join(root, "sys");
-  const cgroup = opts.cgroupfsRoot ? abs(opts.cgroupfsRoot) : join(root, "sys/fs/cgroup");
+  const view = abs(opts.hostView ?? DEFAULT_HOST_VIEW);
+  const useView = root === "/" && !opts.procfsRoot && !opts.sysfsRoot && viewUsable(view);
+  const proc = opts.procfsRoot ? abs(opts.procfsRoot) : join(useView ? view : root, "proc");
+  const sys = opts.sysfsRoot ? abs(opts.sysfsRoot) : join(useView ? view : root, "sys");
+  const cgroup = opts.cgroupfsRoot ? abs(opts.cgroupfsRoot) : `${sys}/fs/cgroup`;
   return { root, proc, sys, cgroup, fixture: root !== "/" };
 }
 

@@ -79,7 +79,7 @@ Deno.test("agent on a fixture host runs without root and without BPF", async () 
 
 Deno.test("agent without --allow-ffi turns the BPF modules off and still serves", async () => {
   const agent = startAgent({
-    permissions: ["--allow-read=/proc,/sys,/etc", "--allow-net=127.0.0.1", "--allow-env"],
+    permissions: ["--allow-read=/run/osprey/host,/etc", "--allow-net=127.0.0.1", "--allow-env"],
   });
   try {
     await agent.waitReady();
@@ -92,17 +92,25 @@ Deno.test("agent without --allow-ffi turns the BPF modules off and still serves"
   }
 });
 
-Deno.test("the agent permission set refuses reads outside the host paths it names", async () => {
+Deno.test({
+  name: "the agent permission set refuses reads outside the host paths it names",
+  ignore: !isRoot(),
+}, async () => {
+  const view = await new Deno.Command("sh", { args: ["agent/host_view.sh"], cwd: REPO_ROOT }).output();
+  equal(view.code, 0);
   const r = await run([
     "run",
     "-P=agent",
     "tests/helpers/read_probe.ts",
+    "/run/osprey/host/proc/stat",
     "/proc/stat",
     "/etc/shadow",
     `${REPO_ROOT}/deno.json`,
   ]);
   equal(r.code, 0, r.stderr);
-  match(r.stdout, /^\/proc\/stat ok$/m);
+  // Deno grants /proc itself only with --allow-all; the host view is how the agent reads it.
+  match(r.stdout, /^\/run\/osprey\/host\/proc\/stat ok$/m);
+  match(r.stdout, /^\/proc\/stat NotCapable$/m);
   match(r.stdout, /^\/etc\/shadow NotCapable$/m);
   match(r.stdout, /deno\.json NotCapable$/m);
 });
