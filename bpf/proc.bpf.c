@@ -72,7 +72,8 @@ static __always_inline void fill_task(struct osp_proc_event *e, struct task_stru
 	e->flags = 0;
 	/* zero first: the ring is not cleared and comm may be shorter */
 	__builtin_memset(e->comm, 0, sizeof(e->comm));
-	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
+	/* the process's name, not a thread's: the last thread to exit may be a worker */
+	BPF_CORE_READ_STR_INTO(&e->comm, task, group_leader, comm);
 	e->filename[0] = '\0';
 }
 

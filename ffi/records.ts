@@ -281,7 +281,9 @@ function comm(batch: FrameBatch, off: number): string {
 }
 
 /**
- * Decode the `struct osp_proc_event` at `offset`.
+ * Decode the `struct osp_proc_event` at `offset`. The record must be whole:
+ * records from libosprey's rings are; check the frame length against
+ * {@linkcode PROC_EVENT_SIZE} for bytes from anywhere else.
  *
  * @param batch the drained buffer
  * @param offset the record's offset (past its frame header)

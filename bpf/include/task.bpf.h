@@ -34,8 +34,9 @@ static __always_inline __u64 osp_task_cgroup_id(struct task_struct *task)
 
 /*
  * The status wait(2) would report for this thread group: the group exit code
- * when the group was torn down (exit_group, fatal signal), else the task's
- * own code. Mirrors the choice wait_task_zombie() makes.
+ * when the group was torn down (exit_group, fatal signal), else the leader's
+ * own code (a zombie leader keeps it until the last thread is gone). Mirrors
+ * the choice wait_task_zombie() makes for the leader.
  */
 static __always_inline __u32 osp_task_wait_status(struct task_struct *task)
 {
@@ -43,7 +44,7 @@ static __always_inline __u32 osp_task_wait_status(struct task_struct *task)
 
 	if (BPF_CORE_READ(sig, flags) & OSP_SIGNAL_GROUP_EXIT)
 		return BPF_CORE_READ(sig, group_exit_code);
-	return BPF_CORE_READ(task, exit_code);
+	return BPF_CORE_READ(task, group_leader, exit_code);
 }
 
 #endif /* __OSP_TASK_BPF_H */

@@ -66,6 +66,8 @@ async function checkThreadedExit(obj: BpfObject): Promise<void> {
   equal(status.code, 5);
   deepEqual(events.map((e) => e.type), ["start", "exec", "exit"], JSON.stringify(events));
   equal(events[2].exitCode, 5);
+  // the process's name, even if a worker thread exited last
+  equal(events[2].comm, events[1].comm);
 }
 
 /** Programs bpftool still lists among ids. */
