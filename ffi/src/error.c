@@ -119,7 +119,8 @@ int osp_fail(uint64_t mark, int err, const char *fmt, ...)
 		if (avail > LOG_CAP)
 			avail = LOG_CAP;
 		take = avail < room ? (size_t)avail : room;
-		n += (size_t)snprintf(last_err + n, ERR_CAP - n, "\nlibbpf: ");
+		/* libbpf's lines carry their own "libbpf: " prefix */
+		last_err[n++] = '\n';
 		for (uint64_t p = log_pos - take; p < log_pos; p++)
 			last_err[n++] = log_ring[p % LOG_CAP];
 		while (n > 0 && (last_err[n - 1] == '\n' || last_err[n - 1] == ' '))
