@@ -4,6 +4,23 @@
  */
 import { equal, match, ok } from "node:assert/strict";
 import { isRoot, REPO_ROOT, scrape, startAgent } from "./helpers/agent_process.ts";
+// The strict OpenMetrics 1.0 line checker lives with the encoder; tests may reach inside.
+import { checkOpenMetrics } from "../agent/metrics/_openmetrics_check.ts";
+
+async function promtoolCheck(text: string): Promise<{ code: number; out: string }> {
+  const child = new Deno.Command("promtool", {
+    args: ["check", "metrics"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(text));
+  await w.close();
+  const r = await child.output();
+  const d = new TextDecoder();
+  return { code: r.code, out: d.decode(r.stdout) + d.decode(r.stderr) };
+}
 
 const LIB = `${REPO_ROOT}/ffi/.output/libosprey.so`;
 const haveLib = (() => {
@@ -68,6 +85,13 @@ Deno.test("agent on a fixture host runs without root and without BPF", async () 
     match(text, /^node_agent_info\{.*version="\d+\.\d+\.\d+".*\} 1$/m);
     match(text, /^osprey_module_state\{.*module="process_events",state="off".*\} 1$/m);
     match(agent.stderr(), /process_events\s+off\s+host paths point at a fixture tree/);
+    // The whole exposition passes promtool's parser and linter...
+    const check = await promtoolCheck(text);
+    equal(check.code, 0, check.out);
+    // ...and the OpenMetrics rendering is valid line by line and ends with # EOF.
+    const om = await scrape(agent.url, "application/openmetrics-text; version=1.0.0");
+    ok(om.endsWith("# EOF\n"));
+    equal(checkOpenMetrics(om).join("\n"), "");
     const health = await fetch(`${agent.url}/healthz`);
     equal(health.status, 200);
     await health.body?.cancel();
@@ -85,7 +109,10 @@ Deno.test("agent without --allow-ffi turns the BPF modules off and still serves"
     await agent.waitReady();
     const text = await scrape(agent.url);
     match(text, /^osprey_module_state\{.*module="process_events",state="off".*\} 1$/m);
-    match(agent.stderr(), /process_events\s+off\s+not granted: ffi \S+libosprey\.so\s+--allow-ffi=\S+/);
+    match(
+      agent.stderr(),
+      /process_events\s+off\s+not granted: ffi \S+libosprey\.so\s+--allow-ffi=\S+/,
+    );
   } finally {
     const { status } = await agent.stop();
     equal(status.code, 0);
@@ -96,7 +123,8 @@ Deno.test({
   name: "the agent permission set refuses reads outside the host paths it names",
   ignore: !isRoot(),
 }, async () => {
-  const view = await new Deno.Command("sh", { args: ["agent/host_view.sh"], cwd: REPO_ROOT }).output();
+  const view = await new Deno.Command("sh", { args: ["agent/host_view.sh"], cwd: REPO_ROOT })
+    .output();
   equal(view.code, 0);
   const r = await run([
     "run",
@@ -118,12 +146,30 @@ Deno.test({
 interface BpfProg {
   id: number;
   name?: string;
-  pids?: { pid: number; comm: string }[];
+}
+
+/**
+ * Ids of the BPF programs a process holds, from the `prog_id:` lines of its fds' fdinfo
+ * (program and link fds both name their program). Debian's bpftool is built without the
+ * `pids` column, so ownership is read from /proc instead.
+ */
+async function programIdsHeldBy(pid: number): Promise<Set<number>> {
+  const ids = new Set<number>();
+  for await (const fd of Deno.readDir(`/proc/${pid}/fdinfo`)) {
+    try {
+      const info = await Deno.readTextFile(`/proc/${pid}/fdinfo/${fd.name}`);
+      const m = /^prog_id:\s+(\d+)$/m.exec(info);
+      if (m) ids.add(Number(m[1]));
+    } catch { /* the fd closed meanwhile */ }
+  }
+  return ids;
 }
 
 async function ospreyPrograms(): Promise<BpfProg[]> {
   const r = await new Deno.Command("bpftool", { args: ["-j", "prog", "show"] }).output();
-  if (!r.success) throw new Error(`bpftool prog show failed: ${new TextDecoder().decode(r.stderr)}`);
+  if (!r.success) {
+    throw new Error(`bpftool prog show failed: ${new TextDecoder().decode(r.stderr)}`);
+  }
   const all = JSON.parse(new TextDecoder().decode(r.stdout)) as BpfProg[];
   return all.filter((p) => p.name?.startsWith("osp_"));
 }
@@ -147,9 +193,8 @@ for (const signal of ["SIGTERM", "SIGKILL"] as const) {
       const agent = startAgent({ permissions: ["-P=agent"] });
       try {
         await agent.waitReady();
-        const mine = (await ospreyPrograms()).filter((p) =>
-          p.pids?.some((x) => x.pid === agent.child.pid)
-        );
+        const held = await programIdsHeldBy(agent.child.pid);
+        const mine = (await ospreyPrograms()).filter((p) => held.has(p.id));
         ok(mine.length >= 4, `expected ≥4 osp_* programs owned by the agent, got ${mine.length}`);
         const text = await scrape(agent.url);
         match(text, /^osprey_module_state\{.*module="process_events",state="on".*\} 1$/m);
