@@ -115,9 +115,17 @@ static int ring_setup(struct osp_ring *r, int map_fd, uint32_t size, uint64_t ma
 	r->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->event_fd < 0)
 		return osp_fail(mark, -errno, "open ring '%s': eventfd", name);
+	/*
+	 * Edge-triggered: the ring's poll reports readable while any byte is
+	 * reserved, so level-triggered epoll would spin on a record still being
+	 * written. osp_ring_wait() checks for drainable records before sleeping,
+	 * so no wakeup is missed.
+	 */
+	ev.events = EPOLLIN | EPOLLET;
 	ev.data.fd = r->map_fd;
 	if (epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, r->map_fd, &ev) < 0)
 		return osp_fail(mark, -errno, "open ring '%s': epoll_ctl", name);
+	ev.events = EPOLLIN; /* level: once closed, every wait returns at once */
 	ev.data.fd = r->event_fd;
 	if (epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, r->event_fd, &ev) < 0)
 		return osp_fail(mark, -errno, "open ring '%s': epoll_ctl", name);
@@ -202,6 +210,22 @@ static uint64_t ring_avail(const struct osp_ring *r)
 	return prod - cons;
 }
 
+/*
+ * A record can be drained now: the one at the consumer position is
+ * submitted (or discarded). Data that is only reserved does not count, or a
+ * waiter would spin on a record the producer is still writing; its commit
+ * wakes us, since the kernel wakes when the consumer had caught up.
+ */
+static bool ring_ready(const struct osp_ring *r)
+{
+	uint64_t cons = load_acquire(r->consumer_pos);
+	uint64_t prod = load_acquire(r->producer_pos);
+
+	if (cons >= prod)
+		return false;
+	return !(load_acquire_u32(r->data + (cons & r->mask)) & BPF_RINGBUF_BUSY_BIT);
+}
+
 OSP_API int osp_ring_wait(int rh, int timeout_ms)
 {
 	struct epoll_event evs[2];
@@ -211,7 +235,7 @@ OSP_API int osp_ring_wait(int rh, int timeout_ms)
 	if (!r)
 		return -EBADF;
 	/* the kernel only wakes us when we had caught up; check before sleeping */
-	if (ring_avail(r) > 0) {
+	if (ring_ready(r)) {
 		ret = 1;
 		goto out;
 	}
