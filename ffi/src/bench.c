@@ -49,7 +49,7 @@ OSP_API int osp_bench_produce(int h, uint32_t count)
 	struct bpf_program *prog;
 	struct bpf_map *ring;
 	uint64_t ring_size;
-	uint32_t sent = 0;
+	uint32_t sent = 0, batch;
 	int prog_fd, err = 0;
 
 	if (count > INT32_MAX)
@@ -68,9 +68,13 @@ OSP_API int osp_bench_produce(int h, uint32_t count)
 	}
 	ring_size = bpf_map__max_entries(ring);
 	prog_fd = bpf_program__fd(prog);
+	/* a batch must fit the ring with room to spare, or we would wait forever */
+	batch = ring_size / REC_BYTES / 4 < BATCH ? (uint32_t)(ring_size / REC_BYTES / 4) : BATCH;
+	if (batch == 0)
+		batch = 1;
 
 	while (sent < count && !err) {
-		uint32_t n = count - sent < BATCH ? count - sent : BATCH;
+		uint32_t n = count - sent < batch ? count - sent : batch;
 		struct osp_bench_ctx ctx = { .seq_base = sent, .count = n };
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
 
