@@ -104,6 +104,16 @@ static void set_autoload(struct bpf_object *obj, const char *prog, bool on)
 		bpf_program__set_autoload(p, on);
 }
 
+static void destroy_proc_skel(void *skel)
+{
+	proc_bpf__destroy(skel);
+}
+
+static void destroy_bench_skel(void *skel)
+{
+	bench_bpf__destroy(skel);
+}
+
 static int open_proc(struct osp_object *o, uint64_t mark)
 {
 	struct proc_bpf *skel = proc_bpf__open();
@@ -115,7 +125,7 @@ static int open_proc(struct osp_object *o, uint64_t mark)
 	if (!skel)
 		return osp_fail(mark, -errno, "open object 'proc'");
 	o->skel = skel;
-	o->skel_destroy = (void (*)(void *))proc_bpf__destroy;
+	o->skel_destroy = destroy_proc_skel;
 	o->obj = skel->obj;
 
 	/* NULL without BTF: everything falls back, and load explains CO-RE's need */
@@ -157,7 +167,7 @@ static int open_bench(struct osp_object *o, uint64_t mark)
 	if (!skel)
 		return osp_fail(mark, -errno, "open object 'bench'");
 	o->skel = skel;
-	o->skel_destroy = (void (*)(void *))bench_bpf__destroy;
+	o->skel_destroy = destroy_bench_skel;
 	o->obj = skel->obj;
 	snprintf(o->info, sizeof(o->info), "object=bench\n");
 	return 0;
