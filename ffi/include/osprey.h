@@ -103,7 +103,8 @@ OSP_API int osp_kernel_probe(uint8_t *buf, uint32_t cap);
 
 /**
  * @brief Write "name offset size\n" for every record struct and field that
- * crosses into TypeScript (a struct's own line has offset 0 and its sizeof).
+ * crosses into TypeScript (a struct's own line has offset 0 and its sizeof),
+ * then "NAME value\n" for the constants the TypeScript side mirrors.
  * @return bytes written without the NUL, or -ENOSPC.
  */
 OSP_API int osp_layout(uint8_t *buf, uint32_t cap);
