@@ -116,12 +116,12 @@ Deno.test({
       const reg = new Registry();
       // Widened filters: compare every device and interface both sides report, not just the
       // contract's subset (the filters have their own unit tests).
-      const collectors = await nodeCollectors(reg, hostPaths(), {
+      using node = await nodeCollectors(reg, hostPaths(), {
         diskDevicesExtra: ".*",
         netInterfacesExtra: ".*",
       });
       const ours = async () => {
-        for (const c of collectors) await c.collect(new AbortController().signal);
+        for (const c of node.collectors) await c.collect(new AbortController().signal);
         return parseExposition(reg.encode("text"));
       };
       await scrape(url); // warm node_exporter up: its first scrape is slower
@@ -253,13 +253,13 @@ Deno.test({
 Deno.test({
   name: title("on this host the file-based IPv4 addresses equal getifaddrs"),
   ignore: skip !== undefined,
-  async fn() {
+  fn() {
     const paths = hostPaths();
     const all = () => true;
     const key = (a: { iface: string; ip: string }) => `${a.iface} ${a.ip}`;
-    const files = selectAddresses(await readHostAddresses(paths, { ipv4Source: "files" }), all)
+    const files = selectAddresses(readHostAddresses(paths, { ipv4Source: "files" }), all)
       .filter((a) => !a.ip.includes(":")).map(key).sort();
-    const libc = selectAddresses(await readHostAddresses(paths, { ipv4Source: "getifaddrs" }), all)
+    const libc = selectAddresses(readHostAddresses(paths, { ipv4Source: "getifaddrs" }), all)
       .filter((a) => !a.ip.includes(":")).map(key).sort();
     ok(files.length > 0);
     deepEqual(files, libc);

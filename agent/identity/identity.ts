@@ -46,6 +46,17 @@ export interface HostIdentity {
     readonly machineId: string;
     readonly hostname: string;
   };
+  /** Where the hostname is read, so a collector can read it again cheaply. */
+  readonly hostnameSource: HostnameSource;
+}
+
+/**
+ * Where the host's hostname can be read: the live sysctl in the host's UTS namespace, the
+ * host's /etc/hostname, the agent's own sysctl as a last resort, or nowhere.
+ */
+export interface HostnameSource {
+  readonly kind: "host-uts" | "etc-hostname" | "agent-uts" | "none";
+  readonly path: string;
 }
 
 /** The const labels of every series (reference §1.4). */
@@ -89,9 +100,9 @@ export function parseSysctlLine(text: string): string | undefined {
   return v === "" ? undefined : v;
 }
 
-async function readText(path: string): Promise<string | undefined> {
+function readText(path: string): string | undefined {
   try {
-    return await Deno.readTextFile(path);
+    return Deno.readTextFileSync(path);
   } catch {
     return undefined;
   }
@@ -108,14 +119,14 @@ export async function hostRootCandidates(paths: HostPaths): Promise<string[]> {
 export async function readHostIdentity(paths: HostPaths): Promise<HostIdentity> {
   const roots = await hostRootCandidates(paths);
   const productUuidPath = under(paths.sys, "class/dmi/id/product_uuid");
-  const productUuid = parseProductUuid((await readText(productUuidPath)) ?? "");
+  const productUuid = parseProductUuid((readText(productUuidPath)) ?? "");
 
   let machineId = "";
   let machineIdSource = "none";
   search: for (const root of roots) {
     for (const rel of ["etc/machine-id", "var/lib/dbus/machine-id"]) {
       const path = under(root, rel);
-      const id = parseMachineId((await readText(path)) ?? "");
+      const id = parseMachineId((readText(path)) ?? "");
       if (id) {
         machineId = id;
         machineIdSource = path;
@@ -128,37 +139,59 @@ export async function readHostIdentity(paths: HostPaths): Promise<HostIdentity> 
     machineIdSource = productUuidPath;
   }
 
-  const hostname = await readHostname(paths, roots);
+  const hostnameSource = await resolveHostnameSource(paths, roots);
   const kernelRelease =
-    parseSysctlLine((await readText(under(paths.proc, "sys/kernel/osrelease"))) ?? "") ?? "";
+    parseSysctlLine(readText(under(paths.proc, "sys/kernel/osrelease")) ?? "") ??
+      "";
   return {
     machineId,
     systemUuid: productUuid ?? "",
-    hostname: hostname.value,
+    hostname: readHostname(hostnameSource),
     kernelRelease,
-    sources: { machineId: machineIdSource, hostname: hostname.source },
+    sources: { machineId: machineIdSource, hostname: describeSource(hostnameSource) },
+    hostnameSource,
   };
 }
 
-async function readHostname(
+function describeSource(src: HostnameSource): string {
+  switch (src.kind) {
+    case "host-uts":
+      return `${src.path} (host UTS namespace)`;
+    case "agent-uts":
+      return `${src.path} (the agent's UTS namespace, maybe not the host's)`;
+    default:
+      return src.path;
+  }
+}
+
+/** Decides where the host's hostname is read (see the module doc for the order). */
+export async function resolveHostnameSource(
   paths: HostPaths,
-  roots: readonly string[],
-): Promise<{ value: string; source: string }> {
+  roots?: readonly string[],
+): Promise<HostnameSource> {
   const sysctl = under(paths.proc, "sys/kernel/hostname");
-  if (await sharesHostNamespace(paths, "uts") === true) {
-    const v = parseSysctlLine((await readText(sysctl)) ?? "");
-    if (v) return { value: v, source: `${sysctl} (host UTS namespace)` };
+  if (await sharesHostNamespace(paths, "uts") === true && parseSysctlLine(readText(sysctl) ?? "")) {
+    return { kind: "host-uts", path: sysctl };
   }
-  for (const root of roots) {
+  for (const root of roots ?? await hostRootCandidates(paths)) {
     const path = under(root, "etc/hostname");
-    const v = parseHostnameFile((await readText(path)) ?? "");
-    if (v) return { value: v, source: path };
+    if (parseHostnameFile(readText(path) ?? "")) return { kind: "etc-hostname", path };
   }
-  const own = parseSysctlLine((await readText(sysctl)) ?? "");
-  if (own) {
-    return { value: own, source: `${sysctl} (the agent's UTS namespace, maybe not the host's)` };
-  }
-  return { value: "", source: "none" };
+  if (parseSysctlLine(readText(sysctl) ?? "")) return { kind: "agent-uts", path: sysctl };
+  return { kind: "none", path: "none" };
+}
+
+/**
+ * Reads the hostname from its source now; "" when it cannot be read. `read` replaces the plain
+ * file read (the node collector passes one that keeps the sysctl file open).
+ */
+export function readHostname(
+  src: HostnameSource,
+  read: (path: string) => string | undefined = readText,
+): string {
+  if (src.kind === "none") return "";
+  const text = read(src.path) ?? "";
+  return (src.kind === "etc-hostname" ? parseHostnameFile(text) : parseSysctlLine(text)) ?? "";
 }
 
 /** The const labels for the registry. */

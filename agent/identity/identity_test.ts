@@ -48,17 +48,19 @@ Deno.test("readHostIdentity on the recorded host (same UTS namespace as PID 1)",
   equal(await sharesHostNamespace(paths, "uts"), true);
   const id = await readHostIdentity(paths);
   deepEqual(
-    { ...id, sources: undefined },
+    { ...id, sources: undefined, hostnameSource: undefined },
     {
       machineId: "3d1219c7c4c5404aaa1f6d2a48adfda4",
       systemUuid: "ec2a1f0e-5b3c-4d7e-9f10-2a3b4c5d6e7f",
       hostname: "vm",
       kernelRelease: "6.18.44-fc-v769",
       sources: undefined,
+      hostnameSource: undefined,
     },
   );
   equal(id.sources.machineId, `${root}/etc/machine-id`);
   match(id.sources.hostname, /proc\/sys\/kernel\/hostname \(host UTS namespace\)$/);
+  deepEqual(id.hostnameSource, { kind: "host-uts", path: `${root}/proc/sys/kernel/hostname` });
   deepEqual(identityLabels(id), {
     machine_id: "3d1219c7c4c5404aaa1f6d2a48adfda4",
     system_uuid: "ec2a1f0e-5b3c-4d7e-9f10-2a3b4c5d6e7f",

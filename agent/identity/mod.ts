@@ -13,7 +13,9 @@ export {
   parseProductUuid,
   parseSysctlLine,
   readHostIdentity,
+  readHostname,
+  resolveHostnameSource,
 } from "./identity.ts";
-export type { HostIdentity, IdentityLabels } from "./identity.ts";
+export type { HostIdentity, HostnameSource, IdentityLabels } from "./identity.ts";
 export { namespaceOf, sharesHostNamespace } from "./namespaces.ts";
 export type { NamespaceKind } from "./namespaces.ts";

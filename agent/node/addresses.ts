@@ -57,22 +57,27 @@ export function parseFibTrieLocal(text: string, file = "/proc/net/fib_trie"): st
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
-    if (line.trim() === "") continue;
+    const t = line.trim();
+    if (t === "") continue;
+    // Dispatch on the first character: this file is read every round.
     let m: RegExpExecArray | null;
-    if (/^\S.*:$/.test(line)) {
+    if (line.charCodeAt(0) !== 32 && t.endsWith(":")) {
       leaf = undefined; // a table header: "Main:", "Local:", "Id 100:"
-    } else if (/^\s+\+-- \d+\.\d+\.\d+\.\d+\/\d+ \d+ \d+ \d+$/.test(line)) {
+    } else if (t.startsWith("+-- ") && /^\+-- \d+\.\d+\.\d+\.\d+\/\d+ \d+ \d+ \d+$/.test(t)) {
       leaf = undefined; // an inner node of the trie
-    } else if ((m = /^\s+\|-- (\S+)$/.exec(line))) {
-      if (ipv4ToNumber(m[1]) === undefined) {
+    } else if (t.startsWith("|-- ")) {
+      const ip = t.slice(4);
+      if (ipv4ToNumber(ip) === undefined) {
         throw new HostFileFormatError(
           file,
           i + 1,
           `leaf is not an IPv4 address: ${quoteLine(line)}`,
         );
       }
-      leaf = m[1];
-    } else if ((m = /^\s+\/(\d+) ([a-z]+|\d+) ([A-Z_]+|\d+)(?: tos=\d+)?$/.exec(line))) {
+      leaf = ip;
+    } else if (
+      t.startsWith("/") && (m = /^\/(\d+) ([a-z]+|\d+) ([A-Z_]+|\d+)(?: tos=\d+)?$/.exec(t))
+    ) {
       if (leaf === undefined) {
         throw new HostFileFormatError(
           file,

@@ -139,11 +139,12 @@ Deno.test("selectAddresses filters interfaces, link-local and multicast, and ded
 Deno.test("parseFibTrieLocal names file and line of garbage", () => {
   throws(
     () => parseFibTrieLocal(variant("fib_trie_garbled.txt"), "/proc/1/net/fib_trie"),
-    /"\/proc\/1\/net\/fib_trie" line 5: unexpected line/,
+    /"\/proc\/1\/net\/fib_trie" line 5: leaf is not an IPv4 address/,
   );
   throws(
     () => parseFibTrieLocal("Main:\n        /32 host LOCAL\n"),
     /line 2: route entry outside a leaf/,
   );
+  throws(() => parseFibTrieLocal("Main:\n  ** junk\n"), /line 2: unexpected line/);
   throws(() => parseRoutes("bogus\n"), /line 1: missing the header line/);
 });

@@ -12,11 +12,10 @@
  * @module
  */
 import type { Collector } from "../collector.ts";
-import type { Registry } from "../metrics/mod.ts";
-import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
+import type { NodeContext } from "./_context.ts";
 import { HostFileFormatError, parseCount, quoteLine } from "./_errors.ts";
-import { readHostText, round } from "./_read.ts";
+import { round, SeriesCache } from "./_read.ts";
 
 /** The modes of the contract, in /proc/stat column order. */
 export const CPU_MODES = [
@@ -94,8 +93,7 @@ export interface CpuCollectorOptions {
 
 /** The collector of the CPU families. */
 export function cpuCollector(
-  registry: Registry,
-  paths: HostPaths,
+  { registry, paths, files }: NodeContext,
   opts: CpuCollectorOptions,
 ): Collector {
   const usage = registry.counter({
@@ -108,17 +106,18 @@ export function cpuCollector(
     help: "Number of online logical CPU cores",
     labelNames: [] as const,
   });
-  const file = under(paths.proc, "stat");
+  const file = files.get(under(paths.proc, "stat"));
+  const series = new SeriesCache<{ set(v: number): void }>();
   return {
     name: "node_cpu",
     collect: () =>
-      round([usage, cores], async () => {
-        const stat = parseProcStat(await readHostText(file), file);
+      round([usage, cores, series], () => {
+        const stat = parseProcStat(file.read(), file.path);
         for (const mode of CPU_MODES) {
           const t = stat.ticks[mode];
-          if (t !== undefined) usage.labels(mode).set(t / opts.userHz);
+          if (t !== undefined) series.get(mode, () => usage.labels(mode)).set(t / opts.userHz);
         }
-        cores.labels().set(stat.logicalCores);
+        series.get("", () => cores.labels()).set(stat.logicalCores);
       }),
   };
 }

@@ -15,11 +15,10 @@
  * @module
  */
 import type { Collector } from "../collector.ts";
-import type { Registry } from "../metrics/mod.ts";
-import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
+import type { NodeContext } from "./_context.ts";
 import { HostFileFormatError, parseCount, quoteLine } from "./_errors.ts";
-import { LabelSets, readHostText, round } from "./_read.ts";
+import { LabelSets, round, SeriesCache } from "./_read.ts";
 import type { NameFilter } from "./filters.ts";
 
 /** Bytes per diskstats sector (see the module doc). */
@@ -92,7 +91,10 @@ export function selectDisks(stats: readonly DiskStat[], filter: NameFilter): Dis
 }
 
 /** The collector of the disk families. */
-export function diskCollector(registry: Registry, paths: HostPaths, filter: NameFilter): Collector {
+export function diskCollector(
+  { registry, paths, files }: NodeContext,
+  filter: NameFilter,
+): Collector {
   const c = (name: string, help: string) =>
     registry.counter({ name, help, labelNames: ["device"] as const });
   const reads = c("node_resources_disk_reads_total", "Reads completed");
@@ -106,24 +108,27 @@ export function diskCollector(registry: Registry, paths: HostPaths, filter: Name
     "Time the device had I/O in flight",
   );
   const families = [reads, writes, readBytes, writtenBytes, readTime, writeTime, ioTime];
-  const file = under(paths.proc, "diskstats");
+  const file = files.get(under(paths.proc, "diskstats"));
   const sets = new LabelSets();
+  const series = new SeriesCache<{ set(v: number): void }[]>();
   return {
     name: "node_disk",
     collect: () =>
-      round([...families, sets], async () => {
-        const disks = selectDisks(parseDiskstats(await readHostText(file), file), filter);
+      round([...families, sets, series], () => {
+        const disks = selectDisks(parseDiskstats(file.read(), file.path), filter);
         for (const [gone] of sets.update(disks.map((d) => [d.device]))) {
           for (const f of families) f.remove(gone);
+          series.delete(gone);
         }
         for (const d of disks) {
-          reads.labels(d.device).set(d.readsCompleted);
-          writes.labels(d.device).set(d.writesCompleted);
-          readBytes.labels(d.device).set(d.sectorsRead * DISKSTATS_SECTOR_BYTES);
-          writtenBytes.labels(d.device).set(d.sectorsWritten * DISKSTATS_SECTOR_BYTES);
-          readTime.labels(d.device).set(d.readMs / 1000);
-          writeTime.labels(d.device).set(d.writeMs / 1000);
-          ioTime.labels(d.device).set(d.ioMs / 1000);
+          const s = series.get(d.device, () => families.map((f) => f.labels(d.device)));
+          s[0].set(d.readsCompleted);
+          s[1].set(d.writesCompleted);
+          s[2].set(d.sectorsRead * DISKSTATS_SECTOR_BYTES);
+          s[3].set(d.sectorsWritten * DISKSTATS_SECTOR_BYTES);
+          s[4].set(d.readMs / 1000);
+          s[5].set(d.writeMs / 1000);
+          s[6].set(d.ioMs / 1000);
         }
       }),
   };

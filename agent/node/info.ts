@@ -1,18 +1,20 @@
 /**
  * `node_info{hostname,kernel_version}` and `node_cloud_info{…}` (both always 1).
  *
- * The hostname is read again every round, so a renamed host shows its new name. Cloud metadata
+ * The hostname is read again every round from the source chosen at start (see
+ * `agent/identity`), so a renamed host shows its new name; the kernel release cannot change
+ * while the host runs and is read once. Cloud metadata
  * is not fetched yet: `node_cloud_info` carries its ten labels empty, as the reference agent
  * does when it knows nothing, until a cloud module supplies a {@linkcode CloudInfo}.
  *
  * @module
  */
 import type { Collector } from "../collector.ts";
-import type { HostIdentity } from "../identity/mod.ts";
-import { readHostIdentity } from "../identity/mod.ts";
+import type { HostnameSource } from "../identity/mod.ts";
+import { readHostname } from "../identity/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
-import type { HostPaths } from "../paths.ts";
-import { LabelSets, round } from "./_read.ts";
+import type { HostFiles } from "./_read.ts";
+import { LabelSets, readOptionalHostText, round } from "./_read.ts";
 
 /** The labels of `node_cloud_info`, in the contract's order. */
 export const CLOUD_INFO_LABELS = [
@@ -38,18 +40,18 @@ export function emptyCloudInfo(): CloudInfo {
 
 /** Options of {@linkcode infoCollector}. */
 export interface InfoCollectorOptions {
+  /** Where the hostname is read each round (`HostIdentity.hostnameSource`). */
+  readonly hostnameSource: HostnameSource;
+  /** `uname -r` of the host. */
+  readonly kernelRelease: string;
   /** The current cloud metadata; all empty until a cloud module exists. */
   readonly cloud?: () => CloudInfo;
-  /** Identity reader; tests pass their own. */
-  readonly identity?: (paths: HostPaths) => Promise<HostIdentity>;
+  /** Kept host files; the live hostname sysctl is read through them. */
+  readonly files?: HostFiles;
 }
 
 /** The collector of `node_info` and `node_cloud_info`. */
-export function infoCollector(
-  registry: Registry,
-  paths: HostPaths,
-  opts: InfoCollectorOptions = {},
-): Collector {
+export function infoCollector(registry: Registry, opts: InfoCollectorOptions): Collector {
   const info = registry.gauge({
     name: "node_info",
     help: "The host's name and kernel release (always 1)",
@@ -60,18 +62,23 @@ export function infoCollector(
     help: "Cloud metadata of the host (always 1; empty labels when unknown)",
     labelNames: CLOUD_INFO_LABELS,
   });
-  const readIdentity = opts.identity ?? readHostIdentity;
   const cloudInfo = opts.cloud ?? emptyCloudInfo;
+  // A sysctl is regenerated on every read from offset 0, so its descriptor can be kept; the
+  // host's /etc/hostname is replaced by rename when it changes, so it is opened every time.
+  const files = opts.files;
+  const read = files && opts.hostnameSource.kind !== "etc-hostname"
+    ? (path: string) => files.get(path).readOptional()
+    : readOptionalHostText;
   const infoSets = new LabelSets();
   const cloudSets = new LabelSets();
   return {
     name: "node_info",
     collect: () =>
-      round([info, cloud, infoSets, cloudSets], async () => {
-        const id = await readIdentity(paths);
+      round([info, cloud, infoSets, cloudSets], () => {
+        const hostname = readHostname(opts.hostnameSource, read);
         const c = cloudInfo();
-        for (const [h, k] of infoSets.update([[id.hostname, id.kernelRelease]])) info.remove(h, k);
-        info.labels(id.hostname, id.kernelRelease).set(1);
+        for (const [h, k] of infoSets.update([[hostname, opts.kernelRelease]])) info.remove(h, k);
+        info.labels(hostname, opts.kernelRelease).set(1);
         const values = [
           c.provider,
           c.account_id,

@@ -13,11 +13,10 @@
  * @module
  */
 import type { Collector } from "../collector.ts";
-import type { Registry } from "../metrics/mod.ts";
-import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
-import { HostFileFormatError, quoteLine } from "./_errors.ts";
-import { readHostText, round } from "./_read.ts";
+import type { NodeContext } from "./_context.ts";
+import { HostFileFormatError, isDigits, quoteLine } from "./_errors.ts";
+import { round, SeriesCache } from "./_read.ts";
 
 /** Parses /proc/meminfo into bytes per key (values without a unit, like HugePages_Total, as is). */
 export function parseMeminfo(text: string, file = "/proc/meminfo"): Map<string, number> {
@@ -25,16 +24,21 @@ export function parseMeminfo(text: string, file = "/proc/meminfo"): Map<string, 
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
-    if (line.trim() === "") continue;
-    const m = /^([^:\s]+):\s+(\d+)(?:\s+(kB))?\s*$/.exec(line);
-    if (!m) {
+    if (line === "") continue;
+    // "Key:   value kB" or "Key:   value"; hand-parsed, as this runs every round.
+    const colon = line.indexOf(":");
+    let value = colon > 0 ? line.slice(colon + 1).trim() : "";
+    const kb = value.endsWith(" kB");
+    if (kb) value = value.slice(0, -3).trimEnd();
+    if (colon <= 0 || !isDigits(value) || line.charCodeAt(colon + 1) !== 32) {
+      if (line.trim() === "") continue;
       throw new HostFileFormatError(
         file,
         i + 1,
         `expected "Key: value [kB]", got ${quoteLine(line)}`,
       );
     }
-    out.set(m[1], m[3] ? Number(m[2]) * 1024 : Number(m[2]));
+    out.set(line.slice(0, colon), kb ? Number(value) * 1024 : Number(value));
   }
   return out;
 }
@@ -64,7 +68,7 @@ export function memorySnapshot(info: Map<string, number>, file = "/proc/meminfo"
 }
 
 /** The collector of the memory families. */
-export function memoryCollector(registry: Registry, paths: HostPaths): Collector {
+export function memoryCollector({ registry, paths, files }: NodeContext): Collector {
   const g = (name: string, help: string) => registry.gauge({ name, help, labelNames: [] as const });
   const total = g("node_resources_memory_total_bytes", "Total usable memory (MemTotal)");
   const free = g("node_resources_memory_free_bytes", "Memory not used for anything (MemFree)");
@@ -73,17 +77,20 @@ export function memoryCollector(registry: Registry, paths: HostPaths): Collector
     "Memory available for new workloads without swapping (MemAvailable)",
   );
   const cached = g("node_resources_memory_cached_bytes", "Memory in the page cache (Cached)");
-  const file = under(paths.proc, "meminfo");
+  const file = files.get(under(paths.proc, "meminfo"));
+  const series = new SeriesCache<{ set(v: number): void }>();
   return {
     name: "node_memory",
     collect: () =>
-      round([total, free, available, cached], async () => {
-        const m = memorySnapshot(parseMeminfo(await readHostText(file), file), file);
-        total.labels().set(m.totalBytes);
-        free.labels().set(m.freeBytes);
-        if (m.availableBytes === undefined) available.clear();
-        else available.labels().set(m.availableBytes);
-        cached.labels().set(m.cachedBytes);
+      round([total, free, available, cached, series], () => {
+        const m = memorySnapshot(parseMeminfo(file.read(), file.path), file.path);
+        series.get("total", () => total.labels()).set(m.totalBytes);
+        series.get("free", () => free.labels()).set(m.freeBytes);
+        if (m.availableBytes === undefined) {
+          available.clear();
+          series.delete("available");
+        } else series.get("available", () => available.labels()).set(m.availableBytes);
+        series.get("cached", () => cached.labels()).set(m.cachedBytes);
       }),
   };
 }

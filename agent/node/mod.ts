@@ -15,19 +15,25 @@
  *
  * Deno 2 treats everything under the real `/proc`, `/sys` and `/dev` as privileged: reading them
  * needs `--allow-all`, and `--allow-read=/proc` is not enough (reads fail with NotCapable even
- * though the permission query says "granted"). A procfs or sysfs mounted elsewhere (the host's
- * at /host/proc and /host/sys) needs only `--allow-read` on that path. `disabledBy` detects the
- * first case and says so instead of failing every round.
+ * though the permission query says "granted"). A procfs or sysfs mounted elsewhere (the host
+ * view under /run/osprey/host, or the host's at /host/proc and /host/sys in a pod) needs only
+ * `--allow-read` on that path. `disabledBy` detects the first case and says so instead of
+ * failing every round.
+ *
+ * Cost: a round keeps the procfs/sysfs files open and re-reads them from offset 0 (see
+ * `_read.ts`), sets values through cached series handles, and skips re-parsing the address
+ * files when they did not change; bench/node/node_bench.ts measures it against node_exporter.
  *
  * @module
  */
 import type { Collector } from "../collector.ts";
 import { identityLabels as labelsOf, readHostIdentity } from "../identity/mod.ts";
-import type { IdentityLabels } from "../identity/mod.ts";
+import type { HostIdentity, IdentityLabels } from "../identity/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
 import type { ModuleSpec, PermissionNeed } from "../modules.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
+import { HostFiles } from "./_read.ts";
 import { cpuCollector } from "./cpu.ts";
 import { diskCollector } from "./disk.ts";
 import {
@@ -65,8 +71,17 @@ export interface NodeCollectorOptions {
   readonly ipv4Source?: Ipv4Source;
   /** Cloud metadata for `node_cloud_info`; empty labels when absent. */
   readonly cloud?: () => CloudInfo;
+  /** The host identity; read from `paths` when absent. */
+  readonly identity?: HostIdentity;
   /** Replaces `Deno.networkInterfaces` (tests). */
   readonly networkInterfaces?: () => readonly NetworkInterfaceLike[];
+}
+
+/** The node collectors and the host files they keep open. */
+export interface NodeCollectors extends Disposable {
+  readonly collectors: Collector[];
+  /** Closes the kept host files (the module's `stop`). */
+  close(): void;
 }
 
 /**
@@ -77,23 +92,33 @@ export async function nodeCollectors(
   registry: Registry,
   paths: HostPaths,
   opts: NodeCollectorOptions = {},
-): Promise<Collector[]> {
+): Promise<NodeCollectors> {
   const disks = nameFilter(DEFAULT_DISK_DEVICES, opts.diskDevicesExtra ?? "", DISK_EXTRA_FLAG);
   const ifaces = nameFilter(DEFAULT_NET_INTERFACES, opts.netInterfacesExtra ?? "", NET_EXTRA_FLAG);
   const userHz = opts.userHz ?? (await readUserHz(paths)).hz;
   const ipv4Source = opts.ipv4Source ?? await chooseIpv4Source(paths);
-  return [
-    infoCollector(registry, paths, { cloud: opts.cloud }),
-    uptimeCollector(registry, paths),
-    cpuCollector(registry, paths, { userHz }),
-    memoryCollector(registry, paths),
-    diskCollector(registry, paths, disks),
-    netCollector(registry, paths, ifaces),
-    netIpCollector(registry, paths, ifaces, {
-      ipv4Source,
-      networkInterfaces: opts.networkInterfaces,
+  const id = opts.identity ?? await readHostIdentity(paths);
+  const files = new HostFiles();
+  const ctx = { registry, paths, files };
+  const collectors = [
+    infoCollector(registry, {
+      hostnameSource: id.hostnameSource,
+      kernelRelease: id.kernelRelease,
+      cloud: opts.cloud,
+      files,
     }),
+    uptimeCollector(ctx),
+    cpuCollector(ctx, { userHz }),
+    memoryCollector(ctx),
+    diskCollector(ctx, disks),
+    netCollector(ctx, ifaces),
+    netIpCollector(ctx, ifaces, { ipv4Source, networkInterfaces: opts.networkInterfaces }),
   ];
+  return {
+    collectors,
+    close: () => files.close(),
+    [Symbol.dispose]: () => files.close(),
+  };
 }
 
 /** The const labels `{machine_id, system_uuid}` of the host behind `paths`. */
@@ -162,12 +187,13 @@ export const nodeModule: ModuleSpec = {
     if (id.machineId === "") {
       ctx.log.warn("no machine id found: machine_id is empty", { root: ctx.paths.root });
     }
-    const collectors = await nodeCollectors(ctx.registry, ctx.paths, {
+    const node = await nodeCollectors(ctx.registry, ctx.paths, {
       diskDevicesExtra: str(DISK_EXTRA_FLAG),
       netInterfacesExtra: str(NET_EXTRA_FLAG),
       userHz: userHz.hz,
       ipv4Source,
+      identity: id,
     });
-    return { collectors, stop() {} };
+    return { collectors: node.collectors, stop: () => node.close() };
   },
 };

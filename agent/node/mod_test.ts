@@ -10,9 +10,9 @@ import { identityLabels, nodeCollectors, nodeModule } from "./mod.ts";
 const text = (reg: Registry) => new TextDecoder().decode(reg.encode("text"));
 
 async function collectOnce(reg: Registry, paths = fixtureHost(), extra = {}) {
-  const collectors = await nodeCollectors(reg, paths, { userHz: 100, ...extra });
-  for (const c of collectors) await c.collect(new AbortController().signal);
-  return collectors;
+  const node = await nodeCollectors(reg, paths, { userHz: 100, ...extra });
+  for (const c of node.collectors) await c.collect(new AbortController().signal);
+  return node;
 }
 
 /** Every sample line's `name{labels}` part, which must be unique in a scrape. */
@@ -25,7 +25,7 @@ function seriesKeys(body: string): string[] {
 Deno.test("the node families on the recorded host: names, labels, units", async () => {
   const reg = new Registry();
   reg.setConstLabels(await identityLabels(fixtureHost()));
-  await collectOnce(reg);
+  using _ = await collectOnce(reg);
   const body = text(reg);
   const s = parseExposition(body);
   deepEqual([...new Set(s.map((x) => x.name))].sort(), [
@@ -122,7 +122,7 @@ Deno.test("the text passes promtool check metrics", async () => {
   }
   const reg = new Registry();
   reg.setConstLabels(await identityLabels(fixtureHost()));
-  await collectOnce(reg);
+  using _ = await collectOnce(reg);
   const p = new Deno.Command(promtool, {
     args: ["check", "metrics"],
     stdin: "piped",
@@ -147,7 +147,7 @@ Deno.test("series stay unique with duplicate devices, duplicate interfaces and m
   });
   try {
     const reg = new Registry();
-    await collectOnce(reg, host);
+    using _ = await collectOnce(reg, host);
     const body = text(reg);
     const keys = seriesKeys(body);
     equal(new Set(keys).size, keys.length);
@@ -174,7 +174,8 @@ Deno.test("a garbled /proc/stat fails the cpu collector only; the others still r
   const reg = new Registry();
   const scheduler = new CollectorScheduler(reg, log, { intervalMs: 3_600_000, timeoutMs: 5_000 });
   try {
-    for (const c of await nodeCollectors(reg, host, { userHz: 100 })) scheduler.add(c);
+    using node = await nodeCollectors(reg, host, { userHz: 100 });
+    for (const c of node.collectors) scheduler.add(c);
     while (!scheduler.firstRoundDone) await new Promise((r) => setTimeout(r, 5));
     const s = parseExposition(text(reg));
     const success = Object.fromEntries(byLabel(s, "osprey_collector_success", "collector"));
@@ -202,8 +203,8 @@ Deno.test("a failed round removes the collector's series, a good round brings th
   const host = await scratchHost();
   try {
     const reg = new Registry();
-    const collectors = await collectOnce(reg, host);
-    const mem = collectors.find((c) => c.name === "node_memory")!;
+    using node = await collectOnce(reg, host);
+    const mem = node.collectors.find((c) => c.name === "node_memory")!;
     await Deno.writeTextFile(`${host.proc}/meminfo`, variant("meminfo_truncated.txt"));
     let failed = false;
     try {
@@ -230,14 +231,24 @@ Deno.test("a device or interface that goes away loses its series", async () => {
   });
   try {
     const reg = new Registry();
-    const collectors = await collectOnce(reg, host);
+    using node = await collectOnce(reg, host);
     ok(text(reg).includes('device="nvme0n1"'));
     await Deno.writeTextFile(`${host.proc}/diskstats`, variant("diskstats_2.6.18.txt"));
     await Deno.writeTextFile(`${host.sys}/class/net/eth0/operstate`, "down\n");
-    for (const c of collectors) await c.collect(new AbortController().signal);
-    const s = parseExposition(text(reg));
+    await Deno.writeTextFile(
+      `${host.proc}/1/net/if_inet6`,
+      "20010db8000000000000000000000009 02 40 00 00     eth0\n",
+    );
+    for (const c of node.collectors) await c.collect(new AbortController().signal);
+    let s = parseExposition(text(reg));
     deepEqual([...byLabel(s, "node_resources_disk_reads_total", "device").keys()], ["sda", "hda"]);
     equal(byLabel(s, "node_net_interface_up", "interface").get("eth0"), 0);
+    const ips = () => s.filter((x) => x.name === "node_net_interface_ip").map((x) => x.labels.ip);
+    deepEqual(ips(), ["192.0.2.2", "2001:db8::9"]);
+    // Unchanged address files: the series stay as they are.
+    for (const c of node.collectors) await c.collect(new AbortController().signal);
+    s = parseExposition(text(reg));
+    deepEqual(ips(), ["192.0.2.2", "2001:db8::9"]);
   } finally {
     await host.cleanup();
   }
@@ -245,7 +256,7 @@ Deno.test("a device or interface that goes away loses its series", async () => {
 
 Deno.test("the extra regexes widen the filters", async () => {
   const reg = new Registry();
-  await collectOnce(reg, fixtureHost(), {
+  using _ = await collectOnce(reg, fixtureHost(), {
     diskDevicesExtra: String.raw`zram\d+`,
     netInterfacesExtra: "lo|ifb0",
   });
@@ -271,7 +282,7 @@ Deno.test("the extra regexes widen the filters", async () => {
 
 Deno.test("IPv4 from getifaddrs when the agent is in the host's network namespace", async () => {
   const reg = new Registry();
-  await collectOnce(reg, fixtureHost(), {
+  using _ = await collectOnce(reg, fixtureHost(), {
     ipv4Source: "getifaddrs",
     networkInterfaces: () => [
       { name: "eth0", family: "IPv4", address: "198.51.100.7" },
@@ -294,7 +305,8 @@ Deno.test("nodeModule declares its flags, env twins and read permissions", () =>
     ["net-interfaces-extra-regex", "NET_INTERFACES_EXTRA_REGEX"],
   ]);
   const flags = parseFlags(nodeModule.flags!, [], () => undefined).values;
-  deepEqual(nodeModule.permissions(flags, hostPaths()).map((n) => n.flag), [
+  const live = hostPaths({ procfsRoot: "/proc", sysfsRoot: "/sys" });
+  deepEqual(nodeModule.permissions(flags, live).map((n) => n.flag), [
     "--allow-read=/proc",
     "--allow-read=/sys",
     "--allow-read=/etc/machine-id",

@@ -18,11 +18,10 @@
  * @module
  */
 import type { Collector } from "../collector.ts";
-import type { Registry } from "../metrics/mod.ts";
-import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
+import type { NodeContext } from "./_context.ts";
 import { HostFileFormatError, parseCount, quoteLine } from "./_errors.ts";
-import { LabelSets, readHostText, readOptionalHostText, round } from "./_read.ts";
+import { LabelSets, round, SeriesCache } from "./_read.ts";
 import type { NameFilter } from "./filters.ts";
 
 /** The counters of one /proc/net/dev line that the contract uses. */
@@ -90,7 +89,10 @@ export function selectInterfaces(stats: readonly NetDevStat[], filter: NameFilte
 }
 
 /** The collector of the interface counters and `node_net_interface_up`. */
-export function netCollector(registry: Registry, paths: HostPaths, filter: NameFilter): Collector {
+export function netCollector(
+  { registry, paths, files }: NodeContext,
+  filter: NameFilter,
+): Collector {
   const c = (name: string, help: string) =>
     registry.counter({ name, help, labelNames: ["interface"] as const });
   const rxBytes = c("node_net_received_bytes_total", "Bytes received by the interface");
@@ -102,32 +104,42 @@ export function netCollector(registry: Registry, paths: HostPaths, filter: NameF
     help: "Whether the interface's operational state is up (1) or not (0)",
     labelNames: ["interface"] as const,
   });
-  const families = [rxBytes, txBytes, rxPackets, txPackets, up];
-  const file = under(paths.proc, "1/net/dev");
+  const counters = [rxBytes, txBytes, rxPackets, txPackets];
+  const families = [...counters, up];
+  const file = files.get(under(paths.proc, "1/net/dev"));
   const sets = new LabelSets();
   const upSets = new LabelSets();
+  const series = new SeriesCache<{ set(v: number): void }[]>();
+  const upSeries = new SeriesCache<{ set(v: number): void }>();
   return {
     name: "node_net",
     collect: () =>
-      round([...families, sets, upSets], async () => {
-        const ifaces = selectInterfaces(parseNetDev(await readHostText(file), file), filter);
-        const states = await Promise.all(ifaces.map(async ({ iface }) => {
-          const path = under(paths.sys, `class/net/${iface}/operstate`);
-          const text = await readOptionalHostText(path);
-          return text === undefined ? undefined : parseOperstate(text, path);
-        }));
+      round([...families, sets, upSets, series, upSeries], () => {
+        const ifaces = selectInterfaces(parseNetDev(file.read(), file.path), filter);
+        const states = ifaces.map(({ iface }) => {
+          // Kept open like the procfs files: sysfs regenerates an attribute read from offset 0.
+          // Only interfaces that pass the filter get one, so churning veths cost nothing.
+          const file = files.get(under(paths.sys, `class/net/${iface}/operstate`));
+          const text = file.readOptional();
+          return text === undefined ? undefined : parseOperstate(text, file.path);
+        });
         for (const [gone] of sets.update(ifaces.map((s) => [s.iface]))) {
-          for (const f of families) f.remove(gone);
+          for (const f of counters) f.remove(gone);
+          series.delete(gone);
         }
         const withState = ifaces.filter((_, i) => states[i] !== undefined);
-        for (const [gone] of upSets.update(withState.map((s) => [s.iface]))) up.remove(gone);
+        for (const [gone] of upSets.update(withState.map((s) => [s.iface]))) {
+          up.remove(gone);
+          upSeries.delete(gone);
+        }
         ifaces.forEach((s, i) => {
-          rxBytes.labels(s.iface).set(s.rxBytes);
-          txBytes.labels(s.iface).set(s.txBytes);
-          rxPackets.labels(s.iface).set(s.rxPackets);
-          txPackets.labels(s.iface).set(s.txPackets);
+          const h = series.get(s.iface, () => counters.map((f) => f.labels(s.iface)));
+          h[0].set(s.rxBytes);
+          h[1].set(s.txBytes);
+          h[2].set(s.rxPackets);
+          h[3].set(s.txPackets);
           const st = states[i];
-          if (st !== undefined) up.labels(s.iface).set(st ? 1 : 0);
+          if (st !== undefined) upSeries.get(s.iface, () => up.labels(s.iface)).set(st ? 1 : 0);
         });
       }),
   };

@@ -11,9 +11,9 @@
  */
 import type { Collector } from "../collector.ts";
 import { sharesHostNamespace } from "../identity/mod.ts";
-import type { Registry } from "../metrics/mod.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
+import type { NodeContext } from "./_context.ts";
 import { LabelSets, readOptionalHostText, round } from "./_read.ts";
 import type { InterfaceAddress } from "./addresses.ts";
 import {
@@ -61,11 +61,15 @@ export interface NetIpOptions {
   readonly networkInterfaces?: () => readonly NetworkInterfaceLike[];
 }
 
-/** Reads the addresses of all host interfaces, before filtering. */
-export async function readHostAddresses(
+/**
+ * Reads the addresses of all host interfaces, before filtering; `read` returns a file's text or
+ * undefined when it does not exist.
+ */
+export function readHostAddresses(
   paths: HostPaths,
   opts: NetIpOptions,
-): Promise<InterfaceAddress[]> {
+  read: (path: string) => string | undefined = readOptionalHostText,
+): InterfaceAddress[] {
   const inet6Path = under(paths.proc, "1/net/if_inet6");
   const out: InterfaceAddress[] = [];
   if (opts.ipv4Source === "getifaddrs") {
@@ -73,41 +77,53 @@ export async function readHostAddresses(
   } else {
     const triePath = under(paths.proc, "1/net/fib_trie");
     const routePath = under(paths.proc, "1/net/route");
-    const [trie, route] = await Promise.all([
-      readOptionalHostText(triePath),
-      readOptionalHostText(routePath),
-    ]);
+    const trie = read(triePath);
+    const route = read(routePath);
     if (trie !== undefined && route !== undefined) {
       out.push(...assignIpv4(parseFibTrieLocal(trie, triePath), parseRoutes(route, routePath)));
     }
   }
-  const inet6 = await readOptionalHostText(inet6Path); // absent when IPv6 is disabled
+  const inet6 = read(inet6Path); // absent when IPv6 is disabled
   if (inet6 !== undefined) out.push(...parseIfInet6(inet6, inet6Path));
   return out;
 }
 
 /** The collector of `node_net_interface_ip`. */
 export function netIpCollector(
-  registry: Registry,
-  paths: HostPaths,
+  { registry, paths, files }: NodeContext,
   filter: NameFilter,
   opts: NetIpOptions,
 ): Collector {
+  const read = (path: string) => files.get(path).readOptional();
   const ip = registry.gauge({
     name: "node_net_interface_ip",
     help: "An address of the interface (1 for each address; link-local and multicast left out)",
     labelNames: ["interface", "ip"] as const,
   });
   const sets = new LabelSets();
+  // Addresses rarely change: when the files read this round are the ones of the last good
+  // round, their series are already right and parsing them again is skipped.
+  const sources = opts.ipv4Source === "files"
+    ? ["1/net/fib_trie", "1/net/route", "1/net/if_inet6"]
+    : ["1/net/if_inet6"];
+  const watched = sources.map((rel) => under(paths.proc, rel));
+  let last: (string | undefined)[] | undefined;
+  const unchanged = { clear: () => last = undefined };
   return {
     name: "node_net_ip",
     collect: () =>
-      round([ip, sets], async () => {
-        const addrs = selectAddresses(await readHostAddresses(paths, opts), filter);
+      round([ip, sets, unchanged], () => {
+        const texts = watched.map(read);
+        const same = last !== undefined && texts.every((t, i) => t === last![i]);
+        if (same && opts.ipv4Source === "files") return;
+        const byPath = new Map(watched.map((p, i) => [p, texts[i]]));
+        const addresses = readHostAddresses(paths, opts, (p) => byPath.get(p));
+        const addrs = selectAddresses(addresses, filter);
         for (const [iface, addr] of sets.update(addrs.map((a) => [a.iface, a.ip]))) {
           ip.remove(iface, addr);
         }
         for (const a of addrs) ip.labels(a.iface, a.ip).set(1);
+        last = texts;
       }),
   };
 }

@@ -5,11 +5,10 @@
  * @module
  */
 import type { Collector } from "../collector.ts";
-import type { Registry } from "../metrics/mod.ts";
-import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
+import type { NodeContext } from "./_context.ts";
 import { HostFileFormatError, quoteLine } from "./_errors.ts";
-import { readHostText, round } from "./_read.ts";
+import { round } from "./_read.ts";
 
 /** Parses /proc/uptime ("<uptime> <idle>") into the uptime in seconds. */
 export function parseUptime(text: string, file = "/proc/uptime"): number {
@@ -26,18 +25,18 @@ export function parseUptime(text: string, file = "/proc/uptime"): number {
 }
 
 /** The collector of `node_uptime_seconds`. */
-export function uptimeCollector(registry: Registry, paths: HostPaths): Collector {
+export function uptimeCollector({ registry, paths, files }: NodeContext): Collector {
   const uptime = registry.gauge({
     name: "node_uptime_seconds",
     help: "Seconds since the host booted",
     labelNames: [] as const,
   });
-  const file = under(paths.proc, "uptime");
+  const file = files.get(under(paths.proc, "uptime"));
   return {
     name: "node_uptime",
     collect: () =>
-      round([uptime], async () => {
-        uptime.labels().set(parseUptime(await readHostText(file), file));
+      round([uptime], () => {
+        uptime.labels().set(parseUptime(file.read(), file.path));
       }),
   };
 }
