@@ -63,7 +63,9 @@ function convert(spec: FlagSpec, raw: string, origin: string): FlagValue {
     }
     case "int": {
       const n = Number(raw);
-      if (!Number.isInteger(n)) throw new FlagError(`Cannot parse ${origin} "${raw}" as an integer`);
+      if (!Number.isInteger(n)) {
+        throw new FlagError(`Cannot parse ${origin} "${raw}" as an integer`);
+      }
       return n;
     }
     case "number": {

@@ -6,7 +6,13 @@ import { CORE_FLAGS } from "./core_flags.ts";
 const SPECS: FlagSpec[] = [
   { name: "listen", env: "LISTEN", kind: "string", default: "0.0.0.0:80", help: "addr" },
   { name: "disable-bpf", env: "DISABLE_BPF", kind: "bool", help: "off" },
-  { name: "min-container-age", env: "MIN_CONTAINER_AGE", kind: "duration", default: 30000, help: "" },
+  {
+    name: "min-container-age",
+    env: "MIN_CONTAINER_AGE",
+    kind: "duration",
+    default: 30000,
+    help: "",
+  },
   { name: "container-denylist", env: "CONTAINER_DENYLIST", kind: "list", help: "" },
   { name: "log-burst", env: "LOG_BURST", kind: "int", default: 100, help: "" },
 ];

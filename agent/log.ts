@@ -71,7 +71,8 @@ export function createLogger(opts: LoggerOptions = {}): { log: Logger; stats: Lo
   const burst = Math.max(1, opts.burst ?? 100);
   const now = opts.now ?? Date.now;
   const encoder = new TextEncoder();
-  const write = opts.write ?? ((line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n")));
+  const write = opts.write ??
+    ((line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n")));
   const stats: LogStats = { written: 0, dropped: 0 };
   let tokens = burst;
   let last = now();

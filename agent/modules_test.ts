@@ -27,7 +27,8 @@ Deno.test({
       {
         name: "granted",
         description: "",
-        permissions: () => [{ descriptor: { name: "read", path: "/proc" }, flag: "--allow-read=/proc" }],
+        permissions:
+          () => [{ descriptor: { name: "read", path: "/proc" }, flag: "--allow-read=/proc" }],
         start: () => ({ stop: () => void (stopped += "granted ") }),
       },
       {
@@ -76,7 +77,10 @@ Deno.test({
     match(text, /^osprey_module_state\{module="broken",state="failed"\} 1$/m);
     const table = formatModuleTable(started.statuses);
     match(table, /^MODULE\s+STATE\s+REASON\s+TO ENABLE$/m);
-    match(table, /^needs_ffi\s+off\s+not granted: ffi \/opt\/lib\.so\s+--allow-ffi=\/opt\/lib\.so$/m);
+    match(
+      table,
+      /^needs_ffi\s+off\s+not granted: ffi \/opt\/lib\.so\s+--allow-ffi=\/opt\/lib\.so$/m,
+    );
     await started.stop(1000);
     equal(stopped, "granted ");
   },

@@ -57,18 +57,16 @@ export function startAgent(opts: StartAgentOptions): AgentProcess {
     args.push(`--listen=127.0.0.1:${port}`);
   }
   const denoArgs = ["run", "--no-prompt", ...opts.permissions, `${ROOT}/agent/main.ts`, ...args];
-  const [cmd, cmdArgs] = opts.asUser === undefined
-    ? [Deno.execPath(), denoArgs]
-    : [
-      "setpriv",
-      [
-        `--reuid=${opts.asUser}`,
-        `--regid=${opts.asUser}`,
-        "--clear-groups",
-        Deno.execPath(),
-        ...denoArgs,
-      ],
-    ];
+  const [cmd, cmdArgs] = opts.asUser === undefined ? [Deno.execPath(), denoArgs] : [
+    "setpriv",
+    [
+      `--reuid=${opts.asUser}`,
+      `--regid=${opts.asUser}`,
+      "--clear-groups",
+      Deno.execPath(),
+      ...denoArgs,
+    ],
+  ];
   const child = new Deno.Command(cmd, {
     args: cmdArgs,
     cwd: ROOT,
