@@ -184,7 +184,33 @@ async function waitPrograms(pred: (n: number) => boolean, timeoutMs: number): Pr
   return n;
 }
 
-for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+Deno.test({
+  name: "agent without the bpf syscall (as nobody) says why process events are off and serves",
+  ignore: !isRoot() || !haveLib,
+  async fn() {
+    const denoDir = await Deno.makeTempDir();
+    await Deno.chmod(denoDir, 0o777);
+    const agent = startAgent({
+      permissions: ["-P=agent"],
+      env: { DENO_DIR: denoDir },
+      asUser: 65534,
+    });
+    try {
+      await agent.waitReady();
+      const text = await scrape(agent.url);
+      match(text, /^osprey_module_state\{.*module="process_events",state="failed".*\} 1$/m);
+      match(text, /^node_resources_cpu_usage_seconds_total\{mode="user".*\} \d/m);
+      // One clear line naming the missing capability, not a stack trace.
+      match(agent.stderr(), /process_events\s+failed\s+.*bpf syscall not permitted \(EPERM\)/);
+      ok(!/^\s+at /m.test(agent.stderr()), agent.stderr());
+    } finally {
+      await agent.stop();
+      await Deno.remove(denoDir, { recursive: true });
+    }
+  },
+});
+
+for (const signal of ["SIGTERM", "SIGINT", "SIGKILL"] as const) {
   Deno.test({
     name: `agent attaches its BPF programs and leaves none behind after ${signal}`,
     ignore: !isRoot() || !haveLib,
@@ -200,7 +226,7 @@ for (const signal of ["SIGTERM", "SIGKILL"] as const) {
         match(text, /^osprey_module_state\{.*module="process_events",state="on".*\} 1$/m);
       } finally {
         const { status, ms } = await agent.stop(signal);
-        if (signal === "SIGTERM") {
+        if (signal !== "SIGKILL") {
           equal(status.code, 0, agent.stderr());
           ok(ms < 5000, `graceful stop took ${ms} ms`);
         }

@@ -1,0 +1,40 @@
+/**
+ * The named permission sets in deno.json must cover every flag's environment twin (otherwise
+ * `LISTEN=... deno task start` silently ignores the variable) and stay narrow.
+ */
+import { deepEqual, equal, ok } from "node:assert/strict";
+import denoJson from "../deno.json" with { type: "json" };
+import { CORE_FLAGS } from "../agent/core_flags.ts";
+import { nodeModule } from "../agent/node/mod.ts";
+import { processEventsModule } from "../agent/process_events/mod.ts";
+
+const ALL_FLAGS = [...CORE_FLAGS, ...nodeModule.flags ?? [], ...processEventsModule.flags ?? []];
+
+interface PermissionSet {
+  read?: string[];
+  net?: string[];
+  ffi?: string[];
+  env?: string[];
+  sys?: string[];
+  run?: unknown;
+  write?: unknown;
+}
+const sets = denoJson.permissions as Record<string, PermissionSet>;
+
+Deno.test("every flag's environment twin is granted by the agent and fixture sets", () => {
+  for (const name of ["agent", "fixture"]) {
+    const env = new Set(sets[name].env ?? []);
+    const missing = ALL_FLAGS.map((f) => f.env).filter((e) => !env.has(e));
+    deepEqual(missing, [], `permission set "${name}" lacks env ${missing.join(", ")}`);
+  }
+});
+
+Deno.test("the agent set is narrow: scoped reads, one library, no run or write", () => {
+  const agent = sets.agent;
+  equal(agent.run, undefined);
+  equal(agent.write, undefined);
+  deepEqual(agent.ffi, ["./ffi/.output/libosprey.so"]);
+  ok(agent.read && agent.read.length > 0 && !agent.read.includes("/"));
+  ok(agent.net && agent.net.every((h) => !h.includes("*")));
+  equal(sets.fixture.ffi, undefined);
+});
