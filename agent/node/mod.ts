@@ -166,8 +166,8 @@ export const nodeModule: ModuleSpec = {
       if (!(err instanceof Deno.errors.NotCapable)) return undefined;
       return {
         reason: `Deno reads ${privileged.join(" and ")} only with --allow-all`,
-        flag: "--allow-all, or mount the host's /proc and /sys elsewhere " +
-          "(--procfs-root=/host/proc --sysfs-root=/host/sys) with --allow-read there",
+        flag: "run agent/host_view.sh as root (bind-mounts them under /run/osprey/host), " +
+          "or point --procfs-root/--sysfs-root at host mounts granted by --allow-read",
       };
     }
   },
