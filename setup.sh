@@ -18,7 +18,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 # Debian packages: the agent's build needs and, for tests, the real peers the tests talk to.
-AGENT_PKGS=(clang llvm libbpf-dev libbpf1 bpftool libelf-dev zlib1g-dev make gcc pkg-config xz-utils npm util-linux)
+AGENT_PKGS=(clang llvm libbpf-dev libbpf1 bpftool libelf-dev zlib1g-dev make gcc pkg-config xz-utils util-linux)
 TEST_PKGS=(prometheus prometheus-node-exporter python3 iproute2)
 
 missing_pkgs() {
@@ -71,6 +71,9 @@ build() {
 }
 
 install_pkgs "${AGENT_PKGS[@]}"
+# npm only brings Deno; a machine that already has Node.js's npm keeps it (Debian's npm package
+# conflicts with Node.js installed from elsewhere).
+command -v npm >/dev/null || install_pkgs npm
 install_deno
 build
 
