@@ -75,8 +75,10 @@ export async function startContainerAgent(o: ContainerAgentOptions = {}): Promis
 
 /** The error with the last lines of the agent's stderr appended. */
 export function withStderr(e: unknown, agent: AgentProcess, lines = 40): Error {
-  const tail = agent.stderr().trimEnd().split("\n").slice(-lines).join("\n");
+  const all = agent.stderr().trimEnd();
+  const tail = all.split("\n").slice(-lines).join("\n");
   const msg = e instanceof Error ? e.message : String(e);
+  if (all !== "" && msg.includes(all)) return e instanceof Error ? e : new Error(msg);
   return new Error(`${msg}\n--- agent stderr (last ${lines} lines) ---\n${tail}`, { cause: e });
 }
 
