@@ -1,0 +1,55 @@
+/**
+ * The two errors the cgroups module throws: a file whose text is not in the expected format, and
+ * a cgroup file a reader needs but cannot read. Nothing else escapes the parsers and readers.
+ *
+ * @module
+ */
+
+/** Text that does not have the expected format (truncated, garbled, unknown). */
+export class CgroupFormatError extends SyntaxError {
+  /** The file, as passed to the parser (`/proc/<pid>/cgroup`, `memory.stat`, or a real path). */
+  readonly file: string;
+  /** 1-based line number, or 0 when the problem concerns the text as a whole. */
+  readonly line: number;
+
+  constructor(file: string, line: number, reason: string) {
+    super(
+      line > 0
+        ? `Cannot parse "${file}" line ${line}: ${reason}`
+        : `Cannot parse "${file}": ${reason}`,
+    );
+    this.name = "CgroupFormatError";
+    this.file = file;
+    this.line = line;
+  }
+}
+
+/** Why a {@linkcode CgroupReadError} was thrown. */
+export type CgroupReadProblem =
+  /** The file does not exist (the cgroup went away, or the controller is not enabled there). */
+  | "missing"
+  /** The file exists but reading it failed (permission, ENODEV of a removed cgroup, ...). */
+  | "unreadable"
+  /** The file was read but its text is not in the expected format; `cause` is a CgroupFormatError. */
+  | "format"
+  /** No directory of the cgroup holds the controller the reader needs. */
+  | "no-controller";
+
+/** A cgroup file (or directory) that a reader needs and cannot use. */
+export class CgroupReadError extends Error {
+  /** The file, or the directory for `no-controller`. */
+  readonly file: string;
+  readonly problem: CgroupReadProblem;
+
+  constructor(file: string, problem: CgroupReadProblem, reason: string, cause?: unknown) {
+    super(`Cannot read cgroup file "${file}": ${reason}`, cause === undefined ? {} : { cause });
+    this.name = "CgroupReadError";
+    this.file = file;
+    this.problem = problem;
+  }
+}
+
+/** Quotes a line for an error message, cut to a readable length. */
+export function quote(line: string): string {
+  return JSON.stringify(line.length > 80 ? line.slice(0, 77) + "..." : line);
+}
