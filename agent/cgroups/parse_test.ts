@@ -1,0 +1,181 @@
+import { deepEqual, equal, throws } from "node:assert/strict";
+import { CgroupFormatError } from "./errors.ts";
+import {
+  parseBlkio,
+  parseCpuMax,
+  parseFlatKeyed,
+  parseInteger,
+  parseIoStat,
+  parseMemoryMax,
+  parsePressure,
+  parseSingleValue,
+  parseV1CpuLimit,
+  parseV1MemoryLimit,
+  requireKey,
+} from "./parse.ts";
+import { fsRoot } from "./_testing.ts";
+
+const PODMAN =
+  "libpod_parent/libpod-8b15ca3596c17fea6fff6404d6fb4665b750088cf4600a9f78c6bb62ed596b63";
+const K8S = "kubepods.slice/kubepods-burstable.slice/" +
+  "kubepods-burstable-pod6b2a8f0e_3c1d_4e5f_9a7b_1c2d3e4f5a6b.slice/" +
+  "cri-containerd-5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa.scope";
+
+function hybrid(rel: string): string {
+  return Deno.readTextFileSync(`${fsRoot("hybrid")}/${rel}`);
+}
+function v2(rel: string): string {
+  return Deno.readTextFileSync(`${fsRoot("v2")}/${rel}`);
+}
+
+function formatError(re: RegExp): (err: unknown) => boolean {
+  return (err) => err instanceof CgroupFormatError && re.test(err.message);
+}
+
+Deno.test("parseInteger: exact up to 15 digits, Number() rounding beyond, NaN on anything else", () => {
+  equal(parseInteger("x123y", 1, 4), 123);
+  equal(parseInteger("-1", 0, 2), -1);
+  equal(parseInteger("999999999999999", 0, 15), 999999999999999);
+  equal(parseInteger("9223372036854771712", 0, 19), Number("9223372036854771712"));
+  for (const s of ["", "-", "1 ", "1.5", "+1", "0x1", "--1", "1-", "12345678901234567x"]) {
+    equal(Number.isNaN(parseInteger(s, 0, s.length)), true, s);
+  }
+});
+
+Deno.test("parseFlatKeyed: v1 cpu.stat and memory.stat recorded on this host", () => {
+  const cpu = parseFlatKeyed(hybrid(`cpu/${PODMAN}/cpu.stat`), "cpu.stat");
+  equal(cpu.get("throttled_time"), 280793964);
+  equal(cpu.get("nr_throttled") !== undefined, true);
+  const mem = parseFlatKeyed(hybrid(`memory/${PODMAN}/memory.stat`), "memory.stat");
+  equal(mem.get("total_rss"), 57344);
+  equal(mem.get("total_mapped_file"), 1351680);
+  equal(mem.get("total_cache"), 1994752);
+  equal(mem.get("hierarchical_memsw_limit"), 134217728);
+});
+
+Deno.test("parseFlatKeyed: v2 cpu.stat and memory.stat (cgroup-v2.rst format)", () => {
+  const cpu = parseFlatKeyed(v2(`${K8S}/cpu.stat`), "cpu.stat");
+  deepEqual([cpu.get("usage_usec"), cpu.get("throttled_usec")], [8123456, 1843210]);
+  const mem = parseFlatKeyed(v2(`${K8S}/memory.stat`), "memory.stat");
+  deepEqual([mem.get("anon"), mem.get("file"), mem.get("file_mapped")], [
+    1261568,
+    8192000,
+    2445312,
+  ]);
+  equal(parseFlatKeyed("", "x").size, 0);
+  equal(parseFlatKeyed("a 1", "x").get("a"), 1); // no final newline
+});
+
+Deno.test("parseFlatKeyed and requireKey reject garbage", () => {
+  throws(
+    () => parseFlatKeyed("a 1\nb\n", "cpu.stat"),
+    formatError(/"cpu.stat" line 2: expected "key value"/),
+  );
+  throws(() => parseFlatKeyed(" 1\n", "f"), formatError(/line 1: expected "key value"/));
+  throws(() => parseFlatKeyed("a 1 2\n", "f"), formatError(/value is not an integer/));
+  throws(() => parseFlatKeyed("a x\n", "f"), formatError(/value is not an integer/));
+  throws(() => parseFlatKeyed("a \n", "f"), formatError(/value is not an integer/));
+  throws(
+    () => requireKey(new Map(), "anon", "memory.stat"),
+    formatError(/"memory.stat": no "anon" line/),
+  );
+});
+
+Deno.test("parseSingleValue and the v1 limits", () => {
+  equal(parseSingleValue(hybrid(`cpuacct/${PODMAN}/cpuacct.usage`), "cpuacct.usage"), 344414596);
+  equal(parseSingleValue("-1\n", "q"), -1);
+  throws(
+    () => parseSingleValue("", "cpuacct.usage"),
+    formatError(/"cpuacct.usage" line 1: not an integer/),
+  );
+  throws(() => parseSingleValue("12\n\n", "f"), formatError(/not an integer/));
+  equal(parseV1MemoryLimit(hybrid(`memory/${PODMAN}/memory.limit_in_bytes`)), 64 * 1024 * 1024);
+  equal(parseV1MemoryLimit("9223372036854771712\n"), undefined);
+  equal(parseV1MemoryLimit(`${2 ** 62}\n`), 2 ** 62);
+  equal(parseV1CpuLimit("50000\n", "100000\n"), 0.5);
+  equal(parseV1CpuLimit("-1\n", "100000\n"), undefined);
+  equal(parseV1CpuLimit("50000\n", "0\n"), undefined);
+  throws(() => parseV1CpuLimit("x", "100000"), formatError(/cpu.cfs_quota_us/));
+});
+
+Deno.test("parseCpuMax and parseMemoryMax", () => {
+  equal(parseCpuMax("150000 100000\n"), 1.5);
+  equal(parseCpuMax("max 100000\n"), undefined);
+  equal(parseCpuMax("max"), undefined);
+  for (const bad of ["", "150000", "150000 0", "-1 100000", "max x", "1 2 3", "max 1 2"]) {
+    throws(() => parseCpuMax(bad), CgroupFormatError, bad);
+  }
+  equal(parseMemoryMax("536870912\n"), 536870912);
+  equal(parseMemoryMax("max\n"), undefined);
+  equal(parseMemoryMax("0\n"), 0);
+  for (const bad of ["", "Max", "-5", "1 2"]) {
+    throws(() => parseMemoryMax(bad), CgroupFormatError, bad);
+  }
+});
+
+Deno.test("parseIoStat: the four counters per device; io.cost's decimal fields are skipped", () => {
+  deepEqual(parseIoStat(v2(`${K8S}/io.stat`)), [
+    { device: "8:0", reads: 192, writes: 353, readBytes: 1459200, writtenBytes: 314773504 },
+    { device: "253:0", reads: 1, writes: 0, readBytes: 4096, writtenBytes: 0 },
+  ]);
+  deepEqual(parseIoStat(""), []);
+  const bad = [
+    "8:0\n",
+    "8:0 rbytes=1 wbytes=2 rios=3\n",
+    "sda rbytes=1 wbytes=2 rios=3 wios=4\n",
+    "8: rbytes=1 wbytes=2 rios=3 wios=4\n",
+    "-8:0 rbytes=1 wbytes=2 rios=3 wios=4\n",
+    "8:0 rbytes=x wbytes=2 rios=3 wios=4\n",
+    "8:0 rbytes=1 wbytes=2 rios=3 wios=-4\n",
+    "8:0 rbytes wbytes=2 rios=3 wios=4\n",
+    "8:0 =1 wbytes=2 rios=3 wios=4\n",
+  ];
+  for (const text of bad) throws(() => parseIoStat(text, "io.stat"), CgroupFormatError, text);
+});
+
+Deno.test("parseBlkio: Read and Write per device from the recorded v1 throttle files", () => {
+  deepEqual(parseBlkio(hybrid(`blkio/${PODMAN}/blkio.throttle.io_serviced`)), [
+    { device: "254:0", read: 72, write: 64 },
+  ]);
+  deepEqual(parseBlkio(hybrid(`blkio/${PODMAN}/blkio.throttle.io_service_bytes`)), [
+    { device: "254:0", read: 2260992, write: 262144 },
+  ]);
+  deepEqual(parseBlkio("Total 0\n"), []); // a cgroup that did no I/O
+  deepEqual(
+    parseBlkio("8:0 Read 1\n8:16 Read 5\n8:0 Write 2\n8:16 Write 6\n8:16 Flush 9\nTotal 14\n"),
+    [{ device: "8:0", read: 1, write: 2 }, { device: "8:16", read: 5, write: 6 }],
+  );
+  for (
+    const text of [
+      "8:0 Read\n",
+      "Total\n",
+      "Totals 5\n",
+      "8:0 Read x\n",
+      "sda Read 1\n",
+      "8:0  1\n",
+    ]
+  ) {
+    throws(() => parseBlkio(text, "blkio.throttle.io_serviced"), CgroupFormatError, text);
+  }
+});
+
+Deno.test("parsePressure: totals in seconds; a cpu file without 'full' (kernel < 5.13) gives 0", () => {
+  deepEqual(parsePressure(hybrid(`unified/${PODMAN}/cpu.pressure`)), {
+    some: 0.202719,
+    full: 0.200321,
+  });
+  deepEqual(parsePressure("some avg10=0.00 avg60=0.00 avg300=0.00 total=120\n"), {
+    some: 0.00012,
+    full: 0,
+  });
+  for (
+    const text of [
+      "",
+      "full avg10=0.00 avg60=0.00 avg300=0.00 total=1\n",
+      "some avg10=0.00 avg60=0.00 avg300=0.00\n",
+      "some avg10=0.00 total=x\n",
+      "some avg10=0.00 total=-1\n",
+      "partial avg10=0.00 total=1\n",
+    ]
+  ) throws(() => parsePressure(text, "cpu.pressure"), CgroupFormatError, text);
+});
