@@ -359,6 +359,35 @@ async function readConmon(
   return args;
 }
 
+/** Podman's run root and tmpdir for a graph root. */
+export interface PodmanRuntimeDirs {
+  runroot: string;
+  tmpdir: string;
+}
+
+/**
+ * The run root and tmpdir that go with a graph root: the rootful pair for the rootful store;
+ * for another store, rootless Podman's defaults under `/run/user/<uid>` with the uid of the
+ * store's owner. Undefined when the store is owned by root but is not the rootful one.
+ */
+export async function runtimeDirs(
+  ctx: LookupContext,
+  graphRoot: string,
+): Promise<PodmanRuntimeDirs | undefined> {
+  if (graphRoot === PODMAN_GRAPH_ROOT) return { runroot: PODMAN_RUN_ROOT, tmpdir: PODMAN_TMPDIR };
+  let uid: number | null;
+  try {
+    uid = (await Deno.stat(ctx.host(graphRoot))).uid;
+  } catch {
+    return undefined;
+  }
+  if (uid === null || uid === 0) {
+    ctx.note(`run root of the c/storage store "${graphRoot}" is unknown: conmon not read`);
+    return undefined;
+  }
+  return { runroot: `/run/user/${uid}/containers`, tmpdir: `/run/user/${uid}/libpod/tmp` };
+}
+
 function logFormatOf(driver: string | undefined): LogFormat | undefined {
   if (driver === "k8s-file") return "podman-k8s-file";
   if (driver === "journald") return "journald";
@@ -380,10 +409,10 @@ export async function lookupPodman(
     ctx.note(`"${ctx.id}" is in no c/storage containers.json under ${roots.join(", ")}`);
   }
 
-  // The run root is only known for the rootful store; rootless stores rely on ctr.log.
-  const conmon = root === PODMAN_GRAPH_ROOT
-    ? await ctx.optional("conmon", () => readConmon(ctx, PODMAN_RUN_ROOT, containersDirName))
-    : undefined;
+  const dirs = await runtimeDirs(ctx, root);
+  const conmon = dirs === undefined
+    ? undefined
+    : await ctx.optional("conmon", () => readConmon(ctx, dirs.runroot, containersDirName));
 
   const userdata = `${root}/${containersDirName}/${ctx.id}/userdata`;
   const specFiles = [ctx.host(`${userdata}/config.json`)];
@@ -418,7 +447,7 @@ export async function lookupPodman(
   }
 
   // Labels: only the events log has them outside the BoltDB.
-  const tmpdir = conmon?.tmpdir ?? PODMAN_TMPDIR;
+  const tmpdir = conmon?.tmpdir ?? dirs?.tmpdir ?? PODMAN_TMPDIR;
   let events: PodmanEventInfo | undefined;
   if (conmon?.eventsBackend !== undefined && conmon.eventsBackend !== "file") {
     ctx.note(
