@@ -23,6 +23,7 @@ export {
 } from "./fs.ts";
 export {
   type BlkioCounts,
+  flatKeyedValues,
   type IoStat,
   parseBlkio,
   parseCpuMax,

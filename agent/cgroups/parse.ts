@@ -12,7 +12,8 @@
 import { CgroupFormatError, quote } from "./errors.ts";
 
 /**
- * A decimal integer in `s[from, to)`, with an optional leading `-`; NaN when it is not one.
+ * A decimal integer in `s[from, to)`, with an optional leading `-`; NaN when it is not one
+ * or does not fit a finite double.
  * Up to 15 digits are summed in a loop (exact); longer numbers go through Number() so that
  * they round the same way.
  */
@@ -26,7 +27,8 @@ export function parseInteger(s: string, from: number, to: number): number {
       const c = s.charCodeAt(j);
       if (c < 48 || c > 57) return NaN;
     }
-    return Number(s.slice(from, to));
+    const v = Number(s.slice(from, to));
+    return Number.isFinite(v) ? v : NaN; // hundreds of digits overflow to Infinity
   }
   let n = 0;
   for (; i < to; i++) {
@@ -71,6 +73,49 @@ export function parseFlatKeyed(text: string, file: string): Map<string, number> 
         );
       }
       out.set(text.slice(start, sp), v);
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+/**
+ * The values of `keys` in a flat-keyed file (undefined for a key without a line), checking
+ * every line as {@linkcode parseFlatKeyed} does but without building a map: the readers' path,
+ * where memory.stat has some fifty lines and three are wanted.
+ */
+export function flatKeyedValues(
+  text: string,
+  file: string,
+  keys: readonly string[],
+): (number | undefined)[] {
+  const out: (number | undefined)[] = keys.map(() => undefined);
+  let line = 0;
+  for (let start = 0; start < text.length;) {
+    const end = lineEnd(text, start);
+    line++;
+    if (end > start) {
+      const sp = text.indexOf(" ", start);
+      if (sp <= start || sp >= end) {
+        throw new CgroupFormatError(
+          file,
+          line,
+          `expected "key value", got ${quote(text.slice(start, end))}`,
+        );
+      }
+      const v = parseInteger(text, sp + 1, end);
+      if (Number.isNaN(v)) {
+        throw new CgroupFormatError(
+          file,
+          line,
+          `value is not an integer: ${quote(text.slice(start, end))}`,
+        );
+      }
+      const len = sp - start;
+      for (let k = 0; k < keys.length; k++) {
+        const key = keys[k];
+        if (key.length === len && text.startsWith(key, start)) out[k] = v;
+      }
     }
     start = end + 1;
   }

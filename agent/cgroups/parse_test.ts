@@ -1,6 +1,7 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
 import { CgroupFormatError } from "./errors.ts";
 import {
+  flatKeyedValues,
   parseBlkio,
   parseCpuMax,
   parseFlatKeyed,
@@ -178,4 +179,18 @@ Deno.test("parsePressure: totals in seconds; a cpu file without 'full' (kernel <
       "partial avg10=0.00 total=1\n",
     ]
   ) throws(() => parsePressure(text, "cpu.pressure"), CgroupFormatError, text);
+});
+
+Deno.test("flatKeyedValues picks keys without a map and checks every line like parseFlatKeyed", () => {
+  const text = hybrid(`memory/${PODMAN}/memory.stat`);
+  deepEqual(flatKeyedValues(text, "m", ["total_rss", "total_mapped_file", "total_cache", "nope"]), [
+    57344,
+    1351680,
+    1994752,
+    undefined,
+  ]);
+  // "rss" must not match "rss_huge" or "total_rss".
+  deepEqual(flatKeyedValues("rss_huge 1\ntotal_rss 2\nrss 3\n", "m", ["rss"]), [3]);
+  throws(() => flatKeyedValues("a 1\nb x\n", "m", ["a"]), formatError(/"m" line 2: value/));
+  throws(() => flatKeyedValues("a1\n", "m", ["a"]), formatError(/expected "key value"/));
 });

@@ -13,6 +13,7 @@
 import { CgroupFormatError, CgroupReadError } from "./errors.ts";
 import type { CgroupDirs } from "./fs.ts";
 import {
+  flatKeyedValues,
   type IoStat,
   parseBlkio,
   parseCpuMax,
@@ -174,6 +175,8 @@ function parsed<T>(path: string, parse: () => T): T {
   }
 }
 
+const THROTTLED_TIME = ["throttled_time"] as const;
+
 /** CPU counters of a cgroup. */
 export interface CpuStats {
   /** CPU time used: v1 cpuacct.usage ÷ 1e9; v2 cpu.stat usage_usec ÷ 1e6. */
@@ -215,7 +218,7 @@ export function readCpu(d: CgroupDirs, files: CgroupFileSource = directFiles): C
     const statPath = `${d.cpu}/cpu.stat`;
     const stat = files.read(statPath);
     if (stat !== undefined) {
-      const ns = parsed(statPath, () => parseFlatKeyed(stat, statPath)).get("throttled_time");
+      const [ns] = parsed(statPath, () => flatKeyedValues(stat, statPath, THROTTLED_TIME));
       if (ns !== undefined) out.throttledSeconds = ns / 1e9;
     }
     const quotaPath = `${d.cpu}/cpu.cfs_quota_us`, periodPath = `${d.cpu}/cpu.cfs_period_us`;
@@ -248,6 +251,10 @@ export interface MemoryStats {
   limitBytes?: number;
 }
 
+/** memory.stat keys of RSS, mapped files and page cache, as the metrics contract (§2.2) defines them. */
+const V1_MEMORY_KEYS = ["total_rss", "total_mapped_file", "total_cache"] as const;
+const V2_MEMORY_KEYS = ["anon", "file_mapped", "file"] as const;
+
 /**
  * Reads a cgroup's memory. memory.stat is needed ({@linkcode CgroupReadError} otherwise); the
  * limit is undefined when its file is missing or says "no limit".
@@ -261,17 +268,13 @@ export function readMemory(d: CgroupDirs, files: CgroupFileSource = directFiles)
   const statPath = `${dir}/memory.stat`;
   const text = need(files, statPath);
   const out = parsed(statPath, (): MemoryStats => {
-    const stat = parseFlatKeyed(text, statPath);
-    return v1
-      ? {
-        rssBytes: requireKey(stat, "total_rss", statPath) +
-          requireKey(stat, "total_mapped_file", statPath),
-        cacheBytes: requireKey(stat, "total_cache", statPath),
-      }
-      : {
-        rssBytes: requireKey(stat, "anon", statPath) + requireKey(stat, "file_mapped", statPath),
-        cacheBytes: requireKey(stat, "file", statPath),
-      };
+    const keys = v1 ? V1_MEMORY_KEYS : V2_MEMORY_KEYS;
+    const [rss, mapped, cache] = flatKeyedValues(text, statPath, keys);
+    if (rss === undefined || mapped === undefined || cache === undefined) {
+      const missing = keys[rss === undefined ? 0 : mapped === undefined ? 1 : 2];
+      throw new CgroupFormatError(statPath, 0, `no "${missing}" line`);
+    }
+    return { rssBytes: rss + mapped, cacheBytes: cache };
   });
   const limitPath = v1 ? `${dir}/memory.limit_in_bytes` : `${dir}/memory.max`;
   const limit = files.read(limitPath);
