@@ -31,6 +31,30 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** How long a parsed file may be reused while its inode, size and mtime stay the same. */
+export const PARSE_CACHE_TTL_MS = 5_000;
+/** How many parsed files are kept. */
+export const PARSE_CACHE_MAX = 64;
+
+interface CacheEntry {
+  key: string;
+  at: number;
+  value: unknown;
+}
+
+/**
+ * Parsed shared files (containers.json, images.json, the events log), so that discovering many
+ * containers at once parses each once. Keyed by parser and path; an entry is valid while the
+ * file's inode, size and mtime are unchanged, for at most {@linkcode PARSE_CACHE_TTL_MS} (mtime
+ * is coarse: a same-size rewrite within one tick would otherwise go unseen).
+ */
+const PARSE_CACHE = new Map<string, CacheEntry>();
+
+/** Empties the parse cache (tests). */
+export function clearParseCache(): void {
+  PARSE_CACHE.clear();
+}
+
 /** State shared by the readers of one `lookupMetadata()` call. */
 export class LookupContext {
   readonly runtime: ContainerRuntime;
@@ -146,6 +170,41 @@ export class LookupContext {
     return text === undefined ? undefined : this.parse(file, text, parser);
   }
 
+  /**
+   * Like {@linkcode read}, but reuses the parse of an unchanged file (see the parse cache).
+   * `fresh` skips the cache, for a caller whose key was missing from a cached parse.
+   */
+  async readCached<T>(
+    file: string,
+    parser: (text: string) => T,
+    opts: { tailBytes?: number; fresh?: boolean } = {},
+  ): Promise<T | undefined> {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(file);
+    } catch (e) {
+      if (reasonOf(e) === "not_found") return undefined;
+      throw this.error("unreadable", `Cannot stat "${file}": ${describe(e)}`, file, e);
+    }
+    const slot = `${parser.name}\u0000${file}`;
+    const key = `${info.ino}:${info.size}:${info.mtime?.getTime()}:${opts.tailBytes ?? ""}`;
+    const now = Date.now();
+    const hit = PARSE_CACHE.get(slot);
+    if (!opts.fresh && hit !== undefined && hit.key === key && now - hit.at < PARSE_CACHE_TTL_MS) {
+      this.sources.push(file);
+      return hit.value as T;
+    }
+    const text = await this.text(file, opts);
+    if (text === undefined) return undefined;
+    const value = this.parse(file, text, parser);
+    PARSE_CACHE.delete(slot);
+    PARSE_CACHE.set(slot, { key, at: now, value });
+    if (PARSE_CACHE.size > PARSE_CACHE_MAX) {
+      PARSE_CACHE.delete(PARSE_CACHE.keys().next().value!);
+    }
+    return value;
+  }
+
   /** Names in a directory; undefined when it does not exist or cannot be listed (noted). */
   async list(dir: string): Promise<string[] | undefined> {
     try {
@@ -203,7 +262,7 @@ export function buildMetadata(ctx: LookupContext, fields: MetadataFields): Conta
     runtime: ctx.runtime,
     id: ctx.id,
     labels: fields.labels ?? {},
-    sources: [...ctx.sources],
+    sources: [...new Set(ctx.sources)],
   };
   for (const [key, value] of Object.entries(fields)) {
     if (key === "labels" || value === undefined) continue;

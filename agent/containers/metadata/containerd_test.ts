@@ -113,9 +113,35 @@ Deno.test("lookupMetadata('containerd') notes why a container without sandbox-ui
   ]);
 });
 
-Deno.test("lookupMetadata('containerd') reads a bundle in the moby namespace", async () => {
+Deno.test("lookupMetadata('containerd') completes a moby bundle from dockerd's config.v2.json", async () => {
   const md = await lookupMetadata("containerd", IDS.mobyOnly, fixtureOptions("containerd"));
+  assert.equal(md.runtime, "containerd");
   assert.equal(md.namespace, "moby");
+  assert.equal(md.name, "cache");
+  assert.equal(md.image, "redis:7.2");
+  assert.deepEqual(md.labels, { "com.example.team": "platform" });
+  assert.equal(md.logFormat, "docker-json");
+  assert.equal(md.env?.REDIS_VERSION, "7.2.4");
+  assert.deepEqual(md.mounts, [
+    { destination: "/data", source: "/var/lib/docker/volumes/cache/_data", type: "volume" },
+  ]);
+  assert.deepEqual(md.sources.map((s) => s.slice(`${FIXTURES}/containerd`.length)), [
+    `/run/containerd/io.containerd.runtime.v2.task/moby/${IDS.mobyOnly}/config.json`,
+    `/var/lib/docker/containers/${IDS.mobyOnly}/config.v2.json`,
+    `/var/lib/docker/containers/${IDS.mobyOnly}/hostconfig.json`,
+  ]);
+});
+
+Deno.test("lookupMetadata('containerd') keeps a moby bundle as it is when Docker's files are gone", async () => {
+  const md = await lookupMetadata(
+    "containerd",
+    IDS.mobyOnly,
+    fixtureOptions("docker", {
+      containerdStateDirs: ["/run/docker/containerd/daemon"],
+    }),
+  );
+  assert.equal(md.namespace, "moby");
+  assert.equal(md.name, undefined);
   assert.deepEqual(md.labels, {});
   assert.equal(md.env?.REDIS_VERSION, "7.2.4");
 });

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import {
   type ContainerRuntime,
+  indexPodmanEvents,
   lookupMetadata,
   MetadataError,
   MetadataParseError,
@@ -27,6 +28,7 @@ import {
   pickCriLogFile,
 } from "./mod.ts";
 import { copyFixture, FIXTURES, IDS } from "./_testing.ts";
+import { clearParseCache } from "./_fs.ts";
 import { hostPaths } from "../../paths.ts";
 
 const SEED = 0x05b7e1;
@@ -194,6 +196,7 @@ const PARSERS: Parser[] = [
     run: (t) => parsePodmanEvents(t, IDS.podmanStopped),
     total: true,
   },
+  { name: "indexPodmanEvents", seeds: seeds.events, run: (t) => indexPodmanEvents(t), total: true },
   { name: "parseLxcConfig", seeds: seeds.lxc, run: parseLxcConfig },
   { name: "parseIncusBackupYaml", seeds: seeds.incus, run: parseIncusBackupYaml },
   {
@@ -344,6 +347,7 @@ Deno.test(`fuzz: ${LOOKUP_ITERATIONS} lookups on corrupted fixture trees reject 
       } else {
         await Deno.writeTextFile(file, mutate(new TextDecoder().decode(original)));
       }
+      clearParseCache(); // a rewrite within one mtime tick must not hit the last parse
       try {
         await lookupMetadata(t.runtime, t.id, { paths: hostPaths({ hostRoot: root }), ...t.opts });
         outcomes.ok = (outcomes.ok ?? 0) + 1;

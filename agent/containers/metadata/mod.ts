@@ -76,6 +76,7 @@ export { type OciConfig, parseOciConfig } from "./oci.ts";
 export {
   type ConmonArgs,
   EVENTS_TAIL_BYTES,
+  indexPodmanEvents,
   parseConmonCmdline,
   parsePodmanEvents,
   parseStorageContainersJson,
@@ -88,6 +89,37 @@ export {
   type StorageContainerMetadata,
   type StorageImage,
 } from "./podman.ts";
+
+/**
+ * A bundle in containerd's `moby` namespace belongs to dockerd, whose own config.v2.json has
+ * the name, image, labels and log path the bundle lacks.
+ */
+async function withDockerConfig(
+  md: ContainerMetadata,
+  opts: MetadataOptions,
+): Promise<ContainerMetadata> {
+  const ctx = new LookupContext("docker", md.id, opts.paths);
+  let docker: ContainerMetadata;
+  try {
+    docker = await lookupDocker(ctx, opts);
+  } catch (e) {
+    if (!(e instanceof MetadataError)) throw e;
+    return { ...md, notes: [...(md.notes ?? []), `docker config: ${e.message}`] };
+  }
+  if (docker.namespace === "moby") return md; // Docker's files are gone too: nothing to add
+  const notes = [...(md.notes ?? []), ...(docker.notes ?? [])];
+  const merged: ContainerMetadata = {
+    ...md,
+    ...docker,
+    runtime: md.runtime,
+    namespace: md.namespace,
+    sources: [...md.sources, ...docker.sources],
+  };
+  if (md.annotations !== undefined) merged.annotations = md.annotations;
+  if (notes.length > 0) merged.notes = notes;
+  else delete merged.notes;
+  return merged;
+}
 
 const RUNTIME_ID_REGEXP = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
 
@@ -136,8 +168,10 @@ export async function lookupMetadata(
     switch (runtime) {
       case "docker":
         return await lookupDocker(ctx, opts);
-      case "containerd":
-        return await lookupContainerd(ctx, opts);
+      case "containerd": {
+        const md = await lookupContainerd(ctx, opts);
+        return md.namespace === "moby" ? await withDockerConfig(md, opts) : md;
+      }
       case "crio":
         return await lookupCrio(ctx, opts);
       case "podman":

@@ -272,26 +272,41 @@ export interface PodmanEventInfo {
  * line is expected. Never throws.
  */
 export function parsePodmanEvents(text: string, id: string): PodmanEventInfo {
-  const out: PodmanEventInfo = { events: 0 };
+  return indexPodmanEvents(text, id).get(id) ?? { events: 0 };
+}
+
+/**
+ * Reads every container's events from Podman's "file" events log at once: id → what its events
+ * say (later events win). With `onlyId`, lines that do not mention it are not parsed. Never
+ * throws.
+ */
+export function indexPodmanEvents(text: string, onlyId?: string): Map<string, PodmanEventInfo> {
+  const index = new Map<string, PodmanEventInfo>();
   for (const line of text.split("\n")) {
-    if (!line.includes(id)) continue;
+    if (onlyId !== undefined ? !line.includes(onlyId) : !line.includes('"container"')) continue;
     let ev: unknown;
     try {
       ev = JSON.parse(line);
     } catch {
       continue;
     }
-    if (!isObject(ev) || ev.ID !== id || (ev.Type !== undefined && ev.Type !== "container")) {
-      continue;
-    }
-    out.events++;
+    if (!isObject(ev) || typeof ev.ID !== "string" || ev.ID.length === 0) continue;
+    if (onlyId !== undefined && ev.ID !== onlyId) continue;
+    if (ev.Type !== undefined && ev.Type !== "container") continue;
+    let info = index.get(ev.ID);
+    if (info === undefined) index.set(ev.ID, info = { events: 0 });
+    info.events++;
     const name = str(ev.Name);
-    if (name !== undefined) out.name = name;
+    if (name !== undefined) info.name = name;
     const image = str(ev.Image);
-    if (image !== undefined) out.image = image;
-    if (isObject(ev.Attributes)) out.labels = strMap(ev.Attributes);
+    if (image !== undefined) info.image = image;
+    if (isObject(ev.Attributes)) info.labels = strMap(ev.Attributes);
   }
-  return out;
+  return index;
+}
+
+function indexAllPodmanEvents(text: string): Map<string, PodmanEventInfo> {
+  return indexPodmanEvents(text);
 }
 
 interface StorageHit {
@@ -317,7 +332,10 @@ async function findInStorage(
       const file = `${containersDir}/containers.json`;
       let list: StorageContainer[] | undefined;
       try {
-        list = await ctx.read(file, parseStorageContainersJson);
+        list = await ctx.readCached(file, parseStorageContainersJson);
+        if (list !== undefined && !list.some((c) => c.id === ctx.id)) {
+          list = await ctx.readCached(file, parseStorageContainersJson, { fresh: true });
+        }
       } catch (e) {
         if (!(e instanceof MetadataError)) throw e;
         ctx.note(e.message);
@@ -455,11 +473,15 @@ export async function lookupPodman(
     );
   } else {
     const eventsFile = ctx.host(`${tmpdir}/events/events.log`);
-    const text = await ctx.optional(
-      "events log",
-      () => ctx.text(eventsFile, { tailBytes: EVENTS_TAIL_BYTES }),
-    );
-    if (text !== undefined) events = parsePodmanEvents(text, ctx.id);
+    const read = (fresh: boolean) =>
+      ctx.optional(
+        "events log",
+        () =>
+          ctx.readCached(eventsFile, indexAllPodmanEvents, { tailBytes: EVENTS_TAIL_BYTES, fresh }),
+      );
+    let index = await read(false);
+    if (index !== undefined && !index.has(ctx.id)) index = await read(true);
+    events = index?.get(ctx.id);
     if (events?.labels === undefined) {
       ctx.note(
         `no event for "${ctx.id}" in "${eventsFile}": labels are only in libpod's bolt_state.db, which is not read`,
@@ -477,7 +499,7 @@ export async function lookupPodman(
     );
     const images = await ctx.optional(
       "images.json",
-      () => ctx.read(imagesFile, parseStorageImagesJson),
+      () => ctx.readCached(imagesFile, parseStorageImagesJson),
     );
     image = images?.find((i) => i.id === imageId)?.names[0];
     if (image === undefined) {

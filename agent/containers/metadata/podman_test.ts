@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  indexPodmanEvents,
   parseConmonCmdline,
   parsePodmanEvents,
   parseStorageContainersJson,
@@ -92,6 +93,33 @@ Deno.test("parsePodmanEvents() takes labels from the container's latest event an
   assert.equal(info.image, "docker.io/library/alpine:3.19");
   assert.equal(info.events, 3);
   assert.deepEqual(parsePodmanEvents(text, MISSING_ID), { events: 0 });
+});
+
+Deno.test("indexPodmanEvents() indexes every container of the events log in one pass", async () => {
+  const text = await Deno.readTextFile(`${FIXTURES}/podman-variants/run/libpod/events/events.log`);
+  const index = indexPodmanEvents(text);
+  assert.deepEqual([...index.keys()].sort(), [IDS.podmanStopped, IDS.podmanReused].sort());
+  assert.deepEqual(index.get(IDS.podmanReused)?.labels, { tier: "x" });
+});
+
+Deno.test("lookupMetadata('podman') sees a container added to a containers.json it parsed before", async () => {
+  const root = await copyFixture("podman");
+  try {
+    const paths = hostPaths({ hostRoot: root });
+    const first = await lookupMetadata("podman", IDS.podmanRecorded, { paths });
+    assert.equal(first.name, "osprey-meta-test");
+    const file = `${root}/var/lib/containers/storage/overlay-containers/containers.json`;
+    const list = JSON.parse(await Deno.readTextFile(file));
+    const added = "a".repeat(64);
+    list.push({ ...list[0], id: added, names: ["added"], metadata: '{"name":"added"}' });
+    await Deno.writeTextFile(file, JSON.stringify(list));
+    const md = await lookupMetadata("podman", added, { paths });
+    assert.equal(md.name, "added");
+    assert.equal(md.image, IMAGE); // through images.json
+    assert.equal(new Set(md.sources).size, md.sources.length);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });
 
 Deno.test("lookupMetadata('podman') on the recorded store gives name, image, labels, env and k8s-file log", async () => {
