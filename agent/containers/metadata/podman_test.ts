@@ -202,6 +202,58 @@ Deno.test("lookupMetadata('podman') searches rootless stores given in podmanRoot
   assert.equal(md.logPath, `${root}/overlay-containers/${IDS.podmanRootless}/userdata/ctr.log`);
 });
 
+Deno.test({
+  name:
+    "lookupMetadata('podman') finds a rootless store's conmon and events under /run/user/<owner uid>",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    const root = await copyFixture("podman-variants");
+    try {
+      const store = "/home/alice/.local/share/containers/storage";
+      await Deno.chown(`${root}${store}`, 1000, 1000);
+      const userdata = `overlay-containers/${IDS.podmanRootless}/userdata`;
+      const runroot = `${root}/run/user/1000/containers/${userdata}`;
+      await Deno.mkdir(runroot, { recursive: true });
+      await Deno.writeTextFile(`${runroot}/conmon.pid`, "7171\n");
+      await Deno.mkdir(`${root}/proc/7171`, { recursive: true });
+      const cmdline = [
+        "/usr/bin/conmon",
+        "-c",
+        IDS.podmanRootless,
+        "-n",
+        "alice-web",
+        "-l",
+        `k8s-file:${store}/${userdata}/ctr.log`,
+        "--exit-command-arg",
+        "--tmpdir",
+        "--exit-command-arg",
+        "/run/user/1000/libpod/tmp",
+      ].join("\u0000");
+      await Deno.writeTextFile(`${root}/proc/7171/cmdline`, cmdline + "\u0000");
+      await Deno.mkdir(`${root}/run/user/1000/libpod/tmp/events`, { recursive: true });
+      await Deno.writeTextFile(
+        `${root}/run/user/1000/libpod/tmp/events/events.log`,
+        JSON.stringify({
+          ID: IDS.podmanRootless,
+          Name: "alice-web",
+          Status: "start",
+          Type: "container",
+          Attributes: { owner: "alice" },
+        }) + "\n",
+      );
+      const md = await lookupMetadata("podman", IDS.podmanRootless, {
+        paths: hostPaths({ hostRoot: root }),
+        podmanRoots: [store],
+      });
+      assert.deepEqual(md.labels, { owner: "alice" });
+      assert.equal(md.logPath, `${store}/${userdata}/ctr.log`);
+      assert.ok(md.sources.some((s) => s.endsWith("/proc/7171/cmdline")));
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
 Deno.test("lookupMetadata('podman') reports a garbled containers.json as malformed when nothing else names the container", async () => {
   const root = await copyFixture("podman");
   try {
