@@ -17,6 +17,7 @@ import { formatModuleTable, startModules } from "./modules.ts";
 import type { ModuleSpec } from "./modules.ts";
 import { hostPaths } from "./paths.ts";
 import { processEventsModule } from "./process_events/mod.ts";
+import { containersModule } from "./containers/mod.ts";
 import { selfModule } from "./self/mod.ts";
 import { createApp, formatListen, parseListen, serve } from "./server/mod.ts";
 import { identityLabels, nodeModule } from "./node/mod.ts";
@@ -48,7 +49,7 @@ function readEnv(name: string): string | undefined {
 
 /** The modules in start order. */
 function moduleList(logStats: Parameters<typeof selfModule>[1]): ModuleSpec[] {
-  return [selfModule(VERSION, logStats), nodeModule, processEventsModule];
+  return [selfModule(VERSION, logStats), nodeModule, processEventsModule, containersModule];
 }
 
 /** Runs the agent until it is signalled; resolves with the process exit code. */

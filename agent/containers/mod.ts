@@ -1,0 +1,308 @@
+/**
+ * The containers module: the container registry (who runs where, under which `container_id`)
+ * and the contract's container families (reference §2.2 except delay accounting and GPU, §4).
+ *
+ * | collector              | what                                                           | interval |
+ * |------------------------|----------------------------------------------------------------|----------|
+ * | `containers_discovery` | rescan of `<proc>`, GC of dead containers, meta series         | `--container-rescan-interval` |
+ * | `containers_resources` | CPU, memory, PSI, block I/O from each container's cgroup       | `--collect-interval` |
+ * | `containers_disk`      | mounts and statfs sizes (needs `--allow-sys=statfs`)           | `--container-disk-interval` |
+ *
+ * Processes come from the process_events module's BPF events when it runs (exact restarts
+ * and OOM kills), and from rescans always; `osprey_containers_event_source{source}` says which.
+ * Without BPF, OOM kills cannot be counted and restarts are seen at rescan granularity.
+ *
+ * Permissions: read on `<proc>` and the cgroup root are needed; read on `<sys>` (block device
+ * names), on the runtimes' state directories under the host root (names, images, labels; a
+ * container whose metadata cannot be read is reported under its short ID) and
+ * `--allow-sys=statfs` (file system sizes) are optional and reported at start when missing.
+ *
+ * @module
+ */
+import { detectCgroupFs, KeptFiles } from "../cgroups/mod.ts";
+import { FlagError } from "../flags.ts";
+import type { FlagSpec, FlagValues } from "../flags.ts";
+import type { Collector } from "../collector.ts";
+import type { ModuleInstance, ModuleSpec, PermissionNeed } from "../modules.ts";
+import { readUserHz } from "../node/user_hz.ts";
+import type { HostPaths } from "../paths.ts";
+import { under } from "../paths.ts";
+import { processEventHub } from "../process_events/hub.ts";
+import {
+  DEFAULT_CONTAINERD_STATE_DIRS,
+  DEFAULT_CRIO_ROOTS,
+  DEFAULT_DOCKER_ROOT,
+  DEFAULT_KUBELET_POD_LOG_DIR,
+  INCUS_CONTAINER_DIRS,
+  lookupMetadata,
+  LXC_PATH,
+  PODMAN_GRAPH_ROOT,
+  PODMAN_RUN_ROOT,
+  PODMAN_TMPDIR,
+} from "./metadata/mod.ts";
+import { ContainerFamilies } from "./metrics.ts";
+import { parseUptime, readProcText } from "./proc.ts";
+import { ContainerRegistry } from "./registry.ts";
+import { ContainerDisks, diskCollector, resourcesCollector } from "./resources.ts";
+
+export { ContainerRegistry } from "./registry.ts";
+export type { ContainerRegistryOptions, ContainerView, ProcessEventLike } from "./registry.ts";
+export { ContainerFamilies, SeriesOwner } from "./metrics.ts";
+export { appIdOf, containerIdentity } from "./container_id.ts";
+export type { Identity, IdentityClass, IdentityMetadata } from "./container_id.ts";
+
+const GROUP = "Containers";
+
+/** The module's flags (coroot-node-agent's names where it has the option). */
+export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
+  {
+    name: "min-container-age",
+    env: "MIN_CONTAINER_AGE",
+    kind: "duration",
+    default: 30_000,
+    help: "Report nothing for containers younger than this (short-lived ones never), " +
+      "to keep cardinality down on nodes that start many; 0 reports every container",
+    group: GROUP,
+  },
+  {
+    name: "container-allowlist",
+    env: "CONTAINER_ALLOWLIST",
+    kind: "list",
+    help: "Report only containers whose ID matches one of these regular expressions " +
+      "(repeatable; empty reports all)",
+    group: GROUP,
+  },
+  {
+    name: "container-denylist",
+    env: "CONTAINER_DENYLIST",
+    kind: "list",
+    help: "Do not report containers whose ID matches one of these regular expressions " +
+      "(repeatable)",
+    group: GROUP,
+  },
+  {
+    name: "skip-systemd-system-services",
+    env: "SKIP_SYSTEMD_SYSTEM_SERVICES",
+    kind: "bool",
+    default: true,
+    help: "Do not report well-known system units (systemd-*, dbus, getty, ...) as containers",
+    group: GROUP,
+  },
+  {
+    name: "container-gc-grace",
+    env: "CONTAINER_GC_GRACE",
+    kind: "duration",
+    default: 600_000,
+    help: "How long a container whose processes all exited keeps its series (and counters, " +
+      "should it start again) before they are removed",
+    group: GROUP,
+  },
+  {
+    name: "max-containers",
+    env: "MAX_CONTAINERS",
+    kind: "int",
+    default: 5000,
+    help: "Most containers tracked at once, so memory stays bounded; more are counted in " +
+      'osprey_containers_overflow_total{kind="container"} and retried later',
+    group: GROUP,
+  },
+  {
+    name: "max-processes",
+    env: "MAX_PROCESSES",
+    kind: "int",
+    default: 100_000,
+    help: "Most processes tracked at once, so memory stays bounded; more are counted in " +
+      'osprey_containers_overflow_total{kind="process"}',
+    group: GROUP,
+  },
+  {
+    name: "container-rescan-interval",
+    env: "CONTAINER_RESCAN_INTERVAL",
+    kind: "duration",
+    default: 10_000,
+    help: "How often /proc is rescanned for processes (the only discovery path without BPF " +
+      "process events, the repair path with them) and dead containers are collected",
+    group: GROUP,
+  },
+  {
+    name: "container-disk-interval",
+    env: "CONTAINER_DISK_INTERVAL",
+    kind: "duration",
+    default: 15_000,
+    help: "How often containers' mounts and file system sizes are read",
+    group: GROUP,
+  },
+  {
+    name: "container-metadata-timeout",
+    env: "CONTAINER_METADATA_TIMEOUT",
+    kind: "duration",
+    default: 5000,
+    help: "Longest one read of a container's runtime metadata may take",
+    group: GROUP,
+  },
+];
+
+/** Compiles the allow/deny regexes; a bad one is a FlagError naming the flag. */
+export function compileFilters(flag: string, patterns: readonly string[]): RegExp[] {
+  return patterns.map((p) => {
+    try {
+      return new RegExp(p);
+    } catch (err) {
+      throw new FlagError(`Cannot compile --${flag} "${p}": ${(err as Error).message}`);
+    }
+  });
+}
+
+/** The runtimes' state directories the metadata readers look in, under the host root. */
+export function runtimeStateDirs(paths: HostPaths): string[] {
+  const dirs = [
+    PODMAN_GRAPH_ROOT,
+    PODMAN_RUN_ROOT,
+    PODMAN_TMPDIR,
+    DEFAULT_DOCKER_ROOT,
+    "/run/docker/containerd/daemon", // the containerd dockerd < 23 starts itself
+    ...DEFAULT_CONTAINERD_STATE_DIRS,
+    ...DEFAULT_CRIO_ROOTS,
+    DEFAULT_KUBELET_POD_LOG_DIR,
+    LXC_PATH,
+    ...INCUS_CONTAINER_DIRS,
+  ];
+  return [...new Set(dirs.map((d) => under(paths.root, d)))];
+}
+
+function read(path: string): PermissionNeed {
+  return { descriptor: { name: "read", path }, flag: `--allow-read=${path}` };
+}
+
+/** The permissions the module cannot run without. */
+function requiredNeeds(paths: HostPaths): PermissionNeed[] {
+  return [...new Set([paths.proc, paths.cgroup])].map(read);
+}
+
+/** The permissions that add something when granted. */
+export function optionalNeeds(paths: HostPaths): PermissionNeed[] {
+  return [
+    read(paths.sys),
+    ...runtimeStateDirs(paths).map(read),
+    { descriptor: { name: "sys", kind: "statfs" }, flag: "--allow-sys=statfs" },
+  ];
+}
+
+function granted(n: PermissionNeed): boolean {
+  return Deno.permissions.querySync(n.descriptor).state === "granted";
+}
+
+function num(flags: FlagValues, name: string, fallback: number): number {
+  const v = flags[name];
+  return typeof v === "number" ? v : fallback;
+}
+
+function list(flags: FlagValues, name: string): string[] {
+  const v = flags[name];
+  return Array.isArray(v) ? v : [];
+}
+
+/** The module definition. */
+export const containersModule: ModuleSpec = {
+  name: "containers",
+  description: "Containers: identity, metadata, restarts, OOM kills and cgroup resources",
+  flags: CONTAINERS_FLAGS,
+  permissions: (_flags, paths) => requiredNeeds(paths),
+  async start(ctx): Promise<ModuleInstance> {
+    const { flags, paths, log } = ctx;
+    const allowlist = compileFilters("container-allowlist", list(flags, "container-allowlist"));
+    const denylist = compileFilters("container-denylist", list(flags, "container-denylist"));
+    const missing = optionalNeeds(paths).filter((n) => !granted(n));
+    if (missing.length > 0) {
+      log.warn("containers: optional permissions missing; some data is left out", {
+        missing: missing.map((m) => m.flag).join(" "),
+        effect: "no block device names without <sys>; short IDs instead of names without " +
+          "runtime dirs; no container_resources_disk_{size,used,reserved}_bytes without statfs",
+      });
+    }
+    const statfsOk = granted({ descriptor: { name: "sys", kind: "statfs" }, flag: "" });
+
+    const cgroupFs = detectCgroupFs(paths.cgroup);
+    const userHz = (await readUserHz(paths)).hz;
+    const uptimeText = readProcText(under(paths.proc, "uptime"));
+    if (uptimeText === undefined) throw new Error(`Cannot read ${under(paths.proc, "uptime")}`);
+    const bootTimeMs = Date.now() - parseUptime(uptimeText) * 1000;
+    log.info("containers: sources", {
+      cgroup_layout: cgroupFs.layout,
+      cgroup_root: cgroupFs.root,
+      user_hz: userHz,
+    });
+
+    const families = new ContainerFamilies(ctx.registry);
+    const files = new KeptFiles();
+    const disks = new ContainerDisks(paths);
+    const registry = new ContainerRegistry({
+      paths,
+      families,
+      log,
+      cgroupFs,
+      lookupMetadata: (runtime, id) => lookupMetadata(runtime, id, { paths }),
+      minContainerAgeMs: num(flags, "min-container-age", 30_000),
+      gcGraceMs: num(flags, "container-gc-grace", 600_000),
+      maxContainers: num(flags, "max-containers", 5000),
+      maxProcesses: num(flags, "max-processes", 100_000),
+      allowlist,
+      denylist,
+      skipSystemdSystemServices: flags["skip-systemd-system-services"] !== false,
+      metadataTimeoutMs: num(flags, "container-metadata-timeout", 5000),
+      bootTimeMs,
+      userHz,
+      onRemove(c) {
+        disks.forget(c.id);
+        for (const d of c.allDirs()) {
+          for (const dir of Object.values(d)) if (typeof dir === "string") files.forget(dir);
+        }
+      },
+    });
+
+    let sawEvent = false;
+    const unsubscribe = processEventHub.subscribe((e) => {
+      if (!sawEvent) {
+        sawEvent = true;
+        registry.setEventSource("bpf");
+        log.info("containers: following BPF process events (exact restarts and OOM kills)");
+      }
+      registry.handleEvent(e);
+    });
+    registry.scan();
+
+    const collectors: Collector[] = [
+      {
+        name: "containers_discovery",
+        intervalMs: num(flags, "container-rescan-interval", 10_000),
+        collect: () => registry.scan(),
+      },
+      resourcesCollector({
+        containers: () => {
+          registry.gc();
+          return registry.containers();
+        },
+        families,
+        files,
+        disks,
+      }),
+    ];
+    if (statfsOk) {
+      collectors.push(diskCollector({
+        containers: () => registry.containers(),
+        families,
+        paths,
+        disks,
+        intervalMs: num(flags, "container-disk-interval", 15_000),
+      }));
+    }
+    return {
+      collectors,
+      stop() {
+        unsubscribe();
+        registry.close();
+        files.close();
+      },
+    };
+  },
+};

@@ -1,0 +1,871 @@
+/**
+ * The container registry: the one owner of per-container state (ARCHITECTURE.md, "the one
+ * owner of per-container state").
+ *
+ * pid → `<proc>/<pid>/cgroup` → primary cgroup path → classification → runtime metadata (async,
+ * with a timeout and a few retries while the runtime is still writing its files) →
+ * `container_id` → container. Three inputs feed it, all on the one event loop:
+ *
+ * - an initial scan of `<proc>`;
+ * - process events (start, exec, exit with the OOM flag) when the process_events module runs;
+ * - a periodic rescan: the only discovery path without BPF, and the repair path with it (lost
+ *   events, pid reuse, processes moved between cgroups).
+ *
+ * Containers are keyed by their ID, not their cgroup: a container recreated under the same
+ * name (a new cgroup) keeps its counters, and so does one whose processes all exit and start
+ * again. A container with no processes is "dead" and removed, with every series it had, after
+ * the GC grace period.
+ *
+ * **Restarts** (reference §4.6): a process joining a container that has had processes before
+ * and has none now (all old processes gone, a new one started) is a restart. The contract's
+ * wording, "the minimum start time of the current processes moved forward", says the same
+ * thing but would also count a forking daemon whose parent exits as a restart; an empty
+ * container in between is what a restart is.
+ *
+ * **OOM kills**: an exit event with the OOM flag whose pid belongs to a container (or, for a
+ * pid the registry never saw, whose cgroup id is a container's) counts once for that
+ * container. The kill of a process whose container is still being identified is kept and
+ * counted when the container's ID is known.
+ *
+ * **Bounds**: at most `maxProcesses` processes and `maxContainers` containers (pending ones
+ * included); what does not fit is counted in `osprey_containers_overflow_total{kind}` and tried
+ * again on later rescans. Cgroups of an unknown layout are counted once per cgroup
+ * (`osprey_cgroup_unknown_layout_total`), never logged per process.
+ *
+ * @module
+ */
+import {
+  type CgroupClass,
+  type CgroupDirs,
+  cgroupDirs,
+  type CgroupFs,
+  classifyCgroup,
+  parseProcCgroup,
+  primaryCgroupPath,
+  type ProcCgroups,
+} from "../cgroups/mod.ts";
+import { applicationType, parseCmdline } from "../apptype/mod.ts";
+import type { Logger } from "../log.ts";
+import type { HostPaths } from "../paths.ts";
+import { under } from "../paths.ts";
+import { containerIdentity, type IgnoreReason, type SystemdUnitProps } from "./container_id.ts";
+import type { ContainerMetadata, ContainerRuntime } from "./metadata/mod.ts";
+import { MetadataError } from "./metadata/mod.ts";
+import { type ContainerFamilies, SeriesOwner } from "./metrics.ts";
+import { listPids, parseProcStat, readProcText } from "./proc.ts";
+
+/** Looks a container's metadata up (bound to the host paths). */
+export type MetadataLookup = (runtime: ContainerRuntime, id: string) => Promise<ContainerMetadata>;
+
+/** A decoded process event (the fields the registry reads; the object may be reused). */
+export interface ProcessEventLike {
+  readonly type: string;
+  readonly pid: number;
+  readonly ppid: number;
+  readonly cgroupId: number;
+  readonly oomKilled: boolean;
+  readonly filename: string;
+  /** CLOCK_BOOTTIME nanoseconds. */
+  readonly tsNs: number;
+}
+
+/** Options of {@linkcode ContainerRegistry}. */
+export interface ContainerRegistryOptions {
+  readonly paths: HostPaths;
+  readonly families: ContainerFamilies;
+  readonly log: Logger;
+  /** The cgroup file system (for each container's cgroup directories). */
+  readonly cgroupFs?: CgroupFs;
+  readonly lookupMetadata: MetadataLookup;
+  /** `--min-container-age`. @default 30000 */
+  readonly minContainerAgeMs?: number;
+  /** `--container-gc-grace`. @default 600000 */
+  readonly gcGraceMs?: number;
+  /** `--max-containers`. @default 5000 */
+  readonly maxContainers?: number;
+  /** `--max-processes`. @default 100000 */
+  readonly maxProcesses?: number;
+  /** `--container-allowlist`: when not empty, only matching IDs are reported. */
+  readonly allowlist?: readonly RegExp[];
+  /** `--container-denylist`: matching IDs are not reported. */
+  readonly denylist?: readonly RegExp[];
+  /** `--skip-systemd-system-services`. @default true */
+  readonly skipSystemdSystemServices?: boolean;
+  /** One metadata lookup's timeout. @default 5000 */
+  readonly metadataTimeoutMs?: number;
+  /**
+   * Delays before retrying a lookup that found no runtime file (the runtime may not have
+   * written it yet when the first process is seen). @default [500, 2000, 5000]
+   */
+  readonly metadataRetryDelaysMs?: readonly number[];
+  /** systemd unit properties (Type=, TriggeredBy=) for a unit path, when known. */
+  readonly systemdProps?: (unitPath: string) => SystemdUnitProps | undefined;
+  /** Wall clock in ms. @default Date.now */
+  readonly now?: () => number;
+  /** Wall-clock ms of boot (for process start times). */
+  readonly bootTimeMs: number;
+  /** USER_HZ. @default 100 */
+  readonly userHz?: number;
+  /** Processes of a container whose command line is read for its application type, per rescan. */
+  readonly appTypeProbesPerRescan?: number;
+  /** Called when a container is removed (its series are already gone). */
+  readonly onRemove?: (c: ContainerView) => void;
+}
+
+type EntryState = "pending" | "container" | "ignored";
+type EntryIgnore = IgnoreReason | "allowlist" | "denylist" | "overflow" | "root";
+
+/** A cgroup the registry saw processes in. */
+class CgroupEntry {
+  readonly path: string;
+  cgroups: ProcCgroups;
+  readonly cls: CgroupClass;
+  state: EntryState = "pending";
+  ignore?: EntryIgnore;
+  container?: Container;
+  readonly pids = new Set<number>();
+  /** Start times of processes that joined while the container was being identified. */
+  pendingStarts: number[] = [];
+  pendingOoms = 0;
+  readonly cgroupIds = new Set<number>();
+  dirs?: CgroupDirs;
+
+  constructor(path: string, cgroups: ProcCgroups, cls: CgroupClass) {
+    this.path = path;
+    this.cgroups = cgroups;
+    this.cls = cls;
+  }
+}
+
+interface Proc {
+  readonly pid: number;
+  readonly startMs: number;
+  readonly firstSeenMs: number;
+  entry: CgroupEntry;
+  /** v2 cgroup id from the last event, 0 when unknown. */
+  cgroupId: number;
+}
+
+/** A container as the collectors see it. */
+export interface ContainerView {
+  readonly id: string;
+  readonly appId: string;
+  readonly visible: boolean;
+  readonly live: boolean;
+  readonly series: SeriesOwner;
+  /** The cgroup directories of its newest cgroup with processes. */
+  readonly dirs: CgroupDirs | undefined;
+  /** A live pid (for `<proc>/<pid>/mountinfo` and `/root`), or undefined. */
+  anyPid(): number | undefined;
+  /** The directories of every cgroup the container had. */
+  allDirs(): CgroupDirs[];
+  readonly metadata?: ContainerMetadata;
+  /** True once the container was removed (its series are gone; setting any would leak). */
+  readonly removed: boolean;
+}
+
+class Container implements ContainerView {
+  readonly id: string;
+  readonly appId: string;
+  readonly series: SeriesOwner;
+  readonly entries = new Set<CgroupEntry>();
+  current?: CgroupEntry;
+  liveCount = 0;
+  hadProcesses = false;
+  createdAt: number;
+  deadSince?: number;
+  restarts = 0;
+  oomKills = 0;
+  visible = false;
+  metadata?: ContainerMetadata;
+  image = "";
+  systemd?: SystemdUnitProps;
+  readonly appTypes = new Set<string>();
+  probeTokens = 0;
+  /** The label values of its `container_info` series, to replace it when they change. */
+  infoKey = "";
+  removed = false;
+
+  constructor(id: string, appId: string, createdAt: number) {
+    this.id = id;
+    this.appId = appId;
+    this.createdAt = createdAt;
+    this.series = new SeriesOwner(id, appId);
+  }
+
+  get live(): boolean {
+    return this.liveCount > 0;
+  }
+
+  get dirs(): CgroupDirs | undefined {
+    return this.current?.dirs;
+  }
+
+  allDirs(): CgroupDirs[] {
+    const out: CgroupDirs[] = [];
+    for (const e of this.entries) if (e.dirs) out.push(e.dirs);
+    return out;
+  }
+
+  anyPid(): number | undefined {
+    const e = this.current;
+    if (e && e.pids.size > 0) return e.pids.values().next().value;
+    for (const x of this.entries) if (x.pids.size > 0) return x.pids.values().next().value;
+    return undefined;
+  }
+}
+
+const MAX_APP_TYPES = 16;
+const UNKNOWN_LOG_LIMIT = 5;
+const YOUNG_PROCESS_MS = 60_000;
+const FULL_RESCAN_EVERY_MS = 600_000;
+const START_TOLERANCE_MS = 1000;
+const METADATA_LOG_EVERY_MS = 60_000;
+
+/** The registry. Not safe to share between agents; one per containers module. */
+export class ContainerRegistry {
+  readonly #o: ContainerRegistryOptions;
+  readonly #f: ContainerFamilies;
+  readonly #now: () => number;
+  readonly #hz: number;
+  readonly #minAge: number;
+  readonly #grace: number;
+  readonly #maxContainers: number;
+  readonly #maxProcesses: number;
+  readonly #retries: readonly number[];
+  readonly #timeoutMs: number;
+  readonly #probes: number;
+
+  readonly #procs = new Map<number, Proc>();
+  readonly #entries = new Map<string, CgroupEntry>();
+  readonly #byCgroupId = new Map<number, CgroupEntry>();
+  readonly #containers = new Map<string, Container>();
+  readonly #root: CgroupEntry;
+  readonly #inflight = new Set<Promise<void>>();
+  readonly #closing = new AbortController();
+  #pendingCount = 0;
+  #unknownCount = 0;
+  #unknownLogged = 0;
+  #lastFullScan = 0;
+  #polling = true;
+  readonly #metadataLogged = new Map<string, number>();
+
+  constructor(opts: ContainerRegistryOptions) {
+    this.#o = opts;
+    this.#f = opts.families;
+    this.#now = opts.now ?? Date.now;
+    this.#hz = opts.userHz ?? 100;
+    this.#minAge = opts.minContainerAgeMs ?? 30_000;
+    this.#grace = opts.gcGraceMs ?? 600_000;
+    this.#maxContainers = opts.maxContainers ?? 5000;
+    this.#maxProcesses = opts.maxProcesses ?? 100_000;
+    this.#retries = opts.metadataRetryDelaysMs ?? [500, 2000, 5000];
+    this.#timeoutMs = opts.metadataTimeoutMs ?? 5000;
+    this.#probes = opts.appTypeProbesPerRescan ?? 20;
+    this.#root = new CgroupEntry("/", { v2: "/", v1: {} }, { kind: "standalone" });
+    this.#root.state = "ignored";
+    this.#root.ignore = "root";
+    this.setEventSource("polling");
+  }
+
+  // ---- public surface --------------------------------------------------------------------
+
+  /** Says where processes come from: `bpf` events, or `polling` (rescans) only. */
+  setEventSource(source: "bpf" | "polling"): void {
+    this.#polling = source === "polling";
+    this.#f.eventSource.labels("bpf").set(source === "bpf" ? 1 : 0);
+    this.#f.eventSource.labels("polling").set(source === "polling" ? 1 : 0);
+  }
+
+  /** The containers, for the resource collectors. */
+  containers(): IterableIterator<ContainerView> {
+    return this.#containers.values();
+  }
+
+  /** Number of tracked processes. */
+  get processCount(): number {
+    return this.#procs.size;
+  }
+
+  /** Resolves when every metadata lookup started so far has finished (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+  }
+
+  /** Stops retries and ignores lookups that finish later. */
+  close(): void {
+    this.#closing.abort();
+  }
+
+  /**
+   * Reconciles the process table with `<proc>`: new pids are resolved, vanished ones exit, and
+   * (when polling, or every 10 minutes) reused pids and processes that moved to another cgroup
+   * are found by their start time and cgroup. Then runs {@linkcode gc} and refreshes series.
+   */
+  scan(): void {
+    const now = this.#now();
+    const full = now - this.#lastFullScan >= FULL_RESCAN_EVERY_MS;
+    if (full) this.#lastFullScan = now;
+    const listed = new Set(listPids(this.#o.paths.proc));
+    for (const c of this.#containers.values()) c.probeTokens = this.#probes;
+    for (const [pid, proc] of this.#procs) {
+      if (!listed.has(pid)) this.#exit(proc, false);
+    }
+    for (const pid of listed) {
+      const proc = this.#procs.get(pid);
+      if (proc === undefined) {
+        this.#discover(pid, { probe: true });
+        continue;
+      }
+      if (!this.#polling && !full) continue;
+      const startMs = this.#readStartMs(pid);
+      if (startMs === undefined) {
+        this.#exit(proc, false);
+        continue;
+      }
+      if (Math.abs(startMs - proc.startMs) > START_TOLERANCE_MS) {
+        this.#exit(proc, false); // the pid was reused
+        this.#discover(pid, { probe: true, startMs });
+        continue;
+      }
+      if (full || (proc.entry.state !== "container" && now - proc.firstSeenMs < YOUNG_PROCESS_MS)) {
+        this.#recheckCgroup(proc, true);
+      }
+    }
+    this.gc();
+  }
+
+  /** Handles one process event (a reused object: nothing of it is kept). */
+  handleEvent(e: ProcessEventLike): void {
+    switch (e.type) {
+      case "start": {
+        this.#f.events.labels("start").inc();
+        const old = this.#procs.get(e.pid);
+        if (old !== undefined) this.#exit(old, false); // its exit was lost
+        const parent = this.#procs.get(e.ppid);
+        const hint = parent !== undefined && e.cgroupId !== 0 && parent.cgroupId === e.cgroupId
+          ? parent.entry
+          : undefined;
+        this.#discover(e.pid, {
+          startMs: this.#o.bootTimeMs + e.tsNs / 1e6,
+          cgroupId: e.cgroupId,
+          entry: hint,
+          probe: false,
+        });
+        break;
+      }
+      case "exec": {
+        this.#f.events.labels("exec").inc();
+        const proc = this.#procs.get(e.pid);
+        if (proc === undefined) {
+          this.#discover(e.pid, { cgroupId: e.cgroupId, probe: true, exe: e.filename });
+          break;
+        }
+        if (e.cgroupId === 0 || e.cgroupId !== proc.cgroupId) {
+          proc.cgroupId = e.cgroupId;
+          this.#recheckCgroup(proc, false);
+        }
+        const c = proc.entry.container;
+        if (proc.entry.state === "container" && c !== undefined) {
+          this.#probeAppType(c, proc.pid, e.filename, true);
+        }
+        break;
+      }
+      case "exit": {
+        this.#f.events.labels("exit").inc();
+        const proc = this.#procs.get(e.pid);
+        if (proc !== undefined) {
+          this.#exit(proc, e.oomKilled);
+        } else if (e.oomKilled) {
+          const entry = this.#byCgroupId.get(e.cgroupId);
+          if (entry !== undefined && entry.state === "pending") entry.pendingOoms++;
+          else if (entry?.state === "container" && entry.container) {
+            entry.container.oomKills++;
+            this.#show(entry.container);
+          } else this.#f.oomUnattributed.labels().inc();
+        }
+        break;
+      }
+    }
+  }
+
+  /**
+   * Removes dead containers whose grace period is over (and all their series), retries
+   * cgroups that overflowed the container cap, updates visibility and the state gauges.
+   */
+  gc(): void {
+    const now = this.#now();
+    for (const c of this.#containers.values()) {
+      if (c.liveCount === 0 && c.deadSince !== undefined && now - c.deadSince >= this.#grace) {
+        this.#removeContainer(c);
+      }
+    }
+    for (const entry of this.#entries.values()) {
+      if (entry.state === "ignored" && entry.ignore === "overflow" && this.#hasRoom()) {
+        entry.state = "pending";
+        entry.ignore = undefined;
+        entry.pendingStarts = [];
+        for (const pid of entry.pids) {
+          const p = this.#procs.get(pid);
+          if (p) entry.pendingStarts.push(p.startMs);
+        }
+        this.#resolve(entry);
+      }
+    }
+    this.refresh();
+  }
+
+  /** Updates visibility (`--min-container-age`) and the meta series of every container. */
+  refresh(): void {
+    let hidden = 0, running = 0, dead = 0;
+    for (const c of this.#containers.values()) {
+      this.#show(c);
+      if (!c.visible) hidden++;
+      else if (c.liveCount > 0) running++;
+      else dead++;
+    }
+    this.#f.containers.labels("pending").set(this.#pendingCount);
+    this.#f.containers.labels("hidden").set(hidden);
+    this.#f.containers.labels("running").set(running);
+    this.#f.containers.labels("dead").set(dead);
+    this.#f.processes.labels().set(this.#procs.size);
+    this.#f.unknownLayouts.labels().set(this.#unknownCount);
+  }
+
+  // ---- processes -------------------------------------------------------------------------
+
+  #readStartMs(pid: number): number | undefined {
+    const text = readProcText(under(this.#o.paths.proc, `${pid}/stat`));
+    if (text === undefined) return undefined;
+    try {
+      return this.#o.bootTimeMs + (parseProcStat(text).startTicks / this.#hz) * 1000;
+    } catch {
+      this.#f.parseErrors.labels("stat").inc();
+      return undefined;
+    }
+  }
+
+  /** The cgroup entry of a pid from `<proc>/<pid>/cgroup`; undefined when it is gone. */
+  #entryOf(pid: number): CgroupEntry | undefined {
+    const text = readProcText(under(this.#o.paths.proc, `${pid}/cgroup`));
+    if (text === undefined) return undefined;
+    let cgroups: ProcCgroups;
+    try {
+      cgroups = parseProcCgroup(text, `/proc/${pid}/cgroup`);
+    } catch {
+      this.#f.parseErrors.labels("cgroup").inc();
+      return undefined;
+    }
+    const path = primaryCgroupPath(cgroups);
+    if (path === null) return this.#root;
+    return this.#entries.get(path) ?? this.#newEntry(path, cgroups);
+  }
+
+  #discover(
+    pid: number,
+    o: { startMs?: number; cgroupId?: number; entry?: CgroupEntry; probe: boolean; exe?: string },
+  ): void {
+    if (this.#procs.size >= this.#maxProcesses) {
+      this.#f.overflow.labels("process").inc();
+      return;
+    }
+    const entry = o.entry ?? this.#entryOf(pid);
+    if (entry === undefined) return;
+    const startMs = o.startMs ?? this.#readStartMs(pid);
+    if (startMs === undefined) {
+      this.#dropIfEmpty(entry);
+      return;
+    }
+    const proc: Proc = {
+      pid,
+      startMs,
+      firstSeenMs: this.#now(),
+      entry,
+      cgroupId: o.cgroupId ?? 0,
+    };
+    this.#procs.set(pid, proc);
+    this.#attach(proc, entry);
+    if (proc.cgroupId !== 0 && entry !== this.#root) this.#noteCgroupId(entry, proc.cgroupId);
+    const c = entry.container;
+    if (o.probe && entry.state === "container" && c !== undefined) {
+      this.#probeAppType(c, pid, o.exe ?? "", false);
+    }
+  }
+
+  #noteCgroupId(entry: CgroupEntry, id: number): void {
+    if (entry.cgroupIds.has(id)) return;
+    entry.cgroupIds.add(id);
+    this.#byCgroupId.set(id, entry);
+  }
+
+  /** Re-reads a process's cgroup; moves it when the cgroup changed. */
+  #recheckCgroup(proc: Proc, probe: boolean): void {
+    const entry = this.#entryOf(proc.pid);
+    if (entry === undefined) {
+      this.#exit(proc, false);
+      return;
+    }
+    if (proc.cgroupId !== 0 && entry !== this.#root) this.#noteCgroupId(entry, proc.cgroupId);
+    if (entry === proc.entry) return;
+    this.#detach(proc, false);
+    proc.entry = entry;
+    this.#attach(proc, entry);
+    const c = entry.container;
+    if (probe && entry.state === "container" && c !== undefined) {
+      this.#probeAppType(c, proc.pid, "", false);
+    }
+  }
+
+  #exit(proc: Proc, oom: boolean): void {
+    this.#procs.delete(proc.pid);
+    this.#detach(proc, oom);
+  }
+
+  #attach(proc: Proc, entry: CgroupEntry): void {
+    if (entry === this.#root) return;
+    entry.pids.add(proc.pid);
+    if (entry.state === "pending") entry.pendingStarts.push(proc.startMs);
+    else if (entry.state === "container" && entry.container) {
+      this.#join(entry.container, entry, proc.startMs, 1);
+    }
+  }
+
+  #detach(proc: Proc, oom: boolean): void {
+    const entry = proc.entry;
+    entry.pids.delete(proc.pid);
+    if (entry.state === "pending") {
+      if (oom) entry.pendingOoms++;
+    } else if (entry.state === "container" && entry.container) {
+      const c = entry.container;
+      c.liveCount--;
+      if (oom) c.oomKills++;
+      if (c.liveCount === 0) c.deadSince = this.#now();
+      if (c.current === entry && entry.pids.size === 0) c.current = this.#newestLive(c);
+      this.#show(c);
+    }
+    this.#dropIfEmpty(entry);
+  }
+
+  /** A container gains `n` processes of `entry`, the earliest started at `startMs`. */
+  #join(c: Container, entry: CgroupEntry, startMs: number, n: number): void {
+    if (n <= 0) return;
+    if (c.liveCount === 0) {
+      if (c.hadProcesses) c.restarts++;
+      c.deadSince = undefined;
+    }
+    c.liveCount += n;
+    c.hadProcesses = true;
+    if (startMs < c.createdAt) c.createdAt = startMs;
+    c.current = entry;
+    this.#show(c);
+  }
+
+  #newestLive(c: Container): CgroupEntry | undefined {
+    let best: CgroupEntry | undefined;
+    for (const e of c.entries) if (e.pids.size > 0) best = e; // insertion order: newest last
+    return best ?? c.current;
+  }
+
+  #dropIfEmpty(entry: CgroupEntry): void {
+    if (entry.pids.size > 0 || entry === this.#root) return;
+    if (entry.state === "ignored") this.#deleteEntry(entry);
+  }
+
+  #deleteEntry(entry: CgroupEntry): void {
+    if (this.#entries.get(entry.path) !== entry) return;
+    this.#entries.delete(entry.path);
+    for (const id of entry.cgroupIds) {
+      if (this.#byCgroupId.get(id) === entry) this.#byCgroupId.delete(id);
+    }
+    if (entry.state === "ignored" && entry.ignore === "unknown_layout") this.#unknownCount--;
+    if (entry.state === "pending") this.#pendingCount--;
+  }
+
+  // ---- cgroups → containers --------------------------------------------------------------
+
+  #hasRoom(): boolean {
+    return this.#containers.size + this.#pendingCount < this.#maxContainers;
+  }
+
+  #newEntry(path: string, cgroups: ProcCgroups): CgroupEntry {
+    const cls = classifyCgroup(path);
+    const entry = new CgroupEntry(path, cgroups, cls);
+    this.#entries.set(path, entry);
+    if (cls.kind === "unknown") {
+      this.#ignore(entry, "unknown_layout");
+      this.#unknownCount++;
+      this.#f.unknownLayout.labels().inc();
+      if (this.#unknownLogged < UNKNOWN_LOG_LIMIT) {
+        this.#unknownLogged++;
+        this.#o.log.info(
+          "cgroup of an unknown layout (counted in osprey_cgroup_unknown_layout_total)",
+          {
+            cgroup: path,
+            why: cls.reason ?? "",
+            more: this.#unknownLogged === UNKNOWN_LOG_LIMIT ? "further ones are only counted" : "",
+          },
+        );
+      }
+      return entry;
+    }
+    if (cls.kind === "standalone") {
+      this.#ignore(entry, "standalone");
+      return entry;
+    }
+    if (!this.#hasRoom()) {
+      this.#ignore(entry, "overflow");
+      this.#f.overflow.labels("container").inc();
+      return entry;
+    }
+    this.#resolve(entry);
+    return entry;
+  }
+
+  #ignore(entry: CgroupEntry, why: EntryIgnore): void {
+    entry.state = "ignored";
+    entry.ignore = why;
+    entry.pendingStarts = [];
+    entry.pendingOoms = 0;
+  }
+
+  /** Starts identifying a pending entry's container. */
+  #resolve(entry: CgroupEntry): void {
+    this.#pendingCount++;
+    const cls = entry.cls;
+    const id = cls.containerId;
+    const needsLookup = (cls.kind === "container" || cls.kind === "sandbox") && id !== undefined;
+    if (!needsLookup) {
+      this.#finish(entry, undefined, undefined);
+      return;
+    }
+    const p = this.#lookup(cls, id).then(
+      (md) => this.#finish(entry, md, undefined),
+      (err) => this.#finish(entry, undefined, err),
+    ).catch((err) => {
+      this.#o.log.error("container registry: cannot finish a container", { error: err });
+    });
+    this.#inflight.add(p);
+    p.finally(() => this.#inflight.delete(p));
+  }
+
+  async #lookup(cls: CgroupClass, id: string): Promise<ContainerMetadata> {
+    const runtimes =
+      (cls.runtimeCandidates ?? (cls.runtime ? [cls.runtime] : [])) as ContainerRuntime[];
+    let last: unknown = new MetadataError(
+      (cls.runtime ?? "docker") as ContainerRuntime,
+      id,
+      "unsupported",
+      "no runtime to ask",
+    );
+    for (let attempt = 0;; attempt++) {
+      let onlyNotFound = true;
+      for (const rt of runtimes) {
+        try {
+          return await this.#withTimeout(this.#o.lookupMetadata(rt, id), rt, id);
+        } catch (err) {
+          last = err;
+          if (!(err instanceof MetadataError && err.reason === "not_found")) onlyNotFound = false;
+        }
+      }
+      const idNeedsIt = cls.runtime !== "lxc";
+      if (
+        !onlyNotFound || !idNeedsIt || attempt >= this.#retries.length ||
+        this.#closing.signal.aborted
+      ) {
+        throw last;
+      }
+      await this.#sleep(this.#retries[attempt]);
+    }
+  }
+
+  #withTimeout(p: Promise<ContainerMetadata>, rt: ContainerRuntime, id: string) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new MetadataTimeout(rt, id, this.#timeoutMs)),
+        this.#timeoutMs,
+      );
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.#closing.signal;
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        signal.removeEventListener("abort", done);
+        resolve();
+      }
+      signal.addEventListener("abort", done);
+    });
+  }
+
+  #noteMetadataError(entry: CgroupEntry, err: unknown, id: string): void {
+    const runtime = err instanceof MetadataError || err instanceof MetadataTimeout
+      ? err.runtime
+      : entry.cls.runtime ?? "unknown";
+    const reason = err instanceof MetadataError
+      ? err.reason
+      : err instanceof MetadataTimeout
+      ? "timeout"
+      : "error";
+    this.#f.metadataErrors.labels(runtime, reason).inc();
+    const key = `${runtime}\0${reason}`;
+    const now = this.#now();
+    const last = this.#metadataLogged.get(key);
+    if (last !== undefined && now - last < METADATA_LOG_EVERY_MS) return;
+    this.#metadataLogged.set(key, now);
+    this.#o.log.warn("cannot read container metadata; reporting it under its short id", {
+      runtime,
+      reason,
+      container_id: id,
+      cgroup: entry.path,
+      file: err instanceof MetadataError ? err.file ?? "" : "",
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
+
+  #finish(entry: CgroupEntry, md: ContainerMetadata | undefined, err: unknown): void {
+    if (this.#closing.signal.aborted || this.#entries.get(entry.path) !== entry) return;
+    if (entry.state !== "pending") return;
+    this.#pendingCount--;
+    const cls = entry.cls;
+    const systemd = cls.kind === "systemd_service" && cls.containerId
+      ? this.#o.systemdProps?.(cls.containerId)
+      : undefined;
+    const ident = containerIdentity(cls, md, {
+      skipSystemdSystemServices: this.#o.skipSystemdSystemServices ?? true,
+      nowMs: this.#now(),
+      systemd,
+    });
+    if ("ignored" in ident) {
+      this.#f.ignored.labels(ident.ignored).inc();
+      this.#ignore(entry, ident.ignored);
+      this.#dropIfEmpty(entry);
+      return;
+    }
+    if (err !== undefined) this.#noteMetadataError(entry, err, ident.id);
+    const allow = this.#o.allowlist ?? [];
+    const deny = this.#o.denylist ?? [];
+    if (allow.length > 0 && !allow.some((re) => re.test(ident.id))) {
+      this.#f.ignored.labels("allowlist").inc();
+      this.#ignore(entry, "allowlist");
+      this.#dropIfEmpty(entry);
+      return;
+    }
+    if (deny.some((re) => re.test(ident.id))) {
+      this.#f.ignored.labels("denylist").inc();
+      this.#ignore(entry, "denylist");
+      this.#dropIfEmpty(entry);
+      return;
+    }
+    const now = this.#now();
+    let c = this.#containers.get(ident.id);
+    const starts = entry.pendingStarts;
+    if (c === undefined) {
+      const created = starts.length > 0 ? Math.min(...starts) : now;
+      c = new Container(ident.id, ident.appId, created);
+      c.probeTokens = this.#probes;
+      this.#containers.set(ident.id, c);
+    }
+    if (md !== undefined) {
+      c.metadata = md;
+      c.image = md.image ?? c.image;
+    }
+    if (systemd !== undefined) c.systemd = systemd;
+    entry.state = "container";
+    entry.container = c;
+    c.entries.delete(entry);
+    c.entries.add(entry);
+    if (this.#o.cgroupFs !== undefined) {
+      try {
+        entry.dirs = cgroupDirs(this.#o.cgroupFs, entry.cgroups);
+      } catch {
+        this.#f.readErrors.labels("cgroup_dirs").inc();
+      }
+    }
+    // processes that came and went while the ID was being found
+    if (starts.length > 0) {
+      if (c.liveCount === 0 && c.hadProcesses) c.restarts++;
+      c.hadProcesses = true;
+      const first = Math.min(...starts);
+      if (first < c.createdAt) c.createdAt = first;
+    }
+    c.oomKills += entry.pendingOoms;
+    entry.pendingStarts = [];
+    entry.pendingOoms = 0;
+    if (entry.pids.size > 0) {
+      c.liveCount += entry.pids.size;
+      c.deadSince = undefined;
+      c.current = entry;
+      for (const pid of entry.pids) this.#probeAppType(c, pid, "", false);
+    } else if (c.liveCount === 0) {
+      c.deadSince ??= now;
+      c.current ??= entry;
+    }
+    this.#show(c);
+  }
+
+  #removeContainer(c: Container): void {
+    c.removed = true;
+    c.series.remove();
+    this.#containers.delete(c.id);
+    for (const e of c.entries) if (e.pids.size === 0) this.#deleteEntry(e);
+    this.#o.onRemove?.(c);
+  }
+
+  // ---- application type ------------------------------------------------------------------
+
+  #probeAppType(c: Container, pid: number, exe: string, force: boolean): void {
+    if (c.appTypes.size >= MAX_APP_TYPES) return;
+    if (!force && c.probeTokens <= 0) return;
+    if (c.probeTokens > 0) c.probeTokens--;
+    const raw = readProcText(under(this.#o.paths.proc, `${pid}/cmdline`));
+    if (raw === undefined) return;
+    const type = applicationType({ argv: parseCmdline(raw), exe });
+    if (type !== "" && !c.appTypes.has(type)) {
+      c.appTypes.add(type);
+      this.#show(c);
+    }
+  }
+
+  // ---- series ----------------------------------------------------------------------------
+
+  /** Makes `c` visible once old enough, then sets its meta series. */
+  #show(c: Container): void {
+    if (!c.visible) {
+      const end = c.liveCount > 0 ? this.#now() : c.deadSince ?? this.#now();
+      if (end - c.createdAt < this.#minAge) return;
+      c.visible = true;
+    }
+    const f = this.#f;
+    const s = c.series;
+    const sd = c.systemd;
+    if (c.image !== "" || sd?.type || sd?.triggeredBy) {
+      const info = [c.image, sd?.triggeredBy ?? "", sd?.type ?? ""];
+      const key = info.join("\0");
+      if (key !== c.infoKey) {
+        s.remove([f.info]);
+        c.infoKey = key;
+      }
+      s.get(f.info, ...info).set(1);
+    }
+    s.get(f.restarts).set(c.restarts);
+    if (c.oomKills > 0) s.get(f.oomKills).set(c.oomKills);
+    for (const t of c.appTypes) s.get(f.appType, t).set(1);
+  }
+}
+
+/** A metadata lookup that took longer than the timeout. */
+export class MetadataTimeout extends Error {
+  readonly runtime: ContainerRuntime;
+  readonly id: string;
+  constructor(runtime: ContainerRuntime, id: string, ms: number) {
+    super(`Metadata lookup of ${runtime} container ${id.slice(0, 12)} took over ${ms} ms`);
+    this.name = "MetadataTimeout";
+    this.runtime = runtime;
+    this.id = id;
+  }
+}

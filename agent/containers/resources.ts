@@ -1,0 +1,295 @@
+/**
+ * The containers' resource collectors: background rounds that read each visible, running
+ * container's cgroup files (`containers_resources`) and its mounts and file system sizes
+ * (`containers_disk`), and set the contract's `container_resources_*` series. A scrape only
+ * encodes what the last rounds set.
+ *
+ * | collector              | families                                               | reads per container |
+ * |------------------------|--------------------------------------------------------|---------------------|
+ * | `containers_resources` | cpu usage/throttled/limit, memory rss/cache/limit, PSI, disk reads/writes/bytes | cgroup files through kept descriptors (v1: cpuacct.usage, cpu.stat, cfs quota/period, memory.stat, limit, 2 blkio files; v2: cpu.stat, cpu.max, memory.stat, memory.max, io.stat, 3 pressure files) |
+ * | `containers_disk`      | disk size/used/reserved                                | `<proc>/<pid>/mountinfo`, one statfs per mount |
+ *
+ * A container whose processes are all gone stops reporting resource series (its cgroup is
+ * gone); they return, from the new cgroup's counters, when it runs again. A read that fails for
+ * a live container clears that group of series for the round and is counted in
+ * `osprey_containers_read_errors_total{source}`.
+ *
+ * @module
+ */
+import type { Collector } from "../collector.ts";
+import {
+  type CgroupFileSource,
+  CgroupReadError,
+  type IoStat,
+  readCpu,
+  readIo,
+  readMemory,
+  readPsi,
+} from "../cgroups/mod.ts";
+import type { HostPaths } from "../paths.ts";
+import { under } from "../paths.ts";
+import {
+  BlockDevices,
+  type ContainerDisk,
+  selectMounts,
+  StatfsTimeout,
+  statfsUsage,
+} from "./disk.ts";
+import type { ContainerFamilies, SeriesOwner } from "./metrics.ts";
+import { parseMountInfo, readProcText } from "./proc.ts";
+import type { ContainerView } from "./registry.ts";
+
+/** What both collectors share about one container's mounts. */
+interface DiskState {
+  /** Mounts with their labels, from the last disk round. */
+  disks: { disk: ContainerDisk; device: string; diskDev: string }[];
+}
+
+/** The mounts known per container, shared by the two collectors. */
+export class ContainerDisks {
+  readonly #state = new Map<string, DiskState>();
+  readonly devices: BlockDevices;
+  readonly #skipUntil = new Map<string, number>();
+
+  constructor(paths: HostPaths) {
+    this.devices = new BlockDevices(paths.sys);
+  }
+
+  get(id: string): DiskState | undefined {
+    return this.#state.get(id);
+  }
+
+  set(id: string, s: DiskState): void {
+    this.#state.set(id, s);
+  }
+
+  /** Forgets a removed container. */
+  forget(id: string): void {
+    this.#state.delete(id);
+    for (const k of this.#skipUntil.keys()) if (k.startsWith(id + "\0")) this.#skipUntil.delete(k);
+  }
+
+  skipped(key: string, now: number): boolean {
+    const until = this.#skipUntil.get(key);
+    if (until === undefined) return false;
+    if (now >= until) {
+      this.#skipUntil.delete(key);
+      return false;
+    }
+    return true;
+  }
+
+  skip(key: string, until: number): void {
+    this.#skipUntil.set(key, until);
+  }
+}
+
+/** Options of {@linkcode resourcesCollector}. */
+export interface ResourcesOptions {
+  readonly containers: () => Iterable<ContainerView>;
+  readonly families: ContainerFamilies;
+  readonly files: CgroupFileSource;
+  readonly disks: ContainerDisks;
+  readonly intervalMs?: number;
+}
+
+function countFailure(f: ContainerFamilies, source: string, err: unknown): void {
+  if (err instanceof CgroupReadError && err.problem === "format") {
+    f.parseErrors.labels(`cgroup_${source}`).inc();
+  }
+  f.readErrors.labels(source).inc();
+}
+
+function setIo(
+  f: ContainerFamilies,
+  s: SeriesOwner,
+  io: readonly IoStat[],
+  state: DiskState | undefined,
+): void {
+  const keep = new Set<string>();
+  if (state !== undefined && io.length > 0) {
+    for (const { disk, device, diskDev } of state.disks) {
+      const st = io.find((x) => x.device === diskDev) ?? io.find((x) => x.device === disk.dev);
+      if (st === undefined) continue;
+      const extra = [disk.mountPoint, device, disk.volume];
+      keep.add(extra.join("\0"));
+      s.get(f.diskReads, ...extra).set(st.reads);
+      s.get(f.diskWrites, ...extra).set(st.writes);
+      s.get(f.diskReadBytes, ...extra).set(st.readBytes);
+      s.get(f.diskWrittenBytes, ...extra).set(st.writtenBytes);
+    }
+  }
+  s.retain(f.ioFamilies, keep);
+}
+
+/** Reads one container's cgroup and sets its series; returns false when it read nothing. */
+function collectOne(o: ResourcesOptions, c: ContainerView): void {
+  const f = o.families;
+  const s = c.series;
+  const dirs = c.dirs!;
+  try {
+    const cpu = readCpu(dirs, o.files);
+    s.get(f.cpuUsage).set(cpu.usageSeconds);
+    if (cpu.throttledSeconds !== undefined) s.get(f.cpuThrottled).set(cpu.throttledSeconds);
+    else s.remove([f.cpuThrottled]);
+    if (cpu.limitCores !== undefined && cpu.limitCores > 0) s.get(f.cpuLimit).set(cpu.limitCores);
+    else s.remove([f.cpuLimit]);
+  } catch (err) {
+    countFailure(f, "cpu", err);
+    s.remove([f.cpuUsage, f.cpuThrottled, f.cpuLimit]);
+  }
+  try {
+    const mem = readMemory(dirs, o.files);
+    s.get(f.memRss).set(mem.rssBytes);
+    s.get(f.memCache).set(mem.cacheBytes);
+    if (mem.limitBytes !== undefined && mem.limitBytes > 0) s.get(f.memLimit).set(mem.limitBytes);
+    else s.remove([f.memLimit]);
+  } catch (err) {
+    countFailure(f, "memory", err);
+    s.remove([f.memRss, f.memCache, f.memLimit]);
+  }
+  try {
+    const psi = readPsi(dirs, o.files);
+    if (psi !== undefined) {
+      s.get(f.cpuPressure, "some").set(psi.cpu.some);
+      s.get(f.cpuPressure, "full").set(psi.cpu.full);
+      s.get(f.memPressure, "some").set(psi.memory.some);
+      s.get(f.memPressure, "full").set(psi.memory.full);
+      s.get(f.ioPressure, "some").set(psi.io.some);
+      s.get(f.ioPressure, "full").set(psi.io.full);
+    } else s.remove([f.cpuPressure, f.memPressure, f.ioPressure]);
+  } catch (err) {
+    countFailure(f, "psi", err);
+    s.remove([f.cpuPressure, f.memPressure, f.ioPressure]);
+  }
+  try {
+    setIo(f, s, readIo(dirs, o.files), o.disks.get(c.id));
+  } catch (err) {
+    countFailure(f, "io", err);
+    s.remove(f.ioFamilies);
+  }
+}
+
+/**
+ * The `containers_resources` collector: CPU, memory, PSI and block I/O of every visible
+ * running container, from its newest cgroup.
+ */
+export function resourcesCollector(o: ResourcesOptions): Collector {
+  const f = o.families;
+  const perContainer = f.roundPerContainer.labels("containers_resources");
+  return {
+    name: "containers_resources",
+    intervalMs: o.intervalMs,
+    collect() {
+      const started = performance.now();
+      let n = 0;
+      for (const c of o.containers()) {
+        if (!c.visible) continue;
+        if (!c.live || c.dirs === undefined) {
+          if (c.series.size > 0) c.series.remove(f.resourceFamilies);
+          continue;
+        }
+        n++;
+        collectOne(o, c);
+      }
+      perContainer.set(n === 0 ? 0 : (performance.now() - started) / 1000 / n);
+    },
+  };
+}
+
+/** Options of {@linkcode diskCollector}. */
+export interface DiskOptions {
+  readonly containers: () => Iterable<ContainerView>;
+  readonly families: ContainerFamilies;
+  readonly paths: HostPaths;
+  readonly disks: ContainerDisks;
+  readonly intervalMs?: number;
+  /** One statfs call's timeout. @default 2000 */
+  readonly statfsTimeoutMs?: number;
+  /** How long a mount whose statfs timed out is skipped. @default 300000 */
+  readonly statfsBackoffMs?: number;
+  readonly now?: () => number;
+}
+
+function isFileMount(root: string, mountPoint: string): boolean {
+  try {
+    return Deno.statSync(root + mountPoint).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The `containers_disk` collector: each visible running container's mounts (from one of its
+ * processes' mountinfo) and their statfs sizes.
+ */
+export function diskCollector(o: DiskOptions): Collector {
+  const f = o.families;
+  const now = o.now ?? Date.now;
+  const timeoutMs = o.statfsTimeoutMs ?? 2000;
+  const backoffMs = o.statfsBackoffMs ?? 300_000;
+  const perContainer = f.roundPerContainer.labels("containers_disk");
+  let rounds = 0;
+  return {
+    name: "containers_disk",
+    intervalMs: o.intervalMs,
+    async collect(signal) {
+      const started = performance.now();
+      if (++rounds % 20 === 0) o.disks.devices.clear();
+      let n = 0;
+      const jobs: Promise<void>[] = [];
+      const sweeps: { owner: SeriesOwner; keep: Set<string> }[] = [];
+      for (const c of o.containers()) {
+        if (signal.aborted) break;
+        if (!c.visible) continue;
+        const pid = c.anyPid();
+        if (!c.live || pid === undefined) {
+          if (c.series.size > 0) c.series.remove(f.diskFamilies);
+          continue;
+        }
+        const text = readProcText(under(o.paths.proc, `${pid}/mountinfo`));
+        if (text === undefined) continue; // the process just exited; next round
+        n++;
+        const { mounts, bad } = parseMountInfo(text);
+        if (bad > 0) f.parseErrors.labels("mountinfo").inc(bad);
+        const root = under(o.paths.proc, `${pid}/root`);
+        const disks = selectMounts(mounts, c.metadata?.mounts)
+          .filter((d) => !isFileMount(root, d.mountPoint))
+          .map((disk) => {
+            const dev = o.disks.devices.resolve(disk.dev);
+            const source = mounts.findLast((m) => m.mountPoint === disk.mountPoint)?.source ?? "";
+            return { disk, device: dev?.name ?? source, diskDev: dev?.dev ?? disk.dev };
+          });
+        o.disks.set(c.id, { disks });
+        const s = c.series;
+        const keep = new Set<string>();
+        sweeps.push({ owner: s, keep });
+        for (const d of disks) {
+          const extra = [d.disk.mountPoint, d.device, d.disk.volume];
+          const key = extra.join("\0");
+          const skipKey = `${c.id}\0${key}`;
+          if (o.disks.skipped(skipKey, now())) continue;
+          keep.add(key);
+          jobs.push(
+            statfsUsage(root + d.disk.mountPoint, timeoutMs).then((u) => {
+              if (c.removed) return;
+              s.get(f.diskSize, ...extra).set(u.sizeBytes);
+              s.get(f.diskUsed, ...extra).set(u.usedBytes);
+              s.get(f.diskReserved, ...extra).set(u.reservedBytes);
+            }, (err) => {
+              keep.delete(key);
+              if (err instanceof StatfsTimeout) {
+                f.statfsTimeouts.labels().inc();
+                o.disks.skip(skipKey, now() + backoffMs);
+              } else f.readErrors.labels("statfs").inc();
+            }),
+          );
+        }
+      }
+      await Promise.allSettled(jobs);
+      // drop the series of mounts that went away or failed this round
+      for (const { owner, keep } of sweeps) owner.retain(f.diskFamilies, keep);
+      perContainer.set(n === 0 ? 0 : (performance.now() - started) / 1000 / n);
+    },
+  };
+}
