@@ -24,6 +24,8 @@ export interface ContainerAgentOptions {
   gcGrace?: string;
   /** `--collect-interval`, default "500ms". */
   collectInterval?: string;
+  /** `--container-rescan-interval` (/proc rescan and dead-container collection), default "1s". */
+  rescanInterval?: string;
   extraArgs?: string[];
 }
 
@@ -46,6 +48,7 @@ export function containerAgentArgs(o: ContainerAgentOptions = {}): string[] {
     "--min-container-age=0",
     `--container-gc-grace=${o.gcGrace ?? "60s"}`,
     `--collect-interval=${o.collectInterval ?? "500ms"}`,
+    `--container-rescan-interval=${o.rescanInterval ?? "1s"}`,
     ...(o.extraArgs ?? []),
   ];
 }

@@ -248,17 +248,19 @@ Deno.test({
     const { image } = await ensureTestImage();
     const scope = new ContainerScope();
     const GRACE_MS = 3000;
+    const RESCAN_MS = 1000;
     try {
       await withContainerAgent(
-        { collectInterval: INTERVAL, gcGrace: `${GRACE_MS}ms` },
+        { collectInterval: INTERVAL, gcGrace: `${GRACE_MS}ms`, rescanInterval: `${RESCAN_MS}ms` },
         async (agent) => {
           const gone = await scope.run("gc-gone", { image, cmd: SLEEPER });
           const kept = await scope.run("gc-kept", { image, cmd: SLEEPER });
           await waitContainerVisible(agent.url, podmanId(gone));
           await waitContainerVisible(agent.url, podmanId(kept));
           // The agent cannot learn of the death before the removal starts, so the series
-          // must outlive t0 by the whole grace; they must go within grace + two refreshes +
-          // the time podman rm took + 2 s.
+          // must outlive t0 by the whole grace; they must go within grace + one /proc rescan
+          // (where dead containers are collected) + two refreshes + the time podman rm took
+          // + 2 s.
           const t0 = performance.now();
           await podman(["rm", "-f", "-t", "0", gone]);
           const rmMs = performance.now() - t0;
@@ -281,7 +283,7 @@ Deno.test({
             goneAt >= GRACE_MS - 50,
             `series gone ${goneAt.toFixed(0)} ms after podman rm began; grace is ${GRACE_MS} ms`,
           );
-          const bound = GRACE_MS + 2 * INTERVAL_MS + rmMs + 2000;
+          const bound = GRACE_MS + RESCAN_MS + 2 * INTERVAL_MS + rmMs + 2000;
           ok(
             goneAt <= bound,
             `series gone after ${goneAt.toFixed(0)} ms (last seen at ${
