@@ -144,6 +144,8 @@ interface Proc {
   entry: CgroupEntry;
   /** v2 cgroup id from the last event, 0 when unknown. */
   cgroupId: number;
+  /** The file of its last exec, kept only while its cgroup is being identified. */
+  exe?: string;
 }
 
 /** A container as the collectors see it. */
@@ -368,7 +370,7 @@ export class ContainerRegistry {
         const c = proc.entry.container;
         if (proc.entry.state === "container" && c !== undefined) {
           this.#probeAppType(c, proc.pid, e.filename, true);
-        }
+        } else if (proc.entry.state === "pending") proc.exe = e.filename;
         break;
       }
       case "exit": {
@@ -469,13 +471,10 @@ export class ContainerRegistry {
       this.#f.overflow.labels("process").inc();
       return;
     }
+    const startMs = o.startMs ?? this.#readStartMs(pid);
+    if (startMs === undefined) return;
     const entry = o.entry ?? this.#entryOf(pid);
     if (entry === undefined) return;
-    const startMs = o.startMs ?? this.#readStartMs(pid);
-    if (startMs === undefined) {
-      this.#dropIfEmpty(entry);
-      return;
-    }
     const proc: Proc = {
       pid,
       startMs,
@@ -489,7 +488,7 @@ export class ContainerRegistry {
     const c = entry.container;
     if (o.probe && entry.state === "container" && c !== undefined) {
       this.#probeAppType(c, pid, o.exe ?? "", false);
-    }
+    } else if (entry.state === "pending" && o.exe) proc.exe = o.exe;
   }
 
   #noteCgroupId(entry: CgroupEntry, id: number): void {
@@ -634,11 +633,8 @@ export class ContainerRegistry {
     const cls = entry.cls;
     const id = cls.containerId;
     const needsLookup = (cls.kind === "container" || cls.kind === "sandbox") && id !== undefined;
-    if (!needsLookup) {
-      this.#finish(entry, undefined, undefined);
-      return;
-    }
-    const p = this.#lookup(cls, id).then(
+    // Always finished asynchronously: the process that made the entry is attached first.
+    const p = (needsLookup ? this.#lookup(cls, id) : Promise.resolve(undefined)).then(
       (md) => this.#finish(entry, md, undefined),
       (err) => this.#finish(entry, undefined, err),
     ).catch((err) => {
@@ -764,6 +760,12 @@ export class ContainerRegistry {
     const now = this.#now();
     let c = this.#containers.get(ident.id);
     const starts = entry.pendingStarts;
+    if (c === undefined && starts.length === 0 && entry.pids.size === 0) {
+      // nothing ever ran in it that we saw: no container
+      this.#ignore(entry, "no_id");
+      this.#deleteEntry(entry);
+      return;
+    }
     if (c === undefined) {
       const created = starts.length > 0 ? Math.min(...starts) : now;
       c = new Container(ident.id, ident.appId, created);
@@ -800,7 +802,11 @@ export class ContainerRegistry {
       c.liveCount += entry.pids.size;
       c.deadSince = undefined;
       c.current = entry;
-      for (const pid of entry.pids) this.#probeAppType(c, pid, "", false);
+      for (const pid of entry.pids) {
+        const p = this.#procs.get(pid);
+        this.#probeAppType(c, pid, p?.exe ?? "", p?.exe !== undefined);
+        if (p) p.exe = undefined;
+      }
     } else if (c.liveCount === 0) {
       c.deadSince ??= now;
       c.current ??= entry;

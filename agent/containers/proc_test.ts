@@ -1,0 +1,60 @@
+import { deepEqual, equal, throws } from "node:assert/strict";
+import { FIXTURES } from "./_testing.ts";
+import {
+  isPidName,
+  parseMountInfo,
+  parseProcStat,
+  parseUptime,
+  ProcFormatError,
+  unescapeMountPath,
+} from "./proc.ts";
+
+Deno.test("parseProcStat takes ppid and starttime after the last parenthesis", () => {
+  const s = parseProcStat(
+    "21345 (sh) S 21335 21345 21345 0 -1 4194560 1686 3801 0 0 1 3 7 0 20 0 1 0 199656 " +
+      "2322432 380 18446744073709551615 4198400 5785993 0 0 0 0 0 4 65538 1 0 0 17 0 0 0\n",
+  );
+  deepEqual(s, { pid: 21345, comm: "sh", ppid: 21335, startTicks: 199656 });
+  const odd = parseProcStat(
+    "7 (a) b (c)) R 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 42 0 0\n",
+  );
+  equal(odd.comm, "a) b (c)");
+  equal(odd.startTicks, 42);
+  throws(() => parseProcStat("7 (x) S 1\n"), ProcFormatError);
+  throws(() => parseProcStat("garbage"), ProcFormatError);
+  throws(() => parseProcStat("7 (x) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 NaN 0\n"), /starttime/);
+});
+
+Deno.test("parseUptime", () => {
+  equal(parseUptime("1234.56 789.00\n"), 1234.56);
+  throws(() => parseUptime("x"), ProcFormatError);
+});
+
+Deno.test("parseMountInfo reads the recorded Podman container and counts bad lines", () => {
+  const text = Deno.readTextFileSync(`${FIXTURES}/containers/mountinfo_podman_overlay.txt`);
+  const { mounts, bad } = parseMountInfo(text + "short line\n1 2 x:y / /a - ext4 /dev/x rw\n");
+  equal(bad, 2);
+  equal(mounts[0].mountPoint, "/");
+  equal(mounts[0].fsType, "overlay");
+  equal(mounts[0].major, 0);
+  const hostname = mounts.find((m) => m.mountPoint === "/etc/hostname")!;
+  equal(hostname.major, 254);
+  equal(hostname.fsType, "ext4");
+  equal(hostname.source, "/dev/vda");
+});
+
+Deno.test("mount paths: octal escapes", () => {
+  equal(unescapeMountPath("/mnt/my\\040disk\\011x"), "/mnt/my disk\tx");
+  equal(unescapeMountPath("/plain"), "/plain");
+  const { mounts } = parseMountInfo("36 35 8:1 / /mnt/a\\040b rw - ext4 /dev/sda1 rw\n");
+  equal(mounts[0].mountPoint, "/mnt/a b");
+});
+
+Deno.test("isPidName", () => {
+  equal(isPidName("1"), true);
+  equal(isPidName("123456"), true);
+  equal(isPidName("self"), false);
+  equal(isPidName("0"), false);
+  equal(isPidName(""), false);
+  equal(isPidName("12a"), false);
+});

@@ -1,0 +1,181 @@
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { KeptFiles } from "../cgroups/mod.ts";
+import { detectCgroupFs } from "../cgroups/mod.ts";
+import { FIXTURES, harness, T0 } from "./_testing.ts";
+import { ContainerDisks, diskCollector, resourcesCollector } from "./resources.ts";
+
+/** The recorded hybrid-host Podman container of tests/fixtures/cgroups. */
+const ID = "8b15ca3596c17fea6fff6404d6fb4665b750088cf4600a9f78c6bb62ed596b63";
+const CGROUP_TEXT = Deno.readTextFileSync(`${FIXTURES}/cgroups/proc/podman-cgroupfs/cgroup`);
+const HYBRID = `${FIXTURES}/cgroups/fs/hybrid`;
+
+const MOUNTINFO = [
+  "103 63 0:40 / / rw,relatime - overlay overlay rw,lowerdir=/x",
+  "104 103 0:43 / /proc rw,nosuid - proc proc rw",
+  "110 103 254:0 /run/containers/storage/x/userdata/hostname /etc/hostname rw - ext4 /dev/vda rw",
+  "120 103 254:1 /srv/data /data rw,relatime - ext4 /dev/vda1 rw",
+  "121 103 254:1 /srv/app.yaml /app.yaml rw,relatime - ext4 /dev/vda1 rw",
+  "122 103 254:1 /var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/" +
+  "pvc-0a1b2c3d-1111-2222-3333-444455556666/mount /pv rw - ext4 /dev/vda1 rw",
+  "",
+].join("\n");
+
+/** A fake sysfs with vda (254:0) and its partition vda1 (254:1). */
+function fakeSys(sys: string): void {
+  const disk = `${sys}/devices/pci0000:00/virtio1/block/vda`;
+  Deno.mkdirSync(`${disk}/vda1`, { recursive: true });
+  Deno.writeTextFileSync(`${disk}/dev`, "254:0\n");
+  Deno.writeTextFileSync(`${disk}/vda1/dev`, "254:1\n");
+  Deno.writeTextFileSync(`${disk}/vda1/partition`, "1\n");
+  Deno.symlinkSync("../../devices/pci0000:00/virtio1/block/vda", `${sys}/dev/block/254:0`);
+  Deno.symlinkSync("../../devices/pci0000:00/virtio1/block/vda/vda1", `${sys}/dev/block/254:1`);
+}
+
+async function setup() {
+  const h = harness({ cgroupFs: detectCgroupFs(HYBRID) });
+  fakeSys(h.host.paths.sys);
+  h.md.add("podman", ID, { name: "hybrid", image: "busybox" });
+  h.host.spawn(100, { cgroup: CGROUP_TEXT, startMs: T0 - 1000, mountinfo: MOUNTINFO });
+  // the container's root: /data and /pv are directories, /app.yaml a file
+  const root = `${h.host.dir}/rootfs`;
+  Deno.mkdirSync(`${root}/data`, { recursive: true });
+  Deno.mkdirSync(`${root}/pv`);
+  Deno.writeTextFileSync(`${root}/app.yaml`, "x: 1\n");
+  Deno.symlinkSync(root, `${h.host.dir}/proc/100/root`);
+  h.reg.scan();
+  await h.reg.settled();
+  const files = new KeptFiles();
+  const disks = new ContainerDisks(h.host.paths);
+  const containers = () => h.reg.containers();
+  const resources = resourcesCollector({ containers, families: h.families, files, disks });
+  const disk = diskCollector({ containers, families: h.families, paths: h.host.paths, disks });
+  return { h, files, resources, disk };
+}
+
+Deno.test("resources of the recorded hybrid Podman cgroup, as the contract computes them", async () => {
+  const { h, files, resources } = await setup();
+  try {
+    await resources.collect(new AbortController().signal);
+    const v = (name: string, extra: Record<string, string> = {}) =>
+      h.value(name, { container_id: "/podman/hybrid", ...extra });
+    equal(v("container_resources_cpu_usage_seconds_total"), 0.344414596);
+    equal(v("container_resources_cpu_limit_cores"), 0.5);
+    equal(v("container_resources_memory_rss_bytes"), 57344 + 1351680);
+    equal(v("container_resources_memory_cache_bytes"), 1994752);
+    equal(v("container_resources_memory_limit_bytes"), 67108864);
+    equal(v("container_resources_cpu_pressure_waiting_seconds_total", { kind: "some" }), 0.202719);
+    equal(v("container_resources_cpu_pressure_waiting_seconds_total", { kind: "full" }), 0.200321);
+    ok(v("container_resources_cpu_throttled_seconds_total") !== undefined);
+    // no disk I/O series before the disk collector listed the mounts
+    deepEqual(h.samples("container_resources_disk_reads_total"), []);
+  } finally {
+    files.close();
+    h.close();
+  }
+});
+
+Deno.test("disks: directory mounts on real devices, the parent disk, the PV name; I/O per mount", async () => {
+  const { h, files, resources, disk } = await setup();
+  try {
+    await disk.collect(new AbortController().signal);
+    await resources.collect(new AbortController().signal);
+    const sizes = h.samples("container_resources_disk_size_bytes", "/podman/hybrid");
+    sizes.sort((a, b) => a.labels.mount_point < b.labels.mount_point ? -1 : 1);
+    deepEqual(sizes.map((s) => [s.labels.mount_point, s.labels.device, s.labels.volume]), [
+      ["/data", "vda", ""],
+      ["/pv", "vda", "pvc-0a1b2c3d-1111-2222-3333-444455556666"],
+    ]);
+    ok(sizes.every((s) => s.value > 0));
+    const used = h.value("container_resources_disk_used_bytes", { mount_point: "/data" })!;
+    const reserved = h.value("container_resources_disk_reserved_bytes", { mount_point: "/data" })!;
+    ok(used > 0 && used <= sizes[0].value && reserved >= 0);
+    // blkio counters are per disk (254:0); both mounts on its partition carry them
+    equal(h.value("container_resources_disk_reads_total", { mount_point: "/data" }), 72);
+    equal(h.value("container_resources_disk_writes_total", { mount_point: "/pv" }), 64);
+    ok(h.value("container_resources_disk_read_bytes_total", { mount_point: "/data" })! >= 0);
+    equal(
+      h.value("osprey_containers_round_seconds_per_container", {
+        collector: "containers_disk",
+      })! > 0,
+      true,
+    );
+
+    // a mount that goes away loses its series on the next rounds
+    Deno.writeTextFileSync(
+      `${h.host.dir}/proc/100/mountinfo`,
+      MOUNTINFO.split("\n").filter((l) => !l.includes(" /pv ")).join("\n"),
+    );
+    await disk.collect(new AbortController().signal);
+    await resources.collect(new AbortController().signal);
+    deepEqual(
+      h.samples("container_resources_disk_size_bytes").map((s) => s.labels.mount_point),
+      ["/data"],
+    );
+    deepEqual(
+      h.samples("container_resources_disk_reads_total").map((s) => s.labels.mount_point),
+      ["/data"],
+    );
+  } finally {
+    files.close();
+    h.close();
+  }
+});
+
+Deno.test("a container whose processes are gone stops reporting resources", async () => {
+  const { h, files, resources, disk } = await setup();
+  try {
+    await disk.collect(new AbortController().signal);
+    await resources.collect(new AbortController().signal);
+    ok(h.samples("container_resources_cpu_usage_seconds_total").length === 1);
+    h.host.kill(100);
+    h.event({ type: "exit", pid: 100 });
+    await disk.collect(new AbortController().signal);
+    await resources.collect(new AbortController().signal);
+    deepEqual(h.samples("container_resources_cpu_usage_seconds_total"), []);
+    deepEqual(h.samples("container_resources_disk_size_bytes"), []);
+    deepEqual(h.samples("container_resources_disk_reads_total"), []);
+    // the meta series stay until the GC grace is over
+    equal(h.value("container_restarts_total", { container_id: "/podman/hybrid" }), 0);
+  } finally {
+    files.close();
+    h.close();
+  }
+});
+
+Deno.test("a cgroup file that cannot be parsed is counted and its series cleared", async () => {
+  const tmp = Deno.makeTempDirSync();
+  try {
+    await new Deno.Command("cp", { args: ["-a", `${HYBRID}/.`, tmp] }).output();
+    const { h, files, resources } = await (async () => {
+      const h = harness({ cgroupFs: detectCgroupFs(tmp) });
+      h.md.add("podman", ID, { name: "broken" });
+      h.host.spawn(100, { cgroup: CGROUP_TEXT, startMs: T0 });
+      h.reg.scan();
+      await h.reg.settled();
+      const files = new KeptFiles();
+      const resources = resourcesCollector({
+        containers: () => h.reg.containers(),
+        families: h.families,
+        files,
+        disks: new ContainerDisks(h.host.paths),
+      });
+      return { h, files, resources };
+    })();
+    try {
+      await resources.collect(new AbortController().signal);
+      ok(h.value("container_resources_memory_rss_bytes", {}) !== undefined);
+      const stat = `${tmp}/memory/libpod_parent/libpod-${ID}/memory.stat`;
+      Deno.writeTextFileSync(stat, "total_rss banana\n");
+      await resources.collect(new AbortController().signal);
+      equal(h.value("container_resources_memory_rss_bytes", {}), undefined);
+      equal(h.value("osprey_containers_parse_errors_total", { file: "cgroup_memory" }), 1);
+      equal(h.value("osprey_containers_read_errors_total", { source: "memory" }), 1);
+      ok(h.value("container_resources_cpu_usage_seconds_total", {}) !== undefined);
+    } finally {
+      files.close();
+      h.close();
+    }
+  } finally {
+    Deno.removeSync(tmp, { recursive: true });
+  }
+});
