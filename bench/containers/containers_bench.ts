@@ -10,7 +10,8 @@
  * 1. warm-up scrapes, discarded;
  * 2. S scrapes paced evenly over a window W that is a whole number of refresh intervals (so it
  *    holds exactly W / interval background refreshes), each scrape's wall time recorded;
- *    the agent's utime + stime (`/proc/<pid>/stat`) read before and after;
+ *    the agent's CPU time read before and after (all threads' `schedstat`, in ns; the
+ *    tick-based utime + stime of `/proc/<pid>/stat` is reported alongside as a cross-check);
  * 3. an idle window of 2·W with no scrapes: the background CPU rate;
  * CPU per scrape = (CPU in the scrape window − idle rate × W) / S.
  * 4. VmRSS and VmHWM from `/proc/<pid>/status`.
@@ -57,11 +58,26 @@ if (WINDOW_MS % INTERVAL_MS !== 0) throw new Error("--window must be a multiple 
 
 const HZ = 100; // USER_HZ on Linux/x86-64
 
-/** utime + stime of a process in ms (fields 14 and 15 of stat(5)). */
-function cpuMs(pid: number): number {
+/** utime + stime of a process in ms (fields 14 and 15 of stat(5)): 10 ms ticks. */
+function statCpuMs(pid: number): number {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(f[11]) + Number(f[12])) / HZ) * 1000;
+}
+
+/**
+ * CPU time of all of a process's threads in ms, to the nanosecond: the first field of each
+ * `/proc/<pid>/task/<tid>/schedstat` (sum_exec_runtime). The tick-based stat(5) figure cannot
+ * resolve a background refresh of a few tens of ms in a 20 s window; this can.
+ */
+function cpuMs(pid: number): number {
+  let ns = 0;
+  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/schedstat`).split(" ")[0]);
+    } catch { /* the thread exited meanwhile */ }
+  }
+  return ns / 1e6;
 }
 
 function statusKiB(pid: number, field: string): number {
@@ -84,7 +100,9 @@ interface Phase {
   series: number;
   body_bytes: number;
   scrape_ms: { median: number; p99: number; max: number; mean: number };
+  /** From schedstat (ns); the next from stat(5) utime + stime (10 ms ticks), a cross-check. */
   cpu_ms_per_scrape: number;
+  cpu_ms_per_scrape_stat_ticks: number;
   background_cpu_ms_per_s: number;
   background_cpu_ms_per_refresh: number;
   rss_mib: number;
@@ -108,7 +126,7 @@ async function measure(agent: AgentProcess): Promise<Phase> {
   const walls: number[] = [];
   let body = "";
   const gap = WINDOW_MS / SCRAPES;
-  const c0 = cpuMs(pid);
+  const c0 = cpuMs(pid), s0 = statCpuMs(pid);
   const w0 = performance.now();
   for (let i = 0; i < SCRAPES; i++) {
     const due = w0 + i * gap;
@@ -120,12 +138,14 @@ async function measure(agent: AgentProcess): Promise<Phase> {
   }
   const rest = w0 + WINDOW_MS - performance.now();
   if (rest > 0) await sleep(rest);
-  const c1 = cpuMs(pid);
+  const c1 = cpuMs(pid), s1 = statCpuMs(pid);
   const scrapeWindow = performance.now() - w0;
-  const i0 = cpuMs(pid);
+  const i0 = cpuMs(pid), j0 = statCpuMs(pid);
   const t0 = performance.now();
   await sleep(2 * WINDOW_MS);
-  const idleRate = (cpuMs(pid) - i0) / (performance.now() - t0); // ms CPU per ms
+  const idleMs = performance.now() - t0;
+  const idleRate = (cpuMs(pid) - i0) / idleMs; // ms CPU per ms
+  const statIdleRate = (statCpuMs(pid) - j0) / idleMs;
   const sorted = [...walls].sort((a, b) => a - b);
   const seen = benchContainers(body);
   return {
@@ -139,6 +159,7 @@ async function measure(agent: AgentProcess): Promise<Phase> {
       mean: round(walls.reduce((a, b) => a + b, 0) / walls.length),
     },
     cpu_ms_per_scrape: round((c1 - c0 - idleRate * scrapeWindow) / SCRAPES),
+    cpu_ms_per_scrape_stat_ticks: round((s1 - s0 - statIdleRate * scrapeWindow) / SCRAPES),
     background_cpu_ms_per_s: round(idleRate * 1000),
     background_cpu_ms_per_refresh: round(idleRate * INTERVAL_MS),
     rss_mib: round(statusKiB(pid, "VmRSS") / 1024),
