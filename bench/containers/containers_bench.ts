@@ -186,6 +186,12 @@ function cleanup(): Promise<void> {
   return cleaning;
 }
 
+/** Running containers this benchmark did not start. */
+async function otherRunning(): Promise<number> {
+  return (await podman(["ps", "--format", "{{.Names}}"])).split("\n")
+    .filter((n) => n !== "" && !n.startsWith(PREFIX)).length;
+}
+
 async function startAll(image: string): Promise<number> {
   const t0 = performance.now();
   await mapLimit(
@@ -218,7 +224,7 @@ async function main(): Promise<void> {
   const why = podmanIgnoreReason();
   if (why) throw new Error(`cannot run: ${why}`);
   const { image } = await ensureTestImage();
-  const others = (await podman(["ps", "-q"])).split("\n").filter(Boolean).length;
+  const others = await otherRunning();
   const agent = await startContainerAgent({
     collectInterval: `${INTERVAL_MS}ms`,
     gcGrace: "60s",
@@ -240,10 +246,18 @@ async function main(): Promise<void> {
     await sleep(2 * INTERVAL_MS);
     const full = await measure(agent);
 
+    const othersAfter = await otherRunning();
+    // Other containers change both phases (the agent reports them too): say so loudly.
+    const quiet = others === 0 && othersAfter === 0 && zero.containers_seen === 0 &&
+      full.containers_seen === N;
     const result = {
       bench: "containers",
       date: new Date().toISOString(),
-      host: { cpus: navigator.hardwareConcurrency, other_running_containers: others },
+      host: {
+        cpus: navigator.hardwareConcurrency,
+        other_running_containers: { before: others, after: othersAfter },
+        quiet,
+      },
       agent: { permissions: "-P=agent", collect_interval_ms: INTERVAL_MS },
       scrapes: SCRAPES,
       window_ms: WINDOW_MS,
@@ -290,6 +304,11 @@ async function main(): Promise<void> {
         `CPU/scrape ×${result.ratio.cpu_per_scrape}, RSS ×${result.ratio.rss}`,
         `goals: p99 < 50 ms ${result.goals.p99_under_50ms ? "met" : "MISSED"}; ` +
         `RSS < 100 MiB ${result.goals.rss_under_100mib ? "met" : "MISSED"}`,
+        ...(quiet ? [] : [
+          `WARNING: not a quiet host: ${others} other running containers before, ` +
+          `${othersAfter} after; the agent reported ${zero.containers_seen} in the 0 phase ` +
+          `and ${full.containers_seen} in the ${N} phase. Rerun when nothing else runs.`,
+        ]),
         `start: ${N} containers in ${(startMs / 1000).toFixed(1)} s (${CONCURRENCY} at a time); ` +
         `agent saw all ${(seenMs / 1000).toFixed(1)} s later`,
       ].join("\n"),
