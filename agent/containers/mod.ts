@@ -252,11 +252,9 @@ export const containersModule: ModuleSpec = {
       metadataTimeoutMs: num(flags, "container-metadata-timeout", 5000),
       bootTimeMs,
       userHz,
-      onRemove(c) {
-        disks.forget(c.id);
-        for (const d of c.allDirs()) {
-          for (const dir of Object.values(d)) if (typeof dir === "string") files.forget(dir);
-        }
+      onRemove: (c) => disks.forget(c.id),
+      forgetDirs(d) {
+        for (const dir of Object.values(d)) if (typeof dir === "string") files.forget(dir);
       },
     });
 

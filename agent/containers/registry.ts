@@ -112,6 +112,8 @@ export interface ContainerRegistryOptions {
   readonly appTypeProbesPerRescan?: number;
   /** Called when a container is removed (its series are already gone). */
   readonly onRemove?: (c: ContainerView) => void;
+  /** Called with the directories of a cgroup the registry forgets (to close kept files). */
+  readonly forgetDirs?: (dirs: CgroupDirs) => void;
 }
 
 type EntryState = "pending" | "container" | "ignored";
@@ -161,8 +163,6 @@ export interface ContainerView {
   readonly dirs: CgroupDirs | undefined;
   /** A live pid (for `<proc>/<pid>/mountinfo` and `/root`), or undefined. */
   anyPid(): number | undefined;
-  /** The directories of every cgroup the container had. */
-  allDirs(): CgroupDirs[];
   readonly metadata?: ContainerMetadata;
   /** True once the container was removed (its series are gone; setting any would leak). */
   readonly removed: boolean;
@@ -203,12 +203,6 @@ class Container implements ContainerView {
 
   get dirs(): CgroupDirs | undefined {
     return this.current?.dirs;
-  }
-
-  allDirs(): CgroupDirs[] {
-    const out: CgroupDirs[] = [];
-    for (const e of this.entries) if (e.dirs) out.push(e.dirs);
-    return out;
   }
 
   anyPid(): number | undefined {
@@ -293,6 +287,11 @@ export class ContainerRegistry {
   /** Number of tracked processes. */
   get processCount(): number {
     return this.#procs.size;
+  }
+
+  /** Number of cgroups the registry holds (containers', pending and ignored ones with processes). */
+  get cgroupCount(): number {
+    return this.#entries.size;
   }
 
   /** Resolves when every metadata lookup started so far has finished (tests, shutdown). */
@@ -546,9 +545,25 @@ export class ContainerRegistry {
       if (oom) c.oomKills++;
       if (c.liveCount === 0) c.deadSince = this.#now();
       if (c.current === entry && entry.pids.size === 0) c.current = this.#newestLive(c);
+      this.#prune(c);
       this.#show(c);
     }
     this.#dropIfEmpty(entry);
+  }
+
+  /**
+   * Forgets a container's empty cgroups other than its current one, so a container ID that
+   * keeps getting new cgroups (a CronJob's pods, a container recreated under its name) holds
+   * one cgroup, not all it ever had.
+   */
+  #prune(c: Container): void {
+    if (c.entries.size < 2) return;
+    for (const e of c.entries) {
+      if (e === c.current || e.pids.size > 0) continue;
+      c.entries.delete(e);
+      this.#deleteEntry(e);
+      if (e.dirs) this.#o.forgetDirs?.(e.dirs);
+    }
   }
 
   /** A container gains `n` processes of `entry`, the earliest started at `startMs`. */
@@ -561,7 +576,10 @@ export class ContainerRegistry {
     c.liveCount += n;
     c.hadProcesses = true;
     if (startMs < c.createdAt) c.createdAt = startMs;
-    c.current = entry;
+    if (c.current !== entry) {
+      c.current = entry;
+      this.#prune(c);
+    }
     this.#show(c);
   }
 
@@ -829,6 +847,7 @@ export class ContainerRegistry {
       c.liveCount += entry.pids.size;
       c.deadSince = undefined;
       c.current = entry;
+      this.#prune(c);
       for (const pid of entry.pids) {
         const p = this.#procs.get(pid);
         this.#probeAppType(c, pid, p?.exe ?? "", p?.exe !== undefined);
@@ -836,7 +855,8 @@ export class ContainerRegistry {
       }
     } else if (c.liveCount === 0) {
       c.deadSince ??= now;
-      c.current ??= entry;
+      c.current = entry;
+      this.#prune(c);
     }
     this.#show(c);
   }
@@ -845,7 +865,11 @@ export class ContainerRegistry {
     c.removed = true;
     c.series.remove();
     this.#containers.delete(c.id);
-    for (const e of c.entries) if (e.pids.size === 0) this.#deleteEntry(e);
+    for (const e of c.entries) {
+      if (e.pids.size > 0) continue;
+      this.#deleteEntry(e);
+      if (e.dirs) this.#o.forgetDirs?.(e.dirs);
+    }
     this.#o.onRemove?.(c);
   }
 

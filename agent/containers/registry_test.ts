@@ -465,3 +465,24 @@ Deno.test("systemd services and LXC need no runtime files", async () => {
     h.close();
   }
 });
+
+Deno.test("a container ID that keeps getting new cgroups holds one, not all it ever had", async () => {
+  const h = harness();
+  try {
+    let pid = 1000;
+    for (let i = 0; i < 50; i++) {
+      const id = hexId(0x1000 + i);
+      h.md.add("podman", id, { name: "cron" });
+      h.clock.advance(60_000);
+      h.host.spawn(++pid, { cgroup: podmanCgroup(id), startMs: h.clock.ms });
+      h.event({ type: "start", pid });
+      await h.reg.settled();
+      h.host.kill(pid);
+      h.event({ type: "exit", pid });
+    }
+    equal(h.value("container_restarts_total", { container_id: "/podman/cron" }), 49);
+    equal(h.reg.cgroupCount, 1);
+  } finally {
+    h.close();
+  }
+});
