@@ -211,12 +211,13 @@ export interface DiskOptions {
   readonly now?: () => number;
 }
 
-function isFileMount(root: string, mountPoint: string): boolean {
-  try {
-    return Deno.statSync(root + mountPoint).isFile;
-  } catch {
-    return false;
-  }
+/** Resolves with `p`, or rejects with a StatfsTimeout-like error after `ms`. */
+function within<T>(p: Promise<T>, path: string, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StatfsTimeout(path, ms)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -238,7 +239,6 @@ export function diskCollector(o: DiskOptions): Collector {
       if (++rounds % 20 === 0) o.disks.devices.clear();
       let n = 0;
       const jobs: Promise<void>[] = [];
-      const sweeps: { owner: SeriesOwner; keep: Set<string> }[] = [];
       for (const c of o.containers()) {
         if (signal.aborted) break;
         if (!c.visible) continue;
@@ -253,42 +253,47 @@ export function diskCollector(o: DiskOptions): Collector {
         const { mounts, bad } = parseMountInfo(text);
         if (bad > 0) f.parseErrors.labels("mountinfo").inc(bad);
         const root = under(o.paths.proc, `${pid}/root`);
-        const disks = selectMounts(mounts, c.metadata?.mounts)
-          .filter((d) => !isFileMount(root, d.mountPoint))
-          .map((disk) => {
-            const dev = o.disks.devices.resolve(disk.dev);
-            const source = mounts.findLast((m) => m.mountPoint === disk.mountPoint)?.source ?? "";
-            return { disk, device: dev?.name ?? source, diskDev: dev?.dev ?? disk.dev };
-          });
-        o.disks.set(c.id, { disks });
+        const candidates = selectMounts(mounts, c.metadata?.mounts).map((disk) => {
+          const dev = o.disks.devices.resolve(disk.dev);
+          const source = mounts.findLast((m) => m.mountPoint === disk.mountPoint)?.source ?? "";
+          return { disk, device: dev?.name ?? source, diskDev: dev?.dev ?? disk.dev };
+        });
         const s = c.series;
         const keep = new Set<string>();
-        sweeps.push({ owner: s, keep });
-        for (const d of disks) {
+        const dirs: DiskState["disks"] = [];
+        const perMount = candidates.map(async (d) => {
           const extra = [d.disk.mountPoint, d.device, d.disk.volume];
           const key = extra.join("\0");
           const skipKey = `${c.id}\0${key}`;
-          if (o.disks.skipped(skipKey, now())) continue;
-          keep.add(key);
-          jobs.push(
-            statfsUsage(root + d.disk.mountPoint, timeoutMs).then((u) => {
-              if (c.removed) return;
-              s.get(f.diskSize, ...extra).set(u.sizeBytes);
-              s.get(f.diskUsed, ...extra).set(u.usedBytes);
-              s.get(f.diskReserved, ...extra).set(u.reservedBytes);
-            }, (err) => {
-              keep.delete(key);
-              if (err instanceof StatfsTimeout) {
-                f.statfsTimeouts.labels().inc();
-                o.disks.skip(skipKey, now() + backoffMs);
-              } else f.readErrors.labels("statfs").inc();
-            }),
-          );
-        }
+          if (o.disks.skipped(skipKey, now())) return;
+          const path = root + d.disk.mountPoint;
+          try {
+            // a file bind-mounted into the container (a config file) is no file system of its
+            // own; asynchronous because even a stat can hang on a sick disk
+            if (!(await within(Deno.stat(path), path, timeoutMs)).isDirectory) return;
+            dirs.push(d);
+            const u = await statfsUsage(path, timeoutMs);
+            if (c.removed) return;
+            keep.add(key);
+            s.get(f.diskSize, ...extra).set(u.sizeBytes);
+            s.get(f.diskUsed, ...extra).set(u.usedBytes);
+            s.get(f.diskReserved, ...extra).set(u.reservedBytes);
+          } catch (err) {
+            if (err instanceof StatfsTimeout) {
+              f.statfsTimeouts.labels().inc();
+              o.disks.skip(skipKey, now() + backoffMs);
+            } else if (!(err instanceof Deno.errors.NotFound)) f.readErrors.labels("statfs").inc();
+          }
+        });
+        jobs.push(
+          Promise.allSettled(perMount).then(() => {
+            dirs.sort((a, b) => a.disk.mountPoint < b.disk.mountPoint ? -1 : 1);
+            o.disks.set(c.id, { disks: dirs });
+            if (!c.removed) s.retain(f.diskFamilies, keep);
+          }),
+        );
       }
       await Promise.allSettled(jobs);
-      // drop the series of mounts that went away or failed this round
-      for (const { owner, keep } of sweeps) owner.retain(f.diskFamilies, keep);
       perContainer.set(n === 0 ? 0 : (performance.now() - started) / 1000 / n);
     },
   };
