@@ -44,6 +44,7 @@ import { ContainerFamilies } from "./metrics.ts";
 import { parseUptime, readProcText } from "./proc.ts";
 import { ContainerRegistry } from "./registry.ts";
 import { ContainerDisks, diskCollector, resourcesCollector } from "./resources.ts";
+import { SystemdUnits, UNIT_DIRS } from "./systemd.ts";
 
 export { ContainerRegistry } from "./registry.ts";
 export type { ContainerRegistryOptions, ContainerView, ProcessEventLike } from "./registry.ts";
@@ -166,6 +167,7 @@ export function runtimeStateDirs(paths: HostPaths): string[] {
     DEFAULT_KUBELET_POD_LOG_DIR,
     LXC_PATH,
     ...INCUS_CONTAINER_DIRS,
+    ...UNIT_DIRS,
   ];
   return [...new Set(dirs.map((d) => under(paths.root, d)))];
 }
@@ -236,6 +238,7 @@ export const containersModule: ModuleSpec = {
     const families = new ContainerFamilies(ctx.registry);
     const files = new KeptFiles();
     const disks = new ContainerDisks(paths);
+    const units = new SystemdUnits(paths.root);
     const registry = new ContainerRegistry({
       paths,
       families,
@@ -250,6 +253,7 @@ export const containersModule: ModuleSpec = {
       denylist,
       skipSystemdSystemServices: flags["skip-systemd-system-services"] !== false,
       metadataTimeoutMs: num(flags, "container-metadata-timeout", 5000),
+      systemdProps: (unitPath) => units.props(unitPath),
       bootTimeMs,
       userHz,
       onRemove: (c) => disks.forget(c.id),

@@ -1,5 +1,6 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { harness, hexId, podmanCgroup, T0 } from "./_testing.ts";
+import { FIXTURES, harness, hexId, podmanCgroup, T0 } from "./_testing.ts";
+import { SystemdUnits } from "./systemd.ts";
 
 const A = hexId(0xa1);
 const B = hexId(0xb2);
@@ -482,6 +483,33 @@ Deno.test("a container ID that keeps getting new cgroups holds one, not all it e
     }
     equal(h.value("container_restarts_total", { container_id: "/podman/cron" }), 49);
     equal(h.reg.cgroupCount, 1);
+  } finally {
+    h.close();
+  }
+});
+
+Deno.test("systemd services: Type and TriggeredBy from unit files in container_info and the skip rule", async () => {
+  const units = new SystemdUnits(`${FIXTURES}/containers/systemd`);
+  const h = harness({ systemdProps: (p) => units.props(p) });
+  try {
+    h.host.spawn(100, { cgroup: "/system.slice/app.service", startMs: T0 });
+    h.host.spawn(101, { cgroup: "/system.slice/backup.service", startMs: T0 });
+    h.host.spawn(102, { cgroup: "/system.slice/other.service", startMs: T0 });
+    h.reg.scan();
+    await h.reg.settled();
+    deepEqual(
+      h.samples("container_info").map((s) => [
+        s.labels.container_id,
+        s.labels.image,
+        s.labels.systemd_type,
+        s.labels.systemd_triggered_by,
+      ]).sort(),
+      [
+        ["/system.slice/app.service", "", "notify", ""],
+        ["/system.slice/other.service", "", "forking", ""],
+      ],
+    );
+    equal(h.value("osprey_containers_ignored_total", { reason: "systemd_system_service" }), 1);
   } finally {
     h.close();
   }
