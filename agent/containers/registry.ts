@@ -215,6 +215,8 @@ class Container implements ContainerView {
 
 const MAX_APP_TYPES = 16;
 const UNKNOWN_LOG_LIMIT = 5;
+/** Distinct cgroups of unknown layout held at once; more are counted as overflow. */
+const MAX_UNKNOWN_CGROUPS = 1024;
 const YOUNG_PROCESS_MS = 60_000;
 const FULL_RESCAN_EVERY_MS = 600_000;
 const START_TOLERANCE_MS = 1000;
@@ -612,6 +614,11 @@ export class ContainerRegistry {
 
   #newEntry(path: string, cgroups: ProcCgroups): CgroupEntry {
     const cls = classifyCgroup(path);
+    if (cls.kind === "unknown" && this.#unknownCount >= MAX_UNKNOWN_CGROUPS) {
+      // its processes are tracked (so they are not read again), the cgroup is not
+      this.#f.overflow.labels("unknown_layout").inc();
+      return this.#root;
+    }
     const entry = new CgroupEntry(path, cgroups, cls);
     this.#entries.set(path, entry);
     if (cls.kind === "unknown") {

@@ -514,3 +514,19 @@ Deno.test("systemd services: Type and TriggeredBy from unit files in container_i
     h.close();
   }
 });
+
+Deno.test("unknown layouts beyond 1024 distinct cgroups are counted as overflow", () => {
+  const h = harness();
+  try {
+    for (let i = 0; i < 1030; i++) {
+      h.host.spawn(10_000 + i, { cgroup: `/weird/${i}`, startMs: T0 });
+    }
+    h.reg.scan();
+    equal(h.value("osprey_cgroup_unknown_layouts", {}), 1024);
+    equal(h.value("osprey_cgroup_unknown_layout_total", {}), 1024);
+    equal(h.value("osprey_containers_overflow_total", { kind: "unknown_layout" }), 6);
+    equal(h.reg.processCount, 1030);
+  } finally {
+    h.close();
+  }
+});
