@@ -82,7 +82,11 @@ function convert(spec: FlagSpec, raw: string, origin: string): FlagValue {
         throw new FlagError(`Cannot parse ${origin}: ${(err as Error).message}`);
       }
     case "list":
-      return raw.split(/[\s,]+/).filter((s) => s !== "");
+      // Items are regexes (container allow/deny lists), which may contain commas: each flag
+      // occurrence is one item; an environment value holds items separated by white space.
+      return origin.startsWith("--")
+        ? (raw === "" ? [] : [raw])
+        : raw.split(/\s+/).filter((s) => s !== "");
   }
 }
 
@@ -113,7 +117,8 @@ export interface ParsedFlags {
 
 /**
  * Parses `args` against `specs`, falling back to `env(name)` and then the default.
- * List flags may repeat (`--container-denylist a --container-denylist b`).
+ * List flags repeat (`--container-denylist a --container-denylist b`); their environment twin
+ * separates items with white space.
  */
 export function parseFlags(
   specs: readonly FlagSpec[],

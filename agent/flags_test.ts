@@ -35,11 +35,17 @@ Deno.test("parseFlags() reads booleans, durations and repeated lists", () => {
     "1m",
     "--container-denylist",
     "/docker/a",
-    "--container-denylist=/docker/b,/docker/c",
+    "--container-denylist=^/docker/b{1,3}$",
   ], () => undefined);
   equal(p.values["disable-bpf"], true);
   equal(p.values["min-container-age"], 60000);
-  deepEqual(p.values["container-denylist"], ["/docker/a", "/docker/b", "/docker/c"]);
+  deepEqual(p.values["container-denylist"], ["/docker/a", "^/docker/b{1,3}$"]);
+  const fromEnv = parseFlags(
+    SPECS,
+    [],
+    (n) => n === "CONTAINER_DENYLIST" ? "/a  /b{1,2}\n/c" : undefined,
+  );
+  deepEqual(fromEnv.values["container-denylist"], ["/a", "/b{1,2}", "/c"]);
   const envTrue = (n: string) => n === "DISABLE_BPF" ? "true" : undefined;
   equal(parseFlags(SPECS, ["--no-disable-bpf"], envTrue).values["disable-bpf"], false);
   equal(parseFlags(SPECS, [], envTrue).values["disable-bpf"], true);

@@ -7,8 +7,14 @@ import denoJson from "../deno.json" with { type: "json" };
 import { CORE_FLAGS } from "../agent/core_flags.ts";
 import { nodeModule } from "../agent/node/mod.ts";
 import { processEventsModule } from "../agent/process_events/mod.ts";
+import { containersModule } from "../agent/containers/mod.ts";
 
-const ALL_FLAGS = [...CORE_FLAGS, ...nodeModule.flags ?? [], ...processEventsModule.flags ?? []];
+const ALL_FLAGS = [
+  ...CORE_FLAGS,
+  ...nodeModule.flags ?? [],
+  ...processEventsModule.flags ?? [],
+  ...containersModule.flags ?? [],
+];
 
 interface PermissionSet {
   read?: string[];
