@@ -11,6 +11,9 @@ const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 /** The repository root, absolute. */
 export const REPO_ROOT: string = ROOT;
 
+/** V8 settings the agent ships with (`deno task start`, the package): tests run it the same way. */
+export const AGENT_V8_FLAGS: readonly string[] = ["--v8-flags=--max-semi-space-size=1"];
+
 /** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
 export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -56,7 +59,14 @@ export function startAgent(opts: StartAgentOptions): AgentProcess {
     port = freePort();
     args.push(`--listen=127.0.0.1:${port}`);
   }
-  const denoArgs = ["run", "--no-prompt", ...opts.permissions, `${ROOT}/agent/main.ts`, ...args];
+  const denoArgs = [
+    "run",
+    "--no-prompt",
+    ...opts.permissions,
+    ...AGENT_V8_FLAGS,
+    `${ROOT}/agent/main.ts`,
+    ...args,
+  ];
   const [cmd, cmdArgs] = opts.asUser === undefined ? [Deno.execPath(), denoArgs] : [
     "setpriv",
     [
