@@ -14,6 +14,9 @@ export const REPO_ROOT: string = ROOT;
 /** V8 settings the agent ships with (`deno task start`, the package): tests run it the same way. */
 export const AGENT_V8_FLAGS: readonly string[] = ["--v8-flags=--max-semi-space-size=1"];
 
+/** Environment the agent ships with (deno.json's start task, the package). */
+export const AGENT_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2" };
+
 /** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
 export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -80,7 +83,13 @@ export function startAgent(opts: StartAgentOptions): AgentProcess {
   const child = new Deno.Command(cmd, {
     args: cmdArgs,
     cwd: ROOT,
-    env: { NO_COLOR: "1", RUST_BACKTRACE: "0", DENO_NO_UPDATE_CHECK: "1", ...opts.env },
+    env: {
+      NO_COLOR: "1",
+      RUST_BACKTRACE: "0",
+      DENO_NO_UPDATE_CHECK: "1",
+      ...AGENT_ENV,
+      ...opts.env,
+    },
     stdin: "null",
     stdout: "null",
     stderr: "piped",

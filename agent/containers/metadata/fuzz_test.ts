@@ -29,6 +29,7 @@ import {
 } from "./mod.ts";
 import { copyFixture, FIXTURES, IDS } from "./_testing.ts";
 import { clearParseCache } from "./_fs.ts";
+import { clearEventsFollowers } from "./podman.ts";
 import { hostPaths } from "../../paths.ts";
 
 const SEED = 0x05b7e1;
@@ -348,6 +349,7 @@ Deno.test(`fuzz: ${LOOKUP_ITERATIONS} lookups on corrupted fixture trees reject 
         await Deno.writeTextFile(file, mutate(new TextDecoder().decode(original)));
       }
       clearParseCache(); // a rewrite within one mtime tick must not hit the last parse
+      clearEventsFollowers();
       try {
         await lookupMetadata(t.runtime, t.id, { paths: hostPaths({ hostRoot: root }), ...t.opts });
         outcomes.ok = (outcomes.ok ?? 0) + 1;

@@ -305,8 +305,111 @@ export function indexPodmanEvents(text: string, onlyId?: string): Map<string, Po
   return index;
 }
 
-function indexAllPodmanEvents(text: string): Map<string, PodmanEventInfo> {
-  return indexPodmanEvents(text);
+/** Bytes compared at the end of what was read, to notice a log rewritten in place. */
+const SEAM_BYTES = 64;
+
+/** Containers an events-log index remembers; the oldest are forgotten first. */
+export const EVENTS_INDEX_MAX = 10_000;
+
+/**
+ * The events log, indexed once and then followed: each lookup parses only the bytes appended
+ * since the last one. Starting 200 containers appends to the log 200 times; re-reading and
+ * re-parsing its tail for each lookup made megabytes of garbage per container.
+ */
+export class EventsFollower {
+  #ino: number | null = null;
+  #offset = 0;
+  #partial = "";
+  /** The last bytes read, to tell an append from an in-place rewrite. */
+  #seam = new Uint8Array(0);
+  readonly index = new Map<string, PodmanEventInfo>();
+
+  async #sameSeam(f: Deno.FsFile): Promise<boolean> {
+    const n = this.#seam.length;
+    if (n === 0) return true;
+    await f.seek(this.#offset - n, Deno.SeekMode.Start);
+    const now = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const r = await f.read(now.subarray(got));
+      if (r === null) return false;
+      got += r;
+    }
+    return now.every((b, i) => b === this.#seam[i]);
+  }
+
+  /** Brings the index up to date with the file; resets it when the file was replaced or cut. */
+  async update(file: string): Promise<void> {
+    const info = await Deno.stat(file);
+    using f = await Deno.open(file, { read: true });
+    // Replaced (new inode), cut (shorter), or rewritten in place (the bytes before our offset
+    // differ from the ones we read): start over from the tail.
+    if (
+      info.ino !== this.#ino || info.size < this.#offset ||
+      !(await this.#sameSeam(f))
+    ) {
+      this.#ino = info.ino;
+      this.#offset = Math.max(0, info.size - EVENTS_TAIL_BYTES);
+      this.#partial = "";
+      this.#seam = new Uint8Array(0);
+      this.index.clear();
+    }
+    if (info.size === this.#offset) return;
+    await f.seek(this.#offset, Deno.SeekMode.Start);
+    const buf = new Uint8Array(Math.min(info.size - this.#offset, EVENTS_TAIL_BYTES));
+    let got = 0;
+    while (got < buf.length) {
+      const n = await f.read(buf.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    const startsMidLine = this.#offset > 0 && this.index.size === 0 && this.#partial === "";
+    this.#offset += got;
+    this.#seam = buf.slice(Math.max(0, got - SEAM_BYTES), got);
+    let text = this.#partial + new TextDecoder().decode(buf.subarray(0, got));
+    if (startsMidLine) text = text.slice(text.indexOf("\n") + 1); // a tail starts mid-line
+    const lastNl = text.lastIndexOf("\n");
+    this.#partial = text.slice(lastNl + 1); // a line still being written
+    for (const [id, ev] of indexPodmanEvents(text.slice(0, lastNl + 1))) {
+      const old = this.index.get(id);
+      this.index.delete(id); // re-insert: most recently seen last
+      this.index.set(
+        id,
+        old === undefined ? ev : { ...old, ...ev, events: old.events + ev.events },
+      );
+    }
+    for (const id of this.index.keys()) {
+      if (this.index.size <= EVENTS_INDEX_MAX) break;
+      this.index.delete(id);
+    }
+  }
+}
+
+const EVENTS_FOLLOWERS = new Map<string, EventsFollower>();
+
+/** The followed index of one events log (at most a handful of logs exist per host). */
+async function followEvents(
+  ctx: LookupContext,
+  file: string,
+): Promise<Map<string, PodmanEventInfo>> {
+  let f = EVENTS_FOLLOWERS.get(file);
+  if (f === undefined) EVENTS_FOLLOWERS.set(file, f = new EventsFollower());
+  try {
+    await f.update(file);
+  } catch (e) {
+    EVENTS_FOLLOWERS.delete(file);
+    if (e instanceof Deno.errors.NotFound) {
+      throw ctx.error("not_found", `No events log "${file}"`, file, e);
+    }
+    throw ctx.error("unreadable", `Cannot read "${file}": ${(e as Error).message}`, file, e);
+  }
+  ctx.sources.push(file);
+  return f.index;
+}
+
+/** Forgets followed events logs (tests). */
+export function clearEventsFollowers(): void {
+  EVENTS_FOLLOWERS.clear();
 }
 
 interface StorageHit {
@@ -473,14 +576,7 @@ export async function lookupPodman(
     );
   } else {
     const eventsFile = ctx.host(`${tmpdir}/events/events.log`);
-    const read = (fresh: boolean) =>
-      ctx.optional(
-        "events log",
-        () =>
-          ctx.readCached(eventsFile, indexAllPodmanEvents, { tailBytes: EVENTS_TAIL_BYTES, fresh }),
-      );
-    let index = await read(false);
-    if (index !== undefined && !index.has(ctx.id)) index = await read(true);
+    const index = await ctx.optional("events log", () => followEvents(ctx, eventsFile));
     events = index?.get(ctx.id);
     if (events?.labels === undefined) {
       ctx.note(
