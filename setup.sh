@@ -11,6 +11,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
 export DENO_NO_UPDATE_CHECK=1 RUST_BACKTRACE=0
+# Debian 12's plain `su` (without `-`) keeps the caller's PATH, which has no sbin directories;
+# bpftool (the build), runc and ip (the tests) live there.
+for d in /usr/local/sbin /usr/sbin /sbin; do
+  case ":$PATH:" in *":$d:"*) ;; *) PATH=$PATH:$d ;; esac
+done
+export PATH
 action=${1:-build}
 [ $# -gt 0 ] && shift
 
