@@ -34,19 +34,36 @@ missing_pkgs() {
   done
 }
 
+# A fresh machine's first boot often runs apt-daily / unattended-upgrades, which hold apt's
+# locks for minutes: wait for them instead of failing at once. `apt-get install` waits by itself
+# (DPkg::Lock::Timeout); `apt-get update` has no such option for its lists lock, so it retries.
+APT_LOCK_WAIT=600
+apt_update() {
+  local err waited=0
+  err=$(mktemp)
+  until apt-get update -qq 2>"$err"; do
+    if ! grep -q 'Could not get lock' "$err" || [ "$waited" -ge "$APT_LOCK_WAIT" ]; then
+      cat "$err" >&2; rm -f "$err"; die "apt-get update failed"
+    fi
+    [ "$waited" = 0 ] && say "apt is busy (apt-daily or another apt-get?): waiting up to ${APT_LOCK_WAIT}s"
+    sleep 5; waited=$((waited + 5))
+  done
+  cat "$err" >&2; rm -f "$err"
+}
+
 install_pkgs() {
   local missing
-  missing=$(missing_pkgs "$@")
+  missing=$(missing_pkgs "$@" | paste -sd' ' -)
   [ -z "$missing" ] && return 0
   [ "$(id -u)" = 0 ] || die "these Debian packages are missing and installing them needs root: $missing"
   say "installing Debian packages: $missing"
   if [ ! -f /var/lib/apt/periodic/osprey-updated ] || [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit)" ]; then
-    apt-get update -qq
+    apt_update
     mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/osprey-updated
   fi
   # shellcheck disable=SC2086
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null \
-    || die "apt-get install failed for: $missing"
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout="$APT_LOCK_WAIT" install -y -qq \
+    --no-install-recommends $missing >/dev/null || die "apt-get install failed for: $missing"
 }
 
 check_kernel() {
