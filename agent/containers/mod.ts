@@ -16,6 +16,8 @@
  * names), on the runtimes' state directories under the host root (names, images, labels; a
  * container whose metadata cannot be read is reported under its short ID) and
  * `--allow-sys=statfs` (file system sizes) are optional and reported at start when missing.
+ * `--docker-socket` / `--podman-socket` add the runtimes' APIs as a second source after the
+ * files, when their sockets are granted too (see runtime_api/mod.ts).
  *
  * @module
  */
@@ -43,6 +45,15 @@ import {
 import { ContainerFamilies } from "./metrics.ts";
 import { parseUptime, readProcText } from "./proc.ts";
 import { ContainerRegistry } from "./registry.ts";
+import {
+  API_TIMEOUT_MS,
+  configuredSockets,
+  RUNTIME_API_FLAGS,
+  RuntimeApi,
+  RuntimeApiFamilies,
+  runtimeApiNeeds,
+  socketNeeds,
+} from "./runtime_api/mod.ts";
 import { ContainerDisks, diskCollector, resourcesCollector } from "./resources.ts";
 import { SystemdUnits, UNIT_DIRS } from "./systemd.ts";
 
@@ -141,6 +152,7 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     help: "Longest one read of a container's runtime metadata may take",
     group: GROUP,
   },
+  ...RUNTIME_API_FLAGS,
 ];
 
 /** Compiles the allow/deny regexes; a bad one is a FlagError naming the flag. */
@@ -181,12 +193,13 @@ function requiredNeeds(paths: HostPaths): PermissionNeed[] {
   return [...new Set([paths.proc, paths.cgroup])].map(read);
 }
 
-/** The permissions that add something when granted. */
-export function optionalNeeds(paths: HostPaths): PermissionNeed[] {
+/** The permissions that add something when granted (the sockets only when configured). */
+export function optionalNeeds(paths: HostPaths, flags: FlagValues = {}): PermissionNeed[] {
   return [
     read(paths.sys),
     ...runtimeStateDirs(paths).map(read),
     { descriptor: { name: "sys", kind: "statfs" }, flag: "--allow-sys=statfs" },
+    ...runtimeApiNeeds(flags),
   ];
 }
 
@@ -214,14 +227,18 @@ export const containersModule: ModuleSpec = {
     const { flags, paths, log } = ctx;
     const allowlist = compileFilters("container-allowlist", list(flags, "container-allowlist"));
     const denylist = compileFilters("container-denylist", list(flags, "container-denylist"));
-    const missing = optionalNeeds(paths).filter((n) => !granted(n));
+    const missing = optionalNeeds(paths, flags).filter((n) => !granted(n));
     if (missing.length > 0) {
       log.warn("containers: optional permissions missing; some data is left out", {
-        missing: missing.map((m) => m.flag).join(" "),
+        missing: [...new Set(missing.map((m) => m.flag))].join(" "),
         effect: "no block device names without <sys>; short IDs instead of names without " +
-          "runtime dirs; no container_resources_disk_{size,used,reserved}_bytes without statfs",
+          "runtime dirs; no container_resources_disk_{size,used,reserved}_bytes without " +
+          "statfs; a --docker-socket or --podman-socket not granted is not asked",
       });
     }
+    const sockets = new Map(
+      [...configuredSockets(flags)].filter(([, path]) => socketNeeds(path).every(granted)),
+    );
     const statfsOk = granted({ descriptor: { name: "sys", kind: "statfs" }, flag: "" });
 
     const cgroupFs = detectCgroupFs(paths.cgroup);
@@ -233,18 +250,29 @@ export const containersModule: ModuleSpec = {
       cgroup_layout: cgroupFs.layout,
       cgroup_root: cgroupFs.root,
       user_hz: userHz,
+      runtime_api: [...sockets].map(([rt, path]) => `${rt}:${path}`).join(" ") || "off",
     });
 
     const families = new ContainerFamilies(ctx.registry);
     const files = new KeptFiles();
     const disks = new ContainerDisks(paths);
     const units = new SystemdUnits(paths.root);
+    const metadataTimeoutMs = num(flags, "container-metadata-timeout", 5000);
+    const api = sockets.size === 0 ? undefined : new RuntimeApi({
+      sockets,
+      root: paths.root,
+      log,
+      families: new RuntimeApiFamilies(ctx.registry),
+      timeoutMs: Math.min(API_TIMEOUT_MS, metadataTimeoutMs),
+    });
     const registry = new ContainerRegistry({
       paths,
       families,
       log,
       cgroupFs,
-      lookupMetadata: (runtime, id) => lookupMetadata(runtime, id, { paths }),
+      lookupMetadata: api === undefined
+        ? (runtime, id) => lookupMetadata(runtime, id, { paths })
+        : (runtime, id) => api.lookup(runtime, id, () => lookupMetadata(runtime, id, { paths })),
       minContainerAgeMs: num(flags, "min-container-age", 30_000),
       gcGraceMs: num(flags, "container-gc-grace", 600_000),
       maxContainers: num(flags, "max-containers", 5000),
@@ -252,11 +280,14 @@ export const containersModule: ModuleSpec = {
       allowlist,
       denylist,
       skipSystemdSystemServices: flags["skip-systemd-system-services"] !== false,
-      metadataTimeoutMs: num(flags, "container-metadata-timeout", 5000),
+      metadataTimeoutMs,
       systemdProps: (unitPath) => units.props(unitPath),
       bootTimeMs,
       userHz,
-      onRemove: (c) => disks.forget(c.id),
+      onRemove(c) {
+        disks.forget(c.id);
+        if (c.metadata) api?.forget(c.metadata.runtime, c.metadata.id);
+      },
       forgetDirs(d) {
         for (const dir of Object.values(d)) if (typeof dir === "string") files.forget(dir);
       },
@@ -303,6 +334,7 @@ export const containersModule: ModuleSpec = {
       stop() {
         unsubscribe();
         registry.close();
+        api?.close();
         files.close();
       },
     };
