@@ -62,24 +62,45 @@ export function startAgent(opts: StartAgentOptions): AgentProcess {
     port = freePort();
     args.push(`--listen=127.0.0.1:${port}`);
   }
+  // As another user: through setpriv, and through a bind mount of the repository when that
+  // user cannot reach it (a checkout under /root, which is 0700 on Debian).
+  const view = opts.asUser === undefined ? undefined : userView(opts.asUser);
+  const root = view ?? ROOT;
+  const exe = view !== undefined && Deno.execPath().startsWith(`${ROOT}/`)
+    ? view + Deno.execPath().slice(ROOT.length)
+    : Deno.execPath();
   const denoArgs = [
     "run",
     "--no-prompt",
     ...opts.permissions,
     ...AGENT_V8_FLAGS,
-    `${ROOT}/agent/main.ts`,
+    `${root}/agent/main.ts`,
     ...args,
   ];
-  const [cmd, cmdArgs] = opts.asUser === undefined ? [Deno.execPath(), denoArgs] : [
+  const setpriv = [
     "setpriv",
-    [
-      `--reuid=${opts.asUser}`,
-      `--regid=${opts.asUser}`,
-      "--clear-groups",
-      Deno.execPath(),
-      ...denoArgs,
-    ],
+    `--reuid=${opts.asUser}`,
+    `--regid=${opts.asUser}`,
+    "--clear-groups",
+    exe,
+    ...denoArgs,
   ];
+  const [cmd, cmdArgs] = opts.asUser === undefined
+    ? [Deno.execPath(), denoArgs]
+    : view === undefined
+    ? [setpriv[0], setpriv.slice(1)]
+    // A private mount namespace: the bind mount exists only for this process and goes with it.
+    : ["unshare", [
+      "--mount",
+      "--propagation=private",
+      "sh",
+      "-c",
+      'mount --bind "$1" "$2" && cd "$2" && shift 2 && exec "$@"',
+      "sh",
+      ROOT,
+      view,
+      ...setpriv,
+    ]];
   const child = new Deno.Command(cmd, {
     args: cmdArgs,
     cwd: ROOT,
@@ -103,6 +124,12 @@ export function startAgent(opts: StartAgentOptions): AgentProcess {
   let exited = false;
   const statusP = child.status.then((s) => {
     exited = true;
+    // Empty here: the bind mount lived in the child's mount namespace only.
+    if (view !== undefined) {
+      try {
+        Deno.removeSync(view);
+      } catch { /* an empty directory left in the temporary directory */ }
+    }
     return s;
   });
 
@@ -136,6 +163,32 @@ export function startAgent(opts: StartAgentOptions): AgentProcess {
       return { status, ms };
     },
   };
+}
+
+/**
+ * `undefined` when `uid` can read the repository and the deno binary in place; else a new empty
+ * directory under the temporary directory (world-traversable) to bind-mount the repository on.
+ */
+function userView(uid: number): string | undefined {
+  const probe = new Deno.Command("setpriv", {
+    args: [
+      `--reuid=${uid}`,
+      `--regid=${uid}`,
+      "--clear-groups",
+      "test",
+      "-r",
+      `${ROOT}/deno.json`,
+      "-a",
+      "-x",
+      Deno.execPath(),
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).outputSync();
+  if (probe.success) return undefined;
+  const dir = Deno.makeTempDirSync({ prefix: "osprey-repo-" });
+  Deno.chmodSync(dir, 0o755);
+  return dir;
 }
 
 /** Fetches `/metrics` as text with an optional Accept header. */
