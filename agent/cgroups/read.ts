@@ -12,6 +12,7 @@
  */
 import { CgroupFormatError, CgroupReadError } from "./errors.ts";
 import type { CgroupDirs } from "./fs.ts";
+import { rereadSync } from "../reread.ts";
 import {
   flatKeyedValues,
   type IoStat,
@@ -54,8 +55,6 @@ export const directFiles: CgroupFileSource = {
   },
 };
 
-const decoder = new TextDecoder();
-
 /** Options for {@linkcode KeptFiles}. */
 export interface KeptFilesOptions {
   /**
@@ -76,7 +75,6 @@ export interface KeptFilesOptions {
  */
 export class KeptFiles implements CgroupFileSource {
   #files = new Map<string, Deno.FsFile>();
-  #buf = new Uint8Array(8192);
   #maxOpen: number;
 
   constructor(opts: KeptFilesOptions = {}) {
@@ -92,7 +90,7 @@ export class KeptFiles implements CgroupFileSource {
     const kept = this.#files.get(path);
     if (kept) {
       try {
-        return this.#readFrom(kept);
+        return rereadSync(kept);
       } catch {
         this.#drop(path, kept); // open again below
       }
@@ -106,7 +104,7 @@ export class KeptFiles implements CgroupFileSource {
     }
     let text: string;
     try {
-      text = this.#readFrom(file);
+      text = rereadSync(file);
     } catch (err) {
       file.close();
       if (err instanceof Deno.errors.NotFound) return undefined;
@@ -115,22 +113,6 @@ export class KeptFiles implements CgroupFileSource {
     if (this.#files.size < this.#maxOpen) this.#files.set(path, file);
     else file.close();
     return text;
-  }
-
-  #readFrom(file: Deno.FsFile): string {
-    file.seekSync(0, Deno.SeekMode.Start);
-    let n = 0;
-    for (;;) {
-      if (n === this.#buf.length) {
-        const bigger = new Uint8Array(this.#buf.length * 2);
-        bigger.set(this.#buf);
-        this.#buf = bigger;
-      }
-      const got = file.readSync(this.#buf.subarray(n));
-      if (got === null || got === 0) break;
-      n += got;
-    }
-    return decoder.decode(this.#buf.subarray(0, n));
   }
 
   #drop(path: string, file: Deno.FsFile): void {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { rereadSync } from "../reread.ts";
 
 /**
  * Reads a host text file; a failure names the file and keeps the original as `cause`.
@@ -33,8 +34,6 @@ export function readOptionalHostText(path: string): string | undefined {
   }
 }
 
-const decoder = new TextDecoder();
-
 function wrap(path: string, err: unknown): Error {
   const why = err instanceof Error ? err.message : String(err);
   return new Error(`Cannot read "${path}": ${why}`, { cause: err });
@@ -50,7 +49,6 @@ function wrap(path: string, err: unknown): Error {
 export class HostFile {
   readonly path: string;
   #file: Deno.FsFile | undefined;
-  #buf = new Uint8Array(4096);
 
   constructor(path: string) {
     this.path = path;
@@ -67,7 +65,7 @@ export class HostFile {
   readOptional(): string | undefined {
     if (this.#file) {
       try {
-        return this.#readKept(this.#file);
+        return rereadSync(this.#file);
       } catch {
         this.close(); // e.g. the device went away: open again below
       }
@@ -79,27 +77,11 @@ export class HostFile {
       throw wrap(this.path, err);
     }
     try {
-      return this.#readKept(this.#file);
+      return rereadSync(this.#file);
     } catch (err) {
       this.close();
       throw wrap(this.path, err);
     }
-  }
-
-  #readKept(file: Deno.FsFile): string {
-    file.seekSync(0, Deno.SeekMode.Start);
-    let n = 0;
-    for (;;) {
-      if (n === this.#buf.length) {
-        const bigger = new Uint8Array(this.#buf.length * 2);
-        bigger.set(this.#buf);
-        this.#buf = bigger;
-      }
-      const got = file.readSync(this.#buf.subarray(n));
-      if (got === null) break;
-      n += got;
-    }
-    return decoder.decode(this.#buf.subarray(0, n));
   }
 
   /** Closes the kept descriptor; the next read opens the file again. */

@@ -4,17 +4,11 @@
  * @module
  */
 
+import type { ContainerRuntime } from "../../cgroups/mod.ts";
 import type { HostPaths } from "../../paths.ts";
 
-/** The container runtimes whose on-disk state this module reads. */
-export type ContainerRuntime =
-  | "docker"
-  | "containerd"
-  | "crio"
-  | "podman"
-  | "lxc"
-  | "systemd"
-  | "talos";
+// One definition of the runtimes: the cgroup classifier names them, this module reads their state.
+export type { ContainerRuntime };
 
 /** Every runtime name, for validation and iteration. */
 export const CONTAINER_RUNTIMES: readonly ContainerRuntime[] = [
