@@ -75,7 +75,7 @@ Deno.test("agent on a fixture host runs without root and without BPF", async () 
   await Deno.chmod(denoDir, 0o777);
   const agent = startAgent({
     permissions: ["-P=fixture"],
-    args: ["--host-root=tests/fixtures/host"],
+    args: ["--host-root=tests/fixtures/host", "--min-container-age=0", "--collect-interval=500ms"],
     env: { DENO_DIR: denoDir },
     asUser: isRoot() ? 65534 : undefined,
   });
@@ -85,6 +85,26 @@ Deno.test("agent on a fixture host runs without root and without BPF", async () 
     match(text, /^node_agent_info\{.*version="\d+\.\d+\.\d+".*\} 1$/m);
     match(text, /^osprey_module_state\{.*module="process_events",state="off".*\} 1$/m);
     match(agent.stderr(), /process_events\s+off\s+host paths point at a fixture tree/);
+    // The fixture's Podman container (tests/fixtures/compose_host_container.sh): found through
+    // its cgroup, named from Podman's files, its CPU counter read from its recorded cgroup.
+    const usage = Number(
+      await Deno.readTextFile(
+        `${REPO_ROOT}/tests/fixtures/host/sys/fs/cgroup/cpuacct/libpod_parent/` +
+          "libpod-4d4d3c9f5f540e4f6fcd1af6173d62013ccf2653661cbe5c5976927a951086fa/cpuacct.usage",
+      ),
+    );
+    let series = "";
+    for (let i = 0; i < 50 && !series; i++) {
+      series = (await scrape(agent.url)).split("\n").find((l) =>
+        l.startsWith(
+          'container_resources_cpu_usage_seconds_total{container_id="/podman/osprey-meta-test"',
+        )
+      ) ?? "";
+      if (!series) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    equal(Number(series.slice(series.lastIndexOf(" ") + 1)), usage / 1e9, series);
     // The whole exposition passes promtool's parser and linter...
     const check = await promtoolCheck(text);
     equal(check.code, 0, check.out);
