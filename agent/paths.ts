@@ -17,7 +17,10 @@ export interface HostPaths {
   readonly sys: string;
   /** The host's cgroupfs mount point. */
   readonly cgroup: string;
-  /** True when the paths point at a fixture tree rather than a live kernel. */
+  /**
+   * True when `proc` is not a live procfs (a fixture tree): its `self` is not the kernel's
+   * link to the reader's pid. A host's procfs mounted elsewhere (`/host/proc` in a pod) is live.
+   */
   readonly fixture: boolean;
 }
 
@@ -74,7 +77,20 @@ export function hostPaths(opts: HostPathsOptions = {}): HostPaths {
   const proc = opts.procfsRoot ? abs(opts.procfsRoot) : join(useView ? view : root, "proc");
   const sys = opts.sysfsRoot ? abs(opts.sysfsRoot) : join(useView ? view : root, "sys");
   const cgroup = opts.cgroupfsRoot ? abs(opts.cgroupfsRoot) : `${sys}/fs/cgroup`;
-  return { root, proc, sys, cgroup, fixture: root !== "/" };
+  return { root, proc, sys, cgroup, fixture: !isLiveProcfs(proc) };
+}
+
+/**
+ * A live procfs has `self` as a link to a pid (in whichever pid namespace mounted it); a
+ * fixture tree has a directory there, or nothing. When the link cannot be read (no permission)
+ * the answer is "live": that is what a missing grant on a real host means.
+ */
+function isLiveProcfs(proc: string): boolean {
+  try {
+    return /^\d+$/.test(Deno.readLinkSync(`${proc}/self`));
+  } catch (e) {
+    return e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied;
+  }
 }
 
 /** Joins a path under one of the host roots: `under(paths.proc, "stat")`. */
