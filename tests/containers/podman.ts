@@ -26,10 +26,19 @@ export interface PodmanResult {
 
 const decoder = new TextDecoder();
 
+// conmon, which podman leaves behind to watch each container, writes an empty "oom" file into
+// its working directory when the container is OOM-killed: run podman from a scratch directory,
+// not the checkout.
+let scratch: string | undefined;
+function scratchDir(): string {
+  return scratch ??= Deno.makeTempDirSync({ prefix: "osprey-podman-cwd-" });
+}
+
 /** Runs `podman <args>` with the test containers.conf; never throws on a non-zero exit. */
 export async function podmanRaw(args: string[]): Promise<PodmanResult> {
   const out = await new Deno.Command("podman", {
     args,
+    cwd: scratchDir(),
     env: { CONTAINERS_CONF },
     stdin: "null",
     stdout: "piped",
