@@ -46,11 +46,15 @@ function lineEnd(text: string, from: number): number {
 }
 
 /**
- * A flat-keyed file, one `key value` per line (cpu.stat and memory.stat, v1 and v2).
- * Values must be integers.
+ * Walks a flat-keyed file, one `key value` per line (cpu.stat and memory.stat, v1 and v2),
+ * checking every line, and calls `onLine` with the key's bounds in `text` and the integer
+ * value. Keys are not sliced here, so a caller that wants a few of them allocates nothing.
  */
-export function parseFlatKeyed(text: string, file: string): Map<string, number> {
-  const out = new Map<string, number>();
+function walkFlatKeyed(
+  text: string,
+  file: string,
+  onLine: (keyStart: number, keyEnd: number, value: number) => void,
+): void {
   let line = 0;
   for (let start = 0; start < text.length;) {
     const end = lineEnd(text, start);
@@ -72,10 +76,19 @@ export function parseFlatKeyed(text: string, file: string): Map<string, number> 
           `value is not an integer: ${quote(text.slice(start, end))}`,
         );
       }
-      out.set(text.slice(start, sp), v);
+      onLine(start, sp, v);
     }
     start = end + 1;
   }
+}
+
+/**
+ * A flat-keyed file, one `key value` per line (cpu.stat and memory.stat, v1 and v2).
+ * Values must be integers.
+ */
+export function parseFlatKeyed(text: string, file: string): Map<string, number> {
+  const out = new Map<string, number>();
+  walkFlatKeyed(text, file, (ks, ke, v) => out.set(text.slice(ks, ke), v));
   return out;
 }
 
@@ -90,35 +103,13 @@ export function flatKeyedValues(
   keys: readonly string[],
 ): (number | undefined)[] {
   const out: (number | undefined)[] = keys.map(() => undefined);
-  let line = 0;
-  for (let start = 0; start < text.length;) {
-    const end = lineEnd(text, start);
-    line++;
-    if (end > start) {
-      const sp = text.indexOf(" ", start);
-      if (sp <= start || sp >= end) {
-        throw new CgroupFormatError(
-          file,
-          line,
-          `expected "key value", got ${quote(text.slice(start, end))}`,
-        );
-      }
-      const v = parseInteger(text, sp + 1, end);
-      if (Number.isNaN(v)) {
-        throw new CgroupFormatError(
-          file,
-          line,
-          `value is not an integer: ${quote(text.slice(start, end))}`,
-        );
-      }
-      const len = sp - start;
-      for (let k = 0; k < keys.length; k++) {
-        const key = keys[k];
-        if (key.length === len && text.startsWith(key, start)) out[k] = v;
-      }
+  walkFlatKeyed(text, file, (ks, ke, v) => {
+    const len = ke - ks;
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k];
+      if (key.length === len && text.startsWith(key, ks)) out[k] = v;
     }
-    start = end + 1;
-  }
+  });
   return out;
 }
 
