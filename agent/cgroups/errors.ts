@@ -4,23 +4,13 @@
  *
  * @module
  */
+import { FileFormatError } from "../file_format_error.ts";
 
 /** Text that does not have the expected format (truncated, garbled, unknown). */
-export class CgroupFormatError extends SyntaxError {
-  /** The file, as passed to the parser (`/proc/<pid>/cgroup`, `memory.stat`, or a real path). */
-  readonly file: string;
-  /** 1-based line number, or 0 when the problem concerns the text as a whole. */
-  readonly line: number;
-
+export class CgroupFormatError extends FileFormatError {
   constructor(file: string, line: number, reason: string) {
-    super(
-      line > 0
-        ? `Cannot parse "${file}" line ${line}: ${reason}`
-        : `Cannot parse "${file}": ${reason}`,
-    );
+    super(file, line, reason);
     this.name = "CgroupFormatError";
-    this.file = file;
-    this.line = line;
   }
 }
 

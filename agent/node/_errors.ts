@@ -4,23 +4,13 @@
  *
  * @module
  */
+import { FileFormatError } from "../file_format_error.ts";
 
 /** A host file whose text does not have the expected format (truncated, garbled, unknown). */
-export class HostFileFormatError extends SyntaxError {
-  /** The file, as passed to the parser (`/proc/stat`, or the real path when collecting). */
-  readonly file: string;
-  /** 1-based line number, or 0 when the problem concerns the file as a whole. */
-  readonly line: number;
-
+export class HostFileFormatError extends FileFormatError {
   constructor(file: string, line: number, reason: string) {
-    super(
-      line > 0
-        ? `Cannot parse "${file}" line ${line}: ${reason}`
-        : `Cannot parse "${file}": ${reason}`,
-    );
+    super(file, line, reason);
     this.name = "HostFileFormatError";
-    this.file = file;
-    this.line = line;
   }
 }
 
