@@ -2,7 +2,8 @@
  * Memory soak: does the agent's memory stay flat under steady scraping?
  *
  * Starts N real Podman containers (busybox, each forking a short `sleep` every few seconds so
- * the process events keep coming), then the agent exactly as `deno task start` runs it (the
+ * the process events keep coming, each with an anonymous volume so the disk collector has a
+ * mount to statfs), then the agent exactly as `deno task start` runs it (the
  * start task's environment, V8 flags and permission set are read from deno.json; the host view
  * is mounted; default flags except `--listen` on a free loopback port), scrapes `/metrics` once
  * a second the way Prometheus does (OpenMetrics `Accept`, gzip), and samples the agent every
@@ -155,14 +156,27 @@ const everStarted = new Set<string>();
 async function startContainer(image: string): Promise<string> {
   const name = `${PREFIX}${nextIndex++}`;
   everStarted.add(name);
-  await podman(["run", "-d", "--name", name, "--network", "none", image, ...WORKLOAD]);
+  // An anonymous volume: a mount on the host's disk, so the disk collector statfs()es it.
+  await podman([
+    "run",
+    "-d",
+    "--name",
+    name,
+    "--network",
+    "none",
+    "-v",
+    "/data",
+    image,
+    ...WORKLOAD,
+  ]);
   running.push(name);
   return name;
 }
 
 async function removeNames(names: string[]): Promise<void> {
   for (let i = 0; i < names.length; i += 20) {
-    const r = await podmanRaw(["rm", "-f", "-t", "0", "--ignore", ...names.slice(i, i + 20)]);
+    const batch = names.slice(i, i + 20);
+    const r = await podmanRaw(["rm", "-f", "-v", "-t", "0", "--ignore", ...batch]);
     if (r.code !== 0) console.error(`soak: podman rm failed (${r.code}): ${r.stderr.trim()}`);
   }
 }
