@@ -141,6 +141,8 @@ export interface SoakSummary {
   fds_min_after_warmup: number;
   fds_max_after_warmup: number;
   fds_at_end: number;
+  /** The agent's CPU after the warm-up, in % of one core (utime + stime over wall time). */
+  cpu_pct_after_warmup: number;
   scrapes_ok: number;
   scrapes_failed: number;
   scrape_max_ms: number;
@@ -242,6 +244,7 @@ export function summarize(
     fds_min_after_warmup: Math.min(...after.map((s) => s.fds)),
     fds_max_after_warmup: Math.max(...after.map((s) => s.fds)),
     fds_at_end: last.fds,
+    cpu_pct_after_warmup: round((last.cpu_s - first.cpu_s) / (last.t_s - first.t_s) * 100),
     scrapes_ok: sum("scrapes_ok"),
     scrapes_failed: scrapesFailed,
     scrape_max_ms: round(Math.max(...samples.map((s) => s.scrape_max_ms))),
@@ -267,6 +270,7 @@ export function formatSummary(s: SoakSummary): string {
     `${s.threads_max_second_half} in the two halves after warm-up ` +
     `(${s.threads_plateau ? "plateau" : "STILL RISING"})`,
     `fds after warm-up: ${s.fds_min_after_warmup}–${s.fds_max_after_warmup}, ${s.fds_at_end} at end`,
+    `CPU after warm-up: ${s.cpu_pct_after_warmup} % of a core`,
     `scrapes: ${s.scrapes_ok} ok, ${s.scrapes_failed} failed, slowest ${s.scrape_max_ms} ms` +
     (s.churned > 0 ? `; ${s.churned} churn operations` : ""),
     s.pass ? "PASS" : `FAIL: ${s.failures.join("; ")}`,

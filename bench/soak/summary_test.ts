@@ -35,6 +35,7 @@ Deno.test("summarize() measures growth from the first sample at the warm-up to t
   equal(s.hwm_mib, 84);
   equal(s.pass, true);
   equal(s.scrapes_ok, 40);
+  equal(s.cpu_pct_after_warmup, 1); // cpu_s = t / 100
 });
 
 Deno.test("summarize() fails a run whose growth is above the limit", () => {
