@@ -1,20 +1,23 @@
 /**
  * The agent's metrics about itself: `node_agent_info{version}` (contract), the standard
- * `process_*` families and what the log rate limit dropped. Needs no permission.
+ * `process_*` families and what the log rate limit dropped. Needs no permission. Also keeps the
+ * V8 heap near its live size with a full collection every minute when `gc()` is exposed
+ * (`gc.ts`).
  *
  * @module
  */
 import { cpuUsage } from "node:process";
 import type { LogStats } from "../log.ts";
 import type { ModuleSpec } from "../modules.ts";
+import { exposedGc, gcCollector } from "./gc.ts";
 
 /** Builds the self module around the version string and the logger's stats. */
 export function selfModule(version: string, logStats: LogStats): ModuleSpec {
   return {
     name: "self",
-    description: "The agent's own version, memory, CPU and log drops",
+    description: "The agent's own version, memory, CPU and log drops; a V8 collection a minute",
     permissions: () => [],
-    start({ registry }) {
+    start({ registry, log }) {
       registry.gauge({ name: "node_agent_info", help: "Agent version", labelNames: ["version"] })
         .labels(version).set(1);
       const startTime = registry.gauge({
@@ -43,8 +46,14 @@ export function selfModule(version: string, logStats: LogStats): ModuleSpec {
         help: "Lines of the agent's own log dropped by its rate limit",
         labelNames: [],
       });
+      const gc = exposedGc();
+      if (gc === undefined) {
+        log.debug(
+          "V8 heap left to V8's own schedule: gc() is not exposed (--v8-flags=--expose-gc)",
+        );
+      }
       return {
-        collectors: [{
+        collectors: [...(gc === undefined ? [] : [gcCollector(gc)]), {
           name: "self",
           collect() {
             const mem = Deno.memoryUsage();

@@ -70,7 +70,12 @@ Deno.test("the ENTRYPOINT runs the bundle like the package does, reading /host/p
   const args = entrypoint();
   deepEqual(args.slice(0, 2), ["/usr/local/bin/deno", "run"]);
   for (
-    const f of ["--no-config", "--no-remote", "--no-prompt", "--v8-flags=--max-semi-space-size=1"]
+    const f of [
+      "--no-config",
+      "--no-remote",
+      "--no-prompt",
+      "--v8-flags=--max-semi-space-size=1,--expose-gc",
+    ]
   ) {
     ok(args.includes(f), `ENTRYPOINT lacks ${f}`);
   }
