@@ -19,6 +19,7 @@ export const AGENT_V8_FLAGS: readonly string[] = [
 /** Environment the agent ships with (deno.json's start task, the package). */
 export const AGENT_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: "2",
+  MALLOC_MMAP_THRESHOLD_: "131072",
 };
 
 /** Returns a TCP port on 127.0.0.1 that was free a moment ago. */

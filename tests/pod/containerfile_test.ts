@@ -87,6 +87,7 @@ Deno.test("the ENTRYPOINT runs the bundle like the package does, reading /host/p
 Deno.test("the image's environment: memory settings, the library path, a port it EXPOSEs", () => {
   const e = env();
   equal(e.MALLOC_ARENA_MAX, "2");
+  equal(e.MALLOC_MMAP_THRESHOLD_, "131072");
   equal(e.OSPREY_FFI_LIB, LIB);
   const port = /:(\d+)$/.exec(e.LISTEN ?? "")?.[1];
   ok(
