@@ -16,6 +16,7 @@ import { Registry } from "./metrics/mod.ts";
 import { formatModuleTable, startModules } from "./modules.ts";
 import type { ModuleSpec } from "./modules.ts";
 import { hostPaths } from "./paths.ts";
+import { PENDING_FLAGS } from "./pending_flags.ts";
 import { processEventsModule } from "./process_events/mod.ts";
 import { containersModule } from "./containers/mod.ts";
 import { selfModule } from "./self/mod.ts";
@@ -52,10 +53,13 @@ function moduleList(logStats: Parameters<typeof selfModule>[1]): ModuleSpec[] {
   return [selfModule(VERSION, logStats), nodeModule, processEventsModule, containersModule];
 }
 
-/** Every flag the agent takes: its own and each module's. */
+/**
+ * Every flag the agent takes: its own, each module's, and coroot-node-agent's flags that are
+ * accepted but not implemented yet (`pending_flags.ts`).
+ */
 export function agentFlags(): FlagSpec[] {
   const modules = moduleList({ written: 0, dropped: 0 }).flatMap((m) => m.flags ?? []);
-  return [...CORE_FLAGS, ...modules];
+  return [...CORE_FLAGS, ...modules, ...PENDING_FLAGS];
 }
 
 /** Runs the agent until it is signalled; resolves with the process exit code. */
