@@ -156,3 +156,12 @@ Deno.test("agentFlags() take the reference DaemonSet's and operator's arguments"
     "scrape-interval",
   ]);
 });
+
+Deno.test("README's Flags section names every flag", () => {
+  const readme = Deno.readTextFileSync(new URL("../README.md", import.meta.url));
+  const start = readme.indexOf("\n### Flags\n");
+  const section = readme.slice(start, readme.indexOf("\n## ", start));
+  ok(start > 0);
+  const missing = FLAGS.filter((f) => !new RegExp(`\`--${f.name}\``).test(section));
+  deepEqual(missing.map((f) => f.name), []);
+});
