@@ -59,4 +59,18 @@ export {
   RecordType,
   recordType,
 } from "./records.ts";
+export {
+  decodePingResults,
+  DEFAULT_PING_TIMEOUT_MS,
+  encodePingTargets,
+  type IpAddress,
+  parseIpAddress,
+  PING_MAX_TARGETS,
+  PING_MAX_TIMEOUT_MS,
+  type PingFailure,
+  type PingOptions,
+  type PingReply,
+  type PingResult,
+  type RawPingResult,
+} from "./ping.ts";
 export { ABI_VERSION } from "./symbols.ts";
