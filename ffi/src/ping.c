@@ -40,12 +40,13 @@
  * static key is on, which it is while some socket anywhere has RX
  * timestamping enabled; the first such socket switches it on through a work
  * queue, so packets arriving in the meantime carry no timestamp, and a veth
- * reply (tens of microseconds) always beats the work queue. Closing the last
- * such socket switches it off again. So the first call makes one socket with
- * RX timestamping that is never closed, and waits (a few ms at most, once)
- * until a loopback datagram comes back stamped. Measured on this kernel
- * (6.18): without it, no reply of a fresh process's batch over veth carried
- * an RX timestamp; with it, every reply did.
+ * reply (microseconds) beats the work queue. Closing the last such socket
+ * switches it off again, also through the work queue. So the first call
+ * makes one socket with RX timestamping that is never closed, and waits
+ * (once, at most ~220 ms, usually one loopback round trip) until a loopback
+ * datagram comes back stamped. Measured on this kernel (6.18), batches over
+ * veth 0.5 s apart in two processes: without that socket, 18 of 24 replies
+ * had no RX timestamp (all but the first two batches); with it, none.
  */
 #include <errno.h>
 #include <fcntl.h>
