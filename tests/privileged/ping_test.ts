@@ -11,7 +11,7 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { BpfError, openLibrary, type PingReply, type PingResult } from "../../ffi/mod.ts";
 import { privilegedIgnoreReason, sleep } from "./_helpers.ts";
-import { createNetnsPair, netnsIgnoreReason, type NetnsPair } from "./_netns.ts";
+import { createNetnsPair, netnsIgnoreReason, type NetnsPair } from "../helpers/netns.ts";
 
 const ignoreReason = privilegedIgnoreReason() || netnsIgnoreReason();
 if (ignoreReason) console.warn(`tests/privileged/ping_test.ts ignored: ${ignoreReason}`);

@@ -1,9 +1,9 @@
 /**
- * Network namespaces for privileged tests: two namespaces joined by a veth
- * pair, with IPv4 and IPv6 addresses (`nodad`, so they are usable at once).
- * Names start with `osprey-ping-` and carry the test process's pid; the
- * namespaces (and with them the veth pair) are deleted by `remove()`, which
- * tests call in `finally`. Nothing here routes outside the two namespaces.
+ * Network namespaces for privileged tests and benchmarks: two namespaces
+ * joined by a veth pair, with IPv4 and IPv6 addresses (`nodad`, so they are
+ * usable at once). Names are `osprey-<label>-<pid>-<n>-{a,b}`; the namespaces
+ * (and with them the veth pair) are deleted by `remove()`, which callers run
+ * in `finally`. Nothing here routes outside the two namespaces.
  *
  * Needs root and iproute2 (`ip`).
  *
@@ -80,12 +80,14 @@ function side(name: string, v4: string, v6: string): NetnsSide {
 }
 
 /**
- * Create `osprey-ping-<pid>-<n>-{a,b}` with a veth pair, lo up on both,
- * `10.201.0.{1,2}/24` and `fd00:201::{1,2}/64`. The subnets exist only
- * inside the two namespaces.
+ * Create `osprey-<label>-<pid>-<n>-{a,b}` with a veth pair named veth0 on
+ * both sides, lo up on both, `10.201.0.{1,2}/24` and `fd00:201::{1,2}/64`.
+ * The subnets exist only inside the two namespaces.
+ *
+ * @param label the name's second word
  */
-export async function createNetnsPair(): Promise<NetnsPair> {
-  const base = `osprey-ping-${Deno.pid}-${++counter}`;
+export async function createNetnsPair(label = "ping"): Promise<NetnsPair> {
+  const base = `osprey-${label}-${Deno.pid}-${++counter}`;
   const a = side(`${base}-a`, "10.201.0.1", "fd00:201::1");
   const b = side(`${base}-b`, "10.201.0.2", "fd00:201::2");
   const pair: NetnsPair = {
