@@ -567,8 +567,12 @@ static void service(struct job *j, struct rx *r)
 	}
 }
 
-/* wait for any socket event until the deadline; false once it has passed */
-static bool wait_events(struct job *j, short events)
+/*
+ * Wait until a socket has something to read (or, with only_fd >= 0, until
+ * that one is writable or readable) or the deadline passes; false once it
+ * has passed.
+ */
+static bool wait_events(struct job *j, int only_fd)
 {
 	struct pollfd pfd[FAM_N];
 	nfds_t n = 0;
@@ -576,9 +580,13 @@ static bool wait_events(struct job *j, short events)
 
 	if (left <= 0)
 		return false;
-	for (int fam = 0; fam < FAM_N; fam++) {
-		if (j->socks[fam].fd >= 0)
-			pfd[n++] = (struct pollfd){ .fd = j->socks[fam].fd, .events = events };
+	if (only_fd >= 0) {
+		pfd[n++] = (struct pollfd){ .fd = only_fd, .events = POLLOUT | POLLIN };
+	} else {
+		for (int fam = 0; fam < FAM_N; fam++) {
+			if (j->socks[fam].fd >= 0)
+				pfd[n++] = (struct pollfd){ .fd = j->socks[fam].fd, .events = POLLIN };
+		}
 	}
 	if (n == 0)
 		return false;
@@ -687,10 +695,10 @@ static void send_one(struct job *j, uint32_t i, struct rx *r)
 			continue;
 		if (s->stamping && !error_before_key(err))
 			s->keys_ok = false; /* the datagram may have used a key */
-		if (err == EAGAIN || err == ENOBUFS) {
-			/* send buffer full: make room, then retry until the deadline */
+		if (err == EAGAIN || err == EWOULDBLOCK) {
+			/* send buffer full: read what came back, wait for room, retry */
 			service(j, r);
-			if (!wait_events(j, POLLOUT)) {
+			if (!wait_events(j, s->fd)) {
 				fail_probe(j, i, -ETIMEDOUT);
 				return;
 			}
@@ -792,7 +800,7 @@ static int run(struct job *j)
 			service(j, r);
 	}
 	service(j, r);
-	while (j->pending > 0 && wait_events(j, POLLIN))
+	while (j->pending > 0 && wait_events(j, -1))
 		service(j, r);
 	/* TX stamps are queued before the reply can arrive; pick up the last ones */
 	service(j, r);
