@@ -33,7 +33,10 @@
  * What is missing is replaced by clock_gettime() readings taken just before
  * sendto() and at recvmsg(). A kernel-based RTT that is negative or longer
  * than those readings allow (a clock step, a key counted wrong) is replaced
- * by the CLOCK_MONOTONIC measurement and loses its kernel flags.
+ * by the CLOCK_MONOTONIC measurement and loses its kernel flags. The driver
+ * stamps a request when it leaves, after ARP or neighbour discovery, so the
+ * first probe to a new neighbour measures the round trip, not the resolution
+ * (with the fallback clock it includes it: ~1 ms on a fresh veth pair).
  *
  * Why a socket is kept open (coroot-node-agent's issue #90 is the same
  * finding). The kernel stamps received packets only while its netstamp
