@@ -36,7 +36,7 @@
  * by the CLOCK_MONOTONIC measurement and loses its kernel flags. The driver
  * stamps a request when it leaves, after ARP or neighbour discovery, so the
  * first probe to a new neighbour measures the round trip, not the resolution
- * (with the fallback clock it includes it: ~1 ms on a fresh veth pair).
+ * (with the fallback clock it includes it: 0.2-0.9 ms on a fresh veth pair).
  *
  * Why a socket is kept open (coroot-node-agent's issue #90 is the same
  * finding). The kernel stamps received packets only while its netstamp
