@@ -1,5 +1,6 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { openLibrary } from "./lib.ts";
+import { EXPECTED_PING_CONSTANTS, EXPECTED_PING_LAYOUT } from "./ping.ts";
 import { EXPECTED_CONSTANTS, EXPECTED_LAYOUT } from "./records.ts";
 import { ABI_VERSION, AttachCode, OpenFlag, ProgramFlag, ProgramKind } from "./symbols.ts";
 import { builtLibrary, libraryIgnoreReason } from "./_test_util.ts";
@@ -39,16 +40,16 @@ Deno.test({
     using lib = openLibrary(builtLibrary());
     equal(lib.abiVersion(), ABI_VERSION);
     const { fields } = parseLayout(lib.layout());
-    deepEqual(fields, EXPECTED_LAYOUT);
+    deepEqual(fields, { ...EXPECTED_LAYOUT, ...EXPECTED_PING_LAYOUT });
   },
 });
 
 Deno.test({
-  name: "osp_layout() constants match records.ts and symbols.ts",
+  name: "osp_layout() constants match records.ts, symbols.ts and ping.ts",
   ignore: ignoreReason !== "",
   fn() {
     using lib = openLibrary(builtLibrary());
     const { constants } = parseLayout(lib.layout());
-    deepEqual(constants, { ...EXPECTED_CONSTANTS, ...ABI_CONSTANTS });
+    deepEqual(constants, { ...EXPECTED_CONSTANTS, ...ABI_CONSTANTS, ...EXPECTED_PING_CONSTANTS });
   },
 });
