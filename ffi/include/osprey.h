@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 /** Bumped on every incompatible ABI change; ffi/lib.ts checks it. */
-#define OSP_ABI_VERSION 1
+#define OSP_ABI_VERSION 2
 
 /** Objects osp_object_open() can open; their BPF code is embedded. */
 enum osp_object_kind {
@@ -200,6 +200,26 @@ OSP_API int osp_counters(int h, uint8_t *buf, uint32_t cap);
  * @return count, or -ECANCELED if the object was closed meanwhile.
  */
 OSP_API int osp_bench_produce(int h, uint32_t count);
+
+/**
+ * @brief Open a regular file for reading by the bytes of its path (a host
+ * path need not be UTF-8, which Deno's file APIs require).
+ * @param path NUL-terminated path bytes, absolute
+ * @return file handle > 0; -EINVAL for an empty path or a file that is not
+ * regular; -EMFILE when the library's 1024 file handles are in use.
+ */
+OSP_API int osp_file_open(const uint8_t *path);
+
+/**
+ * @brief Read up to cap bytes at offset (pread(2), restarted on EINTR).
+ * Reading from offset 0 again makes procfs and cgroupfs regenerate the text.
+ * @return bytes read, 0 at the end, or -errno (-ENODEV once a cgroup's
+ * directory was removed).
+ */
+OSP_API int osp_file_pread(int f, uint8_t *buf, uint32_t cap, uint64_t offset);
+
+/** @brief Close a file handle; idempotent. */
+OSP_API int osp_file_close(int f);
 
 #ifdef __cplusplus
 }
