@@ -5,7 +5,8 @@
  *   {@linkcode classifyCgroup} (pure: runtime, container ID, pod, or why not a container).
  * - {@linkcode detectCgroupFs} once per host, {@linkcode cgroupDirs} per cgroup, then
  *   {@linkcode readCpu}, {@linkcode readMemory}, {@linkcode readIo}, {@linkcode readPsi}
- *   (synchronous; pass a {@linkcode KeptFiles} to keep descriptors open between rounds).
+ *   (synchronous; pass a {@linkcode KeptFiles} to keep descriptors open between rounds, with a
+ *   {@linkcode LibraryRawFiles} for cgroup paths that are not UTF-8).
  * - Errors: {@linkcode CgroupFormatError} from parsers, {@linkcode CgroupReadError} from
  *   readers; nothing else is thrown for bad input.
  *
@@ -47,8 +48,12 @@ export {
   type KeptFilesOptions,
   type MemoryStats,
   type PsiStats,
+  type RawOpenFile,
+  type RawPathFiles,
+  RawPathsUnavailable,
   readCpu,
   readIo,
   readMemory,
   readPsi,
 } from "./read.ts";
+export { LibraryRawFiles, type LibraryRawFilesOptions, RawPathRefused } from "./raw_files.ts";
