@@ -5,7 +5,13 @@
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { cgroupDirs, detectCgroupFs } from "./fs.ts";
-import { detectCgroupNamespace, identityNamespace } from "./namespace.ts";
+import {
+  describeNamespace,
+  detectCgroupNamespace,
+  identityNamespace,
+  readCgroupNamespace,
+} from "./namespace.ts";
+import { hostPaths } from "../paths.ts";
 import { parseProcCgroup, primaryCgroupPath } from "./proc_cgroup.ts";
 import { classifyCgroup } from "./classify.ts";
 
@@ -295,4 +301,25 @@ Deno.test("identityNamespace() and a fixture tree (not a cgroup mount) leave pat
       deepEqual(ns.resolve(parseProcCgroup("0::/../b\n")).unresolved, ["v2"]);
     }
   });
+});
+
+Deno.test({
+  name: "readCgroupNamespace() on this host: the test's own cgroups resolve to where it is",
+  ignore: Deno.uid() !== 0,
+  fn() {
+    const paths = hostPaths();
+    const fs = detectCgroupFs(paths.cgroup);
+    const ns = readCgroupNamespace(fs, paths.proc);
+    equal(ns.hierarchies.length, new Set(Object.values(fs.v1Roots)).size + (fs.v2Root ? 1 : 0));
+    for (const h of ns.hierarchies) ok(h.nsRoot !== null, describeNamespace(ns));
+    // in whichever namespace the test runs, its own process resolves to the directories whose
+    // cgroup.procs list its pid
+    const self = ns.resolve(parseProcCgroup(Deno.readTextFileSync("/proc/self/cgroup")));
+    deepEqual(self.unresolved, []);
+    const dirs = Object.values(cgroupDirs(fs, self.cgroups));
+    ok(dirs.length > 0);
+    for (const d of dirs) {
+      ok(Deno.readTextFileSync(`${d}/cgroup.procs`).split("\n").includes(String(Deno.pid)), d);
+    }
+  },
 });
