@@ -12,6 +12,7 @@ import {
   readCgroupNamespace,
 } from "./namespace.ts";
 import { hostPaths } from "../paths.ts";
+import { prng } from "./_testing.ts";
 import { parseProcCgroup, primaryCgroupPath } from "./proc_cgroup.ts";
 import { classifyCgroup } from "./classify.ts";
 
@@ -322,4 +323,46 @@ Deno.test({
       ok(Deno.readTextFileSync(`${d}/cgroup.procs`).split("\n").includes(String(Deno.pid)), d);
     }
   },
+});
+
+Deno.test("resolve() of random paths never throws and never yields '..' or a relative path", () => {
+  withTemp((tmp) => {
+    tree(tmp, { "/a/b": [AGENT_PID] }, { "/cgroup.controllers": "cpu\n" });
+    const fs = detectCgroupFs(tmp);
+    const namespaces = [
+      detectCgroupNamespace(fs, {
+        mountinfo: mountLine(1, "/../..", tmp, "cgroup2"),
+        self: parseProcCgroup("0::/\n"),
+        pid: AGENT_PID,
+      }),
+      detectCgroupNamespace(fs, {
+        mountinfo: mountLine(1, "/../..", tmp, "cgroup2"),
+        self: parseProcCgroup("0::/\n"),
+        pid: 1, // no walk result
+      }),
+      detectCgroupNamespace(fs, {
+        mountinfo: mountLine(1, "/../../x", tmp, "cgroup2"),
+        self: parseProcCgroup("0::/\n"),
+        pid: AGENT_PID,
+      }),
+      identityNamespace(fs),
+    ];
+    const parts = ["..", "..", "a", "b", "x", "caf\udce9", "", ".", "..x"];
+    const rand = prng(7);
+    for (let i = 0; i < 5000; i++) {
+      const n = Math.floor(rand() * 7);
+      const path = "/" + Array.from({ length: n }, () => parts[Math.floor(rand() * parts.length)])
+        .join("/");
+      for (const ns of namespaces) {
+        const r = ns.resolve({ v2: path, v1: {} });
+        const p = r.cgroups.v2;
+        if (p === null) {
+          deepEqual(r.unresolved, ["v2"], path);
+          continue;
+        }
+        ok(p.startsWith("/"), `${path} → ${p}`);
+        ok(!p.split("/").includes(".."), `${path} → ${p}`);
+      }
+    }
+  });
 });
