@@ -193,7 +193,7 @@ export class ContainerFamilies {
       labelNames: [],
     });
     this.unreadableCgroups = r.counter({
-      name: "osprey_cgroups_unreadable_total",
+      name: "osprey_cgroup_unreadable_total",
       help: "Cgroups with processes whose files the agent cannot read, counted once per cgroup: " +
         "outside_namespace (its path in /proc/<pid>/cgroup is relative to the agent's cgroup " +
         "namespace and no mounted hierarchy reaches it), non_utf8_path (its path is not UTF-8 " +

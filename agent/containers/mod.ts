@@ -275,7 +275,7 @@ export const containersModule: ModuleSpec = {
         log.warn(msg, {
           ...fields,
           effect: `in ${lost.join(", ")} only paths that climb to the mount's root resolve; ` +
-            "the other cgroups are counted in osprey_cgroups_unreadable_total",
+            "the other cgroups are counted in osprey_cgroup_unreadable_total",
         });
       }
     }

@@ -36,7 +36,7 @@
  * so a cgroup named with bytes that are not UTF-8 keeps its files; only its `container_id`
  * label is made printable (`\xNN`). When the agent runs in its own cgroup namespace every path
  * is rebased onto the mounted hierarchies first (cgroups/namespace.ts); a cgroup that cannot be
- * placed is counted once in `osprey_cgroups_unreadable_total{reason="outside_namespace"}`.
+ * placed is counted once in `osprey_cgroup_unreadable_total{reason="outside_namespace"}`.
  *
  * @module
  */
@@ -91,7 +91,7 @@ export interface ContainerRegistryOptions {
   /**
    * Why cgroup paths that are not UTF-8 cannot be read (naming the flag that fixes it), or
    * undefined when they can. Such a cgroup's container is still reported, without resource
-   * series, and counted in `osprey_cgroups_unreadable_total{reason="non_utf8_path"}`.
+   * series, and counted in `osprey_cgroup_unreadable_total{reason="non_utf8_path"}`.
    */
   readonly rawPathsUnavailable?: () => string | undefined;
   readonly lookupMetadata: MetadataLookup;
@@ -526,7 +526,7 @@ export class ContainerRegistry {
       this.#outsideLogged++;
       this.#o.log.warn(
         "cgroup outside the agent's cgroup namespace that no mounted hierarchy reaches " +
-          "(counted in osprey_cgroups_unreadable_total)",
+          "(counted in osprey_cgroup_unreadable_total)",
         {
           cgroup: printableHostPath(key),
           hierarchies: hierarchies.join(","),
@@ -961,7 +961,7 @@ export class ContainerRegistry {
       this.#rawPathLogged = true;
       this.#o.log.warn(
         "cgroup path is not UTF-8: its resource files cannot be read (counted in " +
-          'osprey_cgroups_unreadable_total{reason="non_utf8_path"}; said once)',
+          'osprey_cgroup_unreadable_total{reason="non_utf8_path"}; said once)',
         { cgroup: printableHostPath(entry.path), why },
       );
     }

@@ -36,7 +36,7 @@ Deno.test("a cgroup named with a raw 0xE9 byte: read as bytes, reported as caf\\
     );
     const [c] = h.reg.containers();
     equal(c.dirs?.v2, `/cg${CAFE}`, "the directory keeps the raw byte");
-    equal(h.value("osprey_cgroups_unreadable_total", { reason: "non_utf8_path" }), 0);
+    equal(h.value("osprey_cgroup_unreadable_total", { reason: "non_utf8_path" }), 0);
   } finally {
     h.close();
   }
@@ -70,7 +70,7 @@ Deno.test("without libosprey such a cgroup is counted unreadable, said once, sti
         "/system.slice/plain.service",
       ],
     );
-    equal(h.value("osprey_cgroups_unreadable_total", { reason: "non_utf8_path" }), 2);
+    equal(h.value("osprey_cgroup_unreadable_total", { reason: "non_utf8_path" }), 2);
     const said = h.logLines.filter((l) => l.includes("not UTF-8"));
     equal(said.length, 1, said.join("\n"));
     ok(said[0].includes("--allow-ffi=/x/libosprey.so"), said[0]);
@@ -126,7 +126,7 @@ Deno.test("in its own cgroup namespace the registry sees host paths, and counts 
         "/podman/web": cg + podman,
         "/system.slice/web.service": `${cg}/system.slice/web.service`,
       });
-      equal(h.value("osprey_cgroups_unreadable_total", { reason: "outside_namespace" }), 1);
+      equal(h.value("osprey_cgroup_unreadable_total", { reason: "outside_namespace" }), 1);
       equal(h.logLines.filter((l) => l.includes("outside the agent's cgroup namespace")).length, 1);
       equal(h.reg.cgroupCount, 4, "podman, web, the unresolved one and the agent's own");
     } finally {

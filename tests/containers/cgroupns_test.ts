@@ -107,8 +107,8 @@ Deno.test({
         return true;
       }, { timeoutMs: 40_000, everyMs: 500, describe });
       for (const id of ids) deepEqual(seriesOf(b!, id), seriesOf(a!, id));
-      equal(b!.value("osprey_cgroups_unreadable_total", { reason: "outside_namespace" }), 0);
-      equal(a!.value("osprey_cgroups_unreadable_total", { reason: "outside_namespace" }), 0);
+      equal(b!.value("osprey_cgroup_unreadable_total", { reason: "outside_namespace" }), 0);
+      equal(a!.value("osprey_cgroup_unreadable_total", { reason: "outside_namespace" }), 0);
       // the systemd-style cgroup did I/O on the scratch disk: both saw it
       ok(
         b!.find("container_resources_disk_written_bytes_total", { container_id: ids[1] })

@@ -8,7 +8,7 @@
  *   memory equal to the cgroup's own files (read here through the shell, since Deno cannot open
  *   that path either);
  * - without it (`--deny-ffi=<library>`) the container is still reported, without resource
- *   series, counted in `osprey_cgroups_unreadable_total{reason="non_utf8_path"}`, and the log
+ *   series, counted in `osprey_cgroup_unreadable_total{reason="non_utf8_path"}`, and the log
  *   names the flag once.
  *
  * What the reference does with such a cgroup: its container ID is a Go string holding the raw
@@ -107,7 +107,7 @@ Deno.test({
             container_id: ID,
           });
           ok(writes.some((w) => w.value >= 256 * 1024), s.linesOf(ID));
-          equal(s.value("osprey_cgroups_unreadable_total", { reason: "non_utf8_path" }), 0);
+          equal(s.value("osprey_cgroup_unreadable_total", { reason: "non_utf8_path" }), 0);
           // nothing was reported under a lossy name
           equal(s.samples.filter((x) => x.labels.container_id?.includes("\ufffd")).length, 0);
         } catch (e) {
@@ -129,11 +129,11 @@ Deno.test({
             let last: Scrape | undefined;
             const s = await waitFor(`${ID} counted as unreadable`, async () => {
               const now = last = await scrapeParsed(agent.url);
-              const n = now.value("osprey_cgroups_unreadable_total", { reason: "non_utf8_path" });
+              const n = now.value("osprey_cgroup_unreadable_total", { reason: "non_utf8_path" });
               const seen = now.find("container_restarts_total", { container_id: ID }).length > 0;
               return n !== undefined && n >= 1 && seen ? now : undefined;
             }, { timeoutMs: 30_000, describe: () => last?.linesOf(ID) ?? "(no scrape)" });
-            equal(s.value("osprey_cgroups_unreadable_total", { reason: "non_utf8_path" }), 1);
+            equal(s.value("osprey_cgroup_unreadable_total", { reason: "non_utf8_path" }), 1);
             equal(
               s.find("container_resources_cpu_usage_seconds_total", { container_id: ID }).length,
               0,

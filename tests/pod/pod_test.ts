@@ -254,7 +254,7 @@ Deno.test({
           );
           const log = (await podmanRaw(["logs", agent])).stderr;
           ok(log.includes("own cgroup namespace"), log.slice(-3000));
-          equal(s.value("osprey_cgroups_unreadable_total", { reason: "outside_namespace" }), 0);
+          equal(s.value("osprey_cgroup_unreadable_total", { reason: "outside_namespace" }), 0);
           // its own container sits at the root of its namespace ("/"), found by the walk
           const own = `/podman/${agent}`;
           const mine = await waitFor(`CPU usage of ${own}`, async () => {
