@@ -164,13 +164,34 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  osp_file_open: {
+    parameters: [
+      "buffer", // const uint8_t *path (NUL-terminated bytes)
+    ],
+    result: "i32",
+  },
+  osp_file_pread: {
+    parameters: [
+      "i32", // int f
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+      "u64", // uint64_t offset
+    ],
+    result: "i32",
+  },
+  osp_file_close: {
+    parameters: [
+      "i32", // int f
+    ],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded library's typed symbols. */
 export type OspreySymbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
 
 /** ABI version these bindings were written for (OSP_ABI_VERSION). */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** enum osp_object_kind. */
 export const ObjectKindCode = { proc: 1, bench: 2 } as const;
