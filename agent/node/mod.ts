@@ -29,7 +29,10 @@
 import type { Collector } from "../collector.ts";
 import { identityLabels as labelsOf, readHostIdentity } from "../identity/mod.ts";
 import type { HostIdentity, IdentityLabels } from "../identity/mod.ts";
+import type { Logger } from "../log.ts";
+import { silentLogger } from "../log.ts";
 import type { Registry } from "../metrics/mod.ts";
+import { parseErrors } from "../parse_errors.ts";
 import type { ModuleSpec, PermissionNeed } from "../modules.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
@@ -37,11 +40,10 @@ import { HostFiles } from "./_read.ts";
 import { cpuCollector } from "./cpu.ts";
 import { diskCollector } from "./disk.ts";
 import {
-  DEFAULT_DISK_DEVICES,
-  DEFAULT_NET_INTERFACES,
   DISK_EXTRA_FLAG,
+  diskFilter,
   FILTER_FLAGS,
-  nameFilter,
+  interfaceFilter,
   NET_EXTRA_FLAG,
 } from "./filters.ts";
 import type { CloudInfo } from "./info.ts";
@@ -56,7 +58,14 @@ import { readUserHz } from "./user_hz.ts";
 export { HostFileFormatError } from "./_errors.ts";
 export { CLOUD_INFO_LABELS, emptyCloudInfo } from "./info.ts";
 export type { CloudInfo } from "./info.ts";
-export { DEFAULT_DISK_DEVICES, DEFAULT_NET_INTERFACES, FILTER_FLAGS } from "./filters.ts";
+export {
+  DEFAULT_DISK_DEVICES,
+  DEFAULT_NET_INTERFACES,
+  type DiskFilter,
+  diskFilter,
+  FILTER_FLAGS,
+  isContractDiskKind,
+} from "./filters.ts";
 export type { Ipv4Source } from "./net_ip.ts";
 
 /** Options of {@linkcode nodeCollectors}. */
@@ -75,6 +84,8 @@ export interface NodeCollectorOptions {
   readonly identity?: HostIdentity;
   /** Replaces `Deno.networkInterfaces` (tests). */
   readonly networkInterfaces?: () => readonly NetworkInterfaceLike[];
+  /** Where sources that fall back and skipped lines are logged. @default silentLogger */
+  readonly log?: Logger;
 }
 
 /** The node collectors and the host files they keep open. */
@@ -93,13 +104,14 @@ export async function nodeCollectors(
   paths: HostPaths,
   opts: NodeCollectorOptions = {},
 ): Promise<NodeCollectors> {
-  const disks = nameFilter(DEFAULT_DISK_DEVICES, opts.diskDevicesExtra ?? "", DISK_EXTRA_FLAG);
-  const ifaces = nameFilter(DEFAULT_NET_INTERFACES, opts.netInterfacesExtra ?? "", NET_EXTRA_FLAG);
+  const disks = diskFilter(opts.diskDevicesExtra ?? "");
+  const ifaces = interfaceFilter(opts.netInterfacesExtra ?? "");
   const userHz = opts.userHz ?? (await readUserHz(paths)).hz;
   const ipv4Source = opts.ipv4Source ?? await chooseIpv4Source(paths);
   const id = opts.identity ?? await readHostIdentity(paths);
   const files = new HostFiles();
-  const ctx = { registry, paths, files };
+  const log = opts.log ?? silentLogger;
+  const ctx = { registry, paths, files, log, parseErrors: parseErrors(registry, { log }) };
   const collectors = [
     infoCollector(registry, {
       hostnameSource: id.hostnameSource,
@@ -193,6 +205,7 @@ export const nodeModule: ModuleSpec = {
       userHz: userHz.hz,
       ipv4Source,
       identity: id,
+      log: ctx.log,
     });
     return { collectors: node.collectors, stop: () => node.close() };
   },
