@@ -25,7 +25,9 @@ import { detectCgroupFs, KeptFiles } from "../cgroups/mod.ts";
 import { FlagError } from "../flags.ts";
 import type { FlagSpec, FlagValues } from "../flags.ts";
 import type { Collector } from "../collector.ts";
+import type { Logger } from "../log.ts";
 import type { ModuleInstance, ModuleSpec, PermissionNeed } from "../modules.ts";
+import { DISK_EXTRA_FLAG, wholeDiskFilter } from "../node/mod.ts";
 import { readUserHz } from "../node/user_hz.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
@@ -217,6 +219,21 @@ function list(flags: FlagValues, name: string): string[] {
   return Array.isArray(v) ? v : [];
 }
 
+/**
+ * Which whole disks label a mount's `device`: those the node families report (the contract's
+ * kinds, and the node module's `--disk-devices-extra-regex`; a regex that does not compile is
+ * the node module's failure to report, here only the contract's kinds count).
+ */
+function reportedDisks(flags: FlagValues, log: Logger): (name: string) => boolean {
+  try {
+    return wholeDiskFilter(String(flags[DISK_EXTRA_FLAG] ?? ""));
+  } catch (err) {
+    if (!(err instanceof FlagError)) throw err;
+    log.warn("containers: device labels use the contract's disk kinds only", { error: err });
+    return wholeDiskFilter();
+  }
+}
+
 /** The module definition. */
 export const containersModule: ModuleSpec = {
   name: "containers",
@@ -253,9 +270,9 @@ export const containersModule: ModuleSpec = {
       runtime_api: [...sockets].map(([rt, path]) => `${rt}:${path}`).join(" ") || "off",
     });
 
-    const families = new ContainerFamilies(ctx.registry);
+    const families = new ContainerFamilies(ctx.registry, ctx.log);
     const files = new KeptFiles();
-    const disks = new ContainerDisks(paths);
+    const disks = new ContainerDisks(paths, { reported: reportedDisks(ctx.flags, ctx.log) });
     const units = new SystemdUnits(paths.root);
     const metadataTimeoutMs = num(flags, "container-metadata-timeout", 5000);
     const api = sockets.size === 0 ? undefined : new RuntimeApi({

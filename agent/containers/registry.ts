@@ -34,6 +34,7 @@
  *
  * @module
  */
+import { FileFormatError } from "../file_format_error.ts";
 import {
   type CgroupClass,
   type CgroupDirs,
@@ -447,9 +448,11 @@ export class ContainerRegistry {
     const text = readProcText(under(this.#o.paths.proc, `${pid}/stat`));
     if (text === undefined) return undefined;
     try {
-      return this.#o.bootTimeMs + (parseProcStat(text).startTicks / this.#hz) * 1000;
-    } catch {
-      this.#f.parseErrors.labels("stat").inc();
+      return this.#o.bootTimeMs + (parseProcStat(text, `/proc/${pid}/stat`).startTicks / this.#hz) *
+          1000;
+    } catch (err) {
+      if (!(err instanceof FileFormatError)) throw err;
+      this.#f.skipped.stat(err);
       return undefined;
     }
   }
@@ -461,8 +464,9 @@ export class ContainerRegistry {
     let cgroups: ProcCgroups;
     try {
       cgroups = parseProcCgroup(text, `/proc/${pid}/cgroup`);
-    } catch {
-      this.#f.parseErrors.labels("cgroup").inc();
+    } catch (err) {
+      if (!(err instanceof FileFormatError)) throw err;
+      this.#f.skipped.procCgroup(err);
       return undefined;
     }
     const path = primaryCgroupPath(cgroups);

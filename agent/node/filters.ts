@@ -120,3 +120,14 @@ export function diskFilter(extra = ""): DiskFilter {
       ? DEFAULT_DISK_DEVICES.test(name)
       : whole.has(name) && isContractDiskKind(name)) || (more !== undefined && more(name));
 }
+
+/**
+ * For a device known to be a whole disk (resolved through sysfs): whether the node families
+ * report it, i.e. it is of the contract's kinds or `extra` matches it. The containers module
+ * labels a mount's `device` with such a disk only (reference §13 item 4).
+ */
+export function wholeDiskFilter(extra = ""): NameFilter {
+  const more = extraFilter(extra, DISK_EXTRA_FLAG);
+  if (more === undefined) return isContractDiskKind;
+  return (name) => isContractDiskKind(name) || more(name);
+}

@@ -61,10 +61,12 @@ export type { CloudInfo } from "./info.ts";
 export {
   DEFAULT_DISK_DEVICES,
   DEFAULT_NET_INTERFACES,
+  DISK_EXTRA_FLAG,
   type DiskFilter,
   diskFilter,
   FILTER_FLAGS,
   isContractDiskKind,
+  wholeDiskFilter,
 } from "./filters.ts";
 export type { Ipv4Source } from "./net_ip.ts";
 
