@@ -65,6 +65,8 @@ export function parseUptime(text: string): number {
 
 /** One line of `/proc/<pid>/mountinfo` (proc(5)). */
 export interface MountInfo {
+  /** Mount ID (field 1), unique in the mount namespace. */
+  readonly id: number;
   readonly major: number;
   readonly minor: number;
   /** The mounted directory of the file system (field 4). */
@@ -101,7 +103,7 @@ export function parseMountInfo(
   skip?: SkipLine,
 ): MountInfo[] {
   const mounts: MountInfo[] = [];
-  const ids = new Set<string>();
+  const ids = new Set<number>();
   const lines = textLines(text);
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
@@ -116,13 +118,14 @@ export function parseMountInfo(
       }`;
     } else if (!isCount(f[0]) || !isCount(f[1]) || !isCount(dev[0]) || !isCount(dev[1])) {
       reason = `an ID or device number is not a count in "${f.slice(0, 3).join(" ")}"`;
-    } else if (ids.has(f[0])) reason = `a second line for mount ID ${f[0]}`;
+    } else if (ids.has(Number(f[0]))) reason = `a second line for mount ID ${f[0]}`;
     if (reason !== undefined) {
       skipOrThrow(new ProcFormatError(file, i + 1, reason), skip);
       continue;
     }
-    ids.add(f[0]);
+    ids.add(Number(f[0]));
     mounts.push({
+      id: Number(f[0]),
       major: Number(dev![0]),
       minor: Number(dev![1]),
       root: unescapeMountPath(f[3]),
