@@ -229,9 +229,12 @@ export function parseIoStat(text: string, file = "io.stat", skip?: SkipLine): Io
     line++;
     if (end > start) {
       const stat = ioStatLine(text, start, end);
-      let reason = typeof stat === "string" ? stat : undefined;
-      if (typeof stat !== "string" && out.some((o) => o.device === stat.device)) {
-        reason = `a second line for device ${stat.device}`;
+      let reason: string | undefined;
+      if (typeof stat === "string") reason = stat;
+      else {
+        for (let k = 0; k < out.length; k++) {
+          if (out[k].device === stat.device) reason = `a second line for device ${stat.device}`;
+        }
       }
       if (reason !== undefined) {
         unreadable++;

@@ -10,9 +10,11 @@
  * | `containers_disk`      | disk size/used/reserved                                | `<proc>/<pid>/mountinfo`, one statfs per mount |
  *
  * A container whose processes are all gone stops reporting resource series (its cgroup is
- * gone); they return, from the new cgroup's counters, when it runs again. A read that fails for
- * a live container clears that group of series for the round and is counted in
- * `osprey_containers_read_errors_total{source}`.
+ * gone); they return, from the new cgroup's counters, when it runs again. A line of a cgroup
+ * file or of mountinfo that cannot be read costs only the series it feeds and is counted in
+ * `osprey_parse_errors_total{collector,file}`. A read that fails for a live container (a file
+ * missing, unreadable, or without one readable line) clears that group of series for the round
+ * and is counted in `osprey_containers_read_errors_total{source}`.
  *
  * @module
  */

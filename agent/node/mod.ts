@@ -9,8 +9,8 @@
  * | `node_uptime` | `node_uptime_seconds`                                             | `<proc>/uptime` |
  * | `node_cpu`    | `node_resources_cpu_usage_seconds_total`, `…_cpu_logical_cores`   | `<proc>/stat` |
  * | `node_memory` | `node_resources_memory_{total,free,available,cached}_bytes`       | `<proc>/meminfo` |
- * | `node_disk`   | the seven `node_resources_disk_*_total`                           | `<proc>/diskstats` |
- * | `node_net`    | `node_net_{received,transmitted}_{bytes,packets}_total`, `…_up`   | `<proc>/1/net/dev`, `<sys>/class/net` |
+ * | `node_disk`   | the seven `node_resources_disk_*_total`                           | `<proc>/diskstats`, `<sys>/block` |
+ * | `node_net`    | `node_net_{received,transmitted}_{bytes,packets}_total`, `…_up`   | `<proc>/1/net/dev`, `<sys>/class/net` (else `<proc>/1/root/sys/class/net`) |
  * | `node_net_ip` | `node_net_interface_ip`                                           | `<proc>/1/net/{if_inet6,fib_trie,route}` or getifaddrs |
  *
  * Deno 2 treats everything under the real `/proc`, `/sys` and `/dev` as privileged: reading them
@@ -19,6 +19,11 @@
  * view under /run/osprey/host, or the host's at /host/proc and /host/sys in a pod) needs only
  * `--allow-read` on that path. `disabledBy` detects the first case and says so instead of
  * failing every round.
+ *
+ * A line a parser cannot read is skipped and counted in `osprey_parse_errors_total{collector,file}`
+ * (see `../parse_errors.ts`): it costs the series it would have fed, not the collector. A round
+ * fails, and its families are cleared, only when a file cannot be read at all, lacks its header,
+ * or has not one readable line.
  *
  * Cost: a round keeps the procfs/sysfs files open and re-reads them from offset 0 (see
  * `_read.ts`), sets values through cached series handles, and skips re-parsing the address
