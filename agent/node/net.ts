@@ -111,7 +111,7 @@ export function parseNetDev(text: string, file = "/proc/net/dev", skip?: SkipLin
  * Throws {@linkcode HostFileFormatError} when the text is not one lower-case word.
  */
 export function parseOperstate(text: string, file = "operstate"): boolean {
-  const state = text.endsWith("\n") ? text.slice(0, -1) : text;
+  const state = text.replace(/\r?\n$/, "");
   if (!/^[a-z]+$/.test(state)) {
     throw new HostFileFormatError(file, 1, `unexpected operational state ${quoteLine(state)}`);
   }

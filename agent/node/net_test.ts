@@ -119,6 +119,7 @@ Deno.test("parseOperstate is true only for up", () => {
     true,
   );
   equal(parseOperstate("down\n"), false);
+  equal(parseOperstate("up\r\n"), true);
   equal(parseOperstate("unknown\n"), false);
   equal(parseOperstate("lowerlayerdown\n"), false);
   throws(
