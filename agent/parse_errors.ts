@@ -55,14 +55,17 @@ export class ParseErrors {
 
   /**
    * A {@linkcode SkipLine} counting into `{collector, file}`. `file` is the file's kind
-   * (`meminfo`, `<pid>/mountinfo`); without it, the base name of the problem's path is used
-   * (`memory.stat`), which suits cgroup files whose directories vary per container.
+   * (`meminfo`, `<pid>/mountinfo`), and its series is created at 0 now; without it, the base
+   * name of the problem's path is used (`memory.stat`), which suits cgroup files whose
+   * directories vary per container, and a series appears with the first skipped line.
    */
   sink(collector: string, file?: string): SkipLine {
+    // A fixed file's series exists from the start at 0, so rate() sees the first skipped line.
+    if (file !== undefined) this.#slot(collector, file);
     return (problem) => this.#skipped(collector, file ?? baseName(problem.file), problem);
   }
 
-  #skipped(collector: string, file: string, problem: FileFormatError): void {
+  #slot(collector: string, file: string): Slot {
     const key = `${collector}\0${file}`;
     let slot = this.#slots.get(key);
     if (slot === undefined) {
@@ -73,6 +76,11 @@ export class ParseErrors {
       };
       this.#slots.set(key, slot);
     }
+    return slot;
+  }
+
+  #skipped(collector: string, file: string, problem: FileFormatError): void {
+    const slot = this.#slot(collector, file);
     slot.series.inc();
     const t = this.#now();
     if (t - slot.lastLogged < this.#every) {

@@ -28,6 +28,12 @@ Deno.test("ParseErrors counts per collector and file, and logs each at most once
       'osprey_parse_errors_total{collector="node_memory",file="meminfo"} 3\n' +
       'osprey_parse_errors_total{collector="containers_resources",file="memory.stat"} 2\n',
   );
+  // A sink for a fixed file shows its series at 0 before anything is skipped.
+  p.sink("node_disk", "diskstats");
+  equal(
+    text(reg).split("\n").filter((l) => l.includes("node_disk")).join(),
+    'osprey_parse_errors_total{collector="node_disk",file="diskstats"} 0',
+  );
   deepEqual(
     lines.map(({ collector, file, line, reason, suppressed }) => ({
       collector,

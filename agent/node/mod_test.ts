@@ -53,7 +53,21 @@ Deno.test("the node families on the recorded host: names, labels, units", async 
     "node_resources_memory_free_bytes",
     "node_resources_memory_total_bytes",
     "node_uptime_seconds",
+    "osprey_parse_errors_total",
   ]);
+  // Nothing skipped on the recorded host; each file's count is there at 0.
+  deepEqual(
+    s.filter((x) => x.name === "osprey_parse_errors_total").map((x) =>
+      `${x.labels.collector} ${x.labels.file} ${x.value}`
+    ),
+    [
+      "node_cpu stat 0",
+      "node_memory meminfo 0",
+      "node_disk diskstats 0",
+      "node_net net/dev 0",
+      "node_net operstate 0",
+    ],
+  );
   for (const x of s) {
     equal(x.labels.machine_id, "3d1219c7c4c5404aaa1f6d2a48adfda4");
     equal(x.labels.system_uuid, "ec2a1f0e-5b3c-4d7e-9f10-2a3b4c5d6e7f");
@@ -175,7 +189,7 @@ Deno.test("series stay unique with duplicate devices, duplicate interfaces and m
 /** `osprey_parse_errors_total` as {"<collector> <file>": value}. */
 function parseErrorCounts(s: readonly Sample[]): Record<string, number> {
   return Object.fromEntries(
-    s.filter((x) => x.name === "osprey_parse_errors_total").map((x) => [
+    s.filter((x) => x.name === "osprey_parse_errors_total" && x.value > 0).map((x) => [
       `${x.labels.collector} ${x.labels.file}`,
       x.value,
     ]),
