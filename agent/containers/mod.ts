@@ -34,7 +34,9 @@ import { checkRegExp } from "../flag_syntax.ts";
 import { FlagError } from "../flags.ts";
 import type { FlagSpec, FlagValues } from "../flags.ts";
 import type { Collector } from "../collector.ts";
+import type { Logger } from "../log.ts";
 import type { ModuleInstance, ModuleSpec, PermissionNeed } from "../modules.ts";
+import { DISK_EXTRA_FLAG, wholeDiskFilter } from "../node/mod.ts";
 import { readUserHz } from "../node/user_hz.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
@@ -244,6 +246,21 @@ function list(flags: FlagValues, name: string): string[] {
   return Array.isArray(v) ? v : [];
 }
 
+/**
+ * Which whole disks label a mount's `device`: those the node families report (the contract's
+ * kinds, and the node module's `--disk-devices-extra-regex`; a regex that does not compile is
+ * the node module's failure to report, here only the contract's kinds count).
+ */
+function reportedDisks(flags: FlagValues, log: Logger): (name: string) => boolean {
+  try {
+    return wholeDiskFilter(String(flags[DISK_EXTRA_FLAG] ?? ""));
+  } catch (err) {
+    if (!(err instanceof FlagError)) throw err;
+    log.warn("containers: device labels use the contract's disk kinds only", { error: err });
+    return wholeDiskFilter();
+  }
+}
+
 /** The module definition. */
 export const containersModule: ModuleSpec = {
   name: "containers",
@@ -299,7 +316,7 @@ export const containersModule: ModuleSpec = {
       }
     }
 
-    const families = new ContainerFamilies(ctx.registry);
+    const families = new ContainerFamilies(ctx.registry, ctx.log);
     // Cgroup paths that are not UTF-8 are opened through libosprey (Deno cannot); every
     // other path through Deno. The library loads on the first such path, if granted.
     const rawFiles = new LibraryRawFiles({
@@ -307,7 +324,7 @@ export const containersModule: ModuleSpec = {
       roots: [cgroupFs.root],
     });
     const files = new KeptFiles({ raw: rawFiles });
-    const disks = new ContainerDisks(paths);
+    const disks = new ContainerDisks(paths, { reported: reportedDisks(ctx.flags, ctx.log) });
     const units = new SystemdUnits(paths.root);
     const metadataTimeoutMs = num(flags, "container-metadata-timeout", 5000);
     const api = sockets.size === 0 ? undefined : new RuntimeApi({

@@ -40,6 +40,7 @@
  *
  * @module
  */
+import { FileFormatError } from "../file_format_error.ts";
 import {
   type CgroupClass,
   type CgroupDirs,
@@ -474,9 +475,11 @@ export class ContainerRegistry {
     const text = readProcText(under(this.#o.paths.proc, `${pid}/stat`));
     if (text === undefined) return undefined;
     try {
-      return this.#o.bootTimeMs + (parseProcStat(text).startTicks / this.#hz) * 1000;
-    } catch {
-      this.#f.parseErrors.labels("stat").inc();
+      return this.#o.bootTimeMs + (parseProcStat(text, `/proc/${pid}/stat`).startTicks / this.#hz) *
+          1000;
+    } catch (err) {
+      if (!(err instanceof FileFormatError)) throw err;
+      this.#f.skipped.stat(err);
       return undefined;
     }
   }
@@ -491,8 +494,9 @@ export class ContainerRegistry {
     let read: ProcCgroups;
     try {
       read = parseProcCgroup(decodeHostText(bytes), `/proc/${pid}/cgroup`);
-    } catch {
-      this.#f.parseErrors.labels("cgroup").inc();
+    } catch (err) {
+      if (!(err instanceof FileFormatError)) throw err;
+      this.#f.skipped.procCgroup(err);
       return undefined;
     }
     const ns = this.#o.cgroupNamespace;

@@ -1,6 +1,8 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { KeptFiles } from "../cgroups/mod.ts";
 import { detectCgroupFs } from "../cgroups/mod.ts";
+import { wholeDiskFilter } from "../node/mod.ts";
+import { hostPaths } from "../paths.ts";
 import { FIXTURES, harness, T0 } from "./_testing.ts";
 import { ContainerDisks, diskCollector, resourcesCollector } from "./resources.ts";
 
@@ -142,7 +144,7 @@ Deno.test("a container whose processes are gone stops reporting resources", asyn
   }
 });
 
-Deno.test("a cgroup file that cannot be parsed is counted and its series cleared", async () => {
+Deno.test("an odd cgroup line costs its series; a file with no readable line its group", async () => {
   const tmp = Deno.makeTempDirSync();
   try {
     await new Deno.Command("cp", { args: ["-a", `${HYBRID}/.`, tmp] }).output();
@@ -164,13 +166,40 @@ Deno.test("a cgroup file that cannot be parsed is counted and its series cleared
     try {
       await resources.collect(new AbortController().signal);
       ok(h.value("container_resources_memory_rss_bytes", {}) !== undefined);
-      const stat = `${tmp}/memory/libpod_parent/libpod-${ID}/memory.stat`;
+      const dir = `${tmp}/memory/libpod_parent/libpod-${ID}`;
+      const stat = `${dir}/memory.stat`;
+      const good = Deno.readTextFileSync(stat);
+      // One odd line (total_cache): the cache series goes, RSS and the limit stay.
+      Deno.writeTextFileSync(stat, good.replace(/^total_cache \d+$/m, "total_cache 12x"));
+      Deno.writeTextFileSync(`${dir}/memory.limit_in_bytes`, "67108864\r\n");
+      await resources.collect(new AbortController().signal);
+      equal(h.value("container_resources_memory_rss_bytes", {}), 57344 + 1351680);
+      equal(h.value("container_resources_memory_cache_bytes", {}), undefined);
+      equal(h.value("container_resources_memory_limit_bytes", {}), 67108864);
+      const skipped = { collector: "containers_resources", file: "memory.stat" };
+      equal(h.value("osprey_parse_errors_total", skipped), 1);
+      equal(h.value("osprey_containers_read_errors_total", { source: "memory" }), undefined);
+      // Not one readable line: the memory group goes and the read is counted as failed.
       Deno.writeTextFileSync(stat, "total_rss banana\n");
       await resources.collect(new AbortController().signal);
       equal(h.value("container_resources_memory_rss_bytes", {}), undefined);
-      equal(h.value("osprey_containers_parse_errors_total", { file: "cgroup_memory" }), 1);
+      equal(h.value("container_resources_memory_limit_bytes", {}), undefined);
+      equal(h.value("osprey_parse_errors_total", skipped), 2);
       equal(h.value("osprey_containers_read_errors_total", { source: "memory" }), 1);
       ok(h.value("container_resources_cpu_usage_seconds_total", {}) !== undefined);
+      // A garbled limit costs the limit only.
+      Deno.writeTextFileSync(stat, good);
+      Deno.writeTextFileSync(`${dir}/memory.limit_in_bytes`, "64M\n");
+      await resources.collect(new AbortController().signal);
+      equal(h.value("container_resources_memory_cache_bytes", {}), 1994752);
+      equal(h.value("container_resources_memory_limit_bytes", {}), undefined);
+      equal(
+        h.value("osprey_parse_errors_total", {
+          collector: "containers_resources",
+          file: "memory.limit_in_bytes",
+        }),
+        1,
+      );
     } finally {
       files.close();
       h.close();
@@ -178,4 +207,19 @@ Deno.test("a cgroup file that cannot be parsed is counted and its series cleared
   } finally {
     Deno.removeSync(tmp, { recursive: true });
   }
+});
+
+Deno.test("ContainerDisks.deviceLabel: the whole disk when the node reports it, else empty", () => {
+  const paths = hostPaths({ hostRoot: "/nonexistent" });
+  const label = (d: ContainerDisks, name: string | null) =>
+    d.deviceLabel(name === null ? null : { name, dev: "1:0" });
+  const contract = new ContainerDisks(paths);
+  deepEqual(
+    ["vda", "sdaa", "xvda1", "nvme0n1", "loop0", "nbd0", "zram0", null].map((n) =>
+      label(contract, n)
+    ),
+    ["vda", "sdaa", "xvda1", "nvme0n1", "", "", "", ""],
+  );
+  const widened = new ContainerDisks(paths, { reported: wholeDiskFilter(String.raw`nbd\d+`) });
+  deepEqual(["nbd0", "loop0"].map((n) => label(widened, n)), ["nbd0", ""]);
 });

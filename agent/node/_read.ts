@@ -173,6 +173,13 @@ export class SeriesCache<T> {
     this.#handles.delete(key);
   }
 
+  /** When `key` has a handle: calls `remove` (which removes its series) and forgets it. */
+  drop(key: string, remove: () => void): void {
+    if (!this.#handles.has(key)) return;
+    remove();
+    this.#handles.delete(key);
+  }
+
   /** Forgets every handle. */
   clear(): void {
     this.#handles.clear();
