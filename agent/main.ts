@@ -19,7 +19,15 @@ import { hostPaths } from "./paths.ts";
 import { processEventsModule } from "./process_events/mod.ts";
 import { containersModule } from "./containers/mod.ts";
 import { selfModule } from "./self/mod.ts";
-import { createApp, formatListen, parseListen, serve } from "./server/mod.ts";
+import {
+  createApp,
+  formatListen,
+  httpServerMetrics,
+  parseListen,
+  serve,
+  type ServerLimits,
+} from "./server/mod.ts";
+import { countOpenFds, fdBudget, readFdLimits } from "./fd_limits.ts";
 import { identityLabels, nodeModule } from "./node/mod.ts";
 
 /** The agent's version, from deno.json. */
@@ -52,8 +60,37 @@ function moduleList(logStats: Parameters<typeof selfModule>[1]): ModuleSpec[] {
   return [selfModule(VERSION, logStats), nodeModule, processEventsModule, containersModule];
 }
 
+/** The server's timeouts and cap from the flags; a message for a value below its bound. */
+function serverLimits(flags: FlagValues): ServerLimits | string {
+  const limits = {
+    headerTimeoutMs: Number(flags["http-header-timeout"]),
+    idleTimeoutMs: Number(flags["http-idle-timeout"]),
+    writeTimeoutMs: Number(flags["http-write-timeout"]),
+    maxConnections: Number(flags["http-max-connections"]),
+  };
+  for (
+    const [flag, ms] of [
+      ["http-header-timeout", limits.headerTimeoutMs],
+      ["http-idle-timeout", limits.idleTimeoutMs],
+      ["http-write-timeout", limits.writeTimeoutMs],
+    ] as const
+  ) {
+    if (!(ms >= 100)) return `--${flag} must be at least 100ms, not ${ms}ms`;
+  }
+  if (!(limits.maxConnections >= 1)) {
+    return `--http-max-connections must be at least 1, not ${limits.maxConnections}`;
+  }
+  return limits;
+}
+
 /** Runs the agent until it is signalled; resolves with the process exit code. */
 export async function main(args: readonly string[]): Promise<number> {
+  // Deno 2.9.6 formats an error's stack through a stack-limit probe that opens
+  // /proc/self/maps the first time, and panics when that open fails: out of file descriptors,
+  // reading any error's .stack (logging one) would kill the agent. Probing now, while
+  // descriptors are free, caches the limit for the life of the process.
+  void new Error("warm-up").stack;
+
   const flagSpecs = [
     ...CORE_FLAGS,
     ...moduleList({ written: 0, dropped: 0 }).flatMap((m) => m.flags ?? []),
@@ -97,6 +134,11 @@ export async function main(args: readonly string[]): Promise<number> {
     err(`osprey: ${(e as Error).message}`);
     return 2;
   }
+  const limits = serverLimits(flags);
+  if (typeof limits === "string") {
+    err(`osprey: ${limits}`);
+    return 2;
+  }
 
   const paths = hostPaths({
     hostRoot: String(flags["host-root"]),
@@ -105,6 +147,23 @@ export async function main(args: readonly string[]): Promise<number> {
     sysfsRoot: String(flags["sysfs-root"]) || undefined,
   });
   log.info("starting", { version: VERSION, listen: flags.listen, host_root: paths.root });
+  const fds = readFdLimits(paths);
+  const budget = fdBudget(fds?.soft, {
+    httpConnections: limits.maxConnections!,
+    keptFiles: Number.POSITIVE_INFINITY,
+  });
+  log.info("file descriptors", {
+    soft_limit: fds?.soft ?? "unknown",
+    hard_limit: fds?.hard ?? "unknown",
+    open: countOpenFds(paths) ?? "unknown",
+    http_max_connections: budget.httpConnections,
+  });
+  if (fds !== undefined && fds.soft < fds.hard) {
+    log.warn("the soft file descriptor limit is below the hard one; raise it with ulimit -n", {
+      soft_limit: fds.soft,
+      hard_limit: fds.hard,
+    });
+  }
 
   const registry = new Registry();
   await applyIdentity(registry, paths, log);
@@ -128,10 +187,12 @@ export async function main(args: readonly string[]): Promise<number> {
 
   let modulesReady = false;
   void started.ready.then(() => modulesReady = true);
+  const httpMetrics = httpServerMetrics(registry);
   const app = createApp({
     registry,
     ready: () => modulesReady && scheduler.firstRoundDone,
     log,
+    onScrapeRefused: httpMetrics.scrapeRefused,
   });
   const serverAbort = new AbortController();
   let server: { finished: Promise<void> };
@@ -141,6 +202,9 @@ export async function main(args: readonly string[]): Promise<number> {
       port: listen.port,
       signal: serverAbort.signal,
       onListen: (addr) => log.info("listening", { address: formatListen(addr) }),
+      limits: { ...limits, maxConnections: budget.httpConnections },
+      metrics: httpMetrics,
+      log,
     });
   } catch (e) {
     log.error("cannot serve", { error: e });

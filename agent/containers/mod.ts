@@ -22,6 +22,7 @@
  * @module
  */
 import { detectCgroupFs, KeptFiles } from "../cgroups/mod.ts";
+import { fdBudget, readFdLimits } from "../fd_limits.ts";
 import { FlagError } from "../flags.ts";
 import type { FlagSpec, FlagValues } from "../flags.ts";
 import type { Collector } from "../collector.ts";
@@ -246,7 +247,14 @@ export const containersModule: ModuleSpec = {
     const uptimeText = readProcText(under(paths.proc, "uptime"));
     if (uptimeText === undefined) throw new Error(`Cannot read ${under(paths.proc, "uptime")}`);
     const bootTimeMs = Date.now() - parseUptime(uptimeText) * 1000;
+    // Kept cgroup descriptors stay within half of what RLIMIT_NOFILE leaves (fd_limits.ts);
+    // beyond that, files are read with open/read/close.
+    const keptFilesMax = fdBudget(readFdLimits(paths)?.soft, {
+      httpConnections: 0,
+      keptFiles: 4096,
+    }).keptFiles;
     log.info("containers: sources", {
+      kept_files_max: keptFilesMax,
       cgroup_layout: cgroupFs.layout,
       cgroup_root: cgroupFs.root,
       user_hz: userHz,
@@ -254,7 +262,7 @@ export const containersModule: ModuleSpec = {
     });
 
     const families = new ContainerFamilies(ctx.registry);
-    const files = new KeptFiles();
+    const files = new KeptFiles({ maxOpen: keptFilesMax });
     const disks = new ContainerDisks(paths);
     const units = new SystemdUnits(paths.root);
     const metadataTimeoutMs = num(flags, "container-metadata-timeout", 5000);
