@@ -45,8 +45,8 @@ export const CORE_FLAGS: readonly FlagSpec[] = [
     env: "HTTP_MAX_CONNECTIONS",
     kind: "int",
     default: 128,
-    help: "Most HTTP connections open at once (lowered to a quarter of the file descriptors " +
-      "the agent may open); beyond it the oldest idle or incomplete one is closed",
+    help: "Most HTTP connections open at once; beyond it the oldest idle or incomplete one is " +
+      "closed. The default is lowered to a quarter of the file descriptors the agent may open",
     group: "Server",
   },
   {

@@ -148,10 +148,11 @@ export async function main(args: readonly string[]): Promise<number> {
   });
   log.info("starting", { version: VERSION, listen: flags.listen, host_root: paths.root });
   const fds = readFdLimits(paths);
-  const budget = fdBudget(fds?.soft, {
-    httpConnections: limits.maxConnections!,
-    keptFiles: Number.POSITIVE_INFINITY,
-  });
+  // The default cap shrinks to what the descriptor limit allows; a value given is used as is.
+  const defaultCap = CORE_FLAGS.find((f) => f.name === "http-max-connections")?.default;
+  const budget = limits.maxConnections === defaultCap
+    ? fdBudget(fds?.soft, { httpConnections: limits.maxConnections!, keptFiles: Infinity })
+    : { httpConnections: limits.maxConnections!, keptFiles: Infinity };
   log.info("file descriptors", {
     soft_limit: fds?.soft ?? "unknown",
     hard_limit: fds?.hard ?? "unknown",

@@ -34,6 +34,11 @@ export interface StartAgentOptions {
   env?: Record<string, string>;
   /** Run as this uid/gid (through setpriv) instead of the test's own user. */
   asUser?: number;
+  /**
+   * A command that execs the rest, such as `["prlimit", "--nofile=128:128", "--"]` (the agent
+   * keeps the command's pid). Not with `asUser`.
+   */
+  prefix?: string[];
 }
 
 /** A running agent child. */
@@ -86,7 +91,9 @@ export function startAgent(opts: StartAgentOptions): AgentProcess {
     ...denoArgs,
   ];
   const [cmd, cmdArgs] = opts.asUser === undefined
-    ? [Deno.execPath(), denoArgs]
+    ? opts.prefix?.length
+      ? [opts.prefix[0], [...opts.prefix.slice(1), Deno.execPath(), ...denoArgs]]
+      : [Deno.execPath(), denoArgs]
     : view === undefined
     ? [setpriv[0], setpriv.slice(1)]
     // A private mount namespace: the bind mount exists only for this process and goes with it.
