@@ -1,4 +1,4 @@
-import { equal, match, rejects } from "node:assert/strict";
+import { equal, match, ok, rejects } from "node:assert/strict";
 import { Registry } from "../metrics/mod.ts";
 import { createApp } from "./app.ts";
 import { serve } from "./serve.ts";
@@ -400,4 +400,39 @@ Deno.test("serve() frees a scrape slot once a slow reader has read the whole bod
   equal(got.status, 200);
   equal(got.body.length, Number(got.headers.get("content-length")));
   match(await get(s.port, "/metrics"), /^HTTP\/1\.1 200 OK\r\n/);
+});
+
+Deno.test("serve() survives mutated request heads on real sockets and keeps answering", async () => {
+  await using s = await startServer({ headerTimeoutMs: 500 });
+  let seed = 0x5eed;
+  const rand = () => {
+    seed ^= seed << 13;
+    seed >>>= 0;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    seed >>>= 0;
+    return seed / 0x1_0000_0000;
+  };
+  const base = enc.encode(
+    "GET /metrics HTTP/1.1\r\nHost: a\r\nAccept: application/openmetrics-text\r\n" +
+      "Accept-Encoding: gzip\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+  );
+  const special = [0x0d, 0x0a, 0x20, 0x3a, 0x00, 0xff, 0x2c];
+  for (let i = 0; i < 200; i++) {
+    const b = Array.from(base);
+    for (let k = 0; k < 3; k++) {
+      const at = Math.floor(rand() * b.length);
+      if (rand() < 0.5) b.splice(at, 0, special[Math.floor(rand() * special.length)]);
+      else b.splice(at, 1);
+    }
+    using conn = await connect(s.port);
+    await conn.write(Uint8Array.from(b));
+    await conn.closeWrite();
+    const answer = await readToEnd(conn);
+    // every answer is a whole number of HTTP/1.1 responses, or nothing (an incomplete head)
+    ok(answer === "" || answer.startsWith("HTTP/1.1 "), JSON.stringify(answer.slice(0, 80)));
+  }
+  match(await get(s.port, "/healthz"), /^HTTP\/1\.1 200 OK\r\n/);
+  while (s.rec.open > 0) await new Promise((r) => setTimeout(r, 10));
+  equal(s.rec.count("write_timeout"), 0);
 });
