@@ -31,6 +31,7 @@ import {
   readCgroupNamespace,
 } from "../cgroups/mod.ts";
 import { checkRegExp } from "../flag_syntax.ts";
+import { fdBudget, readFdLimits } from "../fd_limits.ts";
 import { FlagError } from "../flags.ts";
 import type { FlagSpec, FlagValues } from "../flags.ts";
 import type { Collector } from "../collector.ts";
@@ -293,7 +294,14 @@ export const containersModule: ModuleSpec = {
     const uptimeText = readProcText(under(paths.proc, "uptime"));
     if (uptimeText === undefined) throw new Error(`Cannot read ${under(paths.proc, "uptime")}`);
     const bootTimeMs = Date.now() - parseUptime(uptimeText) * 1000;
+    // Kept cgroup descriptors stay within half of what RLIMIT_NOFILE leaves (fd_limits.ts);
+    // beyond that, files are read with open/read/close.
+    const keptFilesMax = fdBudget(readFdLimits(paths)?.soft, {
+      httpConnections: 0,
+      keptFiles: 4096,
+    }).keptFiles;
     log.info("containers: sources", {
+      kept_files_max: keptFilesMax,
       cgroup_layout: cgroupFs.layout,
       cgroup_root: cgroupFs.root,
       cgroup_namespace: cgroupNs.own ? "own (paths rebased)" : "the mounts'",
@@ -323,7 +331,7 @@ export const containersModule: ModuleSpec = {
       libraryPath: libraryCandidates()[0] ?? "libosprey.so",
       roots: [cgroupFs.root],
     });
-    const files = new KeptFiles({ raw: rawFiles });
+    const files = new KeptFiles({ raw: rawFiles, maxOpen: keptFilesMax });
     const disks = new ContainerDisks(paths, { reported: reportedDisks(ctx.flags, ctx.log) });
     const units = new SystemdUnits(paths.root);
     const metadataTimeoutMs = num(flags, "container-metadata-timeout", 5000);

@@ -223,3 +223,48 @@ Deno.test("ContainerDisks.deviceLabel: the whole disk when the node reports it, 
   const widened = new ContainerDisks(paths, { reported: wholeDiskFilter(String.raw`nbd\d+`) });
   deepEqual(["nbd0", "loop0"].map((n) => label(widened, n)), ["nbd0", ""]);
 });
+
+Deno.test("a container that dies closes its kept cgroup descriptors at once and opens them again when it runs again", async () => {
+  const files = new KeptFiles();
+  const h = harness({
+    cgroupFs: detectCgroupFs(HYBRID),
+    gcGraceMs: 600_000,
+    // as the containers module wires it
+    forgetDirs(d) {
+      for (const dir of Object.values(d)) if (typeof dir === "string") files.forget(dir);
+    },
+  });
+  try {
+    h.md.add("podman", ID, { name: "hybrid", image: "busybox" });
+    h.host.spawn(100, { cgroup: CGROUP_TEXT, startMs: T0 - 1000 });
+    h.reg.scan();
+    await h.reg.settled();
+    const resources = resourcesCollector({
+      containers: () => h.reg.containers(),
+      families: h.families,
+      files,
+      disks: new ContainerDisks(h.host.paths),
+    });
+    await resources.collect(new AbortController().signal);
+    const kept = files.size;
+    ok(kept >= 5, `${kept} files kept`);
+    h.host.kill(100);
+    h.event({ type: "exit", pid: 100 });
+    equal(files.size, 0, "closed at death, not at GC");
+    await resources.collect(new AbortController().signal);
+    equal(files.size, 0, "a dead container's files are not read again");
+    // it stays listed with its meta series until the GC grace is over
+    equal(h.value("container_restarts_total", { container_id: "/podman/hybrid" }), 0);
+    h.clock.advance(1000);
+    h.host.spawn(101, { cgroup: CGROUP_TEXT, startMs: h.clock.ms });
+    h.event({ type: "start", pid: 101 });
+    await h.reg.settled();
+    await resources.collect(new AbortController().signal);
+    equal(files.size, kept);
+    equal(h.value("container_restarts_total", { container_id: "/podman/hybrid" }), 1);
+    equal(h.value("container_resources_cpu_usage_seconds_total", {}), 0.344414596);
+  } finally {
+    files.close();
+    h.close();
+  }
+});

@@ -106,6 +106,17 @@ export class HostFiles {
     return f;
   }
 
+  /** Closes and forgets the kept file for `path` (a device or interface that went away). */
+  forget(path: string): void {
+    this.#files.get(path)?.close();
+    this.#files.delete(path);
+  }
+
+  /** How many files are kept (open or to be opened on the next read). */
+  get size(): number {
+    return this.#files.size;
+  }
+
   /** Closes every kept descriptor. */
   close(): void {
     for (const f of this.#files.values()) f.close();

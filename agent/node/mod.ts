@@ -17,8 +17,8 @@
  * needs `--allow-all`, and `--allow-read=/proc` is not enough (reads fail with NotCapable even
  * though the permission query says "granted"). A procfs or sysfs mounted elsewhere (the host
  * view under /run/osprey/host, or the host's at /host/proc and /host/sys in a pod) needs only
- * `--allow-read` on that path. `disabledBy` detects the first case and says so instead of
- * failing every round.
+ * `--allow-read` on that path. `startModules` detects the first case for every module and
+ * names agent/host_view.sh instead of a read grant that cannot work.
  *
  * A line a parser cannot read is skipped and counted in `osprey_parse_errors_total{collector,file}`
  * (see `../parse_errors.ts`): it costs the series it would have fed, not the collector. A round
@@ -160,36 +160,12 @@ function readNeeds(paths: HostPaths): PermissionNeed[] {
   }));
 }
 
-/** True for paths Deno 2 guards with --allow-all whatever --allow-read says. */
-function denoPrivileged(path: string): boolean {
-  return /^\/(proc|sys|dev)(\/|$)/.test(path);
-}
-
 /** The node module. */
 export const nodeModule: ModuleSpec = {
   name: "node",
   description: "Host CPU, memory, disks, network, uptime and identity from /proc and /sys",
   flags: FILTER_FLAGS,
   permissions: (_flags, paths) => readNeeds(paths),
-  disabledBy(_flags, paths) {
-    const privileged = [paths.proc, paths.sys].filter(denoPrivileged);
-    if (privileged.length === 0) return undefined;
-    const granted = privileged.every((path) =>
-      Deno.permissions.querySync({ name: "read", path }).state === "granted"
-    );
-    if (!granted) return undefined; // the permission check reports it
-    try {
-      for (const p of privileged) Deno.statSync(p === paths.proc ? under(p, "uptime") : p);
-      return undefined;
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotCapable)) return undefined;
-      return {
-        reason: `Deno reads ${privileged.join(" and ")} only with --allow-all`,
-        flag: "run agent/host_view.sh as root (bind-mounts them under /run/osprey/host), " +
-          "or point --procfs-root/--sysfs-root at host mounts granted by --allow-read",
-      };
-    }
-  },
   async start(ctx) {
     const str = (name: string) => String(ctx.flags[name] ?? "");
     const userHz = await readUserHz(ctx.paths);

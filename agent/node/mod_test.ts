@@ -569,7 +569,6 @@ Deno.test("nodeModule declares its flags, env twins and read permissions", () =>
     "--allow-read=/etc/hostname",
   ]);
   const fixture = fixtureHost();
-  equal(nodeModule.disabledBy!(flags, fixture), undefined);
   equal(nodeModule.permissions(flags, fixture)[0].flag, `--allow-read=${fixture.proc}`);
 });
 

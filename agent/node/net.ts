@@ -210,6 +210,10 @@ export function netCollector(
           for (const f of counters) f.remove(gone);
           series.delete(gone);
           sources.delete(gone);
+          // a removed interface's sysfs file stays open until closed: churning interfaces
+          // (veths matched by an extra regex) would pile up descriptors
+          files.forget(under(paths.sys, `class/net/${gone}/operstate`));
+          files.forget(under(hostSys, `class/net/${gone}/operstate`));
         }
         const withState = ifaces.filter((_, i) => states[i] !== undefined);
         for (const [gone] of upSets.update(withState.map((s) => [s.iface]))) {

@@ -1,8 +1,12 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
-import { FIXTURES, variant } from "./_testing.ts";
+import { Registry } from "../metrics/mod.ts";
+import { HostFiles } from "./_read.ts";
+import { FIXTURES, scratchHost, variant } from "./_testing.ts";
 import type { FileFormatError } from "../file_format_error.ts";
-import { isContractInterface } from "./filters.ts";
-import { parseNetDev, parseOperstate, selectInterfaces } from "./net.ts";
+import { createLogger } from "../log.ts";
+import { ParseErrors } from "../parse_errors.ts";
+import { interfaceFilter, isContractInterface } from "./filters.ts";
+import { netCollector, parseNetDev, parseOperstate, selectInterfaces } from "./net.ts";
 
 const contract = isContractInterface;
 
@@ -126,4 +130,35 @@ Deno.test("parseOperstate is true only for up", () => {
     () => parseOperstate("\u0000\u0001", "/sys/class/net/eth0/operstate"),
     /operstate" line 1/,
   );
+});
+
+Deno.test("netCollector() closes the operstate file of an interface that went away", async () => {
+  const dev = (ifaces: string[]) =>
+    "Inter-|   Receive |  Transmit\n face |bytes packets|bytes packets\n" +
+    ifaces.map((i) => `${i}: 1 2 0 0 0 0 0 0 3 4 0 0 0 0 0 0\n`).join("");
+  const host = await scratchHost(async (dir) => {
+    await Deno.mkdir(`${dir}/sys/class/net/veth1`);
+    await Deno.writeTextFile(`${dir}/sys/class/net/veth1/operstate`, "up\n");
+    await Deno.writeTextFile(`${dir}/proc/1/net/dev`, dev(["eth0", "veth1"]));
+  });
+  const files = new HostFiles();
+  try {
+    const reg = new Registry();
+    const { log } = createLogger({ format: "json", write: () => {} });
+    const parseErrors = new ParseErrors(reg, { log });
+    const net = netCollector(
+      { registry: reg, paths: host, files, parseErrors, log },
+      interfaceFilter("veth.*"),
+    );
+    await net.collect(new AbortController().signal);
+    equal(files.size, 3); // net/dev and two operstate files
+    await Deno.remove(`${host.sys}/class/net/veth1`, { recursive: true });
+    await Deno.writeTextFile(`${host.proc}/1/net/dev`, dev(["eth0"]));
+    await net.collect(new AbortController().signal);
+    equal(files.size, 2);
+    equal(new TextDecoder().decode(reg.encode("text")).includes("veth1"), false);
+  } finally {
+    files.close();
+    await host.cleanup();
+  }
 });
