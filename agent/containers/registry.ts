@@ -48,7 +48,12 @@ import { applicationType, parseCmdline } from "../apptype/mod.ts";
 import type { Logger } from "../log.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
-import { containerIdentity, type IgnoreReason, type SystemdUnitProps } from "./container_id.ts";
+import {
+  containerIdentity,
+  type IgnoreReason,
+  systemdUnitOf,
+  type SystemdUnitProps,
+} from "./container_id.ts";
 import type { ContainerMetadata, ContainerRuntime } from "./metadata/mod.ts";
 import { MetadataError } from "./metadata/mod.ts";
 import { type ContainerFamilies, SeriesOwner } from "./metrics.ts";
@@ -100,7 +105,10 @@ export interface ContainerRegistryOptions {
    * written it yet when the first process is seen). @default [500, 2000, 5000]
    */
   readonly metadataRetryDelaysMs?: readonly number[];
-  /** systemd unit properties (Type=, TriggeredBy=) for a unit path, when known. */
+  /**
+   * systemd unit properties (Type=, TriggeredBy=) of a unit (its name, e.g.
+   * `getty@tty1.service`), when known.
+   */
   readonly systemdProps?: (unitPath: string) => SystemdUnitProps | undefined;
   /** Wall clock in ms. @default Date.now */
   readonly now?: () => number;
@@ -780,13 +788,14 @@ export class ContainerRegistry {
     if (entry.state !== "pending") return;
     this.#pendingCount--;
     const cls = entry.cls;
-    const systemd = cls.kind === "systemd_service" && cls.containerId
-      ? this.#o.systemdProps?.(cls.containerId)
-      : undefined;
+    // a service's properties are its own unit's: a template instance's, not its slice's
+    const unit = cls.kind === "systemd_service" ? systemdUnitOf(entry.path) : undefined;
+    const systemd = unit !== undefined ? this.#o.systemdProps?.(unit) : undefined;
     const ident = containerIdentity(cls, md, {
       skipSystemdSystemServices: this.#o.skipSystemdSystemServices ?? true,
       nowMs: this.#now(),
       systemd,
+      systemdUnit: unit,
     });
     if ("ignored" in ident) {
       this.#f.ignored.labels(ident.ignored).inc();
