@@ -34,7 +34,16 @@ function fakeSys(sys: string): void {
 async function setup() {
   const h = harness({ cgroupFs: detectCgroupFs(HYBRID) });
   fakeSys(h.host.paths.sys);
-  h.md.add("podman", ID, { name: "hybrid", image: "busybox" });
+  h.md.add("podman", ID, {
+    name: "hybrid",
+    image: "busybox",
+    mounts: [{
+      destination: "/pv",
+      source: "/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/" +
+        "pvc-0a1b2c3d-1111-2222-3333-444455556666/mount",
+      type: "bind",
+    }],
+  });
   h.host.spawn(100, { cgroup: CGROUP_TEXT, startMs: T0 - 1000, mountinfo: MOUNTINFO });
   // the container's root: /data and /pv are directories, /app.yaml a file
   const root = `${h.host.dir}/rootfs`;
