@@ -55,6 +55,7 @@ const ERRNO_NAMES: Readonly<Record<number, string>> = {
 export const Errno = {
   EPERM: 1,
   ENOENT: 2,
+  ESRCH: 3,
   EBADF: 9,
   EINVAL: 22,
   ENOSPC: 28,

@@ -28,7 +28,7 @@ export {
   LibraryLoadError,
   openLibrary,
 } from "./lib.ts";
-export { type OpenObjectOptions, OspreyLibrary } from "./library.ts";
+export { type FileRead, type FileStat, type OpenObjectOptions, OspreyLibrary } from "./library.ts";
 export {
   type AttachResult,
   BpfObject,
@@ -59,4 +59,4 @@ export {
   RecordType,
   recordType,
 } from "./records.ts";
-export { ABI_VERSION } from "./symbols.ts";
+export { ABI_VERSION, FILE_STAT_SIZE } from "./symbols.ts";

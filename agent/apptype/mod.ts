@@ -24,7 +24,9 @@
  * **From the binary** (elf.ts, exe.ts): `golang` (Go build info), `rust` (a `rustc version`
  * note), `dotnet` (.NET's application host); and `dotnet` also for `dotnet <app>.dll`
  * ({@linkcode isDotnetCommand}). These add to the command-line type: a Go binary named
- * `prometheus` is both `prometheus` and `golang`.
+ * `prometheus` is both `prometheus` and `golang`. The binary is read through
+ * `<proc>/<pid>/exe` with libosprey (Deno's file APIs cannot follow that link under scoped
+ * permissions; exe.ts says why).
  *
  * A process with an empty command line (a zombie, a kernel thread) has no type at all.
  *
@@ -32,7 +34,15 @@
  */
 
 export { ElfError, type ElfFacts, type ElfProblem, readElfFacts } from "./elf.ts";
-export { ExeInspector, type ExeInspectorOptions, type ExeOutcome } from "./exe.ts";
+export {
+  ExeInspector,
+  type ExeInspectorOptions,
+  type ExeOutcome,
+  type FileReader,
+  libraryFileReader,
+  nodeFileReader,
+  type ReadStat,
+} from "./exe.ts";
 
 /** A rule of {@linkcode CMDLINE_RULES}: what it looks at, the needles, the type. */
 export interface CmdlineRule {

@@ -129,8 +129,11 @@ export interface ContainerRegistryOptions {
    * rescan (the oldest reads first); new and exec'd processes are always read. @default 20
    */
   readonly appTypeProbesPerRescan?: number;
-  /** Reads executables for golang, rust and dotnet; one with the module's counters by default. */
-  readonly exeInspector?: ExeInspector;
+  /**
+   * Reads executables for golang, rust and dotnet; `null`: no types from executables. By
+   * default one over node:fs with the module's counters (right where reads are not scoped).
+   */
+  readonly exeInspector?: ExeInspector | null;
   /** Called when a container is removed (its series are already gone). */
   readonly onRemove?: (c: ContainerView) => void;
   /** Called with the directories of a cgroup the registry forgets (to close kept files). */
@@ -269,7 +272,7 @@ export class ContainerRegistry {
   readonly #retries: readonly number[];
   readonly #timeoutMs: number;
   readonly #probes: number;
-  readonly #exe: ExeInspector;
+  readonly #exe: ExeInspector | undefined;
   /** Rescans so far: the age of a process's application types. */
   #round = 0;
   #rereadDue = false;
@@ -303,7 +306,7 @@ export class ContainerRegistry {
     this.#retries = opts.metadataRetryDelaysMs ?? [500, 2000, 5000];
     this.#timeoutMs = opts.metadataTimeoutMs ?? 5000;
     this.#probes = opts.appTypeProbesPerRescan ?? 20;
-    this.#exe = opts.exeInspector ?? new ExeInspector({
+    this.#exe = opts.exeInspector === null ? undefined : opts.exeInspector ?? new ExeInspector({
       onOutcome: (o) => this.#f.exeChecks.labels(o).inc(),
       onEvict: () => this.#f.overflow.labels("binary").inc(),
     });
@@ -994,7 +997,7 @@ export class ContainerRegistry {
 
   /** Starts reading a process's executable; its types count once the read is done. */
   #inspectBinary(p: Proc): void {
-    if (p.binaryPending) return;
+    if (p.binaryPending || this.#exe === undefined) return;
     p.binaryPending = true;
     const image = p.image;
     const job = this.#exe.inspect(under(this.#o.paths.proc, `${p.pid}/exe`)).then((facts) => {

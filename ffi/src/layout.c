@@ -87,6 +87,7 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	CONST(OSP_ATTACH_ON_DEMAND);
 	CONST(OSP_OPEN_FORCE_RAW_TP);
 	CONST(OSP_OPEN_LEGACY_EXIT);
+	CONST(OSP_FILE_STAT_SIZE);
 
 	if (t.overflow)
 		return -ENOSPC; /* t.b has room to spare; grow it with the list */
