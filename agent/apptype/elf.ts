@@ -48,6 +48,8 @@ export class ElfError extends Error {
 
 /** Most section headers read (a linked executable has a few dozen). */
 export const MAX_SECTIONS = 8192;
+/** Most bytes of the section header table read. */
+export const MAX_SECTION_TABLE_BYTES = 1 << 20;
 /** Most bytes of the section name table read. */
 export const MAX_SHSTRTAB_BYTES = 1 << 20;
 /** Most bytes of `.comment` searched. */
@@ -201,7 +203,9 @@ export async function readElfFacts(read: ReadAt, size: number): Promise<ElfFacts
     if (shnum === 0) shnum = s0.size;
     if (shstrndx === SHN_XINDEX) shstrndx = s0.link;
   }
-  if (shnum > MAX_SECTIONS) throw new ElfError("too_large", `${shnum} sections`);
+  if (shnum > MAX_SECTIONS || shnum * shentsize > MAX_SECTION_TABLE_BYTES) {
+    throw new ElfError("too_large", `${shnum} sections of ${shentsize} bytes`);
+  }
   if (shstrndx >= shnum) {
     throw new ElfError("malformed", `name table index ${shstrndx} of ${shnum} sections`);
   }
