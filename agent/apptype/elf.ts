@@ -1,8 +1,9 @@
 /**
  * What an executable's ELF headers say about the runtime it was built with, read with a small
- * bounded reader: the file header, the section header table, the section name table and at
- * most three small sections (`.go.buildinfo`'s start, `.comment`, `.dynamic` and one string).
- * The program's code and data are never read.
+ * bounded reader: the file header, the section header table (at most 1 MiB), the section name
+ * table (1 MiB) and a few small sections (`.go.buildinfo`'s first 64 KiB, `.comment`'s first
+ * MiB, `.dynamic` up to 64 KiB and one string of its string table). The program's code and
+ * data are never read.
  *
  * | fact            | evidence (as the reference decides it)                                              |
  * |-----------------|-------------------------------------------------------------------------------------|
