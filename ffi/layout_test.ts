@@ -2,7 +2,14 @@ import { deepEqual, equal } from "node:assert/strict";
 import { openLibrary } from "./lib.ts";
 import { EXPECTED_PING_CONSTANTS, EXPECTED_PING_LAYOUT } from "./ping.ts";
 import { EXPECTED_CONSTANTS, EXPECTED_LAYOUT } from "./records.ts";
-import { ABI_VERSION, AttachCode, OpenFlag, ProgramFlag, ProgramKind } from "./symbols.ts";
+import {
+  ABI_VERSION,
+  AttachCode,
+  FILE_STAT_SIZE,
+  OpenFlag,
+  ProgramFlag,
+  ProgramKind,
+} from "./symbols.ts";
 import { builtLibrary, libraryIgnoreReason } from "./_test_util.ts";
 
 const ignoreReason = libraryIgnoreReason();
@@ -19,6 +26,7 @@ const ABI_CONSTANTS: Record<string, number> = {
   OSP_ATTACH_ON_DEMAND: AttachCode.ON_DEMAND,
   OSP_OPEN_FORCE_RAW_TP: OpenFlag.FORCE_RAW_TP,
   OSP_OPEN_LEGACY_EXIT: OpenFlag.LEGACY_EXIT,
+  OSP_FILE_STAT_SIZE: FILE_STAT_SIZE,
 };
 
 function parseLayout(text: string) {

@@ -32,7 +32,7 @@ export {
   LibraryLoadError,
   openLibrary,
 } from "./lib.ts";
-export { type OpenObjectOptions, OspreyLibrary } from "./library.ts";
+export { type FileRead, type FileStat, type OpenObjectOptions, OspreyLibrary } from "./library.ts";
 export {
   type AttachResult,
   BpfObject,
@@ -78,4 +78,4 @@ export {
   type PingResult,
   type RawPingResult,
 } from "./ping.ts";
-export { ABI_VERSION } from "./symbols.ts";
+export { ABI_VERSION, FILE_STAT_SIZE } from "./symbols.ts";
