@@ -1,7 +1,15 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { openLibrary } from "./lib.ts";
+import { EXPECTED_PING_CONSTANTS, EXPECTED_PING_LAYOUT } from "./ping.ts";
 import { EXPECTED_CONSTANTS, EXPECTED_LAYOUT } from "./records.ts";
-import { ABI_VERSION, AttachCode, OpenFlag, ProgramFlag, ProgramKind } from "./symbols.ts";
+import {
+  ABI_VERSION,
+  AttachCode,
+  FILE_STAT_SIZE,
+  OpenFlag,
+  ProgramFlag,
+  ProgramKind,
+} from "./symbols.ts";
 import { builtLibrary, libraryIgnoreReason } from "./_test_util.ts";
 
 const ignoreReason = libraryIgnoreReason();
@@ -18,6 +26,7 @@ const ABI_CONSTANTS: Record<string, number> = {
   OSP_ATTACH_ON_DEMAND: AttachCode.ON_DEMAND,
   OSP_OPEN_FORCE_RAW_TP: OpenFlag.FORCE_RAW_TP,
   OSP_OPEN_LEGACY_EXIT: OpenFlag.LEGACY_EXIT,
+  OSP_FILE_STAT_SIZE: FILE_STAT_SIZE,
 };
 
 function parseLayout(text: string) {
@@ -39,16 +48,16 @@ Deno.test({
     using lib = openLibrary(builtLibrary());
     equal(lib.abiVersion(), ABI_VERSION);
     const { fields } = parseLayout(lib.layout());
-    deepEqual(fields, EXPECTED_LAYOUT);
+    deepEqual(fields, { ...EXPECTED_LAYOUT, ...EXPECTED_PING_LAYOUT });
   },
 });
 
 Deno.test({
-  name: "osp_layout() constants match records.ts and symbols.ts",
+  name: "osp_layout() constants match records.ts, symbols.ts and ping.ts",
   ignore: ignoreReason !== "",
   fn() {
     using lib = openLibrary(builtLibrary());
     const { constants } = parseLayout(lib.layout());
-    deepEqual(constants, { ...EXPECTED_CONSTANTS, ...ABI_CONSTANTS });
+    deepEqual(constants, { ...EXPECTED_CONSTANTS, ...ABI_CONSTANTS, ...EXPECTED_PING_CONSTANTS });
   },
 });

@@ -13,7 +13,35 @@ import {
   parseKernelProbe,
 } from "./kernel_support.ts";
 import type { Native } from "./_native.ts";
-import { ObjectKindCode, OpenFlag, type OspreySymbols, type symbols } from "./symbols.ts";
+import { ping, type PingOptions, type PingResult } from "./ping.ts";
+import { RawFile } from "./raw_file.ts";
+import {
+  FILE_STAT_SIZE,
+  ObjectKindCode,
+  OpenFlag,
+  type OspreySymbols,
+  type symbols,
+} from "./symbols.ts";
+
+/** A file as fstat() describes it (osp_file_read()). */
+export interface FileStat {
+  readonly dev: bigint;
+  readonly ino: bigint;
+  /** Bytes. */
+  readonly size: number;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+  /** st_mode: type and permission bits. */
+  readonly mode: number;
+}
+
+/** What {@linkcode OspreyLibrary.readFile} read. */
+export interface FileRead {
+  readonly bytesRead: number;
+  readonly stat: FileStat;
+}
+
+const encoder = new TextEncoder();
 
 /** Options of {@linkcode OspreyLibrary.openObject}. */
 export interface OpenObjectOptions {
@@ -41,6 +69,7 @@ export class OspreyLibrary {
   readonly path: string;
   #dylib: Deno.DynamicLibrary<typeof symbols>;
   #objects = new Set<BpfObject>();
+  #files = new Set<RawFile>();
   #closed = false;
   #inflight = 0;
   #unloadWhenIdle = false;
@@ -146,6 +175,107 @@ export class OspreyLibrary {
   }
 
   /**
+   * Ping IP addresses (ICMP echo, ICMPv6 echo) from inside a network
+   * namespace and wait for the replies, on a pool thread: the event loop
+   * keeps running. libosprey enters the namespace on a thread of its own.
+   * Needs CAP_NET_RAW, or ICMP datagram sockets allowed for the agent's group
+   * by the namespace's net.ipv4.ping_group_range; entering another
+   * namespace needs CAP_SYS_ADMIN.
+   *
+   * ```ts ignore
+   * const [r] = await lib.ping("/run/osprey/host/proc/4242/ns/net", ["10.0.0.7"]);
+   * if (!("error" in r)) console.log(r.rttSeconds);
+   * ```
+   *
+   * @param netnsPath a network namespace file such as `<procfs>/<pid>/ns/net`;
+   *   "" for the caller's own namespace
+   * @param targets IP address literals (IPv4, IPv6, IPv4-mapped IPv6)
+   * @param options deadline (default 300 ms) and path overrides
+   * @returns one result per target, in order: an RTT, or an errno name
+   * @throws {BpfError} when the whole call failed (no such namespace file,
+   *   not a network namespace, setns refused)
+   * @throws {RangeError} when timeoutMs or the number of targets is out of range
+   */
+  ping(
+    netnsPath: string,
+    targets: readonly string[],
+    options?: PingOptions,
+  ): Promise<PingResult[]> {
+    this.#assertOpen("ping");
+    return ping(this.#native, netnsPath, targets, options);
+  }
+
+  /**
+   * Open a regular file by the bytes of its path, for paths that are not UTF-8 (Deno's file
+   * APIs cannot open those). The library's handles are few (1024): keep a file open only while
+   * it is read again and again.
+   *
+   * @param path the path's bytes, absolute, without NUL
+   * @param name the path as printable text, for error messages
+   * @returns the open file; the library closes it if you do not
+   * @throws {BpfError} with the errno of open(2) (ENOENT, EACCES, ...), EINVAL for a path
+   * with a NUL or a file that is not regular, EMFILE when every handle is in use
+   */
+  openFile(path: Uint8Array, name: string): RawFile {
+    this.#assertOpen(`open file "${name}"`);
+    if (path.includes(0)) {
+      throw new BpfError(`open file "${name}"`, Errno.EINVAL, { detail: "the path holds a NUL" });
+    }
+    const z = new Uint8Array(path.length + 1);
+    z.set(path);
+    const h = this.#native.check(this.#dylib.symbols.osp_file_open(z), `open file "${name}"`);
+    const file = new RawFile(this.#native, h, name, (f) => this.#files.delete(f));
+    this.#files.add(file);
+    return file;
+  }
+
+  /**
+   * Close every file and object (detaching its programs, closing its rings), then
+   * Read up to `buf.length` bytes at `offset` of the file at `path`, opened by the kernel's own
+   * path resolution (osp_file_read()): `<proc>/<pid>/exe` opens the process's executable in
+   * its mount namespace, which Deno's file APIs, resolving the link by its text, cannot. Runs
+   * on Deno's blocking pool, so a hung file system stalls that call, not the event loop.
+   *
+   * @param path the file; procfs links are followed
+   * @param offset where to read, in bytes
+   * @param buf where the bytes go
+   * @returns the bytes read (0 at the end, and for a file that is not regular) and the file's
+   *   fstat
+   * @throws {BpfError} with the errno: ENOENT when the file (or the process) is gone, EACCES,
+   *   EIO, ...
+   */
+  async readFile(path: string, offset: number, buf: Uint8Array): Promise<FileRead> {
+    this.#assertOpen("read a file");
+    const p = encoder.encode(path);
+    const st = new Uint8Array(FILE_STAT_SIZE);
+    const n = await this.#native.track(
+      this.#dylib.symbols.osp_file_read(
+        p,
+        p.length,
+        BigInt(offset),
+        buf,
+        buf.length,
+        st,
+        st.length,
+      ),
+    );
+    if (n < 0) throw new BpfError(`read "${path}" at ${offset}`, -n);
+    const v = new DataView(st.buffer);
+    const u = (at: number) => v.getBigUint64(at, true);
+    return {
+      bytesRead: n,
+      stat: {
+        dev: u(0),
+        ino: u(8),
+        size: Number(u(16)),
+        mtimeNs: u(24),
+        ctimeNs: u(32),
+        mode: Number(u(40)),
+      },
+    };
+  }
+
+  /**
    * Close every object (detaching its programs, closing its rings), then
    * unload the library, once no nonblocking call is still running in it.
    * Idempotent.
@@ -153,6 +283,7 @@ export class OspreyLibrary {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const file of [...this.#files]) file.close();
     for (const obj of [...this.#objects]) obj.close();
     if (this.#inflight === 0) this.#unload();
     else this.#unloadWhenIdle = true;

@@ -15,6 +15,10 @@
  * for await (const batch of ring.batches({ signal })) {
  *   forEachFrame(batch, (off) => handle(decodeProcEvent(batch, off)));
  * }
+ *
+ * // RTTs from inside a container's network namespace (ICMP and ICMPv6 echo)
+ * const rs = await lib.ping("/run/osprey/host/proc/4242/ns/net", ["10.0.0.7", "fd00::7"]);
+ * for (const r of rs) console.log(r.address, "error" in r ? r.error : r.rttSeconds);
  * ```
  *
  * @module
@@ -28,7 +32,7 @@ export {
   LibraryLoadError,
   openLibrary,
 } from "./lib.ts";
-export { type OpenObjectOptions, OspreyLibrary } from "./library.ts";
+export { type FileRead, type FileStat, type OpenObjectOptions, OspreyLibrary } from "./library.ts";
 export {
   type AttachResult,
   BpfObject,
@@ -38,6 +42,7 @@ export {
   type ProgramInfo,
   type ProgramVariant,
 } from "./bpf_object.ts";
+export { RawFile } from "./raw_file.ts";
 export { type BatchOptions, DEFAULT_DRAIN_BUFFER, MAX_WAIT_MS, RingBuffer } from "./ring_buffer.ts";
 export { BpfError, type BpfErrorOptions, Errno, errnoName, unwrap } from "./errors.ts";
 export {
@@ -59,4 +64,18 @@ export {
   RecordType,
   recordType,
 } from "./records.ts";
-export { ABI_VERSION } from "./symbols.ts";
+export {
+  decodePingResults,
+  DEFAULT_PING_TIMEOUT_MS,
+  encodePingTargets,
+  type IpAddress,
+  parseIpAddress,
+  PING_MAX_TARGETS,
+  PING_MAX_TIMEOUT_MS,
+  type PingFailure,
+  type PingOptions,
+  type PingReply,
+  type PingResult,
+  type RawPingResult,
+} from "./ping.ts";
+export { ABI_VERSION, FILE_STAT_SIZE } from "./symbols.ts";

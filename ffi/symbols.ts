@@ -3,8 +3,9 @@
  * parameter carries the C declaration it stands for. Only numbers and
  * caller-owned buffers cross, so `--allow-ffi` can be scoped to the library.
  *
- * `osp_ring_wait` and `osp_bench_produce` block, so they run on Deno's
- * blocking pool (`nonblocking: true`); everything else is a quick sync call.
+ * `osp_ring_wait`, `osp_bench_produce`, `osp_ping` and `osp_file_read` block,
+ * so they run on Deno's blocking pool (`nonblocking: true`); everything else
+ * is a quick sync call.
  *
  * @module
  */
@@ -150,13 +151,63 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  osp_ping: {
+    parameters: [
+      "buffer", // const uint8_t *netns_path (NUL-terminated; "" = the caller's own)
+      "buffer", // const uint8_t *targets (struct osp_ping_target[])
+      "u32", // uint32_t targets_len (bytes)
+      "buffer", // uint8_t *results (struct osp_ping_result[])
+      "u32", // uint32_t results_cap (bytes)
+      "u32", // uint32_t timeout_ms
+      "u32", // uint32_t flags (enum osp_ping_flags)
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  osp_file_read: {
+    parameters: [
+      "buffer", // const uint8_t *path
+      "u32", // uint32_t path_len
+      "u64", // uint64_t offset
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t len
+      "buffer", // uint8_t *st
+      "u32", // uint32_t st_cap
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  osp_file_open: {
+    parameters: [
+      "buffer", // const uint8_t *path (NUL-terminated bytes)
+    ],
+    result: "i32",
+  },
+  osp_file_pread: {
+    parameters: [
+      "i32", // int f
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+      "u64", // uint64_t offset
+    ],
+    result: "i32",
+  },
+  osp_file_close: {
+    parameters: [
+      "i32", // int f
+    ],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded library's typed symbols. */
 export type OspreySymbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
 
 /** ABI version these bindings were written for (OSP_ABI_VERSION). */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
+
+/** OSP_FILE_STAT_SIZE: bytes osp_file_read() describes a file in. */
+export const FILE_STAT_SIZE = 48;
 
 /** enum osp_object_kind. */
 export const ObjectKindCode = { proc: 1, bench: 2 } as const;

@@ -9,7 +9,25 @@
  *
  * @module
  */
+import type { SkipLine } from "../file_format_error.ts";
+import type { Logger } from "../log.ts";
 import type { Counter, Gauge, Registry } from "../metrics/mod.ts";
+import { parseErrors } from "../parse_errors.ts";
+
+/**
+ * Where the containers module's parsers report the lines they skipped: one sink per
+ * collector and file kind of `osprey_parse_errors_total{collector,file}`.
+ */
+export interface ContainerSkips {
+  /** `/proc/<pid>/stat` (collector `containers_discovery`). */
+  readonly stat: SkipLine;
+  /** `/proc/<pid>/cgroup` (collector `containers_discovery`). */
+  readonly procCgroup: SkipLine;
+  /** `/proc/<pid>/mountinfo` (collector `containers_disk`). */
+  readonly mountinfo: SkipLine;
+  /** The cgroup resource files, labelled by base name (collector `containers_resources`). */
+  readonly cgroup: SkipLine;
+}
 
 const C = ["container_id", "app_id"] as const;
 const DISK = [...C, "mount_point", "device", "volume"] as const;
@@ -43,15 +61,17 @@ export class ContainerFamilies {
   readonly overflow: Counter<readonly string[]>;
   readonly unknownLayout: Counter<readonly string[]>;
   readonly unknownLayouts: Gauge<readonly string[]>;
+  readonly unreadableCgroups: Counter<readonly string[]>;
   readonly ignored: Counter<readonly string[]>;
   readonly metadataErrors: Counter<readonly string[]>;
-  readonly parseErrors: Counter<readonly string[]>;
+  readonly skipped: ContainerSkips;
   readonly readErrors: Counter<readonly string[]>;
   readonly eventSource: Gauge<readonly string[]>;
   readonly events: Counter<readonly string[]>;
   readonly oomUnattributed: Counter<readonly string[]>;
   readonly roundPerContainer: Gauge<readonly string[]>;
   readonly statfsTimeouts: Counter<readonly string[]>;
+  readonly exeChecks: Counter<readonly string[]>;
 
   /** The contract's resource families a dead container stops reporting. */
   readonly resourceFamilies: readonly (Gauge<readonly string[]> | Counter<readonly string[]>)[];
@@ -60,7 +80,8 @@ export class ContainerFamilies {
   /** The per-mount block I/O families. */
   readonly ioFamilies: readonly Counter<readonly string[]>[];
 
-  constructor(r: Registry) {
+  /** `log` gets the rate-limited lines about skipped lines (see `parse_errors.ts`). */
+  constructor(r: Registry, log?: Logger) {
     this.info = r.gauge({
       name: "container_info",
       help: "Meta information about the container",
@@ -177,7 +198,8 @@ export class ContainerFamilies {
     this.overflow = r.counter({
       name: "osprey_containers_overflow_total",
       help: "What the container registry did not track because a cap was reached: " +
-        "kind=container (--max-containers), process (--max-processes), unknown_layout",
+        "kind=container (--max-containers), process (--max-processes), unknown_layout, " +
+        "binary (executables' runtime facts evicted from their cache)",
       labelNames: ["kind"],
     });
     this.unknownLayout = r.counter({
@@ -191,6 +213,14 @@ export class ContainerFamilies {
       help: "Distinct cgroups of unknown layout that currently hold processes",
       labelNames: [],
     });
+    this.unreadableCgroups = r.counter({
+      name: "osprey_cgroup_unreadable_total",
+      help: "Cgroups with processes whose files the agent cannot read, counted once per cgroup: " +
+        "outside_namespace (its path in /proc/<pid>/cgroup is relative to the agent's cgroup " +
+        "namespace and no mounted hierarchy reaches it), non_utf8_path (its path is not UTF-8 " +
+        "and libosprey, which opens such paths, is not granted or cannot be loaded)",
+      labelNames: ["reason"],
+    });
     this.ignored = r.counter({
       name: "osprey_containers_ignored_total",
       help: "Containers not reported, by reason (denylist, allowlist, pause_container, " +
@@ -203,11 +233,13 @@ export class ContainerFamilies {
         "a fallback id), by runtime and reason",
       labelNames: ["runtime", "reason"],
     });
-    this.parseErrors = r.counter({
-      name: "osprey_containers_parse_errors_total",
-      help: "Host files the container registry could not parse, by file kind",
-      labelNames: ["file"],
-    });
+    const skips = parseErrors(r, { log });
+    this.skipped = {
+      stat: skips.sink("containers_discovery", "<pid>/stat"),
+      procCgroup: skips.sink("containers_discovery", "<pid>/cgroup"),
+      mountinfo: skips.sink("containers_disk", "<pid>/mountinfo"),
+      cgroup: skips.sink("containers_resources"),
+    };
     this.readErrors = r.counter({
       name: "osprey_containers_read_errors_total",
       help: "Cgroup, mount or statfs reads of live containers that failed, by source",
@@ -241,6 +273,14 @@ export class ContainerFamilies {
         "skipped for a while)",
       labelNames: [],
     });
+    this.exeChecks = r.counter({
+      name: "osprey_container_exe_checks_total",
+      help: "Executables of container processes read for their runtime (golang, rust, dotnet " +
+        "from the ELF headers), by result: golang, rust, dotnet, other (ELF, none of them), " +
+        "not_elf, truncated, malformed, too_large, unreadable, timeout, busy (not read now, " +
+        "retried later); a binary is read once while it stays in the cache",
+      labelNames: ["result"],
+    });
     this.diskFamilies = [this.diskSize, this.diskUsed, this.diskReserved];
     this.ioFamilies = [this.diskReads, this.diskWrites, this.diskReadBytes, this.diskWrittenBytes];
     this.resourceFamilies = [
@@ -256,8 +296,13 @@ export class ContainerFamilies {
       ...this.diskFamilies,
       ...this.ioFamilies,
     ];
-    for (const kind of ["container", "process", "unknown_layout"]) this.overflow.labels(kind);
+    for (const kind of ["container", "process", "unknown_layout", "binary"]) {
+      this.overflow.labels(kind);
+    }
     this.unknownLayout.labels();
+    for (const reason of ["outside_namespace", "non_utf8_path"]) {
+      this.unreadableCgroups.labels(reason);
+    }
     this.oomUnattributed.labels();
   }
 }

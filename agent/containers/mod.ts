@@ -21,11 +21,29 @@
  *
  * @module
  */
-import { detectCgroupFs, KeptFiles } from "../cgroups/mod.ts";
+import { libraryCandidates, openLibrary, type OspreyLibrary } from "../../ffi/mod.ts";
+import {
+  ExeInspector,
+  type FileReader,
+  libraryFileReader,
+  nodeFileReader,
+} from "../apptype/mod.ts";
+import {
+  describeNamespace,
+  detectCgroupFs,
+  identityNamespace,
+  KeptFiles,
+  LibraryRawFiles,
+  readCgroupNamespace,
+} from "../cgroups/mod.ts";
+import { checkRegExp } from "../flag_syntax.ts";
+import { fdBudget, readFdLimits } from "../fd_limits.ts";
 import { FlagError } from "../flags.ts";
 import type { FlagSpec, FlagValues } from "../flags.ts";
 import type { Collector } from "../collector.ts";
+import type { Logger } from "../log.ts";
 import type { ModuleInstance, ModuleSpec, PermissionNeed } from "../modules.ts";
+import { DISK_EXTRA_FLAG, wholeDiskFilter } from "../node/mod.ts";
 import { readUserHz } from "../node/user_hz.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
@@ -72,6 +90,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     env: "MIN_CONTAINER_AGE",
     kind: "duration",
     default: 30_000,
+    min: 0,
+    max: 86_400_000,
     help: "Report nothing for containers younger than this (short-lived ones never), " +
       "to keep cardinality down on nodes that start many; 0 reports every container",
     group: GROUP,
@@ -80,6 +100,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     name: "container-allowlist",
     env: "CONTAINER_ALLOWLIST",
     kind: "list",
+    check: checkRegExp,
+    accepts: "a regular expression (repeatable)",
     help: "Report only containers whose ID matches one of these regular expressions " +
       "(repeatable; empty reports all)",
     group: GROUP,
@@ -88,6 +110,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     name: "container-denylist",
     env: "CONTAINER_DENYLIST",
     kind: "list",
+    check: checkRegExp,
+    accepts: "a regular expression (repeatable)",
     help: "Do not report containers whose ID matches one of these regular expressions " +
       "(repeatable)",
     group: GROUP,
@@ -105,6 +129,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     env: "CONTAINER_GC_GRACE",
     kind: "duration",
     default: 600_000,
+    min: 0,
+    max: 86_400_000,
     help: "How long a container whose processes all exited keeps its series (and counters, " +
       "should it start again) before they are removed",
     group: GROUP,
@@ -114,6 +140,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     env: "MAX_CONTAINERS",
     kind: "int",
     default: 5000,
+    min: 1,
+    max: 100_000,
     help: "Most containers tracked at once, so memory stays bounded; more are counted in " +
       'osprey_containers_overflow_total{kind="container"} and retried later',
     group: GROUP,
@@ -123,6 +151,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     env: "MAX_PROCESSES",
     kind: "int",
     default: 100_000,
+    min: 1,
+    max: 4_194_304, // the kernel's PID_MAX_LIMIT: no host has more processes
     help: "Most processes tracked at once, so memory stays bounded; more are counted in " +
       'osprey_containers_overflow_total{kind="process"}',
     group: GROUP,
@@ -132,6 +162,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     env: "CONTAINER_RESCAN_INTERVAL",
     kind: "duration",
     default: 10_000,
+    min: 100,
+    max: 3_600_000,
     help: "How often /proc is rescanned for processes (the only discovery path without BPF " +
       "process events, the repair path with them) and dead containers are collected",
     group: GROUP,
@@ -141,6 +173,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     env: "CONTAINER_DISK_INTERVAL",
     kind: "duration",
     default: 15_000,
+    min: 100,
+    max: 3_600_000,
     help: "How often containers' mounts and file system sizes are read",
     group: GROUP,
   },
@@ -149,6 +183,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     env: "CONTAINER_METADATA_TIMEOUT",
     kind: "duration",
     default: 5000,
+    min: 100,
+    max: 60_000,
     help: "Longest one read of a container's runtime metadata may take",
     group: GROUP,
   },
@@ -193,10 +229,17 @@ function requiredNeeds(paths: HostPaths): PermissionNeed[] {
   return [...new Set([paths.proc, paths.cgroup])].map(read);
 }
 
+/** libosprey's path, for reading executables (the one process_events opens too). */
+function libraryPath(): string {
+  return libraryCandidates()[0] ?? "libosprey.so";
+}
+
 /** The permissions that add something when granted (the sockets only when configured). */
 export function optionalNeeds(paths: HostPaths, flags: FlagValues = {}): PermissionNeed[] {
+  const lib = libraryPath();
   return [
     read(paths.sys),
+    { descriptor: { name: "ffi", path: lib }, flag: `--allow-ffi=${lib}` },
     ...runtimeStateDirs(paths).map(read),
     { descriptor: { name: "sys", kind: "statfs" }, flag: "--allow-sys=statfs" },
     ...runtimeApiNeeds(flags),
@@ -217,6 +260,47 @@ function list(flags: FlagValues, name: string): string[] {
   return Array.isArray(v) ? v : [];
 }
 
+/**
+ * Which whole disks label a mount's `device`: those the node families report (the contract's
+ * kinds, and the node module's `--disk-devices-extra-regex`; a regex that does not compile is
+ * the node module's failure to report, here only the contract's kinds count).
+ */
+function reportedDisks(flags: FlagValues, log: Logger): (name: string) => boolean {
+  try {
+    return wholeDiskFilter(String(flags[DISK_EXTRA_FLAG] ?? ""));
+  } catch (err) {
+    if (!(err instanceof FlagError)) throw err;
+    log.warn("containers: device labels use the contract's disk kinds only", { error: err });
+    return wholeDiskFilter();
+  }
+}
+
+/**
+ * How executables are read for the golang, rust and dotnet application types: through
+ * libosprey when its --allow-ffi is granted (Deno's own file APIs cannot open
+ * `<proc>/<pid>/exe` under scoped read permissions), through node:fs when reads are not scoped
+ * at all, else not (said once).
+ */
+function executableReader(log: Logger): { read?: FileReader; lib?: OspreyLibrary } {
+  const path = libraryPath();
+  let why = `not granted: --allow-ffi=${path}`;
+  if (Deno.permissions.querySync({ name: "ffi", path }).state === "granted") {
+    try {
+      const lib = openLibrary(path);
+      return { read: libraryFileReader(lib), lib };
+    } catch (err) {
+      why = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    }
+  }
+  if (Deno.permissions.querySync({ name: "read" }).state === "granted") {
+    return { read: nodeFileReader() };
+  }
+  log.warn("containers: no golang, rust or dotnet application types from executables", {
+    reason: why,
+  });
+  return {};
+}
+
 /** The module definition. */
 export const containersModule: ModuleSpec = {
   name: "containers",
@@ -233,7 +317,8 @@ export const containersModule: ModuleSpec = {
         missing: [...new Set(missing.map((m) => m.flag))].join(" "),
         effect: "no block device names without <sys>; short IDs instead of names without " +
           "runtime dirs; no container_resources_disk_{size,used,reserved}_bytes without " +
-          "statfs; a --docker-socket or --podman-socket not granted is not asked",
+          "statfs; no golang, rust or dotnet application types without libosprey; a " +
+          "--docker-socket or --podman-socket not granted is not asked",
       });
     }
     const sockets = new Map(
@@ -242,20 +327,53 @@ export const containersModule: ModuleSpec = {
     const statfsOk = granted({ descriptor: { name: "sys", kind: "statfs" }, flag: "" });
 
     const cgroupFs = detectCgroupFs(paths.cgroup);
+    const cgroupNs = paths.fixture
+      ? identityNamespace(cgroupFs, "host paths are a fixture tree")
+      : readCgroupNamespace(cgroupFs, paths.proc);
     const userHz = (await readUserHz(paths)).hz;
     const uptimeText = readProcText(under(paths.proc, "uptime"));
     if (uptimeText === undefined) throw new Error(`Cannot read ${under(paths.proc, "uptime")}`);
     const bootTimeMs = Date.now() - parseUptime(uptimeText) * 1000;
+    // Kept cgroup descriptors stay within half of what RLIMIT_NOFILE leaves (fd_limits.ts);
+    // beyond that, files are read with open/read/close.
+    const keptFilesMax = fdBudget(readFdLimits(paths)?.soft, {
+      httpConnections: 0,
+      keptFiles: 4096,
+    }).keptFiles;
     log.info("containers: sources", {
+      kept_files_max: keptFilesMax,
       cgroup_layout: cgroupFs.layout,
       cgroup_root: cgroupFs.root,
+      cgroup_namespace: cgroupNs.own ? "own (paths rebased)" : "the mounts'",
       user_hz: userHz,
       runtime_api: [...sockets].map(([rt, path]) => `${rt}:${path}`).join(" ") || "off",
     });
 
-    const families = new ContainerFamilies(ctx.registry);
-    const files = new KeptFiles();
-    const disks = new ContainerDisks(paths);
+    if (cgroupNs.own) {
+      const lost = cgroupNs.hierarchies.filter((h) => h.nsRoot === null).map((h) => h.hierarchy);
+      const fields = { hierarchies: describeNamespace(cgroupNs) };
+      const msg = "containers: the agent is in its own cgroup namespace; cgroup paths are " +
+        "rebased onto the mounted hierarchies";
+      if (lost.length === 0) log.info(msg, fields);
+      else {
+        log.warn(msg, {
+          ...fields,
+          effect: `in ${lost.join(", ")} only paths that climb to the mount's root resolve; ` +
+            "the other cgroups are counted in osprey_cgroup_unreadable_total",
+        });
+      }
+    }
+
+    const families = new ContainerFamilies(ctx.registry, ctx.log);
+    // Cgroup paths that are not UTF-8 are opened through libosprey (Deno cannot); every
+    // other path through Deno. The library loads on the first such path, if granted.
+    const rawFiles = new LibraryRawFiles({
+      libraryPath: libraryCandidates()[0] ?? "libosprey.so",
+      roots: [cgroupFs.root],
+    });
+    const exe = executableReader(log);
+    const files = new KeptFiles({ raw: rawFiles, maxOpen: keptFilesMax });
+    const disks = new ContainerDisks(paths, { reported: reportedDisks(ctx.flags, ctx.log) });
     const units = new SystemdUnits(paths.root);
     const metadataTimeoutMs = num(flags, "container-metadata-timeout", 5000);
     const api = sockets.size === 0 ? undefined : new RuntimeApi({
@@ -270,6 +388,8 @@ export const containersModule: ModuleSpec = {
       families,
       log,
       cgroupFs,
+      cgroupNamespace: cgroupNs,
+      rawPathsUnavailable: () => rawFiles.unavailable(),
       lookupMetadata: api === undefined
         ? (runtime, id) => lookupMetadata(runtime, id, { paths })
         : (runtime, id) => api.lookup(runtime, id, () => lookupMetadata(runtime, id, { paths })),
@@ -284,6 +404,11 @@ export const containersModule: ModuleSpec = {
       systemdProps: (unitPath) => units.props(unitPath),
       bootTimeMs,
       userHz,
+      exeInspector: exe.read === undefined ? null : new ExeInspector({
+        read: exe.read,
+        onOutcome: (o) => families.exeChecks.labels(o).inc(),
+        onEvict: () => families.overflow.labels("binary").inc(),
+      }),
       onRemove(c) {
         disks.forget(c.id);
         if (c.metadata) api?.forget(c.metadata.runtime, c.metadata.id);
@@ -336,6 +461,8 @@ export const containersModule: ModuleSpec = {
         registry.close();
         api?.close();
         files.close();
+        rawFiles.close();
+        exe.lib?.close();
       },
     };
   },

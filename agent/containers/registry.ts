@@ -27,32 +27,53 @@
  * container. The kill of a process whose container is still being identified is kept and
  * counted when the container's ID is known.
  *
+ * **Application types** (reference errata §13.8) follow the live processes: each process's
+ * types come from its command line (or exe link) and its executable's ELF headers (golang,
+ * rust, dotnet; read asynchronously, cached per binary), are read when it is first seen or
+ * after an exec (a forked child takes its parent's), and a few per container are read again
+ * each rescan (a process may rewrite its title). A container's types are the union over its
+ * live processes, recomputed when processes come and go: a type whose processes all exited
+ * goes away.
+ *
  * **Bounds**: at most `maxProcesses` processes and `maxContainers` containers (pending ones
  * included); what does not fit is counted in `osprey_containers_overflow_total{kind}` and tried
  * again on later rescans. Cgroups of an unknown layout are counted once per cgroup
  * (`osprey_cgroup_unknown_layout_total`), never logged per process.
  *
+ * **Paths**: `/proc/<pid>/cgroup` is read as bytes and decoded without loss (agent/paths.ts),
+ * so a cgroup named with bytes that are not UTF-8 keeps its files; only its `container_id`
+ * label is made printable (`\xNN`). When the agent runs in its own cgroup namespace every path
+ * is rebased onto the mounted hierarchies first (cgroups/namespace.ts); a cgroup that cannot be
+ * placed is counted once in `osprey_cgroup_unreadable_total{reason="outside_namespace"}`.
+ *
  * @module
  */
+import { FileFormatError } from "../file_format_error.ts";
 import {
   type CgroupClass,
   type CgroupDirs,
   cgroupDirs,
   type CgroupFs,
+  type CgroupNamespace,
   classifyCgroup,
   parseProcCgroup,
   primaryCgroupPath,
   type ProcCgroups,
 } from "../cgroups/mod.ts";
-import { applicationType, parseCmdline } from "../apptype/mod.ts";
+import { ExeInspector, guessByCmdline, guessByExe, isDotnetCommand } from "../apptype/mod.ts";
 import type { Logger } from "../log.ts";
 import type { HostPaths } from "../paths.ts";
-import { under } from "../paths.ts";
-import { containerIdentity, type IgnoreReason, type SystemdUnitProps } from "./container_id.ts";
+import { decodeHostText, isRawHostPath, printableHostPath, under } from "../paths.ts";
+import {
+  containerIdentity,
+  type IgnoreReason,
+  systemdUnitOf,
+  type SystemdUnitProps,
+} from "./container_id.ts";
 import type { ContainerMetadata, ContainerRuntime } from "./metadata/mod.ts";
 import { MetadataError } from "./metadata/mod.ts";
 import { type ContainerFamilies, SeriesOwner } from "./metrics.ts";
-import { listPids, parseProcStat, readProcText } from "./proc.ts";
+import { listPids, parseProcStat, readProcBytes, readProcText } from "./proc.ts";
 
 /** Looks a container's metadata up (bound to the host paths). */
 export type MetadataLookup = (runtime: ContainerRuntime, id: string) => Promise<ContainerMetadata>;
@@ -76,6 +97,17 @@ export interface ContainerRegistryOptions {
   readonly log: Logger;
   /** The cgroup file system (for each container's cgroup directories). */
   readonly cgroupFs?: CgroupFs;
+  /**
+   * Rebases `/proc/<pid>/cgroup` paths when the agent runs in its own cgroup namespace; paths
+   * are used as read without it.
+   */
+  readonly cgroupNamespace?: CgroupNamespace;
+  /**
+   * Why cgroup paths that are not UTF-8 cannot be read (naming the flag that fixes it), or
+   * undefined when they can. Such a cgroup's container is still reported, without resource
+   * series, and counted in `osprey_cgroup_unreadable_total{reason="non_utf8_path"}`.
+   */
+  readonly rawPathsUnavailable?: () => string | undefined;
   readonly lookupMetadata: MetadataLookup;
   /** `--min-container-age`. @default 30000 */
   readonly minContainerAgeMs?: number;
@@ -100,7 +132,10 @@ export interface ContainerRegistryOptions {
    * written it yet when the first process is seen). @default [500, 2000, 5000]
    */
   readonly metadataRetryDelaysMs?: readonly number[];
-  /** systemd unit properties (Type=, TriggeredBy=) for a unit path, when known. */
+  /**
+   * systemd unit properties (Type=, TriggeredBy=) of a unit (its name, e.g.
+   * `getty@tty1.service`), when known.
+   */
   readonly systemdProps?: (unitPath: string) => SystemdUnitProps | undefined;
   /** Wall clock in ms. @default Date.now */
   readonly now?: () => number;
@@ -108,16 +143,32 @@ export interface ContainerRegistryOptions {
   readonly bootTimeMs: number;
   /** USER_HZ. @default 100 */
   readonly userHz?: number;
-  /** Processes of a container whose command line is read for its application type, per rescan. */
+  /**
+   * Processes per container whose command line is read again for its application type in a
+   * rescan (the oldest reads first); new and exec'd processes are always read. @default 20
+   */
   readonly appTypeProbesPerRescan?: number;
+  /**
+   * Reads executables for golang, rust and dotnet; `null`: no types from executables. By
+   * default one over node:fs with the module's counters (right where reads are not scoped).
+   */
+  readonly exeInspector?: ExeInspector | null;
+  /** Longest read of one executable by the default inspector (ms). @default 2000 */
+  readonly exeTimeoutMs?: number;
   /** Called when a container is removed (its series are already gone). */
   readonly onRemove?: (c: ContainerView) => void;
-  /** Called with the directories of a cgroup the registry forgets (to close kept files). */
+  /** Called with the directories of a cgroup the registry forgets, or whose container died (to close kept files). */
   readonly forgetDirs?: (dirs: CgroupDirs) => void;
 }
 
 type EntryState = "pending" | "container" | "ignored";
-type EntryIgnore = IgnoreReason | "allowlist" | "denylist" | "overflow" | "root";
+type EntryIgnore =
+  | IgnoreReason
+  | "allowlist"
+  | "denylist"
+  | "overflow"
+  | "root"
+  | "outside_namespace";
 
 /** A cgroup the registry saw processes in. */
 class CgroupEntry {
@@ -148,8 +199,18 @@ interface Proc {
   entry: CgroupEntry;
   /** v2 cgroup id from the last event, 0 when unknown. */
   cgroupId: number;
-  /** The file of its last exec, kept only while its cgroup is being identified. */
-  exe?: string;
+  /**
+   * Application types from its command line and executable path; `null` for an empty command
+   * line (no type at all, as in the contract); undefined until read (again, after an exec).
+   */
+  types?: readonly string[] | null;
+  /** The rescan round its types were last read in. */
+  typesRound: number;
+  /** Bumped on exec: an inspection started before belongs to the old image. */
+  image: number;
+  /** golang, rust, dotnet from its executable; undefined until inspected. */
+  binaryTypes?: readonly string[];
+  binaryPending: boolean;
 }
 
 /** A container as the collectors see it. */
@@ -184,8 +245,12 @@ class Container implements ContainerView {
   metadata?: ContainerMetadata;
   image = "";
   systemd?: SystemdUnitProps;
-  readonly appTypes = new Set<string>();
-  probeTokens = 0;
+  /** The application types of its live processes, as last computed. */
+  appTypes: string[] = [];
+  /** The types its `container_application_type` series show. */
+  shownTypes = "";
+  /** A process joined, left or got new types since {@linkcode appTypes} was computed. */
+  typesDirty = true;
   /** The label values of its `container_info` series, to replace it when they change. */
   infoKey = "";
   removed = false;
@@ -213,7 +278,6 @@ class Container implements ContainerView {
   }
 }
 
-const MAX_APP_TYPES = 16;
 const UNKNOWN_LOG_LIMIT = 5;
 /** Distinct cgroups of unknown layout held at once; more are counted as overflow. */
 const MAX_UNKNOWN_CGROUPS = 1024;
@@ -221,6 +285,7 @@ const YOUNG_PROCESS_MS = 60_000;
 const FULL_RESCAN_EVERY_MS = 600_000;
 const START_TOLERANCE_MS = 1000;
 const METADATA_LOG_EVERY_MS = 60_000;
+const UNREADABLE_LOG_LIMIT = 5;
 
 /** The registry. Not safe to share between agents; one per containers module. */
 export class ContainerRegistry {
@@ -235,6 +300,10 @@ export class ContainerRegistry {
   readonly #retries: readonly number[];
   readonly #timeoutMs: number;
   readonly #probes: number;
+  readonly #exe: ExeInspector | undefined;
+  /** Rescans so far: the age of a process's application types. */
+  #round = 0;
+  #rereadDue = false;
 
   readonly #procs = new Map<number, Proc>();
   readonly #entries = new Map<string, CgroupEntry>();
@@ -246,6 +315,8 @@ export class ContainerRegistry {
   #pendingCount = 0;
   #unknownCount = 0;
   #unknownLogged = 0;
+  #outsideLogged = 0;
+  #rawPathLogged = false;
   #lastFullScan = 0;
   #polling = true;
   readonly #metadataLogged = new Map<string, number>();
@@ -265,6 +336,11 @@ export class ContainerRegistry {
     this.#retries = opts.metadataRetryDelaysMs ?? [500, 2000, 5000];
     this.#timeoutMs = opts.metadataTimeoutMs ?? 5000;
     this.#probes = opts.appTypeProbesPerRescan ?? 20;
+    this.#exe = opts.exeInspector === null ? undefined : opts.exeInspector ?? new ExeInspector({
+      timeoutMs: opts.exeTimeoutMs,
+      onOutcome: (o) => this.#f.exeChecks.labels(o).inc(),
+      onEvict: () => this.#f.overflow.labels("binary").inc(),
+    });
     this.#concurrency = Math.max(1, opts.metadataConcurrency ?? 4);
     this.#root = new CgroupEntry("/", { v2: "/", v1: {} }, { kind: "standalone" });
     this.#root.state = "ignored";
@@ -316,14 +392,15 @@ export class ContainerRegistry {
     const full = now - this.#lastFullScan >= FULL_RESCAN_EVERY_MS;
     if (full) this.#lastFullScan = now;
     const listed = new Set(listPids(this.#o.paths.proc));
-    for (const c of this.#containers.values()) c.probeTokens = this.#probes;
+    this.#round++;
+    this.#rereadDue = true;
     for (const [pid, proc] of this.#procs) {
       if (!listed.has(pid)) this.#exit(proc, false);
     }
     for (const pid of listed) {
       const proc = this.#procs.get(pid);
       if (proc === undefined) {
-        this.#discover(pid, { probe: true });
+        this.#discover(pid, {});
         continue;
       }
       if (!this.#polling && !full) continue;
@@ -334,11 +411,11 @@ export class ContainerRegistry {
       }
       if (Math.abs(startMs - proc.startMs) > START_TOLERANCE_MS) {
         this.#exit(proc, false); // the pid was reused
-        this.#discover(pid, { probe: true, startMs });
+        this.#discover(pid, { startMs });
         continue;
       }
       if (full || (proc.entry.state !== "container" && now - proc.firstSeenMs < YOUNG_PROCESS_MS)) {
-        this.#recheckCgroup(proc, true);
+        this.#recheckCgroup(proc);
       }
     }
     this.gc();
@@ -359,7 +436,8 @@ export class ContainerRegistry {
           startMs: this.#o.bootTimeMs + e.tsNs / 1e6,
           cgroupId: e.cgroupId,
           entry: hint,
-          probe: false,
+          // a forked child runs its parent's image: same command line, same binary
+          parent: hint !== undefined ? parent : undefined,
         });
         break;
       }
@@ -367,17 +445,19 @@ export class ContainerRegistry {
         this.#f.events.labels("exec").inc();
         const proc = this.#procs.get(e.pid);
         if (proc === undefined) {
-          this.#discover(e.pid, { cgroupId: e.cgroupId, probe: true, exe: e.filename });
+          this.#discover(e.pid, { cgroupId: e.cgroupId });
           break;
         }
+        // a new image: its types are read at the next refresh, if it still runs then
+        proc.image++;
+        proc.types = undefined;
+        proc.binaryTypes = undefined;
+        proc.binaryPending = false;
+        if (proc.entry.container !== undefined) proc.entry.container.typesDirty = true;
         if (e.cgroupId === 0 || e.cgroupId !== proc.cgroupId) {
           proc.cgroupId = e.cgroupId;
-          this.#recheckCgroup(proc, false);
+          this.#recheckCgroup(proc);
         }
-        const c = proc.entry.container;
-        if (proc.entry.state === "container" && c !== undefined) {
-          this.#probeAppType(c, proc.pid, e.filename, true);
-        } else if (proc.entry.state === "pending") proc.exe = e.filename;
         break;
       }
       case "exit": {
@@ -424,10 +504,17 @@ export class ContainerRegistry {
     this.refresh();
   }
 
-  /** Updates visibility (`--min-container-age`) and the meta series of every container. */
+  /**
+   * Updates visibility (`--min-container-age`), the application types of live processes (new
+   * and exec'd ones always; after a rescan also the oldest few per container again) and the
+   * meta series of every container.
+   */
   refresh(): void {
     let hidden = 0, running = 0, dead = 0;
+    const reread = this.#rereadDue;
+    this.#rereadDue = false;
     for (const c of this.#containers.values()) {
+      this.#appTypes(c, reread);
       this.#show(c);
       if (!c.visible) hidden++;
       else if (c.liveCount > 0) running++;
@@ -447,32 +534,85 @@ export class ContainerRegistry {
     const text = readProcText(under(this.#o.paths.proc, `${pid}/stat`));
     if (text === undefined) return undefined;
     try {
-      return this.#o.bootTimeMs + (parseProcStat(text).startTicks / this.#hz) * 1000;
-    } catch {
-      this.#f.parseErrors.labels("stat").inc();
+      return this.#o.bootTimeMs + (parseProcStat(text, `/proc/${pid}/stat`).startTicks / this.#hz) *
+          1000;
+    } catch (err) {
+      if (!(err instanceof FileFormatError)) throw err;
+      this.#f.skipped.stat(err);
       return undefined;
     }
   }
 
-  /** The cgroup entry of a pid from `<proc>/<pid>/cgroup`; undefined when it is gone. */
+  /**
+   * The cgroup entry of a pid from `<proc>/<pid>/cgroup` (bytes, decoded without loss, paths
+   * rebased out of the agent's cgroup namespace); undefined when the process is gone.
+   */
   #entryOf(pid: number): CgroupEntry | undefined {
-    const text = readProcText(under(this.#o.paths.proc, `${pid}/cgroup`));
-    if (text === undefined) return undefined;
-    let cgroups: ProcCgroups;
+    const bytes = readProcBytes(under(this.#o.paths.proc, `${pid}/cgroup`));
+    if (bytes === undefined) return undefined;
+    let read: ProcCgroups;
     try {
-      cgroups = parseProcCgroup(text, `/proc/${pid}/cgroup`);
-    } catch {
-      this.#f.parseErrors.labels("cgroup").inc();
+      read = parseProcCgroup(decodeHostText(bytes), `/proc/${pid}/cgroup`);
+    } catch (err) {
+      if (!(err instanceof FileFormatError)) throw err;
+      this.#f.skipped.procCgroup(err);
       return undefined;
     }
+    const ns = this.#o.cgroupNamespace;
+    const resolved = ns === undefined ? undefined : ns.resolve(read);
+    const cgroups = resolved === undefined ? read : resolved.cgroups;
     const path = primaryCgroupPath(cgroups);
+    if (resolved !== undefined && resolved.unresolved.length > 0) {
+      // Keyed by the path as read: `..` never starts a host path, so no entry is shared.
+      const key = path ?? primaryCgroupPath(read);
+      if (key === null) return this.#root;
+      return this.#entries.get(key) ??
+        this.#unresolvedEntry(key, cgroups, path === null, resolved.unresolved);
+    }
     if (path === null) return this.#root;
     return this.#entries.get(path) ?? this.#newEntry(path, cgroups);
   }
 
+  /**
+   * A cgroup with a hierarchy whose path could not be rebased out of the agent's namespace:
+   * counted once and logged a few times. Without a primary path it is ignored; with one (another
+   * hierarchy resolved it) it is a container that lacks that hierarchy's files.
+   */
+  #unresolvedEntry(
+    key: string,
+    cgroups: ProcCgroups,
+    noPath: boolean,
+    hierarchies: readonly string[],
+  ): CgroupEntry {
+    this.#f.unreadableCgroups.labels("outside_namespace").inc();
+    if (this.#outsideLogged < UNREADABLE_LOG_LIMIT) {
+      this.#outsideLogged++;
+      this.#o.log.warn(
+        "cgroup outside the agent's cgroup namespace that no mounted hierarchy reaches " +
+          "(counted in osprey_cgroup_unreadable_total)",
+        {
+          cgroup: printableHostPath(key),
+          hierarchies: hierarchies.join(","),
+          effect: noPath ? "its processes are in no container" : "its files in those are not read",
+          fix: "mount the host's whole cgroup hierarchies (e.g. /sys/fs/cgroup at " +
+            "/host/sys/fs/cgroup) and point --cgroupfs-root at them",
+          more: this.#outsideLogged === UNREADABLE_LOG_LIMIT ? "further ones are only counted" : "",
+        },
+      );
+    }
+    if (!noPath) return this.#newEntry(key, cgroups);
+    const entry = new CgroupEntry(key, cgroups, {
+      kind: "standalone",
+      reason: "outside namespace",
+    });
+    this.#entries.set(key, entry);
+    this.#ignore(entry, "outside_namespace");
+    return entry;
+  }
+
   #discover(
     pid: number,
-    o: { startMs?: number; cgroupId?: number; entry?: CgroupEntry; probe: boolean; exe?: string },
+    o: { startMs?: number; cgroupId?: number; entry?: CgroupEntry; parent?: Proc },
   ): void {
     if (this.#procs.size >= this.#maxProcesses) {
       this.#f.overflow.labels("process").inc();
@@ -482,20 +622,22 @@ export class ContainerRegistry {
     if (startMs === undefined) return;
     const entry = o.entry ?? this.#entryOf(pid);
     if (entry === undefined) return;
+    const parent = o.parent;
     const proc: Proc = {
       pid,
       startMs,
       firstSeenMs: this.#now(),
       entry,
       cgroupId: o.cgroupId ?? 0,
+      types: parent?.types,
+      typesRound: parent?.typesRound ?? 0,
+      image: 0,
+      binaryTypes: parent?.binaryTypes,
+      binaryPending: false,
     };
     this.#procs.set(pid, proc);
     this.#attach(proc, entry);
     if (proc.cgroupId !== 0 && entry !== this.#root) this.#noteCgroupId(entry, proc.cgroupId);
-    const c = entry.container;
-    if (o.probe && entry.state === "container" && c !== undefined) {
-      this.#probeAppType(c, pid, o.exe ?? "", false);
-    } else if (entry.state === "pending" && o.exe) proc.exe = o.exe;
   }
 
   #noteCgroupId(entry: CgroupEntry, id: number): void {
@@ -505,7 +647,7 @@ export class ContainerRegistry {
   }
 
   /** Re-reads a process's cgroup; moves it when the cgroup changed. */
-  #recheckCgroup(proc: Proc, probe: boolean): void {
+  #recheckCgroup(proc: Proc): void {
     const entry = this.#entryOf(proc.pid);
     if (entry === undefined) {
       this.#exit(proc, false);
@@ -516,10 +658,6 @@ export class ContainerRegistry {
     this.#detach(proc, false);
     proc.entry = entry;
     this.#attach(proc, entry);
-    const c = entry.container;
-    if (probe && entry.state === "container" && c !== undefined) {
-      this.#probeAppType(c, proc.pid, "", false);
-    }
   }
 
   #exit(proc: Proc, oom: boolean): void {
@@ -544,8 +682,12 @@ export class ContainerRegistry {
     } else if (entry.state === "container" && entry.container) {
       const c = entry.container;
       c.liveCount--;
+      c.typesDirty = true;
       if (oom) c.oomKills++;
-      if (c.liveCount === 0) c.deadSince = this.#now();
+      if (c.liveCount === 0) {
+        c.deadSince = this.#now();
+        this.#closeFiles(c);
+      }
       if (c.current === entry && entry.pids.size === 0) c.current = this.#newestLive(c);
       this.#prune(c);
       this.#show(c);
@@ -568,6 +710,15 @@ export class ContainerRegistry {
     }
   }
 
+  /**
+   * A container died: the descriptors kept on its cgroups' files are closed now rather than at
+   * GC, so short-lived containers cannot pile up descriptors for the whole grace period. Its
+   * series keep their values; the files are opened again should it run again.
+   */
+  #closeFiles(c: Container): void {
+    for (const e of c.entries) if (e.dirs) this.#o.forgetDirs?.(e.dirs);
+  }
+
   /** A container gains `n` processes of `entry`, the earliest started at `startMs`. */
   #join(c: Container, entry: CgroupEntry, startMs: number, n: number): void {
     if (n <= 0) return;
@@ -576,6 +727,7 @@ export class ContainerRegistry {
       c.deadSince = undefined;
     }
     c.liveCount += n;
+    c.typesDirty = true;
     c.hadProcesses = true;
     if (startMs < c.createdAt) c.createdAt = startMs;
     if (c.current !== entry) {
@@ -630,7 +782,7 @@ export class ContainerRegistry {
         this.#o.log.info(
           "cgroup of an unknown layout (counted in osprey_cgroup_unknown_layout_total)",
           {
-            cgroup: path,
+            cgroup: printableHostPath(path),
             why: cls.reason ?? "",
             more: this.#unknownLogged === UNKNOWN_LOG_LIMIT ? "further ones are only counted" : "",
           },
@@ -768,8 +920,8 @@ export class ContainerRegistry {
     this.#o.log.warn("cannot read container metadata; reporting it under its short id", {
       runtime,
       reason,
-      container_id: id,
-      cgroup: entry.path,
+      container_id: printableHostPath(id),
+      cgroup: printableHostPath(entry.path),
       file: err instanceof MetadataError ? err.file ?? "" : "",
       error: err instanceof Error ? err.message : String(err),
     });
@@ -780,13 +932,14 @@ export class ContainerRegistry {
     if (entry.state !== "pending") return;
     this.#pendingCount--;
     const cls = entry.cls;
-    const systemd = cls.kind === "systemd_service" && cls.containerId
-      ? this.#o.systemdProps?.(cls.containerId)
-      : undefined;
+    // a service's properties are its own unit's: a template instance's, not its slice's
+    const unit = cls.kind === "systemd_service" ? systemdUnitOf(entry.path) : undefined;
+    const systemd = unit !== undefined ? this.#o.systemdProps?.(unit) : undefined;
     const ident = containerIdentity(cls, md, {
       skipSystemdSystemServices: this.#o.skipSystemdSystemServices ?? true,
       nowMs: this.#now(),
       systemd,
+      systemdUnit: unit,
     });
     if ("ignored" in ident) {
       this.#f.ignored.labels(ident.ignored).inc();
@@ -794,23 +947,25 @@ export class ContainerRegistry {
       this.#dropIfEmpty(entry);
       return;
     }
-    if (err !== undefined) this.#noteMetadataError(entry, err, ident.id);
+    // The label value: bytes of the cgroup path that are not UTF-8 written as \xNN.
+    const id = printableHostPath(ident.id);
+    if (err !== undefined) this.#noteMetadataError(entry, err, id);
     const allow = this.#o.allowlist ?? [];
     const deny = this.#o.denylist ?? [];
-    if (allow.length > 0 && !allow.some((re) => re.test(ident.id))) {
+    if (allow.length > 0 && !allow.some((re) => re.test(id))) {
       this.#f.ignored.labels("allowlist").inc();
       this.#ignore(entry, "allowlist");
       this.#dropIfEmpty(entry);
       return;
     }
-    if (deny.some((re) => re.test(ident.id))) {
+    if (deny.some((re) => re.test(id))) {
       this.#f.ignored.labels("denylist").inc();
       this.#ignore(entry, "denylist");
       this.#dropIfEmpty(entry);
       return;
     }
     const now = this.#now();
-    let c = this.#containers.get(ident.id);
+    let c = this.#containers.get(id);
     const starts = entry.pendingStarts;
     if (c === undefined && starts.length === 0 && entry.pids.size === 0) {
       // nothing ever ran in it that we saw: no container
@@ -820,9 +975,8 @@ export class ContainerRegistry {
     }
     if (c === undefined) {
       const created = starts.length > 0 ? Math.min(...starts) : now;
-      c = new Container(ident.id, ident.appId, created);
-      c.probeTokens = this.#probes;
-      this.#containers.set(ident.id, c);
+      c = new Container(id, printableHostPath(ident.appId), created);
+      this.#containers.set(id, c);
     }
     if (md !== undefined) {
       c.metadata = md;
@@ -835,7 +989,7 @@ export class ContainerRegistry {
     c.entries.add(entry);
     if (this.#o.cgroupFs !== undefined) {
       try {
-        entry.dirs = cgroupDirs(this.#o.cgroupFs, entry.cgroups);
+        entry.dirs = this.#readableDirs(entry, cgroupDirs(this.#o.cgroupFs, entry.cgroups));
       } catch {
         this.#f.readErrors.labels("cgroup_dirs").inc();
       }
@@ -852,20 +1006,38 @@ export class ContainerRegistry {
     entry.pendingOoms = 0;
     if (entry.pids.size > 0) {
       c.liveCount += entry.pids.size;
+      c.typesDirty = true;
       c.deadSince = undefined;
       c.current = entry;
       this.#prune(c);
-      for (const pid of entry.pids) {
-        const p = this.#procs.get(pid);
-        this.#probeAppType(c, pid, p?.exe ?? "", p?.exe !== undefined);
-        if (p) p.exe = undefined;
-      }
+      this.#appTypes(c, false);
     } else if (c.liveCount === 0) {
       c.deadSince ??= now;
       c.current = entry;
       this.#prune(c);
     }
     this.#show(c);
+  }
+
+  /**
+   * The directories, unless one is not UTF-8 and such paths cannot be opened: then none (the
+   * container is reported without resource series), counted once per cgroup and said once.
+   */
+  #readableDirs(entry: CgroupEntry, dirs: CgroupDirs): CgroupDirs | undefined {
+    const raw = Object.values(dirs).some((d) => typeof d === "string" && isRawHostPath(d));
+    if (!raw) return dirs;
+    const why = this.#o.rawPathsUnavailable?.();
+    if (why === undefined) return dirs;
+    this.#f.unreadableCgroups.labels("non_utf8_path").inc();
+    if (!this.#rawPathLogged) {
+      this.#rawPathLogged = true;
+      this.#o.log.warn(
+        "cgroup path is not UTF-8: its resource files cannot be read (counted in " +
+          'osprey_cgroup_unreadable_total{reason="non_utf8_path"}; said once)',
+        { cgroup: printableHostPath(entry.path), why },
+      );
+    }
+    return undefined;
   }
 
   #removeContainer(c: Container): void {
@@ -882,17 +1054,91 @@ export class ContainerRegistry {
 
   // ---- application type ------------------------------------------------------------------
 
-  #probeAppType(c: Container, pid: number, exe: string, force: boolean): void {
-    if (c.appTypes.size >= MAX_APP_TYPES) return;
-    if (!force && c.probeTokens <= 0) return;
-    if (c.probeTokens > 0) c.probeTokens--;
-    const raw = readProcText(under(this.#o.paths.proc, `${pid}/cmdline`));
-    if (raw === undefined) return;
-    const type = applicationType({ argv: parseCmdline(raw), exe });
-    if (type !== "" && !c.appTypes.has(type)) {
-      c.appTypes.add(type);
-      this.#show(c);
+  /**
+   * Recomputes a container's application types from its live processes (reference errata
+   * §13.8): reads the types of processes that have none yet, and with `reread` those of the
+   * `appTypeProbesPerRescan` least recently read ones again; starts inspecting the executables
+   * of processes whose binary was not inspected yet.
+   */
+  #appTypes(c: Container, reread: boolean): void {
+    if (c.liveCount === 0) {
+      if (c.appTypes.length > 0) c.appTypes = [];
+      c.typesDirty = false;
+      return;
     }
+    if (!c.typesDirty && !reread) return;
+    const stale: Proc[] = [];
+    const live: Proc[] = [];
+    for (const entry of c.entries) {
+      for (const pid of entry.pids) {
+        const p = this.#procs.get(pid);
+        if (p === undefined) continue;
+        live.push(p);
+        if (p.types === undefined) this.#readTypes(p);
+        else if (reread && p.typesRound < this.#round) stale.push(p);
+      }
+    }
+    if (stale.length > 0) {
+      stale.sort((a, b) => a.typesRound - b.typesRound);
+      for (const p of stale.slice(0, this.#probes)) this.#readTypes(p);
+    }
+    const types = new Set<string>();
+    for (const p of live) {
+      if (!p.types) continue; // an empty command line: no type, not even from the binary
+      for (const t of p.types) types.add(t);
+      if (p.binaryTypes === undefined) this.#inspectBinary(p);
+      else for (const t of p.binaryTypes) types.add(t);
+    }
+    c.appTypes = [...types].sort();
+    c.typesDirty = false;
+  }
+
+  /** Reads a process's types from `<proc>/<pid>/cmdline` and, if need be, its exe link. */
+  #readTypes(p: Proc): void {
+    p.typesRound = this.#round;
+    const raw = readProcText(under(this.#o.paths.proc, `${p.pid}/cmdline`));
+    if (raw === undefined || raw === "") {
+      p.types = null; // gone, or a zombie
+      return;
+    }
+    let type = guessByCmdline(raw);
+    if (type === "") {
+      try {
+        type = guessByExe(Deno.readLinkSync(under(this.#o.paths.proc, `${p.pid}/exe`)));
+      } catch {
+        // exited, or no executable (a kernel thread): no type from it
+      }
+    }
+    const types = type === "" ? [] : [type];
+    if (isDotnetCommand(raw) && type !== "dotnet") types.push("dotnet");
+    p.types = types;
+  }
+
+  /** Starts reading a process's executable; its types count once the read is done. */
+  #inspectBinary(p: Proc): void {
+    if (p.binaryPending || this.#exe === undefined) return;
+    p.binaryPending = true;
+    const image = p.image;
+    const job = this.#exe.inspect(under(this.#o.paths.proc, `${p.pid}/exe`)).then((facts) => {
+      if (this.#procs.get(p.pid) !== p || p.image !== image) return; // exited or exec'd
+      p.binaryPending = false;
+      if (facts === undefined || this.#closing.signal.aborted) return; // busy: next refresh
+      const types: string[] = [];
+      if (facts.go) types.push("golang");
+      if (facts.rust) types.push("rust");
+      if (facts.dotnetApphost) types.push("dotnet");
+      p.binaryTypes = types;
+      const c = p.entry.state === "container" ? p.entry.container : undefined;
+      if (c !== undefined && types.length > 0) {
+        c.typesDirty = true;
+        this.#appTypes(c, false);
+        this.#show(c);
+      }
+    }).catch((err) => {
+      this.#o.log.error("container registry: cannot inspect an executable", { error: err });
+    });
+    this.#inflight.add(job);
+    job.finally(() => this.#inflight.delete(job));
   }
 
   // ---- series ----------------------------------------------------------------------------
@@ -918,6 +1164,11 @@ export class ContainerRegistry {
     }
     s.get(f.restarts).set(c.restarts);
     if (c.oomKills > 0) s.get(f.oomKills).set(c.oomKills);
+    const shown = c.appTypes.join("\0");
+    if (shown !== c.shownTypes) {
+      s.retain([f.appType], new Set(c.appTypes));
+      c.shownTypes = shown;
+    }
     for (const t of c.appTypes) s.get(f.appType, t).set(1);
   }
 }

@@ -1,12 +1,15 @@
 /**
  * The agent's metrics about itself: `node_agent_info{version}` (contract), the standard
- * `process_*` families and what the log rate limit dropped. Needs no permission. Also keeps the
- * V8 heap near its live size with a full collection every minute when `gc()` is exposed
- * (`gc.ts`).
+ * `process_*` families and what the log rate limit dropped. Needs no permission;
+ * `process_max_fds` and `process_open_fds` (the names of Prometheus's process collector) come
+ * from `<proc>/self/limits` and `<proc>/self/fd` when the host's procfs is readable, and are
+ * left out otherwise (a fixture host). Also keeps the V8 heap near its live size with a full
+ * collection every minute when `gc()` is exposed (`gc.ts`).
  *
  * @module
  */
 import { cpuUsage } from "node:process";
+import { countOpenFds, readFdLimits } from "../fd_limits.ts";
 import type { LogStats } from "../log.ts";
 import type { ModuleSpec } from "../modules.ts";
 import { exposedGc, gcCollector } from "./gc.ts";
@@ -17,7 +20,7 @@ export function selfModule(version: string, logStats: LogStats): ModuleSpec {
     name: "self",
     description: "The agent's own version, memory, CPU and log drops; a V8 collection a minute",
     permissions: () => [],
-    start({ registry, log }) {
+    start({ registry, log, paths }) {
       registry.gauge({ name: "node_agent_info", help: "Agent version", labelNames: ["version"] })
         .labels(version).set(1);
       const startTime = registry.gauge({
@@ -52,10 +55,30 @@ export function selfModule(version: string, logStats: LogStats): ModuleSpec {
           "V8 heap left to V8's own schedule: gc() is not exposed (--v8-flags=--expose-gc)",
         );
       }
+      const fdsReadable = readFdLimits(paths) !== undefined;
+      const maxFds = fdsReadable
+        ? registry.gauge({
+          name: "process_max_fds",
+          help: "Most open file descriptors the agent may have (its soft RLIMIT_NOFILE)",
+          labelNames: [],
+        }).labels()
+        : undefined;
+      const openFds = fdsReadable
+        ? registry.gauge({
+          name: "process_open_fds",
+          help: "File descriptors the agent has open",
+          labelNames: [],
+        }).labels()
+        : undefined;
       return {
         collectors: [...(gc === undefined ? [] : [gcCollector(gc)]), {
           name: "self",
           collect() {
+            // Neither read throws; while every descriptor is taken the last values stay.
+            const limits = fdsReadable ? readFdLimits(paths) : undefined;
+            if (limits !== undefined) maxFds?.set(limits.soft);
+            const open = fdsReadable ? countOpenFds(paths) : undefined;
+            if (open !== undefined) openFds?.set(open);
             const mem = Deno.memoryUsage();
             rss.labels().set(mem.rss);
             heap.labels().set(mem.heapUsed);

@@ -11,12 +11,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "internal.h"
 #include "proc.h"
 
 struct text {
-	char b[4096];
+	char b[8192];
 	size_t n;
 	bool overflow;
 };
@@ -67,6 +68,18 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	FIELD(osp_proc_event, comm);
 	FIELD(osp_proc_event, filename);
 
+	STRUCT(osp_ping_target);
+	FIELD(osp_ping_target, addr);
+	FIELD(osp_ping_target, family);
+	FIELD(osp_ping_target, scope_id);
+
+	STRUCT(osp_ping_result);
+	FIELD(osp_ping_result, rtt_ns);
+	FIELD(osp_ping_result, flags);
+	FIELD(osp_ping_result, icmp_type);
+	FIELD(osp_ping_result, icmp_code);
+	FIELD(osp_ping_result, reserved);
+
 	CONST(OSP_REC_PROC_START);
 	CONST(OSP_REC_PROC_EXEC);
 	CONST(OSP_REC_PROC_EXIT);
@@ -87,6 +100,18 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	CONST(OSP_ATTACH_ON_DEMAND);
 	CONST(OSP_OPEN_FORCE_RAW_TP);
 	CONST(OSP_OPEN_LEGACY_EXIT);
+	CONST(OSP_PING_MAX_TARGETS);
+	CONST(OSP_PING_MAX_TIMEOUT_MS);
+	CONST(OSP_PING_DGRAM_ONLY);
+	CONST(OSP_PING_USER_CLOCK);
+	CONST(OSP_PING_R_SENT);
+	CONST(OSP_PING_R_DGRAM);
+	CONST(OSP_PING_R_TX_KERNEL);
+	CONST(OSP_PING_R_TX_SCHED);
+	CONST(OSP_PING_R_RX_KERNEL);
+	CONST(AF_INET);
+	CONST(AF_INET6);
+	CONST(OSP_FILE_STAT_SIZE);
 
 	if (t.overflow)
 		return -ENOSPC; /* t.b has room to spare; grow it with the list */
