@@ -85,6 +85,8 @@ Deno.test("agent on a fixture host runs without root and without BPF", async () 
     match(text, /^node_agent_info\{.*version="\d+\.\d+\.\d+".*\} 1$/m);
     match(text, /^osprey_module_state\{.*module="process_events",state="off".*\} 1$/m);
     match(agent.stderr(), /process_events\s+off\s+host paths point at a fixture tree/);
+    // Run with the shipped V8 flags (--expose-gc): the self module's collection a minute is on.
+    match(text, /^osprey_collector_success\{collector="gc".*\} 1$/m);
     // The fixture's Podman container (tests/fixtures/compose_host_container.sh): found through
     // its cgroup, named from Podman's files, its CPU counter read from its recorded cgroup.
     const usage = Number(

@@ -36,8 +36,9 @@ for (const [kind, value] of Object.entries(set)) {
 console.log(flags.join(" "));')
 
 # The same runtime settings as `deno task start` (see README, Memory): a 1 MiB V8 young
-# generation and at most 2 glibc malloc arenas keep about 25 MB of RSS off the agent.
-V8_FLAGS=--v8-flags=--max-semi-space-size=1
+# generation and at most 2 glibc malloc arenas keep about 25 MB of RSS off the agent; gc()
+# exposed for the agent's collection a minute and a fixed 128 KiB mmap threshold keep it flat.
+V8_FLAGS=--v8-flags=--max-semi-space-size=1,--expose-gc
 (cd "$STAGE" && tar -czf payload.tgz deno osprey.js libosprey.so host_view.sh)
 HASH=$(sha256sum "$STAGE/payload.tgz" | cut -c1-16)
 mkdir -p "$(dirname "$OUT")"
@@ -57,7 +58,7 @@ if [ ! -f "\$dir/.complete" ]; then
   touch "\$dir/.complete"
 fi
 case "\${1:-}" in --help|-h|--version) ;; *) sh "\$dir/host_view.sh" ;; esac
-export DENO_NO_UPDATE_CHECK=1 MALLOC_ARENA_MAX=2 OSPREY_FFI_LIB="\$dir/libosprey.so"
+export DENO_NO_UPDATE_CHECK=1 MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 OSPREY_FFI_LIB="\$dir/libosprey.so"
 exec "\$dir/deno" run --no-config --no-remote --no-prompt --quiet $V8_FLAGS $FLAGS --allow-ffi="\$dir/libosprey.so" "\$dir/osprey.js" "\$@"
 __OSPREY_PAYLOAD__
 HEADER

@@ -1,5 +1,12 @@
-import { deepEqual, equal } from "node:assert/strict";
-import { BlockDevices, selectMounts, StatfsTimeout, statfsUsage, volumeOf } from "./disk.ts";
+import { deepEqual, equal, rejects, throws } from "node:assert/strict";
+import {
+  BlockDevices,
+  concurrencyLimit,
+  selectMounts,
+  StatfsTimeout,
+  statfsUsage,
+  volumeOf,
+} from "./disk.ts";
 import { FIXTURES } from "./_testing.ts";
 import { parseMountInfo } from "./proc.ts";
 
@@ -105,4 +112,29 @@ Deno.test("statfsUsage: size, used and reserved in bytes; errors reject", async 
   await statfsUsage("/nonexistent/osprey", 2000).catch(() => failed = true);
   equal(failed, true);
   equal(new StatfsTimeout("/x", 5).message, 'statfs "/x" did not answer within 5 ms');
+});
+
+Deno.test("concurrencyLimit() runs at most max jobs at once, in call order, all to the end", async () => {
+  const run = concurrencyLimit(3);
+  let inFlight = 0, most = 0;
+  const started: number[] = [];
+  const results = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+    run(async () => {
+      started.push(i);
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 1 + (i % 3)));
+      inFlight--;
+      return i * 2;
+    })));
+  equal(most, 3);
+  deepEqual(started, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  deepEqual(results, [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+});
+
+Deno.test("concurrencyLimit() frees the slot of a job that rejects", async () => {
+  const run = concurrencyLimit(1);
+  await rejects(run(() => Promise.reject(new Error("boom"))), /boom/);
+  equal(await run(() => Promise.resolve("next")), "next");
+  throws(() => concurrencyLimit(0), RangeError);
+  throws(() => concurrencyLimit(1.5), RangeError);
 });

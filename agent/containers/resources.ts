@@ -33,7 +33,9 @@ import { isContractDiskKind } from "../node/mod.ts";
 import {
   type BlockDevice,
   BlockDevices,
+  concurrencyLimit,
   type ContainerDisk,
+  type FsUsage,
   selectMounts,
   StatfsTimeout,
   statfsUsage,
@@ -257,6 +259,13 @@ export interface DiskOptions {
   readonly statfsTimeoutMs?: number;
   /** How long a mount whose statfs timed out is skipped. @default 300000 */
   readonly statfsBackoffMs?: number;
+  /**
+   * Mounts checked at once (a stat and a statfs each, both on Deno's blocking thread pool: this
+   * bounds the threads a round adds, see {@linkcode concurrencyLimit}). @default 4
+   */
+  readonly statfsConcurrency?: number;
+  /** The statfs call (tests). @default statfsUsage */
+  readonly statfs?: (path: string, timeoutMs: number) => Promise<FsUsage>;
   readonly now?: () => number;
 }
 
@@ -278,6 +287,8 @@ export function diskCollector(o: DiskOptions): Collector {
   const now = o.now ?? Date.now;
   const timeoutMs = o.statfsTimeoutMs ?? 2000;
   const backoffMs = o.statfsBackoffMs ?? 300_000;
+  const statfs = o.statfs ?? statfsUsage;
+  const limited = concurrencyLimit(o.statfsConcurrency ?? 4);
   const perContainer = f.roundPerContainer.labels("containers_disk");
   let rounds = 0;
   return {
@@ -308,35 +319,42 @@ export function diskCollector(o: DiskOptions): Collector {
         const s = c.series;
         const keep = new Set<string>();
         const dirs: DiskState["disks"] = [];
-        const perMount = candidates.map(async (d) => {
-          const extra = [d.disk.mountPoint, d.device, d.disk.volume];
-          const key = extra.join("\0");
-          const skipKey = `${c.id}\0${key}`;
-          if (o.disks.skipped(skipKey, now())) return;
-          const path = root + d.disk.mountPoint;
-          try {
-            // a file bind-mounted into the container (a config file) is no file system of its
-            // own; asynchronous because even a stat can hang on a sick disk
-            if (!(await within(Deno.stat(path), path, timeoutMs)).isDirectory) return;
-            dirs.push(d);
-            const u = await statfsUsage(path, timeoutMs);
-            if (c.removed) return;
-            keep.add(key);
-            s.get(f.diskSize, ...extra).set(u.sizeBytes);
-            s.get(f.diskUsed, ...extra).set(u.usedBytes);
-            s.get(f.diskReserved, ...extra).set(u.reservedBytes);
-          } catch (err) {
-            if (err instanceof StatfsTimeout) {
-              f.statfsTimeouts.labels().inc();
-              o.disks.skip(skipKey, now() + backoffMs);
-            } else if (!(err instanceof Deno.errors.NotFound)) f.readErrors.labels("statfs").inc();
-          }
-        });
+        const perMount = candidates.map((d) =>
+          limited(async () => {
+            const extra = [d.disk.mountPoint, d.device, d.disk.volume];
+            const key = extra.join("\0");
+            const skipKey = `${c.id}\0${key}`;
+            if (signal.aborted || c.removed || o.disks.skipped(skipKey, now())) return;
+            const path = root + d.disk.mountPoint;
+            try {
+              // a file bind-mounted into the container (a config file) is no file system of its
+              // own; asynchronous because even a stat can hang on a sick disk
+              if (!(await within(Deno.stat(path), path, timeoutMs)).isDirectory) return;
+              dirs.push(d);
+              const u = await statfs(path, timeoutMs);
+              if (c.removed) return;
+              keep.add(key);
+              s.get(f.diskSize, ...extra).set(u.sizeBytes);
+              s.get(f.diskUsed, ...extra).set(u.usedBytes);
+              s.get(f.diskReserved, ...extra).set(u.reservedBytes);
+            } catch (err) {
+              if (err instanceof StatfsTimeout) {
+                f.statfsTimeouts.labels().inc();
+                o.disks.skip(skipKey, now() + backoffMs);
+              } else if (!(err instanceof Deno.errors.NotFound)) {
+                f.readErrors.labels("statfs").inc();
+              }
+            }
+          })
+        );
         jobs.push(
           Promise.allSettled(perMount).then(() => {
+            // A removed container's state was forgotten already; an abandoned round keeps the
+            // last complete one.
+            if (c.removed || signal.aborted) return;
             dirs.sort((a, b) => a.disk.mountPoint < b.disk.mountPoint ? -1 : 1);
             o.disks.set(c.id, { disks: dirs });
-            if (!c.removed) s.retain(f.diskFamilies, keep);
+            s.retain(f.diskFamilies, keep);
           }),
         );
       }

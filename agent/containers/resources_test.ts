@@ -218,6 +218,49 @@ Deno.test("an odd cgroup line costs its series; a file with no readable line its
   }
 });
 
+Deno.test("disks: a round checks at most statfsConcurrency mounts at once and reports them all", async () => {
+  const h = harness({ cgroupFs: detectCgroupFs(HYBRID) });
+  try {
+    fakeSys(h.host.paths.sys);
+    h.md.add("podman", ID, { name: "hybrid", image: "busybox" });
+    const points = Array.from({ length: 8 }, (_, i) => `/d${i}`);
+    const mountinfo = [
+      "103 63 0:40 / / rw,relatime - overlay overlay rw,lowerdir=/x",
+      ...points.map((p, i) => `${130 + i} 103 254:1 /srv${p} ${p} rw - ext4 /dev/vda1 rw`),
+      "",
+    ].join("\n");
+    h.host.spawn(100, { cgroup: CGROUP_TEXT, startMs: T0 - 1000, mountinfo });
+    const root = `${h.host.dir}/rootfs`;
+    for (const p of points) Deno.mkdirSync(`${root}${p}`, { recursive: true });
+    Deno.symlinkSync(root, `${h.host.dir}/proc/100/root`);
+    h.reg.scan();
+    await h.reg.settled();
+    let inFlight = 0, most = 0;
+    const disk = diskCollector({
+      containers: () => h.reg.containers(),
+      families: h.families,
+      paths: h.host.paths,
+      disks: new ContainerDisks(h.host.paths),
+      statfsConcurrency: 2,
+      async statfs() {
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 2));
+        inFlight--;
+        return { sizeBytes: 4096, usedBytes: 1024, reservedBytes: 0 };
+      },
+    });
+    await disk.collect(new AbortController().signal);
+    equal(most, 2);
+    deepEqual(
+      h.samples("container_resources_disk_size_bytes", "/podman/hybrid")
+        .map((s) => [s.labels.mount_point, s.value]).sort(),
+      points.map((p) => [p, 4096]),
+    );
+  } finally {
+    h.close();
+  }
+});
+
 Deno.test("ContainerDisks.deviceLabel: the whole disk when the node reports it, else empty", () => {
   const paths = hostPaths({ hostRoot: "/nonexistent" });
   const label = (d: ContainerDisks, name: string | null) =>

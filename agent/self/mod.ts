@@ -3,7 +3,8 @@
  * `process_*` families and what the log rate limit dropped. Needs no permission;
  * `process_max_fds` and `process_open_fds` (the names of Prometheus's process collector) come
  * from `<proc>/self/limits` and `<proc>/self/fd` when the host's procfs is readable, and are
- * left out otherwise (a fixture host).
+ * left out otherwise (a fixture host). Also keeps the V8 heap near its live size with a full
+ * collection every minute when `gc()` is exposed (`gc.ts`).
  *
  * @module
  */
@@ -11,14 +12,15 @@ import { cpuUsage } from "node:process";
 import { countOpenFds, readFdLimits } from "../fd_limits.ts";
 import type { LogStats } from "../log.ts";
 import type { ModuleSpec } from "../modules.ts";
+import { exposedGc, gcCollector } from "./gc.ts";
 
 /** Builds the self module around the version string and the logger's stats. */
 export function selfModule(version: string, logStats: LogStats): ModuleSpec {
   return {
     name: "self",
-    description: "The agent's own version, memory, CPU and log drops",
+    description: "The agent's own version, memory, CPU and log drops; a V8 collection a minute",
     permissions: () => [],
-    start({ registry, paths }) {
+    start({ registry, log, paths }) {
       registry.gauge({ name: "node_agent_info", help: "Agent version", labelNames: ["version"] })
         .labels(version).set(1);
       const startTime = registry.gauge({
@@ -47,6 +49,12 @@ export function selfModule(version: string, logStats: LogStats): ModuleSpec {
         help: "Lines of the agent's own log dropped by its rate limit",
         labelNames: [],
       });
+      const gc = exposedGc();
+      if (gc === undefined) {
+        log.debug(
+          "V8 heap left to V8's own schedule: gc() is not exposed (--v8-flags=--expose-gc)",
+        );
+      }
       const fdsReadable = readFdLimits(paths) !== undefined;
       const maxFds = fdsReadable
         ? registry.gauge({
@@ -63,7 +71,7 @@ export function selfModule(version: string, logStats: LogStats): ModuleSpec {
         }).labels()
         : undefined;
       return {
-        collectors: [{
+        collectors: [...(gc === undefined ? [] : [gcCollector(gc)]), {
           name: "self",
           collect() {
             // Neither read throws; while every descriptor is taken the last values stay.

@@ -12,10 +12,15 @@ const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 export const REPO_ROOT: string = ROOT;
 
 /** V8 settings the agent ships with (`deno task start`, the package): tests run it the same way. */
-export const AGENT_V8_FLAGS: readonly string[] = ["--v8-flags=--max-semi-space-size=1"];
+export const AGENT_V8_FLAGS: readonly string[] = [
+  "--v8-flags=--max-semi-space-size=1,--expose-gc",
+];
 
 /** Environment the agent ships with (deno.json's start task, the package). */
-export const AGENT_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2" };
+export const AGENT_ENV: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: "2",
+  MALLOC_MMAP_THRESHOLD_: "131072",
+};
 
 /** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
 export function freePort(): number {

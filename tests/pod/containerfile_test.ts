@@ -70,7 +70,12 @@ Deno.test("the ENTRYPOINT runs the bundle like the package does, reading /host/p
   const args = entrypoint();
   deepEqual(args.slice(0, 2), ["/usr/local/bin/deno", "run"]);
   for (
-    const f of ["--no-config", "--no-remote", "--no-prompt", "--v8-flags=--max-semi-space-size=1"]
+    const f of [
+      "--no-config",
+      "--no-remote",
+      "--no-prompt",
+      "--v8-flags=--max-semi-space-size=1,--expose-gc",
+    ]
   ) {
     ok(args.includes(f), `ENTRYPOINT lacks ${f}`);
   }
@@ -82,6 +87,7 @@ Deno.test("the ENTRYPOINT runs the bundle like the package does, reading /host/p
 Deno.test("the image's environment: memory settings, the library path, a port it EXPOSEs", () => {
   const e = env();
   equal(e.MALLOC_ARENA_MAX, "2");
+  equal(e.MALLOC_MMAP_THRESHOLD_, "131072");
   equal(e.OSPREY_FFI_LIB, LIB);
   const port = /:(\d+)$/.exec(e.LISTEN ?? "")?.[1];
   ok(
