@@ -95,7 +95,7 @@ static __always_inline int handle_fork(struct task_struct *child)
 	fill_task(e, child, OSP_REC_PROC_START);
 	/* current is the parent; CLONE_INTO_CGROUP may have placed the child elsewhere */
 	e->cgroup_id = osp_task_cgroup_id(child);
-	bpf_ringbuf_submit(e, 0);
+	osp_ringbuf_submit(&proc_events, e);
 	return 0;
 }
 
@@ -116,7 +116,7 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 		e->filename[0] = '\0';
 	else if (n == sizeof(e->filename))
 		e->flags |= OSP_PROC_F_FILENAME_TRUNC;
-	bpf_ringbuf_submit(e, 0);
+	osp_ringbuf_submit(&proc_events, e);
 	return 0;
 }
 
@@ -148,7 +148,7 @@ static __always_inline int handle_exit(struct task_struct *task, __u64 *args)
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->exit_code = osp_task_wait_status(task);
 	e->flags = flags;
-	bpf_ringbuf_submit(e, 0);
+	osp_ringbuf_submit(&proc_events, e);
 	return 0;
 }
 

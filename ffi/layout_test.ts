@@ -1,7 +1,15 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { openLibrary } from "./lib.ts";
 import { EXPECTED_CONSTANTS, EXPECTED_LAYOUT } from "./records.ts";
-import { ABI_VERSION, AttachCode, OpenFlag, ProgramFlag, ProgramKind } from "./symbols.ts";
+import { TCP_EXPECTED_CONSTANTS, TCP_EXPECTED_LAYOUT } from "./tcp_records.ts";
+import {
+  ABI_VERSION,
+  AttachCode,
+  MapCursor,
+  OpenFlag,
+  ProgramFlag,
+  ProgramKind,
+} from "./symbols.ts";
 import { builtLibrary, libraryIgnoreReason } from "./_test_util.ts";
 
 const ignoreReason = libraryIgnoreReason();
@@ -12,12 +20,19 @@ const ABI_CONSTANTS: Record<string, number> = {
   OSP_PROG_TP_BTF: ProgramKind.TP_BTF,
   OSP_PROG_RAW_TP: ProgramKind.RAW_TP,
   OSP_PROG_SYSCALL: ProgramKind.SYSCALL,
+  OSP_PROG_FENTRY: ProgramKind.FENTRY,
+  OSP_PROG_FEXIT: ProgramKind.FEXIT,
+  OSP_MAP_CURSOR_START: MapCursor.START,
+  OSP_MAP_CURSOR_BATCH: MapCursor.BATCH,
+  OSP_MAP_CURSOR_BY_KEY: MapCursor.BY_KEY,
+  OSP_MAP_CURSOR_DONE: MapCursor.DONE,
   OSP_PROG_F_AUTOLOAD: ProgramFlag.AUTOLOAD,
   OSP_PROG_F_ATTACHED: ProgramFlag.ATTACHED,
   OSP_ATTACH_SKIPPED: AttachCode.SKIPPED,
   OSP_ATTACH_ON_DEMAND: AttachCode.ON_DEMAND,
   OSP_OPEN_FORCE_RAW_TP: OpenFlag.FORCE_RAW_TP,
   OSP_OPEN_LEGACY_EXIT: OpenFlag.LEGACY_EXIT,
+  OSP_OPEN_NO_FENTRY: OpenFlag.NO_FENTRY,
 };
 
 function parseLayout(text: string) {
@@ -39,7 +54,7 @@ Deno.test({
     using lib = openLibrary(builtLibrary());
     equal(lib.abiVersion(), ABI_VERSION);
     const { fields } = parseLayout(lib.layout());
-    deepEqual(fields, EXPECTED_LAYOUT);
+    deepEqual(fields, { ...EXPECTED_LAYOUT, ...TCP_EXPECTED_LAYOUT });
   },
 });
 
@@ -49,6 +64,6 @@ Deno.test({
   fn() {
     using lib = openLibrary(builtLibrary());
     const { constants } = parseLayout(lib.layout());
-    deepEqual(constants, { ...EXPECTED_CONSTANTS, ...ABI_CONSTANTS });
+    deepEqual(constants, { ...EXPECTED_CONSTANTS, ...TCP_EXPECTED_CONSTANTS, ...ABI_CONSTANTS });
   },
 });

@@ -24,6 +24,12 @@ export interface OpenObjectOptions {
    */
   forceRawTracepoint?: boolean;
   /**
+   * Use no fentry/fexit programs even where the kernel loads them (to
+   * exercise the tracepoint-only paths).
+   * @default {false}
+   */
+  noFentry?: boolean;
+  /**
    * Find a process's last exiting thread through signal->live, as on
    * kernels whose sched_process_exit lacks the group_dead argument (to
    * exercise that path).
@@ -135,7 +141,8 @@ export class OspreyLibrary {
   openObject(kind: ObjectKind, options: OpenObjectOptions = {}): BpfObject {
     this.#assertOpen(`open object "${kind}"`);
     const flags = (options.forceRawTracepoint ? OpenFlag.FORCE_RAW_TP : 0) |
-      (options.legacyExitCheck ? OpenFlag.LEGACY_EXIT : 0);
+      (options.legacyExitCheck ? OpenFlag.LEGACY_EXIT : 0) |
+      (options.noFentry ? OpenFlag.NO_FENTRY : 0);
     const h = this.#native.check(
       this.#dylib.symbols.osp_object_open(ObjectKindCode[kind], flags),
       `open object "${kind}"`,

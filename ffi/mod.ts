@@ -60,3 +60,20 @@ export {
   recordType,
 } from "./records.ts";
 export { ABI_VERSION } from "./symbols.ts";
+export {
+  AddressFamily,
+  decodeTcpEvent,
+  emptyTcpEvent,
+  forEachTcpConn,
+  formatAddress,
+  socketKey,
+  TCP_CONN_SIZE,
+  TCP_EVENT_SIZE,
+  type TcpConnEntry,
+  TcpCounter,
+  type TcpEvent,
+  type TcpEventType,
+  TcpFlag,
+  TcpRecordType,
+  TcpState,
+} from "./tcp_records.ts";

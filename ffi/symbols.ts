@@ -142,6 +142,25 @@ export const symbols = {
     ],
     result: "i32",
   },
+  osp_object_resize_map: {
+    parameters: [
+      "i32", // int h
+      "buffer", // const uint8_t *map_name (NUL-terminated)
+      "u32", // uint32_t max_entries
+    ],
+    result: "i32",
+  },
+  osp_map_read: {
+    parameters: [
+      "i32", // int h
+      "buffer", // const uint8_t *map_name (NUL-terminated)
+      "buffer", // uint8_t *cursor (struct osp_map_cursor)
+      "u32", // uint32_t cursor_cap
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
   osp_bench_produce: {
     parameters: [
       "i32", // int h
@@ -156,16 +175,26 @@ export const symbols = {
 export type OspreySymbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
 
 /** ABI version these bindings were written for (OSP_ABI_VERSION). */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** enum osp_object_kind. */
-export const ObjectKindCode = { proc: 1, bench: 2 } as const;
+export const ObjectKindCode = { proc: 1, bench: 2, tcp: 3 } as const;
 
 /** enum osp_open_flags. */
-export const OpenFlag = { FORCE_RAW_TP: 1, LEGACY_EXIT: 2 } as const;
+export const OpenFlag = { FORCE_RAW_TP: 1, LEGACY_EXIT: 2, NO_FENTRY: 4 } as const;
 
 /** enum osp_program_kind (low byte of osp_program_flags()). */
-export const ProgramKind = { OTHER: 0, TP_BTF: 1, RAW_TP: 2, SYSCALL: 3 } as const;
+export const ProgramKind = {
+  OTHER: 0,
+  TP_BTF: 1,
+  RAW_TP: 2,
+  SYSCALL: 3,
+  FENTRY: 4,
+  FEXIT: 5,
+} as const;
+
+/** enum osp_map_cursor_state; the cursor is struct osp_map_cursor. */
+export const MapCursor = { START: 0, BATCH: 1, BY_KEY: 2, DONE: 3 } as const;
 
 /** OSP_PROG_F_* bits of osp_program_flags(). */
 export const ProgramFlag = { AUTOLOAD: 1 << 8, ATTACHED: 1 << 9 } as const;

@@ -37,12 +37,13 @@ extern "C" {
 #endif
 
 /** Bumped on every incompatible ABI change; ffi/lib.ts checks it. */
-#define OSP_ABI_VERSION 1
+#define OSP_ABI_VERSION 2
 
 /** Objects osp_object_open() can open; their BPF code is embedded. */
 enum osp_object_kind {
 	OSP_OBJECT_PROC = 1,  /**< bpf/proc.bpf.c: process lifecycle */
 	OSP_OBJECT_BENCH = 2, /**< bpf/bench.bpf.c: ring-buffer benchmark producer */
+	OSP_OBJECT_TCP = 3,   /**< bpf/tcp.bpf.c: TCP connections, listens, bytes, retransmits */
 };
 
 /** osp_object_open() flags. */
@@ -54,6 +55,8 @@ enum osp_open_flags {
 	 * without sched_process_exit's group_dead argument need (tests that path).
 	 */
 	OSP_OPEN_LEGACY_EXIT = 1u << 1,
+	/** Use no fentry/fexit programs even where they load (tests the tracepoint paths). */
+	OSP_OPEN_NO_FENTRY = 1u << 2,
 };
 
 /** osp_program_flags() low byte: how the program attaches. */
@@ -62,6 +65,8 @@ enum osp_program_kind {
 	OSP_PROG_TP_BTF = 1,
 	OSP_PROG_RAW_TP = 2,
 	OSP_PROG_SYSCALL = 3, /**< run on demand with BPF_PROG_TEST_RUN */
+	OSP_PROG_FENTRY = 4,
+	OSP_PROG_FEXIT = 5,
 };
 
 /** osp_program_flags() bits above the kind byte. */
@@ -82,6 +87,28 @@ enum osp_attach_result {
 struct osp_frame_hdr {
 	uint32_t len;	   /**< record bytes, without header or padding */
 	uint32_t reserved; /**< 0 */
+};
+
+/** Bytes of the key position osp_map_read() keeps in a cursor. */
+#define OSP_MAP_CURSOR_KEY 64
+
+/** osp_map_cursor.state */
+enum osp_map_cursor_state {
+	OSP_MAP_CURSOR_START = 0,  /**< set by the caller before the first read */
+	OSP_MAP_CURSOR_BATCH = 1,  /**< more to read, with batch operations */
+	OSP_MAP_CURSOR_BY_KEY = 2, /**< more to read, key by key */
+	OSP_MAP_CURSOR_DONE = 3,   /**< every entry was returned */
+};
+
+/**
+ * Where osp_map_read() left off; the caller zeroes it to start. One pass
+ * over a map that changes meanwhile may miss or repeat an entry, never
+ * return a torn one.
+ */
+struct osp_map_cursor {
+	uint32_t state; /**< enum osp_map_cursor_state */
+	uint32_t reserved;
+	uint8_t token[OSP_MAP_CURSOR_KEY];
 };
 
 /** @return OSP_ABI_VERSION of this build. */
@@ -191,6 +218,25 @@ OSP_API int osp_lost(int h, uint8_t *buf, uint32_t cap);
  * @return number of u64 written; -ENOENT if the object has no such map.
  */
 OSP_API int osp_counters(int h, uint8_t *buf, uint32_t cap);
+
+/**
+ * @brief Set a map's size before the object is loaded.
+ * @param map_name NUL-terminated
+ * @return 0, -EBUSY once loaded, -ENOENT for an unknown map
+ */
+OSP_API int osp_object_resize_map(int h, const uint8_t *map_name, uint32_t max_entries);
+
+/**
+ * @brief Read the next entries of a loaded object's hash map.
+ *
+ * Writes n keys, each padded to a multiple of 8 bytes, then n values, each
+ * padded likewise, at the start of buf, and advances the cursor (struct
+ * osp_map_cursor, zeroed to start). Call again until the cursor's state is
+ * OSP_MAP_CURSOR_DONE. Uses the kernel's batch lookup where it has one.
+ * @return n (0 once done), -ENOSPC when buf cannot hold one hash bucket
+ */
+OSP_API int osp_map_read(int h, const uint8_t *map_name, uint8_t *cursor, uint32_t cursor_cap,
+			 uint8_t *buf, uint32_t cap);
 
 /**
  * @brief Run the bench object's producer until count records were offered

@@ -14,9 +14,10 @@
 
 #include "internal.h"
 #include "proc.h"
+#include "tcp.h"
 
 struct text {
-	char b[4096];
+	char b[8192];
 	size_t n;
 	bool overflow;
 };
@@ -67,9 +68,56 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	FIELD(osp_proc_event, comm);
 	FIELD(osp_proc_event, filename);
 
+	STRUCT(osp_tcp_event);
+	FIELD(osp_tcp_event, hdr);
+	FIELD(osp_tcp_event, sk);
+	FIELD(osp_tcp_event, cgroup_id);
+	FIELD(osp_tcp_event, start_ns);
+	FIELD(osp_tcp_event, duration_ns);
+	FIELD(osp_tcp_event, bytes_sent);
+	FIELD(osp_tcp_event, bytes_received);
+	FIELD(osp_tcp_event, pid);
+	FIELD(osp_tcp_event, fd);
+	FIELD(osp_tcp_event, netns);
+	FIELD(osp_tcp_event, retransmits);
+	FIELD(osp_tcp_event, family);
+	FIELD(osp_tcp_event, sport);
+	FIELD(osp_tcp_event, dport);
+	FIELD(osp_tcp_event, aport);
+	FIELD(osp_tcp_event, flags);
+	FIELD(osp_tcp_event, old_state);
+	FIELD(osp_tcp_event, new_state);
+	FIELD(osp_tcp_event, reserved);
+	FIELD(osp_tcp_event, saddr);
+	FIELD(osp_tcp_event, daddr);
+	FIELD(osp_tcp_event, aaddr);
+
+	STRUCT(osp_tcp_conn);
+	FIELD(osp_tcp_conn, start_ns);
+	FIELD(osp_tcp_conn, cgroup_id);
+	FIELD(osp_tcp_conn, bytes_sent);
+	FIELD(osp_tcp_conn, bytes_received);
+	FIELD(osp_tcp_conn, pid);
+	FIELD(osp_tcp_conn, fd);
+	FIELD(osp_tcp_conn, retransmits);
+	FIELD(osp_tcp_conn, copied_seq);
+	FIELD(osp_tcp_conn, flags);
+	FIELD(osp_tcp_conn, end_retransmits);
+
+	STRUCT(osp_map_cursor);
+	FIELD(osp_map_cursor, state);
+	FIELD(osp_map_cursor, reserved);
+	FIELD(osp_map_cursor, token);
+
 	CONST(OSP_REC_PROC_START);
 	CONST(OSP_REC_PROC_EXEC);
 	CONST(OSP_REC_PROC_EXIT);
+	CONST(OSP_REC_TCP_CONNECT);
+	CONST(OSP_REC_TCP_FAILED);
+	CONST(OSP_REC_TCP_END);
+	CONST(OSP_REC_TCP_CLOSE);
+	CONST(OSP_REC_TCP_LISTEN);
+	CONST(OSP_REC_TCP_LISTEN_CLOSE);
 	CONST(OSP_REC_BENCH);
 	CONST(OSP_REC_TYPE_MAX);
 	CONST(OSP_PROC_F_OOM_KILLED);
@@ -78,15 +126,37 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	CONST(OSP_PROC_CNT_OOM_JOINED);
 	CONST(OSP_PROC_CNT_OOM_MAP_FULL);
 	CONST(OSP_PROC_CNT_MAX);
+	CONST(OSP_TCP_F_INBOUND);
+	CONST(OSP_TCP_F_UNTRACKED);
+	CONST(OSP_TCP_F_ENDED);
+	CONST(OSP_TCP_F_AFTER_END);
+	CONST(OSP_TCP_F_NAT);
+	CONST(OSP_TCP_F_ACTIVE_AFTER_END);
+	CONST(OSP_TCP_CNT_CONN_FULL);
+	CONST(OSP_TCP_CNT_LAZY);
+	CONST(OSP_TCP_CNT_CONNECT_UNTRACKED);
+	CONST(OSP_TCP_CNT_ACCEPTED);
+	CONST(OSP_TCP_CNT_NAT_SEEN);
+	CONST(OSP_TCP_CNT_NAT_FULL);
+	CONST(OSP_TCP_CNT_NAT_USED);
+	CONST(OSP_TCP_CNT_MAX);
+	CONST(OSP_MAP_CURSOR_START);
+	CONST(OSP_MAP_CURSOR_BATCH);
+	CONST(OSP_MAP_CURSOR_BY_KEY);
+	CONST(OSP_MAP_CURSOR_DONE);
 	CONST(OSP_PROG_TP_BTF);
 	CONST(OSP_PROG_RAW_TP);
 	CONST(OSP_PROG_SYSCALL);
+	CONST(OSP_PROG_FENTRY);
+	CONST(OSP_PROG_FEXIT);
 	CONST(OSP_PROG_F_AUTOLOAD);
 	CONST(OSP_PROG_F_ATTACHED);
 	CONST(OSP_ATTACH_SKIPPED);
 	CONST(OSP_ATTACH_ON_DEMAND);
 	CONST(OSP_OPEN_FORCE_RAW_TP);
 	CONST(OSP_OPEN_LEGACY_EXIT);
+	CONST(OSP_OPEN_NO_FENTRY);
+	CONST(OSP_TCP_F_FIN_COUNTED);
 
 	if (t.overflow)
 		return -ENOSPC; /* t.b has room to spare; grow it with the list */
