@@ -5,6 +5,19 @@
  * @module
  */
 import type { FlagSpec } from "./flags.ts";
+import { parseListen } from "./server/mod.ts";
+
+/** Returns undefined for a listen address `parseListen` takes, else what is wrong. */
+function checkListen(value: string): string | undefined {
+  try {
+    parseListen(value);
+    return undefined;
+  } catch (err) {
+    if (err instanceof TypeError) return "not an address";
+    if (err instanceof RangeError) return "port above 65535";
+    throw err;
+  }
+}
 
 /** Flags of the agent process itself (server, host paths, logging, scheduling). */
 export const CORE_FLAGS: readonly FlagSpec[] = [
@@ -13,6 +26,8 @@ export const CORE_FLAGS: readonly FlagSpec[] = [
     env: "LISTEN",
     kind: "string",
     default: "0.0.0.0:80",
+    check: checkListen,
+    accepts: "host:port, [ipv6]:port or :port",
     help: "Address the HTTP server listens on (/metrics, /healthz, /readyz)",
     group: "Server",
   },
@@ -53,6 +68,8 @@ export const CORE_FLAGS: readonly FlagSpec[] = [
     env: "COLLECT_INTERVAL",
     kind: "duration",
     default: 5000,
+    min: 100,
+    max: 3_600_000,
     help: "How often collectors refresh in the background; scrapes serve the latest values",
     group: "Collection",
   },
@@ -61,6 +78,8 @@ export const CORE_FLAGS: readonly FlagSpec[] = [
     env: "COLLECT_TIMEOUT",
     kind: "duration",
     default: 10000,
+    min: 100,
+    max: 600_000,
     help: "A collector round longer than this is abandoned and counted as failed",
     group: "Collection",
   },
@@ -69,6 +88,8 @@ export const CORE_FLAGS: readonly FlagSpec[] = [
     env: "SHUTDOWN_TIMEOUT",
     kind: "duration",
     default: 5000,
+    min: 100,
+    max: 600_000,
     help: "Longest a graceful stop may take before the agent exits anyway",
     group: "Collection",
   },
@@ -77,7 +98,8 @@ export const CORE_FLAGS: readonly FlagSpec[] = [
     env: "LOG_LEVEL",
     kind: "string",
     default: "info",
-    help: "Lowest level of the agent's own log: debug, info, warn or error",
+    choices: ["debug", "info", "warn", "error"],
+    help: "Lowest level of the agent's own log",
     group: "Logging",
   },
   {
@@ -85,7 +107,8 @@ export const CORE_FLAGS: readonly FlagSpec[] = [
     env: "LOG_FORMAT",
     kind: "string",
     default: "text",
-    help: "Log line format: text (logfmt) or json",
+    choices: ["text", "json"],
+    help: "Log line format: text (logfmt) or json (one object a line)",
     group: "Logging",
   },
   {
@@ -93,7 +116,9 @@ export const CORE_FLAGS: readonly FlagSpec[] = [
     env: "LOG_PER_SECOND",
     kind: "number",
     default: 10,
-    help: "Sustained rate limit of the agent's own log lines; what it drops is counted",
+    min: 0,
+    help: "Sustained rate limit of the agent's own log lines; what it drops is counted " +
+      "(0 lets only the burst through, as in the reference)",
     group: "Logging",
   },
   {
@@ -101,6 +126,7 @@ export const CORE_FLAGS: readonly FlagSpec[] = [
     env: "LOG_BURST",
     kind: "int",
     default: 100,
+    min: 1,
     help: "Burst allowance of the log rate limit",
     group: "Logging",
   },

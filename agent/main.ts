@@ -8,14 +8,15 @@
 import denoJson from "../deno.json" with { type: "json" };
 import { CollectorScheduler } from "./collector.ts";
 import { CORE_FLAGS } from "./core_flags.ts";
-import { FlagError, helpText, parseFlags } from "./flags.ts";
-import type { FlagValues } from "./flags.ts";
+import { FlagError, helpText, notImplementedLine, parseFlags } from "./flags.ts";
+import type { FlagSpec, ParsedFlags } from "./flags.ts";
 import { createLogger } from "./log.ts";
 import type { Level, Logger } from "./log.ts";
 import { Registry } from "./metrics/mod.ts";
 import { formatModuleTable, startModules } from "./modules.ts";
 import type { ModuleSpec } from "./modules.ts";
 import { hostPaths } from "./paths.ts";
+import { PENDING_FLAGS } from "./pending_flags.ts";
 import { processEventsModule } from "./process_events/mod.ts";
 import { containersModule } from "./containers/mod.ts";
 import { selfModule } from "./self/mod.ts";
@@ -52,24 +53,21 @@ function moduleList(logStats: Parameters<typeof selfModule>[1]): ModuleSpec[] {
   return [selfModule(VERSION, logStats), nodeModule, processEventsModule, containersModule];
 }
 
+/**
+ * Every flag the agent takes: its own, each module's, and coroot-node-agent's flags that are
+ * accepted but not implemented yet (`pending_flags.ts`).
+ */
+export function agentFlags(): FlagSpec[] {
+  const modules = moduleList({ written: 0, dropped: 0 }).flatMap((m) => m.flags ?? []);
+  return [...CORE_FLAGS, ...modules, ...PENDING_FLAGS];
+}
+
 /** Runs the agent until it is signalled; resolves with the process exit code. */
 export async function main(args: readonly string[]): Promise<number> {
-  const flagSpecs = [
-    ...CORE_FLAGS,
-    ...moduleList({ written: 0, dropped: 0 }).flatMap((m) => m.flags ?? []),
-  ];
-  let flags: FlagValues;
+  const flagSpecs = agentFlags();
+  let parsed: ParsedFlags;
   try {
-    const parsed = parseFlags(flagSpecs, args, readEnv);
-    if (parsed.help) {
-      out(helpText(flagSpecs, USAGE));
-      return 0;
-    }
-    if (parsed.version) {
-      out(`osprey ${VERSION}`);
-      return 0;
-    }
-    flags = parsed.values;
+    parsed = parseFlags(flagSpecs, args, readEnv);
   } catch (e) {
     if (e instanceof FlagError) {
       err(`osprey: ${e.message}`);
@@ -77,26 +75,23 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     throw e;
   }
-
-  const level = String(flags["log-level"]) as Level;
-  if (!["debug", "info", "warn", "error"].includes(level)) {
-    err(`osprey: --log-level must be debug, info, warn or error, not "${level}"`);
-    return 2;
+  if (parsed.help) {
+    out(helpText(flagSpecs, USAGE));
+    return 0;
   }
+  if (parsed.version) {
+    out(`osprey ${VERSION}`);
+    return 0;
+  }
+  const flags = parsed.values;
+
   const { log, stats } = createLogger({
-    level,
+    level: flags["log-level"] as Level,
     format: flags["log-format"] === "json" ? "json" : "text",
     perSecond: Number(flags["log-per-second"]),
     burst: Number(flags["log-burst"]),
   });
-
-  let listen: { hostname: string; port: number };
-  try {
-    listen = parseListen(String(flags.listen));
-  } catch (e) {
-    err(`osprey: ${(e as Error).message}`);
-    return 2;
-  }
+  const listen = parseListen(String(flags.listen)); // checked by the flag parser
 
   const paths = hostPaths({
     hostRoot: String(flags["host-root"]),
@@ -105,6 +100,7 @@ export async function main(args: readonly string[]): Promise<number> {
     sysfsRoot: String(flags["sysfs-root"]) || undefined,
   });
   log.info("starting", { version: VERSION, listen: flags.listen, host_root: paths.root });
+  if (parsed.unimplemented.length > 0) log.warn(notImplementedLine(parsed.unimplemented));
 
   const registry = new Registry();
   await applyIdentity(registry, paths, log);

@@ -45,7 +45,7 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
 Deno.test("agent --help lists every flag with its environment twin; --version prints it", async () => {
   const help = await run(["run", "-P=agent", "agent/main.ts", "--help"]);
   equal(help.code, 0, help.stderr);
-  match(help.stdout, /--listen <string>\n\s+.*\[env LISTEN; default 0\.0\.0\.0:80\]/);
+  match(help.stdout, /--listen <string>\n\s+.*\[env LISTEN; default 0\.0\.0\.0:80[;\]]/);
   match(help.stdout, /--cgroupfs-root/);
   const version = await run(["run", "-P=agent", "agent/main.ts", "--version"]);
   equal(version.code, 0);

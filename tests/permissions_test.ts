@@ -4,17 +4,13 @@
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
-import { CORE_FLAGS } from "../agent/core_flags.ts";
-import { nodeModule } from "../agent/node/mod.ts";
-import { processEventsModule } from "../agent/process_events/mod.ts";
-import { containersModule } from "../agent/containers/mod.ts";
+import { agentFlags } from "../agent/main.ts";
 
-const ALL_FLAGS = [
-  ...CORE_FLAGS,
-  ...nodeModule.flags ?? [],
-  ...processEventsModule.flags ?? [],
-  ...containersModule.flags ?? [],
-];
+/** Every flag main() parses: core, every module's, and the accepted-not-implemented ones. */
+const ALL_FLAGS = agentFlags();
+
+/** Variables the agent reads that are not flag twins (the library override, README "The C library"). */
+const OTHER_ENV = ["OSPREY_FFI_LIB"];
 
 interface PermissionSet {
   read?: string[];
@@ -32,6 +28,15 @@ Deno.test("every flag's environment twin is granted by the agent and fixture set
     const env = new Set(sets[name].env ?? []);
     const missing = ALL_FLAGS.map((f) => f.env).filter((e) => !env.has(e));
     deepEqual(missing, [], `permission set "${name}" lacks env ${missing.join(", ")}`);
+  }
+});
+
+Deno.test("the sets grant no environment variable that is not a flag twin or a known extra", () => {
+  const known = new Set([...ALL_FLAGS.map((f) => f.env), ...OTHER_ENV]);
+  for (const name of ["agent", "fixture"]) {
+    const env = sets[name].env ?? [];
+    deepEqual(env.filter((e) => !known.has(e)), [], `permission set "${name}" grants stray env`);
+    equal(new Set(env).size, env.length, `permission set "${name}" repeats an env entry`);
   }
 });
 

@@ -22,6 +22,7 @@
  * @module
  */
 import { detectCgroupFs, KeptFiles } from "../cgroups/mod.ts";
+import { checkRegExp } from "../flag_syntax.ts";
 import { FlagError } from "../flags.ts";
 import type { FlagSpec, FlagValues } from "../flags.ts";
 import type { Collector } from "../collector.ts";
@@ -72,6 +73,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     env: "MIN_CONTAINER_AGE",
     kind: "duration",
     default: 30_000,
+    min: 0,
+    max: 86_400_000,
     help: "Report nothing for containers younger than this (short-lived ones never), " +
       "to keep cardinality down on nodes that start many; 0 reports every container",
     group: GROUP,
@@ -80,6 +83,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     name: "container-allowlist",
     env: "CONTAINER_ALLOWLIST",
     kind: "list",
+    check: checkRegExp,
+    accepts: "a regular expression (repeatable)",
     help: "Report only containers whose ID matches one of these regular expressions " +
       "(repeatable; empty reports all)",
     group: GROUP,
@@ -88,6 +93,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     name: "container-denylist",
     env: "CONTAINER_DENYLIST",
     kind: "list",
+    check: checkRegExp,
+    accepts: "a regular expression (repeatable)",
     help: "Do not report containers whose ID matches one of these regular expressions " +
       "(repeatable)",
     group: GROUP,
@@ -105,6 +112,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     env: "CONTAINER_GC_GRACE",
     kind: "duration",
     default: 600_000,
+    min: 0,
+    max: 86_400_000,
     help: "How long a container whose processes all exited keeps its series (and counters, " +
       "should it start again) before they are removed",
     group: GROUP,
@@ -114,6 +123,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     env: "MAX_CONTAINERS",
     kind: "int",
     default: 5000,
+    min: 1,
+    max: 100_000,
     help: "Most containers tracked at once, so memory stays bounded; more are counted in " +
       'osprey_containers_overflow_total{kind="container"} and retried later',
     group: GROUP,
@@ -123,6 +134,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     env: "MAX_PROCESSES",
     kind: "int",
     default: 100_000,
+    min: 1,
+    max: 4_194_304, // the kernel's PID_MAX_LIMIT: no host has more processes
     help: "Most processes tracked at once, so memory stays bounded; more are counted in " +
       'osprey_containers_overflow_total{kind="process"}',
     group: GROUP,
@@ -132,6 +145,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     env: "CONTAINER_RESCAN_INTERVAL",
     kind: "duration",
     default: 10_000,
+    min: 100,
+    max: 3_600_000,
     help: "How often /proc is rescanned for processes (the only discovery path without BPF " +
       "process events, the repair path with them) and dead containers are collected",
     group: GROUP,
@@ -141,6 +156,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     env: "CONTAINER_DISK_INTERVAL",
     kind: "duration",
     default: 15_000,
+    min: 100,
+    max: 3_600_000,
     help: "How often containers' mounts and file system sizes are read",
     group: GROUP,
   },
@@ -149,6 +166,8 @@ export const CONTAINERS_FLAGS: readonly FlagSpec[] = [
     env: "CONTAINER_METADATA_TIMEOUT",
     kind: "duration",
     default: 5000,
+    min: 100,
+    max: 60_000,
     help: "Longest one read of a container's runtime metadata may take",
     group: GROUP,
   },

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { checkWholeNameRegExp } from "../flag_syntax.ts";
 import { FlagError } from "../flags.ts";
 import type { FlagSpec } from "../flags.ts";
 
@@ -47,6 +48,8 @@ export const FILTER_FLAGS: readonly FlagSpec[] = [
     env: "DISK_DEVICES_EXTRA_REGEX",
     kind: "string",
     default: "",
+    check: checkWholeNameRegExp,
+    accepts: "a regular expression",
     help: "Also report block devices whose whole name matches this regular expression " +
       "(added to the built-in whole-disk pattern; e.g. 'nbd\\d+|sd[a-z]+\\d+')",
     group: "Node",
@@ -56,6 +59,8 @@ export const FILTER_FLAGS: readonly FlagSpec[] = [
     env: "NET_INTERFACES_EXTRA_REGEX",
     kind: "string",
     default: "",
+    check: checkWholeNameRegExp,
+    accepts: "a regular expression",
     help: "Also report network interfaces whose whole name matches this regular expression " +
       "(added to the built-in physical-interface pattern; e.g. 'wl.*|bond\\d+\\.\\d+')",
     group: "Node",

@@ -21,6 +21,7 @@
  */
 
 import type { FlagSpec, FlagValues } from "../../flags.ts";
+import { checkAbsolutePath } from "../../flag_syntax.ts";
 import { FlagError } from "../../flags.ts";
 import type { Logger } from "../../log.ts";
 import type { Counter, Gauge, Registry } from "../../metrics/mod.ts";
@@ -55,6 +56,8 @@ export const RUNTIME_API_FLAGS: readonly FlagSpec[] = [
     env: "DOCKER_SOCKET",
     kind: "string",
     default: "",
+    check: checkAbsolutePath,
+    accepts: "an absolute path, or empty for none",
     help: "Absolute path of Docker's API socket (e.g. /run/docker.sock), to fill in what its " +
       "files lack; off when empty. The socket is root on the host: needs " +
       `--allow-net=unix:<path>,${API_HOST} --allow-read=<path> --allow-write=<path>`,
@@ -65,6 +68,8 @@ export const RUNTIME_API_FLAGS: readonly FlagSpec[] = [
     env: "PODMAN_SOCKET",
     kind: "string",
     default: "",
+    check: checkAbsolutePath,
+    accepts: "an absolute path, or empty for none",
     help: "Absolute path of Podman's API socket (e.g. /run/podman/podman.sock), to fill in what " +
       "its files lack (labels with the journald events backend); off when empty. The socket is " +
       `root on the host: needs --allow-net=unix:<path>,${API_HOST} --allow-read=<path> ` +

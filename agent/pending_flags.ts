@@ -1,0 +1,289 @@
+/**
+ * coroot-node-agent's flags whose capability Osprey does not have yet (reference §9.1, read
+ * against its `flags/flags.go` and `flags/flags_linux.go` at v1.35.6). A DaemonSet, Helm chart
+ * or operator written for the reference passes them, and the reference refuses an unknown flag,
+ * so Osprey must know them all: each is parsed and checked exactly like an implemented flag (a
+ * bad value stops the agent with exit code 2), `--help` lists them apart, and the agent logs
+ * once at start which of them the user set ("accepted, not implemented: --x, --y").
+ *
+ * To implement one, move its entry into the flag list of the module that implements it (and
+ * give it a `group`); nothing else names it. The `implemented: false` marker is added here, not
+ * written on the entries.
+ *
+ * Bounds: the reference checks none of these values beyond their syntax. Osprey refuses what
+ * could only hurt once the capability exists (a negative cap or delay, a sampling fraction
+ * outside 0..1, a push interval below 1 s, timers longer than a day).
+ *
+ * @module
+ */
+import { checkGlob, checkHttpUrl, checkIpPrefix, checkPortRanges } from "./flag_syntax.ts";
+import type { FlagSpec } from "./flags.ts";
+
+const DAY_MS = 86_400_000;
+const URL_ACCEPTS = "an absolute http or https URL";
+
+const ENTRIES: readonly FlagSpec[] = [
+  // Log collection and parsing
+  {
+    name: "disable-log-parsing",
+    env: "DISABLE_LOG_PARSING",
+    kind: "bool",
+    help: "Parse no container logs",
+  },
+  {
+    name: "disable-json-log-parsing",
+    env: "DISABLE_JSON_LOG_PARSING",
+    kind: "bool",
+    help: "Keep JSON log lines whole instead of taking their message, level and attributes",
+  },
+  {
+    name: "log-patterns-per-container",
+    env: "LOG_PATTERNS_PER_CONTAINER",
+    kind: "int",
+    default: 256,
+    min: 0,
+    help: "Most log patterns tracked per container and level",
+  },
+  {
+    name: "max-label-length",
+    env: "MAX_LABEL_LENGTH",
+    kind: "int",
+    default: 4096,
+    min: 0,
+    help: "Longest log sample kept in a label value (longer ones are cut)",
+  },
+  // Network tracking
+  {
+    name: "disable-pinger",
+    env: "DISABLE_PINGER",
+    kind: "bool",
+    help: "Send no ICMP echo requests to measure round-trip times to upstreams",
+  },
+  {
+    name: "track-public-network",
+    env: "TRACK_PUBLIC_NETWORK",
+    kind: "list",
+    default: ["0.0.0.0/0"],
+    check: checkIpPrefix,
+    accepts: "address/bits, e.g. 203.0.113.0/24 or 2001:db8::/32 (repeatable)",
+    help: "Public networks whose connections are tracked (private networks always are)",
+  },
+  {
+    name: "ephemeral-port-range",
+    env: "EPHEMERAL_PORT_RANGE",
+    kind: "string",
+    default: "32768-60999",
+    check: checkPortRanges,
+    accepts: "FROM-TO port ranges separated by spaces or commas, or empty for none",
+    help: "Destination and listening ports in these ranges are not tracked (50051 always is)",
+  },
+  {
+    name: "max-fqdns-per-container",
+    env: "MAX_FQDNS_PER_CONTAINER",
+    kind: "int",
+    default: 50,
+    min: 0,
+    help: "Most distinct DNS names labelled per container; the rest are counted as ~other",
+  },
+  // L7 tracing and instrumentation
+  {
+    name: "disable-l7-tracing",
+    env: "DISABLE_L7_TRACING",
+    kind: "bool",
+    help: "Attach no read/write tracepoints or TLS uprobes for L7 protocol metrics",
+  },
+  {
+    name: "exclude-http-requests-by-path",
+    env: "EXCLUDE_HTTP_REQUESTS_BY_PATH",
+    kind: "list",
+    check: checkGlob,
+    accepts: "a path glob with *, **, ?, [a-z], {a,b} (repeatable)",
+    help: "HTTP requests whose path matches are left out of metrics and traces",
+  },
+  {
+    name: "instrumentation-delay",
+    env: "INSTRUMENTATION_DELAY",
+    kind: "duration",
+    default: 30_000,
+    min: 0,
+    max: DAY_MS,
+    help: "Wait this long after a process starts before TLS uprobes and Python/Node.js probes",
+  },
+  {
+    name: "enable-java-tls",
+    env: "ENABLE_JAVA_TLS",
+    kind: "bool",
+    help: "Load an agent into JVMs to see their TLS traffic",
+  },
+  // Profiling
+  {
+    name: "enable-java-async-profiler",
+    env: "ENABLE_JAVA_ASYNC_PROFILER",
+    kind: "bool",
+    help: "Profile JVMs with async-profiler (CPU, allocations, locks)",
+  },
+  {
+    name: "java-async-profiler-delay",
+    env: "JAVA_ASYNC_PROFILER_DELAY",
+    kind: "duration",
+    default: 30_000,
+    min: 0,
+    max: DAY_MS,
+    help: "Wait this long after a JVM is found before profiling it",
+  },
+  {
+    name: "go-heap-profiler",
+    env: "GO_HEAP_PROFILER",
+    kind: "string",
+    default: "enabled",
+    choices: ["disabled", "enabled", "force"],
+    help: "Go heap profiles: disabled, enabled (from Go apps that turn profiling on) or " +
+      "force (turned on in every Go app)",
+  },
+  {
+    name: "profiles-prune-fraction",
+    env: "PROFILES_PRUNE_FRACTION",
+    kind: "number",
+    default: 0.0025,
+    min: 0,
+    max: 1,
+    help: "Drop profile code paths below this share of the total (0 keeps all)",
+  },
+  // GPU
+  {
+    name: "disable-gpu-monitoring",
+    env: "DISABLE_GPU_MONITORING",
+    kind: "bool",
+    help: "Do not read GPU metrics through NVML",
+  },
+  // Cloud metadata overrides
+  {
+    name: "provider",
+    env: "PROVIDER",
+    kind: "string",
+    help: "provider label of node_cloud_info, instead of the one found",
+  },
+  {
+    name: "region",
+    env: "REGION",
+    kind: "string",
+    help: "region label of node_cloud_info, instead of the one found",
+  },
+  {
+    name: "availability-zone",
+    env: "AVAILABILITY_ZONE",
+    kind: "string",
+    help: "availability_zone label of node_cloud_info, instead of the one found",
+  },
+  {
+    name: "instance-type",
+    env: "INSTANCE_TYPE",
+    kind: "string",
+    help: "instance_type label of node_cloud_info, instead of the one found",
+  },
+  {
+    name: "instance-life-cycle",
+    env: "INSTANCE_LIFE_CYCLE",
+    kind: "string",
+    help: "instance_life_cycle label of node_cloud_info, instead of the one found",
+  },
+  // Push to a collector
+  {
+    name: "collector-endpoint",
+    env: "COLLECTOR_ENDPOINT",
+    kind: "string",
+    check: checkHttpUrl,
+    accepts: URL_ACCEPTS,
+    help: "Base URL of a Coroot collector; metrics, logs, traces and profiles go to its " +
+      "/v1/metrics, /v1/logs, /v1/traces and /v1/profiles unless set one by one",
+  },
+  {
+    name: "api-key",
+    env: "API_KEY",
+    kind: "string",
+    help: "Coroot API key, sent as X-Api-Key",
+  },
+  {
+    name: "metrics-endpoint",
+    env: "METRICS_ENDPOINT",
+    kind: "string",
+    check: checkHttpUrl,
+    accepts: URL_ACCEPTS,
+    help: "Prometheus remote-write URL to push metrics to",
+  },
+  {
+    name: "logs-endpoint",
+    env: "LOGS_ENDPOINT",
+    kind: "string",
+    check: checkHttpUrl,
+    accepts: URL_ACCEPTS,
+    help: "OTLP/HTTP URL to send container logs to",
+  },
+  {
+    name: "traces-endpoint",
+    env: "TRACES_ENDPOINT",
+    kind: "string",
+    check: checkHttpUrl,
+    accepts: URL_ACCEPTS,
+    help: "OTLP/HTTP URL to send traces to",
+  },
+  {
+    name: "traces-sampling",
+    env: "TRACES_SAMPLING",
+    kind: "number",
+    default: 1,
+    min: 0,
+    max: 1,
+    help: "Share of traces sent",
+  },
+  {
+    name: "profiles-endpoint",
+    env: "PROFILES_ENDPOINT",
+    kind: "string",
+    check: checkHttpUrl,
+    accepts: URL_ACCEPTS,
+    help: "URL to upload profiles to",
+  },
+  {
+    name: "insecure-skip-verify",
+    env: "INSECURE_SKIP_VERIFY",
+    kind: "bool",
+    help: "Do not verify the collector's TLS certificate",
+  },
+  {
+    name: "ca-file",
+    env: "CA_FILE",
+    kind: "string",
+    help: "Extra CA certificate file for the collector's TLS",
+  },
+  {
+    name: "scrape-interval",
+    env: "SCRAPE_INTERVAL",
+    kind: "duration",
+    default: 15_000,
+    min: 1000,
+    max: DAY_MS,
+    help: "How often metrics are gathered and pushed to --metrics-endpoint",
+  },
+  {
+    name: "wal-dir",
+    env: "WAL_DIR",
+    kind: "string",
+    default: "/tmp/coroot-node-agent",
+    help: "Directory of the spool that holds data the collector could not take yet",
+  },
+  {
+    name: "max-spool-size",
+    env: "MAX_SPOOL_SIZE",
+    kind: "bytes",
+    default: 500 * 1024 * 1024,
+    min: 0,
+    help: "Largest size of that spool",
+  },
+];
+
+/** The reference's flags Osprey accepts and checks but does not act on yet. */
+export const PENDING_FLAGS: readonly FlagSpec[] = ENTRIES.map((f) => ({
+  ...f,
+  implemented: false,
+}));
