@@ -377,6 +377,8 @@ static __always_inline struct osp_tcp_conn *conn_lazy(const struct sock *sk, boo
 		n.pid = current_tgid();
 		n.cgroup_id = bpf_get_current_cgroup_id();
 	}
+	/* what lets user space match it with what it found in /proc at start */
+	n.inode = osp_sk_inode(sk);
 	if (bpf_map_update_elem(&tcp_conns, &key, &n, BPF_NOEXIST) != 0) {
 		c = bpf_map_lookup_elem(&tcp_conns, &key); /* a racing creator won */
 		if (!c)

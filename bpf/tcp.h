@@ -67,6 +67,7 @@ struct osp_tcp_conn {
 	__u64 cgroup_id;
 	__u64 bytes_sent;     /* what sendmsg returned on the socket */
 	__u64 bytes_received; /* advance of tcp_sock.copied_seq, the FIN left out */
+	__u64 inode;	      /* UNTRACKED entries: the socket's inode (/proc/<pid>/fd), else 0 */
 	__u32 pid;
 	__s32 fd;
 	__u32 retransmits;    /* tcp_sock.total_retrans at the last retransmit */

@@ -36,17 +36,18 @@ export const TCP_DADDR = 112;
 export const TCP_AADDR = 128;
 
 // --- struct osp_tcp_conn (bpf/tcp.h), the value of "tcp_conns" ---
-export const TCP_CONN_SIZE = 56;
+export const TCP_CONN_SIZE = 64;
 export const CONN_START_NS = 0;
 export const CONN_CGROUP_ID = 8;
 export const CONN_BYTES_SENT = 16;
 export const CONN_BYTES_RECEIVED = 24;
-export const CONN_PID = 32;
-export const CONN_FD = 36;
-export const CONN_RETRANSMITS = 40;
-export const CONN_COPIED_SEQ = 44;
-export const CONN_FLAGS = 48;
-export const CONN_END_RETRANSMITS = 52;
+export const CONN_INODE = 32;
+export const CONN_PID = 40;
+export const CONN_FD = 44;
+export const CONN_RETRANSMITS = 48;
+export const CONN_COPIED_SEQ = 52;
+export const CONN_FLAGS = 56;
+export const CONN_END_RETRANSMITS = 60;
 
 // --- struct osp_map_cursor (ffi/include/osprey.h) ---
 export const MAP_CURSOR_SIZE = 72;
@@ -137,6 +138,7 @@ export const TCP_EXPECTED_LAYOUT: Readonly<Record<string, readonly [number, numb
   "osp_tcp_conn.cgroup_id": [CONN_CGROUP_ID, 8],
   "osp_tcp_conn.bytes_sent": [CONN_BYTES_SENT, 8],
   "osp_tcp_conn.bytes_received": [CONN_BYTES_RECEIVED, 8],
+  "osp_tcp_conn.inode": [CONN_INODE, 8],
   "osp_tcp_conn.pid": [CONN_PID, 4],
   "osp_tcp_conn.fd": [CONN_FD, 4],
   "osp_tcp_conn.retransmits": [CONN_RETRANSMITS, 4],
@@ -382,6 +384,8 @@ export interface TcpConnEntry {
   cgroupId: number;
   bytesSent: number;
   bytesReceived: number;
+  /** Entries of connections older than the programs: the socket's inode; else 0. */
+  inode: number;
   pid: number;
   fd: number;
   /** The kernel's total retransmits of the socket at its last retransmit. */
@@ -407,6 +411,7 @@ export function forEachTcpConn(
     cgroupId: 0,
     bytesSent: 0,
     bytesReceived: 0,
+    inode: 0,
     pid: 0,
     fd: -1,
     retransmits: 0,
@@ -420,6 +425,7 @@ export function forEachTcpConn(
     e.cgroupId = u64(view, v + CONN_CGROUP_ID);
     e.bytesSent = u64(view, v + CONN_BYTES_SENT);
     e.bytesReceived = u64(view, v + CONN_BYTES_RECEIVED);
+    e.inode = u64(view, v + CONN_INODE);
     e.pid = view.getUint32(v + CONN_PID, true);
     e.fd = view.getInt32(v + CONN_FD, true);
     e.retransmits = view.getUint32(v + CONN_RETRANSMITS, true);

@@ -46,6 +46,7 @@ import {
 import { ContainerFamilies } from "./metrics.ts";
 import { parseUptime, readProcText } from "./proc.ts";
 import { ContainerRegistry } from "./registry.ts";
+import { containerDirectory } from "./directory.ts";
 import {
   API_TIMEOUT_MS,
   configuredSockets,
@@ -59,6 +60,7 @@ import { ContainerDisks, diskCollector, resourcesCollector } from "./resources.t
 import { SystemdUnits, UNIT_DIRS } from "./systemd.ts";
 
 export { ContainerRegistry } from "./registry.ts";
+export { type ContainerDirectory, containerDirectory } from "./directory.ts";
 export type { ContainerRegistryOptions, ContainerView, ProcessEventLike } from "./registry.ts";
 export { ContainerFamilies, SeriesOwner } from "./metrics.ts";
 export { appIdOf, containerIdentity } from "./container_id.ts";
@@ -322,6 +324,7 @@ export const containersModule: ModuleSpec = {
       registry.handleEvent(e);
     });
     registry.scan();
+    containerDirectory.publish(registry);
 
     const collectors: Collector[] = [
       {
@@ -351,6 +354,7 @@ export const containersModule: ModuleSpec = {
     return {
       collectors,
       stop() {
+        containerDirectory.publish(undefined);
         unsubscribe();
         registry.close();
         api?.close();

@@ -252,6 +252,7 @@ export class ContainerRegistry {
   readonly #concurrency: number;
   #running = 0;
   readonly #waiting: (() => void)[] = [];
+  readonly #removeListeners = new Set<(c: ContainerView) => void>();
 
   constructor(opts: ContainerRegistryOptions) {
     this.#o = opts;
@@ -284,6 +285,39 @@ export class ContainerRegistry {
   /** The containers, for the resource collectors. */
   containers(): IterableIterator<ContainerView> {
     return this.#containers.values();
+  }
+
+  /**
+   * The container a process belongs to, as far as the registry knows now: its view,
+   * `"pending"` while its identity is being looked up, or undefined (not in a container, or
+   * gone before it could be read). A pid the registry has not seen yet is read from `<proc>`
+   * first; when that fails (the process already exited), the cgroup v2 id a BPF record
+   * carried finds the container by another of its processes. Other modules (the network
+   * module) attribute their events with it.
+   */
+  lookupPid(pid: number, cgroupId = 0): ContainerView | "pending" | undefined {
+    let proc = this.#procs.get(pid);
+    if (proc === undefined && pid > 0) {
+      this.#discover(pid, { cgroupId, probe: true });
+      proc = this.#procs.get(pid);
+    }
+    let entry = proc?.entry;
+    // a pid reused by another cgroup since the record was written: trust the record
+    if (
+      cgroupId !== 0 &&
+      (entry === undefined || (proc!.cgroupId !== 0 && proc!.cgroupId !== cgroupId))
+    ) {
+      entry = this.#byCgroupId.get(cgroupId) ?? entry;
+    }
+    if (entry === undefined) return undefined;
+    if (entry.state === "pending") return "pending";
+    return entry.state === "container" ? entry.container : undefined;
+  }
+
+  /** Calls `fn` with every container the registry removes (after its series went); returns an unsubscribe function. */
+  onContainerRemoved(fn: (c: ContainerView) => void): () => void {
+    this.#removeListeners.add(fn);
+    return () => this.#removeListeners.delete(fn);
   }
 
   /** Number of tracked processes. */
@@ -878,6 +912,7 @@ export class ContainerRegistry {
       if (e.dirs) this.#o.forgetDirs?.(e.dirs);
     }
     this.#o.onRemove?.(c);
+    for (const fn of this.#removeListeners) fn(c);
   }
 
   // ---- application type ------------------------------------------------------------------

@@ -54,6 +54,7 @@ import { uptimeCollector } from "./uptime.ts";
 import { readUserHz } from "./user_hz.ts";
 
 export { HostFileFormatError } from "./_errors.ts";
+export { isLinkLocalOrMulticast, parseFibTrieLocal, parseIfInet6 } from "./addresses.ts";
 export { CLOUD_INFO_LABELS, emptyCloudInfo } from "./info.ts";
 export type { CloudInfo } from "./info.ts";
 export { DEFAULT_DISK_DEVICES, DEFAULT_NET_INTERFACES, FILTER_FLAGS } from "./filters.ts";

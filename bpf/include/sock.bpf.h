@@ -40,6 +40,16 @@ static __always_inline unsigned long osp_sk_flags(const struct sock *sk)
 	return BPF_CORE_READ((struct sock___flags_in_sock *)sk, sk_flags);
 }
 
+/* inode number of the socket's file, as /proc/<pid>/fd and /proc/net/tcp show it; 0 if orphaned */
+static __always_inline __u64 osp_sk_inode(const struct sock *sk)
+{
+	struct socket *sock = BPF_CORE_READ(sk, sk_socket);
+
+	if (!sock)
+		return 0;
+	return BPF_CORE_READ(sock, file, f_inode, i_ino);
+}
+
 /* ::ffff:a.b.c.d for an IPv4 address in network order */
 static __always_inline void osp_addr_v4mapped(__u8 out[16], __u32 addr)
 {

@@ -97,6 +97,7 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	FIELD(osp_tcp_conn, cgroup_id);
 	FIELD(osp_tcp_conn, bytes_sent);
 	FIELD(osp_tcp_conn, bytes_received);
+	FIELD(osp_tcp_conn, inode);
 	FIELD(osp_tcp_conn, pid);
 	FIELD(osp_tcp_conn, fd);
 	FIELD(osp_tcp_conn, retransmits);

@@ -1,0 +1,145 @@
+/**
+ * IP addresses as the network module sees them: text in the forms the decoders write
+ * (dotted IPv4, also for IPv4-mapped IPv6; RFC 5952 IPv6), parsed to 16 bytes for the
+ * contract's classification (loopback, link-local, private) and prefix matching.
+ *
+ * Classes follow Go's `netip`/`netaddr`, which the reference uses (reference §2.3,
+ * `common/net.go`): private is 10/8, 172.16/12, 192.168/16 and fc00::/7 (RFC 1918, RFC 4193),
+ * plus the reference's own 100.64/10 (RFC 6598 shared address space); link-local unicast is
+ * 169.254/16 and fe80::/10; loopback is 127/8 and ::1.
+ *
+ * @module
+ */
+
+/** 16 bytes: IPv6, or IPv4-mapped IPv6 (`::ffff:a.b.c.d`). */
+export type Ip16 = Uint8Array;
+
+function v4Mapped(a: number, b: number, c: number, d: number): Ip16 {
+  const out = new Uint8Array(16);
+  out[10] = 0xff;
+  out[11] = 0xff;
+  out[12] = a;
+  out[13] = b;
+  out[14] = c;
+  out[15] = d;
+  return out;
+}
+
+function parseV4(text: string): Ip16 | undefined {
+  const f = text.split(".");
+  if (f.length !== 4) return undefined;
+  const n = f.map((x) => /^[0-9]{1,3}$/.test(x) ? Number(x) : NaN);
+  if (n.some((x) => !(x <= 255))) return undefined;
+  return v4Mapped(n[0], n[1], n[2], n[3]);
+}
+
+function parseV6(text: string): Ip16 | undefined {
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const groups = (part: string): number[] | undefined => {
+    if (part === "") return [];
+    const out: number[] = [];
+    const fields = part.split(":");
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i];
+      if (i === fields.length - 1 && f.includes(".")) {
+        const v4 = parseV4(f);
+        if (!v4) return undefined;
+        out.push((v4[12] << 8) | v4[13], (v4[14] << 8) | v4[15]);
+      } else if (/^[0-9a-fA-F]{1,4}$/.test(f)) {
+        out.push(parseInt(f, 16));
+      } else return undefined;
+    }
+    return out;
+  };
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  if (!head || !tail) return undefined;
+  const fill = 8 - head.length - tail.length;
+  if (halves.length === 2 ? fill < 1 : fill !== 0) return undefined;
+  const all = [...head, ...new Array<number>(fill).fill(0), ...tail];
+  const out = new Uint8Array(16);
+  all.forEach((g, i) => {
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 0xff;
+  });
+  return out;
+}
+
+/** Parses dotted IPv4 or IPv6 text; undefined when it is neither. */
+export function parseIp(text: string): Ip16 | undefined {
+  return text.includes(":") ? parseV6(text) : parseV4(text);
+}
+
+/** Whether the address is IPv4 (IPv4-mapped). */
+export function isV4(ip: Ip16): boolean {
+  for (let i = 0; i < 10; i++) if (ip[i] !== 0) return false;
+  return ip[10] === 0xff && ip[11] === 0xff;
+}
+
+/** 127/8, ::1. */
+export function isLoopback(ip: Ip16): boolean {
+  if (isV4(ip)) return ip[12] === 127;
+  for (let i = 0; i < 15; i++) if (ip[i] !== 0) return false;
+  return ip[15] === 1;
+}
+
+/** 169.254/16, fe80::/10. */
+export function isLinkLocalUnicast(ip: Ip16): boolean {
+  if (isV4(ip)) return ip[12] === 169 && ip[13] === 254;
+  return ip[0] === 0xfe && (ip[1] & 0xc0) === 0x80;
+}
+
+/** 0.0.0.0, ::. */
+export function isUnspecified(ip: Ip16): boolean {
+  if (isV4(ip)) return ip[12] === 0 && ip[13] === 0 && ip[14] === 0 && ip[15] === 0;
+  return ip.every((b) => b === 0);
+}
+
+/** 10/8, 172.16/12, 192.168/16, 100.64/10 (the reference adds it), fc00::/7. */
+export function isPrivate(ip: Ip16): boolean {
+  if (isV4(ip)) {
+    const a = ip[12], b = ip[13];
+    return a === 10 || (a === 172 && (b & 0xf0) === 16) || (a === 192 && b === 168) ||
+      (a === 100 && (b & 0xc0) === 64);
+  }
+  return (ip[0] & 0xfe) === 0xfc;
+}
+
+/** An IP prefix, as `--track-public-network` gives them. */
+export interface Prefix {
+  readonly ip: Ip16;
+  /** Prefix length counted in the 16-byte form (IPv4 /24 is 96 + 24). */
+  readonly bits: number;
+}
+
+/**
+ * Parses `address/bits` (IPv4 or IPv6) into a {@linkcode Prefix}; throws SyntaxError for
+ * anything else (the flag parser has checked the syntax already).
+ */
+export function parsePrefix(text: string): Prefix {
+  const slash = text.lastIndexOf("/");
+  const ip = slash < 0 ? undefined : parseIp(text.slice(0, slash).replace(/%.*$/, ""));
+  const bits = Number(text.slice(slash + 1));
+  if (ip === undefined || !Number.isInteger(bits)) {
+    throw new SyntaxError(`Cannot parse network "${text}"`);
+  }
+  const v4 = !text.slice(0, slash).includes(":");
+  if (bits < 0 || bits > (v4 ? 32 : 128)) throw new SyntaxError(`Bad prefix length in "${text}"`);
+  return { ip, bits: v4 ? 96 + bits : bits };
+}
+
+/** Whether `ip` is inside `p` (an IPv4 prefix holds only IPv4 addresses). */
+export function prefixContains(p: Prefix, ip: Ip16): boolean {
+  let bits = p.bits;
+  for (let i = 0; i < 16 && bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if ((p.ip[i] & mask) !== (ip[i] & mask)) return false;
+  }
+  return true;
+}
+
+/** `ip:port` or `[ip]:port`, the reference's `net.JoinHostPort` form for label values. */
+export function joinHostPort(ip: string, port: number): string {
+  return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
