@@ -1,5 +1,6 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { openLibrary } from "./lib.ts";
+import { EXPECTED_PING_CONSTANTS, EXPECTED_PING_LAYOUT } from "./ping.ts";
 import { EXPECTED_CONSTANTS, EXPECTED_LAYOUT } from "./records.ts";
 import { TCP_EXPECTED_CONSTANTS, TCP_EXPECTED_LAYOUT } from "./tcp_records.ts";
 import {
@@ -54,16 +55,21 @@ Deno.test({
     using lib = openLibrary(builtLibrary());
     equal(lib.abiVersion(), ABI_VERSION);
     const { fields } = parseLayout(lib.layout());
-    deepEqual(fields, { ...EXPECTED_LAYOUT, ...TCP_EXPECTED_LAYOUT });
+    deepEqual(fields, { ...EXPECTED_LAYOUT, ...TCP_EXPECTED_LAYOUT, ...EXPECTED_PING_LAYOUT });
   },
 });
 
 Deno.test({
-  name: "osp_layout() constants match records.ts and symbols.ts",
+  name: "osp_layout() constants match records.ts, symbols.ts and ping.ts",
   ignore: ignoreReason !== "",
   fn() {
     using lib = openLibrary(builtLibrary());
     const { constants } = parseLayout(lib.layout());
-    deepEqual(constants, { ...EXPECTED_CONSTANTS, ...TCP_EXPECTED_CONSTANTS, ...ABI_CONSTANTS });
+    deepEqual(constants, {
+      ...EXPECTED_CONSTANTS,
+      ...TCP_EXPECTED_CONSTANTS,
+      ...ABI_CONSTANTS,
+      ...EXPECTED_PING_CONSTANTS,
+    });
   },
 });

@@ -13,6 +13,7 @@ import {
   parseKernelProbe,
 } from "./kernel_support.ts";
 import type { Native } from "./_native.ts";
+import { ping, type PingOptions, type PingResult } from "./ping.ts";
 import { ObjectKindCode, OpenFlag, type OspreySymbols, type symbols } from "./symbols.ts";
 
 /** Options of {@linkcode OspreyLibrary.openObject}. */
@@ -150,6 +151,37 @@ export class OspreyLibrary {
     const obj = new BpfObject(this.#native, h, kind, (o) => this.#objects.delete(o));
     this.#objects.add(obj);
     return obj;
+  }
+
+  /**
+   * Ping IP addresses (ICMP echo, ICMPv6 echo) from inside a network
+   * namespace and wait for the replies, on a pool thread: the event loop
+   * keeps running. libosprey enters the namespace on a thread of its own.
+   * Needs CAP_NET_RAW, or ICMP datagram sockets allowed for the agent's group
+   * by the namespace's net.ipv4.ping_group_range; entering another
+   * namespace needs CAP_SYS_ADMIN.
+   *
+   * ```ts ignore
+   * const [r] = await lib.ping("/run/osprey/host/proc/4242/ns/net", ["10.0.0.7"]);
+   * if (!("error" in r)) console.log(r.rttSeconds);
+   * ```
+   *
+   * @param netnsPath a network namespace file such as `<procfs>/<pid>/ns/net`;
+   *   "" for the caller's own namespace
+   * @param targets IP address literals (IPv4, IPv6, IPv4-mapped IPv6)
+   * @param options deadline (default 300 ms) and path overrides
+   * @returns one result per target, in order: an RTT, or an errno name
+   * @throws {BpfError} when the whole call failed (no such namespace file,
+   *   not a network namespace, setns refused)
+   * @throws {RangeError} when timeoutMs or the number of targets is out of range
+   */
+  ping(
+    netnsPath: string,
+    targets: readonly string[],
+    options?: PingOptions,
+  ): Promise<PingResult[]> {
+    this.#assertOpen("ping");
+    return ping(this.#native, netnsPath, targets, options);
   }
 
   /**

@@ -15,6 +15,10 @@
  * for await (const batch of ring.batches({ signal })) {
  *   forEachFrame(batch, (off) => handle(decodeProcEvent(batch, off)));
  * }
+ *
+ * // RTTs from inside a container's network namespace (ICMP and ICMPv6 echo)
+ * const rs = await lib.ping("/run/osprey/host/proc/4242/ns/net", ["10.0.0.7", "fd00::7"]);
+ * for (const r of rs) console.log(r.address, "error" in r ? r.error : r.rttSeconds);
  * ```
  *
  * @module
@@ -59,9 +63,22 @@ export {
   RecordType,
   recordType,
 } from "./records.ts";
+export {
+  decodePingResults,
+  DEFAULT_PING_TIMEOUT_MS,
+  encodePingTargets,
+  type IpAddress,
+  parseIpAddress,
+  PING_MAX_TARGETS,
+  PING_MAX_TIMEOUT_MS,
+  type PingFailure,
+  type PingOptions,
+  type PingReply,
+  type PingResult,
+  type RawPingResult,
+} from "./ping.ts";
 export { ABI_VERSION } from "./symbols.ts";
 export {
-  AddressFamily,
   decodeTcpEvent,
   emptyTcpEvent,
   forEachTcpConn,

@@ -3,8 +3,9 @@
  * parameter carries the C declaration it stands for. Only numbers and
  * caller-owned buffers cross, so `--allow-ffi` can be scoped to the library.
  *
- * `osp_ring_wait` and `osp_bench_produce` block, so they run on Deno's
- * blocking pool (`nonblocking: true`); everything else is a quick sync call.
+ * `osp_ring_wait`, `osp_bench_produce` and `osp_ping` block, so they run on
+ * Deno's blocking pool (`nonblocking: true`); everything else is a quick sync
+ * call.
  *
  * @module
  */
@@ -165,6 +166,19 @@ export const symbols = {
     parameters: [
       "i32", // int h
       "u32", // uint32_t count
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  osp_ping: {
+    parameters: [
+      "buffer", // const uint8_t *netns_path (NUL-terminated; "" = the caller's own)
+      "buffer", // const uint8_t *targets (struct osp_ping_target[])
+      "u32", // uint32_t targets_len (bytes)
+      "buffer", // uint8_t *results (struct osp_ping_result[])
+      "u32", // uint32_t results_cap (bytes)
+      "u32", // uint32_t timeout_ms
+      "u32", // uint32_t flags (enum osp_ping_flags)
     ],
     result: "i32",
     nonblocking: true,

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { AddressFamily } from "./ping.ts";
 import { type FrameBatch, REC_TS_NS, REC_TYPE } from "./records.ts";
 
 // --- struct osp_tcp_event (bpf/tcp.h) ---
@@ -104,9 +105,6 @@ export const TcpState = {
   CLOSING: 11,
   NEW_SYN_RECV: 12,
 } as const;
-
-/** Address families (include/linux/socket.h). */
-export const AddressFamily = { INET: 2, INET6: 10 } as const;
 
 /** The tcp object's C layout, keyed like osp_layout()'s lines: `[offset, size]`. */
 export const TCP_EXPECTED_LAYOUT: Readonly<Record<string, readonly [number, number]>> = {

@@ -18,8 +18,9 @@
  * - text outputs are NUL-terminated and cut to the buffer; binary outputs are
  *   little-endian (host order on every supported target).
  *
- * Threads: osp_ring_wait() and osp_bench_produce() block and are meant to run
- * on another thread (Deno: nonblocking: true); every other call is quick.
+ * Threads: osp_ring_wait(), osp_bench_produce() and osp_ping() block and are
+ * meant to run on another thread (Deno: nonblocking: true); every other call
+ * is quick.
  * Closing a handle while another thread waits on it is safe: the waiter is
  * woken and returns -ECANCELED, and memory is freed when it leaves.
  */
@@ -246,6 +247,82 @@ OSP_API int osp_map_read(int h, const uint8_t *map_name, uint8_t *cursor, uint32
  * @return count, or -ECANCELED if the object was closed meanwhile.
  */
 OSP_API int osp_bench_produce(int h, uint32_t count);
+
+/* --- pinger (ping.c) --- */
+
+/** Most targets one osp_ping() call takes (the ICMP sequence is 16 bits). */
+#define OSP_PING_MAX_TARGETS 65535
+/** Longest timeout osp_ping() accepts, in ms. */
+#define OSP_PING_MAX_TIMEOUT_MS 60000
+
+/** One target of osp_ping(): 24 bytes. */
+struct osp_ping_target {
+	uint8_t addr[16];  /**< IPv6 address, or IPv4 as ::ffff:a.b.c.d (network order) */
+	uint32_t family;   /**< AF_INET (2) or AF_INET6 (10); must match addr's form */
+	uint32_t scope_id; /**< interface index for an IPv6 link-local address, else 0 */
+};
+
+/** One result of osp_ping(), at its target's index: 16 bytes. */
+struct osp_ping_result {
+	/**
+	 * >= 0: round-trip time in ns; < 0: -errno for this target alone:
+	 * -ETIMEDOUT (no reply by the deadline), -ENETUNREACH / -EHOSTUNREACH /
+	 * -EACCES (refused by routing at send, or an ICMP error came back),
+	 * -EPERM (neither a raw nor an ICMP datagram socket is allowed in the
+	 * namespace), -EINVAL (a malformed target), ...
+	 */
+	int64_t rtt_ns;
+	uint32_t flags;	   /**< OSP_PING_R_* */
+	uint8_t icmp_type; /**< type of the ICMP error that ended the probe, else 0 */
+	uint8_t icmp_code; /**< its code */
+	uint16_t reserved; /**< 0 */
+};
+
+/** osp_ping() flags. */
+enum osp_ping_flags {
+	/** Use ICMP datagram sockets only, even with CAP_NET_RAW (tests that path). */
+	OSP_PING_DGRAM_ONLY = 1u << 0,
+	/** Ignore kernel timestamps; time with clock_gettime (tests that path). */
+	OSP_PING_USER_CLOCK = 1u << 1,
+};
+
+/** osp_ping_result.flags bits. */
+enum osp_ping_result_flags {
+	OSP_PING_R_SENT = 1u << 0,  /**< the echo request was handed to the kernel */
+	OSP_PING_R_DGRAM = 1u << 1, /**< sent on an ICMP datagram ("ping") socket, not raw */
+	OSP_PING_R_TX_KERNEL = 1u << 2, /**< send time: the kernel's software TX timestamp */
+	OSP_PING_R_TX_SCHED = 1u << 3,	/**< ... taken at the qdisc (the device gave no SND stamp) */
+	OSP_PING_R_RX_KERNEL = 1u << 4, /**< receive time: the kernel's software RX timestamp */
+};
+
+/**
+ * @brief Ping a batch of targets (ICMP echo for IPv4, ICMPv6 echo for IPv6)
+ * from inside a network namespace, and wait for the replies.
+ *
+ * Blocks until every target has a result or timeout_ms passed since the call
+ * began: call it from another thread. The namespace is entered on a thread of
+ * the library's own, created for the call, so the calling thread never
+ * changes namespace. Raw sockets are used where allowed (CAP_NET_RAW), else
+ * ICMP datagram sockets (net.ipv4.ping_group_range). The RTT is measured from
+ * the kernel's software TX and RX timestamps (SO_TIMESTAMPING), or with
+ * clock_gettime around send and receive where the kernel gives none
+ * (result flags say which).
+ *
+ * @param netns_path NUL-terminated path of a network namespace file such as
+ *   "/proc/<pid>/ns/net" or "/run/netns/<name>"; "" for the caller's own
+ * @param targets struct osp_ping_target records
+ * @param targets_len bytes of targets (a multiple of 24)
+ * @param results receives one struct osp_ping_result per target
+ * @param results_cap bytes of results (at least 16 per target)
+ * @param timeout_ms deadline for the whole batch, at most OSP_PING_MAX_TIMEOUT_MS
+ * @param flags enum osp_ping_flags
+ * @return number of targets that answered; -errno when the whole call failed
+ *   (-ENOENT: no such namespace file, -EINVAL: not a network namespace or bad
+ *   arguments, -EPERM: setns refused, without CAP_SYS_ADMIN), with the
+ *   message in osp_last_error()
+ */
+OSP_API int osp_ping(const uint8_t *netns_path, const uint8_t *targets, uint32_t targets_len,
+		     uint8_t *results, uint32_t results_cap, uint32_t timeout_ms, uint32_t flags);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "internal.h"
 #include "proc.h"
@@ -109,6 +110,17 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	FIELD(osp_map_cursor, state);
 	FIELD(osp_map_cursor, reserved);
 	FIELD(osp_map_cursor, token);
+	STRUCT(osp_ping_target);
+	FIELD(osp_ping_target, addr);
+	FIELD(osp_ping_target, family);
+	FIELD(osp_ping_target, scope_id);
+
+	STRUCT(osp_ping_result);
+	FIELD(osp_ping_result, rtt_ns);
+	FIELD(osp_ping_result, flags);
+	FIELD(osp_ping_result, icmp_type);
+	FIELD(osp_ping_result, icmp_code);
+	FIELD(osp_ping_result, reserved);
 
 	CONST(OSP_REC_PROC_START);
 	CONST(OSP_REC_PROC_EXEC);
@@ -158,6 +170,17 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	CONST(OSP_OPEN_LEGACY_EXIT);
 	CONST(OSP_OPEN_NO_FENTRY);
 	CONST(OSP_TCP_F_FIN_COUNTED);
+	CONST(OSP_PING_MAX_TARGETS);
+	CONST(OSP_PING_MAX_TIMEOUT_MS);
+	CONST(OSP_PING_DGRAM_ONLY);
+	CONST(OSP_PING_USER_CLOCK);
+	CONST(OSP_PING_R_SENT);
+	CONST(OSP_PING_R_DGRAM);
+	CONST(OSP_PING_R_TX_KERNEL);
+	CONST(OSP_PING_R_TX_SCHED);
+	CONST(OSP_PING_R_RX_KERNEL);
+	CONST(AF_INET);
+	CONST(AF_INET6);
 
 	if (t.overflow)
 		return -ENOSPC; /* t.b has room to spare; grow it with the list */

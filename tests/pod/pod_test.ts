@@ -4,8 +4,8 @@
  * (tests/pod/base_images.sh: nothing is pulled), then run as k8s/daemon_set.yaml runs it, under
  * Podman: host PID namespace, read-only root, the host's /proc and /sys read-only under /host,
  * its identity files and Podman's state read-only at their own paths, no capability but BPF,
- * PERFMON, SYS_RESOURCE and SYS_PTRACE. A Podman container the test starts must show up, BPF
- * must load inside the pod, and `podman stop` must leave no program behind.
+ * PERFMON, SYS_RESOURCE, SYS_PTRACE and NET_RAW. A Podman container the test starts must show up,
+ * BPF must load inside the pod, and `podman stop` must leave no program behind.
  *
  * Needs root, podman with runc, busybox-static and gcc (the workload image, tests/containers/),
  * bpftool, and debootstrap unless the base images exist (or OSPREY_DEBIAN_ROOTFS names a Debian
@@ -30,7 +30,7 @@ const TAG = "localhost/osprey:test";
 /** The agent's port inside the image (Containerfile: LISTEN, EXPOSE). */
 const IMAGE_PORT = 10300;
 /** As k8s/daemon_set.yaml adds them; why each is needed: README, "In a pod". */
-const CAPS = ["BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE"];
+const CAPS = ["BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE", "NET_RAW"];
 const BASE_IMAGES = ["docker.io/library/debian:bookworm", "docker.io/library/debian:bookworm-slim"];
 
 function commandWorks(cmd: string, args: string[]): boolean {
@@ -134,7 +134,7 @@ function etcHostname(): string {
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 Deno.test({
-  name: "the image runs as a pod would: BPF on with 4 capabilities, the host's containers seen",
+  name: "the image runs as a pod would: BPF on with 5 capabilities, the host's containers seen",
   ignore: ignoreReason() !== "",
   sanitizeResources: false,
   sanitizeOps: false,
