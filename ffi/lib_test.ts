@@ -7,6 +7,7 @@ import {
   openLibrary,
 } from "./lib.ts";
 import { builtLibrary, libraryIgnoreReason } from "./_test_util.ts";
+import { ABI_VERSION } from "./symbols.ts";
 
 const ignoreReason = libraryIgnoreReason();
 if (ignoreReason) console.warn(`ffi/lib_test.ts: some tests ignored: ${ignoreReason}`);
@@ -66,7 +67,7 @@ Deno.test({
   async fn() {
     const lib = builtLibrary()!;
     const r = await runScoped([`--allow-ffi=${lib}`, `--allow-read=${FFI_DIR}`]);
-    deepEqual(r, { ok: true, abi: 1, path: lib });
+    deepEqual(r, { ok: true, abi: ABI_VERSION, path: lib });
   },
 });
 
@@ -93,10 +94,10 @@ Deno.test({
         [`--allow-ffi=${copy}`, `--allow-env=${LIBRARY_ENV}`],
         { [LIBRARY_ENV]: copy },
       );
-      deepEqual(r, { ok: true, abi: 1, path: copy });
+      deepEqual(r, { ok: true, abi: ABI_VERSION, path: copy });
       // without --allow-env the variable is not read, and no prompt appears
       const r2 = await runScoped([`--allow-ffi=${lib}`], { [LIBRARY_ENV]: copy });
-      deepEqual(r2, { ok: true, abi: 1, path: lib });
+      deepEqual(r2, { ok: true, abi: ABI_VERSION, path: lib });
     } finally {
       await Deno.remove(copy);
     }
