@@ -97,3 +97,111 @@ function isLiveProcfs(proc: string): boolean {
 export function under(base: string, rel: string): string {
   return join(base, rel.startsWith("/") ? rel.slice(1) : rel);
 }
+
+// ---- host paths as bytes -------------------------------------------------------------------
+//
+// Linux paths are bytes; a cgroup or file name need not be UTF-8 (`caf\xe9.service` with a raw
+// 0xE9). Deno's strings are UTF-16 and its file APIs take UTF-8 paths only: a lossy decode
+// (U+FFFD) names a different file, so such a cgroup's files could not be read at all.
+//
+// Host text that may hold paths is therefore decoded losslessly: valid UTF-8 as itself, and each
+// byte of an invalid sequence as the lone surrogate U+DC00 + byte (U+DC80..U+DCFF), the scheme
+// Python's `surrogateescape` uses (PEP 383). Valid UTF-8 never encodes a surrogate, so the
+// mapping is one-to-one and {@linkcode encodeHostPath} gives the exact bytes back. A path is
+// an ordinary string whenever its bytes are UTF-8, which is nearly always; only a path for
+// which {@linkcode isRawHostPath} is true must be opened through its bytes (libosprey), and
+// only {@linkcode printableHostPath} of it may become a label value or log text.
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const utf8 = new TextEncoder();
+
+/** Length of the valid UTF-8 sequence starting at `b[i]`, or 0 when none starts there. */
+function utf8SequenceAt(b: Uint8Array, i: number): number {
+  const b0 = b[i];
+  if (b0 < 0x80) return 1;
+  const cont = (j: number, lo = 0x80, hi = 0xbf) => j < b.length && b[j] >= lo && b[j] <= hi;
+  if (b0 >= 0xc2 && b0 <= 0xdf) return cont(i + 1) ? 2 : 0;
+  if (b0 >= 0xe0 && b0 <= 0xef) {
+    const lo = b0 === 0xe0 ? 0xa0 : 0x80, hi = b0 === 0xed ? 0x9f : 0xbf; // no overlong, no surrogate
+    return cont(i + 1, lo, hi) && cont(i + 2) ? 3 : 0;
+  }
+  if (b0 >= 0xf0 && b0 <= 0xf4) {
+    const lo = b0 === 0xf0 ? 0x90 : 0x80, hi = b0 === 0xf4 ? 0x8f : 0xbf; // ≤ U+10FFFF
+    return cont(i + 1, lo, hi) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  }
+  return 0;
+}
+
+/**
+ * Decodes host bytes that may hold paths (`/proc/<pid>/cgroup`, a directory name) without
+ * losing any: UTF-8 as itself (a byte-order mark included), every byte of an invalid sequence
+ * as U+DC00 + byte. `encodeHostPath(decodeHostText(b))` equals `b` for any bytes.
+ */
+export function decodeHostText(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err; // TypeError: not UTF-8
+  }
+  let out = "";
+  let run = 0; // start of the current valid run
+  for (let i = 0; i < bytes.length;) {
+    const n = utf8SequenceAt(bytes, i);
+    if (n > 0) {
+      i += n;
+      continue;
+    }
+    out += strictUtf8.decode(bytes.subarray(run, i)) + String.fromCharCode(0xdc00 + bytes[i]);
+    run = ++i;
+  }
+  return out + strictUtf8.decode(bytes.subarray(run));
+}
+
+/** True when `path` holds bytes that are not UTF-8 (escaped by {@linkcode decodeHostText}). */
+export function isRawHostPath(path: string): boolean {
+  return !path.isWellFormed();
+}
+
+/**
+ * The bytes a path string stands for: the inverse of {@linkcode decodeHostText}. A surrogate
+ * that is not an escaped byte (which decodeHostText never makes) is encoded as U+FFFD.
+ */
+export function encodeHostPath(path: string): Uint8Array {
+  if (path.isWellFormed()) return utf8.encode(path);
+  const out: number[] = [];
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c >= 0xdc80 && c <= 0xdcff) {
+      out.push(c - 0xdc00);
+      continue;
+    }
+    let cp = c;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = path.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        cp = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+      } else cp = 0xfffd;
+    } else if (c >= 0xdc00 && c <= 0xdfff) cp = 0xfffd;
+    out.push(...utf8.encode(String.fromCodePoint(cp)));
+  }
+  return new Uint8Array(out);
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * A path as valid text, for label values and logs: each byte that is not UTF-8 is written
+ * `\xNN` (two lowercase hex digits), the form systemd itself uses for bytes it escapes in unit
+ * names, so distinct cgroups keep distinct IDs (U+FFFD would merge `caf\xe9` and `caf\xe8`).
+ * Any other lone surrogate becomes U+FFFD. A UTF-8 path is returned unchanged.
+ */
+export function printableHostPath(path: string): string {
+  if (path.isWellFormed()) return path;
+  return path.replace(LONE_SURROGATE, (s) => {
+    const c = s.charCodeAt(0);
+    return c >= 0xdc80 && c <= 0xdcff
+      ? `\\x${(c - 0xdc00).toString(16).padStart(2, "0")}`
+      : "\ufffd";
+  });
+}

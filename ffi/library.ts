@@ -14,6 +14,7 @@ import {
 } from "./kernel_support.ts";
 import type { Native } from "./_native.ts";
 import { ping, type PingOptions, type PingResult } from "./ping.ts";
+import { RawFile } from "./raw_file.ts";
 import { ObjectKindCode, OpenFlag, type OspreySymbols, type symbols } from "./symbols.ts";
 
 /** Options of {@linkcode OspreyLibrary.openObject}. */
@@ -48,6 +49,7 @@ export class OspreyLibrary {
   readonly path: string;
   #dylib: Deno.DynamicLibrary<typeof symbols>;
   #objects = new Set<BpfObject>();
+  #files = new Set<RawFile>();
   #closed = false;
   #inflight = 0;
   #unloadWhenIdle = false;
@@ -185,13 +187,38 @@ export class OspreyLibrary {
   }
 
   /**
-   * Close every object (detaching its programs, closing its rings), then
+   * Open a regular file by the bytes of its path, for paths that are not UTF-8 (Deno's file
+   * APIs cannot open those). The library's handles are few (1024): keep a file open only while
+   * it is read again and again.
+   *
+   * @param path the path's bytes, absolute, without NUL
+   * @param name the path as printable text, for error messages
+   * @returns the open file; the library closes it if you do not
+   * @throws {BpfError} with the errno of open(2) (ENOENT, EACCES, ...), EINVAL for a path
+   * with a NUL or a file that is not regular, EMFILE when every handle is in use
+   */
+  openFile(path: Uint8Array, name: string): RawFile {
+    this.#assertOpen(`open file "${name}"`);
+    if (path.includes(0)) {
+      throw new BpfError(`open file "${name}"`, Errno.EINVAL, { detail: "the path holds a NUL" });
+    }
+    const z = new Uint8Array(path.length + 1);
+    z.set(path);
+    const h = this.#native.check(this.#dylib.symbols.osp_file_open(z), `open file "${name}"`);
+    const file = new RawFile(this.#native, h, name, (f) => this.#files.delete(f));
+    this.#files.add(file);
+    return file;
+  }
+
+  /**
+   * Close every file and object (detaching its programs, closing its rings), then
    * unload the library, once no nonblocking call is still running in it.
    * Idempotent.
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const file of [...this.#files]) file.close();
     for (const obj of [...this.#objects]) obj.close();
     if (this.#inflight === 0) this.#unload();
     else this.#unloadWhenIdle = true;

@@ -42,6 +42,7 @@ export {
   type ProgramInfo,
   type ProgramVariant,
 } from "./bpf_object.ts";
+export { RawFile } from "./raw_file.ts";
 export { type BatchOptions, DEFAULT_DRAIN_BUFFER, MAX_WAIT_MS, RingBuffer } from "./ring_buffer.ts";
 export { BpfError, type BpfErrorOptions, Errno, errnoName, unwrap } from "./errors.ts";
 export {

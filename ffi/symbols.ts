@@ -183,6 +183,27 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  osp_file_open: {
+    parameters: [
+      "buffer", // const uint8_t *path (NUL-terminated bytes)
+    ],
+    result: "i32",
+  },
+  osp_file_pread: {
+    parameters: [
+      "i32", // int f
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+      "u64", // uint64_t offset
+    ],
+    result: "i32",
+  },
+  osp_file_close: {
+    parameters: [
+      "i32", // int f
+    ],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded library's typed symbols. */

@@ -5,6 +5,7 @@
  * @module
  */
 import { FileFormatError } from "../file_format_error.ts";
+import { printableHostPath } from "../paths.ts";
 
 /** Text that does not have the expected format (truncated, garbled, unknown). */
 export class CgroupFormatError extends FileFormatError {
@@ -23,18 +24,24 @@ export type CgroupReadProblem =
   /** The file was read but its text is not in the expected format; `cause` is a CgroupFormatError. */
   | "format"
   /** No directory of the cgroup holds the controller the reader needs. */
-  | "no-controller";
+  | "no-controller"
+  /**
+   * The path is not UTF-8 (a cgroup named with a raw byte) and cannot be opened here: Deno's
+   * file APIs take UTF-8 paths only, and libosprey, which opens such paths, is not available.
+   */
+  | "raw-path";
 
 /** A cgroup file (or directory) that a reader needs and cannot use. */
 export class CgroupReadError extends Error {
-  /** The file, or the directory for `no-controller`. */
+  /** The file, or the directory for `no-controller`; bytes that are not UTF-8 as `\xNN`. */
   readonly file: string;
   readonly problem: CgroupReadProblem;
 
   constructor(file: string, problem: CgroupReadProblem, reason: string, cause?: unknown) {
-    super(`Cannot read cgroup file "${file}": ${reason}`, cause === undefined ? {} : { cause });
+    const shown = printableHostPath(file);
+    super(`Cannot read cgroup file "${shown}": ${reason}`, cause === undefined ? {} : { cause });
     this.name = "CgroupReadError";
-    this.file = file;
+    this.file = shown;
     this.problem = problem;
   }
 }

@@ -43,6 +43,7 @@ export class ContainerFamilies {
   readonly overflow: Counter<readonly string[]>;
   readonly unknownLayout: Counter<readonly string[]>;
   readonly unknownLayouts: Gauge<readonly string[]>;
+  readonly unreadableCgroups: Counter<readonly string[]>;
   readonly ignored: Counter<readonly string[]>;
   readonly metadataErrors: Counter<readonly string[]>;
   readonly parseErrors: Counter<readonly string[]>;
@@ -191,6 +192,14 @@ export class ContainerFamilies {
       help: "Distinct cgroups of unknown layout that currently hold processes",
       labelNames: [],
     });
+    this.unreadableCgroups = r.counter({
+      name: "osprey_cgroup_unreadable_total",
+      help: "Cgroups with processes whose files the agent cannot read, counted once per cgroup: " +
+        "outside_namespace (its path in /proc/<pid>/cgroup is relative to the agent's cgroup " +
+        "namespace and no mounted hierarchy reaches it), non_utf8_path (its path is not UTF-8 " +
+        "and libosprey, which opens such paths, is not granted or cannot be loaded)",
+      labelNames: ["reason"],
+    });
     this.ignored = r.counter({
       name: "osprey_containers_ignored_total",
       help: "Containers not reported, by reason (denylist, allowlist, pause_container, " +
@@ -258,6 +267,9 @@ export class ContainerFamilies {
     ];
     for (const kind of ["container", "process", "unknown_layout"]) this.overflow.labels(kind);
     this.unknownLayout.labels();
+    for (const reason of ["outside_namespace", "non_utf8_path"]) {
+      this.unreadableCgroups.labels(reason);
+    }
     this.oomUnattributed.labels();
   }
 }

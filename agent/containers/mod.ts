@@ -21,7 +21,15 @@
  *
  * @module
  */
-import { detectCgroupFs, KeptFiles } from "../cgroups/mod.ts";
+import { libraryCandidates } from "../../ffi/mod.ts";
+import {
+  describeNamespace,
+  detectCgroupFs,
+  identityNamespace,
+  KeptFiles,
+  LibraryRawFiles,
+  readCgroupNamespace,
+} from "../cgroups/mod.ts";
 import { checkRegExp } from "../flag_syntax.ts";
 import { FlagError } from "../flags.ts";
 import type { FlagSpec, FlagValues } from "../flags.ts";
@@ -263,6 +271,9 @@ export const containersModule: ModuleSpec = {
     const statfsOk = granted({ descriptor: { name: "sys", kind: "statfs" }, flag: "" });
 
     const cgroupFs = detectCgroupFs(paths.cgroup);
+    const cgroupNs = paths.fixture
+      ? identityNamespace(cgroupFs, "host paths are a fixture tree")
+      : readCgroupNamespace(cgroupFs, paths.proc);
     const userHz = (await readUserHz(paths)).hz;
     const uptimeText = readProcText(under(paths.proc, "uptime"));
     if (uptimeText === undefined) throw new Error(`Cannot read ${under(paths.proc, "uptime")}`);
@@ -270,12 +281,34 @@ export const containersModule: ModuleSpec = {
     log.info("containers: sources", {
       cgroup_layout: cgroupFs.layout,
       cgroup_root: cgroupFs.root,
+      cgroup_namespace: cgroupNs.own ? "own (paths rebased)" : "the mounts'",
       user_hz: userHz,
       runtime_api: [...sockets].map(([rt, path]) => `${rt}:${path}`).join(" ") || "off",
     });
 
+    if (cgroupNs.own) {
+      const lost = cgroupNs.hierarchies.filter((h) => h.nsRoot === null).map((h) => h.hierarchy);
+      const fields = { hierarchies: describeNamespace(cgroupNs) };
+      const msg = "containers: the agent is in its own cgroup namespace; cgroup paths are " +
+        "rebased onto the mounted hierarchies";
+      if (lost.length === 0) log.info(msg, fields);
+      else {
+        log.warn(msg, {
+          ...fields,
+          effect: `in ${lost.join(", ")} only paths that climb to the mount's root resolve; ` +
+            "the other cgroups are counted in osprey_cgroup_unreadable_total",
+        });
+      }
+    }
+
     const families = new ContainerFamilies(ctx.registry);
-    const files = new KeptFiles();
+    // Cgroup paths that are not UTF-8 are opened through libosprey (Deno cannot); every
+    // other path through Deno. The library loads on the first such path, if granted.
+    const rawFiles = new LibraryRawFiles({
+      libraryPath: libraryCandidates()[0] ?? "libosprey.so",
+      roots: [cgroupFs.root],
+    });
+    const files = new KeptFiles({ raw: rawFiles });
     const disks = new ContainerDisks(paths);
     const units = new SystemdUnits(paths.root);
     const metadataTimeoutMs = num(flags, "container-metadata-timeout", 5000);
@@ -291,6 +324,8 @@ export const containersModule: ModuleSpec = {
       families,
       log,
       cgroupFs,
+      cgroupNamespace: cgroupNs,
+      rawPathsUnavailable: () => rawFiles.unavailable(),
       lookupMetadata: api === undefined
         ? (runtime, id) => lookupMetadata(runtime, id, { paths })
         : (runtime, id) => api.lookup(runtime, id, () => lookupMetadata(runtime, id, { paths })),
@@ -359,6 +394,7 @@ export const containersModule: ModuleSpec = {
         registry.close();
         api?.close();
         files.close();
+        rawFiles.close();
       },
     };
   },

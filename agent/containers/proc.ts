@@ -122,16 +122,35 @@ export function isPidName(name: string): boolean {
   return name.charCodeAt(0) !== 48;
 }
 
+/** True for the errors of reading a `<proc>/<pid>` file of a process that is gone. */
+function goneProcess(err: unknown): boolean {
+  if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
+    return true;
+  }
+  // ESRCH and friends from a process that exited between open and read
+  return err instanceof Error && /ESRCH|No such process/.test(err.message);
+}
+
 /** Reads a `<proc>` text file; undefined when the process is gone (or the file unreadable). */
 export function readProcText(path: string): string | undefined {
   try {
     return Deno.readTextFileSync(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
-      return undefined;
-    }
-    // ESRCH and friends from a process that exited between open and read
-    if (err instanceof Error && /ESRCH|No such process/.test(err.message)) return undefined;
+    if (goneProcess(err)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Reads a `<proc>` file as bytes, for text that holds paths (`/proc/<pid>/cgroup`): decode it
+ * with `decodeHostText` (agent/paths.ts) so a name that is not UTF-8 keeps its bytes. Undefined
+ * when the process is gone.
+ */
+export function readProcBytes(path: string): Uint8Array | undefined {
+  try {
+    return Deno.readFileSync(path);
+  } catch (err) {
+    if (goneProcess(err)) return undefined;
     throw err;
   }
 }

@@ -32,6 +32,12 @@
  * again on later rescans. Cgroups of an unknown layout are counted once per cgroup
  * (`osprey_cgroup_unknown_layout_total`), never logged per process.
  *
+ * **Paths**: `/proc/<pid>/cgroup` is read as bytes and decoded without loss (agent/paths.ts),
+ * so a cgroup named with bytes that are not UTF-8 keeps its files; only its `container_id`
+ * label is made printable (`\xNN`). When the agent runs in its own cgroup namespace every path
+ * is rebased onto the mounted hierarchies first (cgroups/namespace.ts); a cgroup that cannot be
+ * placed is counted once in `osprey_cgroup_unreadable_total{reason="outside_namespace"}`.
+ *
  * @module
  */
 import {
@@ -39,6 +45,7 @@ import {
   type CgroupDirs,
   cgroupDirs,
   type CgroupFs,
+  type CgroupNamespace,
   classifyCgroup,
   parseProcCgroup,
   primaryCgroupPath,
@@ -47,12 +54,12 @@ import {
 import { applicationType, parseCmdline } from "../apptype/mod.ts";
 import type { Logger } from "../log.ts";
 import type { HostPaths } from "../paths.ts";
-import { under } from "../paths.ts";
+import { decodeHostText, isRawHostPath, printableHostPath, under } from "../paths.ts";
 import { containerIdentity, type IgnoreReason, type SystemdUnitProps } from "./container_id.ts";
 import type { ContainerMetadata, ContainerRuntime } from "./metadata/mod.ts";
 import { MetadataError } from "./metadata/mod.ts";
 import { type ContainerFamilies, SeriesOwner } from "./metrics.ts";
-import { listPids, parseProcStat, readProcText } from "./proc.ts";
+import { listPids, parseProcStat, readProcBytes, readProcText } from "./proc.ts";
 
 /** Looks a container's metadata up (bound to the host paths). */
 export type MetadataLookup = (runtime: ContainerRuntime, id: string) => Promise<ContainerMetadata>;
@@ -76,6 +83,17 @@ export interface ContainerRegistryOptions {
   readonly log: Logger;
   /** The cgroup file system (for each container's cgroup directories). */
   readonly cgroupFs?: CgroupFs;
+  /**
+   * Rebases `/proc/<pid>/cgroup` paths when the agent runs in its own cgroup namespace; paths
+   * are used as read without it.
+   */
+  readonly cgroupNamespace?: CgroupNamespace;
+  /**
+   * Why cgroup paths that are not UTF-8 cannot be read (naming the flag that fixes it), or
+   * undefined when they can. Such a cgroup's container is still reported, without resource
+   * series, and counted in `osprey_cgroup_unreadable_total{reason="non_utf8_path"}`.
+   */
+  readonly rawPathsUnavailable?: () => string | undefined;
   readonly lookupMetadata: MetadataLookup;
   /** `--min-container-age`. @default 30000 */
   readonly minContainerAgeMs?: number;
@@ -117,7 +135,13 @@ export interface ContainerRegistryOptions {
 }
 
 type EntryState = "pending" | "container" | "ignored";
-type EntryIgnore = IgnoreReason | "allowlist" | "denylist" | "overflow" | "root";
+type EntryIgnore =
+  | IgnoreReason
+  | "allowlist"
+  | "denylist"
+  | "overflow"
+  | "root"
+  | "outside_namespace";
 
 /** A cgroup the registry saw processes in. */
 class CgroupEntry {
@@ -221,6 +245,7 @@ const YOUNG_PROCESS_MS = 60_000;
 const FULL_RESCAN_EVERY_MS = 600_000;
 const START_TOLERANCE_MS = 1000;
 const METADATA_LOG_EVERY_MS = 60_000;
+const UNREADABLE_LOG_LIMIT = 5;
 
 /** The registry. Not safe to share between agents; one per containers module. */
 export class ContainerRegistry {
@@ -246,6 +271,8 @@ export class ContainerRegistry {
   #pendingCount = 0;
   #unknownCount = 0;
   #unknownLogged = 0;
+  #outsideLogged = 0;
+  #rawPathLogged = false;
   #lastFullScan = 0;
   #polling = true;
   readonly #metadataLogged = new Map<string, number>();
@@ -488,20 +515,70 @@ export class ContainerRegistry {
     }
   }
 
-  /** The cgroup entry of a pid from `<proc>/<pid>/cgroup`; undefined when it is gone. */
+  /**
+   * The cgroup entry of a pid from `<proc>/<pid>/cgroup` (bytes, decoded without loss, paths
+   * rebased out of the agent's cgroup namespace); undefined when the process is gone.
+   */
   #entryOf(pid: number): CgroupEntry | undefined {
-    const text = readProcText(under(this.#o.paths.proc, `${pid}/cgroup`));
-    if (text === undefined) return undefined;
-    let cgroups: ProcCgroups;
+    const bytes = readProcBytes(under(this.#o.paths.proc, `${pid}/cgroup`));
+    if (bytes === undefined) return undefined;
+    let read: ProcCgroups;
     try {
-      cgroups = parseProcCgroup(text, `/proc/${pid}/cgroup`);
+      read = parseProcCgroup(decodeHostText(bytes), `/proc/${pid}/cgroup`);
     } catch {
       this.#f.parseErrors.labels("cgroup").inc();
       return undefined;
     }
+    const ns = this.#o.cgroupNamespace;
+    const resolved = ns === undefined ? undefined : ns.resolve(read);
+    const cgroups = resolved === undefined ? read : resolved.cgroups;
     const path = primaryCgroupPath(cgroups);
+    if (resolved !== undefined && resolved.unresolved.length > 0) {
+      // Keyed by the path as read: `..` never starts a host path, so no entry is shared.
+      const key = path ?? primaryCgroupPath(read);
+      if (key === null) return this.#root;
+      return this.#entries.get(key) ??
+        this.#unresolvedEntry(key, cgroups, path === null, resolved.unresolved);
+    }
     if (path === null) return this.#root;
     return this.#entries.get(path) ?? this.#newEntry(path, cgroups);
+  }
+
+  /**
+   * A cgroup with a hierarchy whose path could not be rebased out of the agent's namespace:
+   * counted once and logged a few times. Without a primary path it is ignored; with one (another
+   * hierarchy resolved it) it is a container that lacks that hierarchy's files.
+   */
+  #unresolvedEntry(
+    key: string,
+    cgroups: ProcCgroups,
+    noPath: boolean,
+    hierarchies: readonly string[],
+  ): CgroupEntry {
+    this.#f.unreadableCgroups.labels("outside_namespace").inc();
+    if (this.#outsideLogged < UNREADABLE_LOG_LIMIT) {
+      this.#outsideLogged++;
+      this.#o.log.warn(
+        "cgroup outside the agent's cgroup namespace that no mounted hierarchy reaches " +
+          "(counted in osprey_cgroup_unreadable_total)",
+        {
+          cgroup: printableHostPath(key),
+          hierarchies: hierarchies.join(","),
+          effect: noPath ? "its processes are in no container" : "its files in those are not read",
+          fix: "mount the host's whole cgroup hierarchies (e.g. /sys/fs/cgroup at " +
+            "/host/sys/fs/cgroup) and point --cgroupfs-root at them",
+          more: this.#outsideLogged === UNREADABLE_LOG_LIMIT ? "further ones are only counted" : "",
+        },
+      );
+    }
+    if (!noPath) return this.#newEntry(key, cgroups);
+    const entry = new CgroupEntry(key, cgroups, {
+      kind: "standalone",
+      reason: "outside namespace",
+    });
+    this.#entries.set(key, entry);
+    this.#ignore(entry, "outside_namespace");
+    return entry;
   }
 
   #discover(
@@ -664,7 +741,7 @@ export class ContainerRegistry {
         this.#o.log.info(
           "cgroup of an unknown layout (counted in osprey_cgroup_unknown_layout_total)",
           {
-            cgroup: path,
+            cgroup: printableHostPath(path),
             why: cls.reason ?? "",
             more: this.#unknownLogged === UNKNOWN_LOG_LIMIT ? "further ones are only counted" : "",
           },
@@ -802,8 +879,8 @@ export class ContainerRegistry {
     this.#o.log.warn("cannot read container metadata; reporting it under its short id", {
       runtime,
       reason,
-      container_id: id,
-      cgroup: entry.path,
+      container_id: printableHostPath(id),
+      cgroup: printableHostPath(entry.path),
       file: err instanceof MetadataError ? err.file ?? "" : "",
       error: err instanceof Error ? err.message : String(err),
     });
@@ -828,23 +905,25 @@ export class ContainerRegistry {
       this.#dropIfEmpty(entry);
       return;
     }
-    if (err !== undefined) this.#noteMetadataError(entry, err, ident.id);
+    // The label value: bytes of the cgroup path that are not UTF-8 written as \xNN.
+    const id = printableHostPath(ident.id);
+    if (err !== undefined) this.#noteMetadataError(entry, err, id);
     const allow = this.#o.allowlist ?? [];
     const deny = this.#o.denylist ?? [];
-    if (allow.length > 0 && !allow.some((re) => re.test(ident.id))) {
+    if (allow.length > 0 && !allow.some((re) => re.test(id))) {
       this.#f.ignored.labels("allowlist").inc();
       this.#ignore(entry, "allowlist");
       this.#dropIfEmpty(entry);
       return;
     }
-    if (deny.some((re) => re.test(ident.id))) {
+    if (deny.some((re) => re.test(id))) {
       this.#f.ignored.labels("denylist").inc();
       this.#ignore(entry, "denylist");
       this.#dropIfEmpty(entry);
       return;
     }
     const now = this.#now();
-    let c = this.#containers.get(ident.id);
+    let c = this.#containers.get(id);
     const starts = entry.pendingStarts;
     if (c === undefined && starts.length === 0 && entry.pids.size === 0) {
       // nothing ever ran in it that we saw: no container
@@ -854,9 +933,9 @@ export class ContainerRegistry {
     }
     if (c === undefined) {
       const created = starts.length > 0 ? Math.min(...starts) : now;
-      c = new Container(ident.id, ident.appId, created);
+      c = new Container(id, printableHostPath(ident.appId), created);
       c.probeTokens = this.#probes;
-      this.#containers.set(ident.id, c);
+      this.#containers.set(id, c);
     }
     if (md !== undefined) {
       c.metadata = md;
@@ -869,7 +948,7 @@ export class ContainerRegistry {
     c.entries.add(entry);
     if (this.#o.cgroupFs !== undefined) {
       try {
-        entry.dirs = cgroupDirs(this.#o.cgroupFs, entry.cgroups);
+        entry.dirs = this.#readableDirs(entry, cgroupDirs(this.#o.cgroupFs, entry.cgroups));
       } catch {
         this.#f.readErrors.labels("cgroup_dirs").inc();
       }
@@ -900,6 +979,27 @@ export class ContainerRegistry {
       this.#prune(c);
     }
     this.#show(c);
+  }
+
+  /**
+   * The directories, unless one is not UTF-8 and such paths cannot be opened: then none (the
+   * container is reported without resource series), counted once per cgroup and said once.
+   */
+  #readableDirs(entry: CgroupEntry, dirs: CgroupDirs): CgroupDirs | undefined {
+    const raw = Object.values(dirs).some((d) => typeof d === "string" && isRawHostPath(d));
+    if (!raw) return dirs;
+    const why = this.#o.rawPathsUnavailable?.();
+    if (why === undefined) return dirs;
+    this.#f.unreadableCgroups.labels("non_utf8_path").inc();
+    if (!this.#rawPathLogged) {
+      this.#rawPathLogged = true;
+      this.#o.log.warn(
+        "cgroup path is not UTF-8: its resource files cannot be read (counted in " +
+          'osprey_cgroup_unreadable_total{reason="non_utf8_path"}; said once)',
+        { cgroup: printableHostPath(entry.path), why },
+      );
+    }
+    return undefined;
   }
 
   #removeContainer(c: Container): void {

@@ -323,6 +323,25 @@ enum osp_ping_result_flags {
  */
 OSP_API int osp_ping(const uint8_t *netns_path, const uint8_t *targets, uint32_t targets_len,
 		     uint8_t *results, uint32_t results_cap, uint32_t timeout_ms, uint32_t flags);
+/**
+ * @brief Open a regular file for reading by the bytes of its path (a host
+ * path need not be UTF-8, which Deno's file APIs require).
+ * @param path NUL-terminated path bytes, absolute
+ * @return file handle > 0; -EINVAL for an empty path or a file that is not
+ * regular; -EMFILE when the library's 1024 file handles are in use.
+ */
+OSP_API int osp_file_open(const uint8_t *path);
+
+/**
+ * @brief Read up to cap bytes at offset (pread(2), restarted on EINTR).
+ * Reading from offset 0 again makes procfs and cgroupfs regenerate the text.
+ * @return bytes read, 0 at the end, or -errno (-ENODEV once a cgroup's
+ * directory was removed).
+ */
+OSP_API int osp_file_pread(int f, uint8_t *buf, uint32_t cap, uint64_t offset);
+
+/** @brief Close a file handle; idempotent. */
+OSP_API int osp_file_close(int f);
 
 #ifdef __cplusplus
 }

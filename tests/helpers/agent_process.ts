@@ -34,6 +34,12 @@ export interface StartAgentOptions {
   env?: Record<string, string>;
   /** Run as this uid/gid (through setpriv) instead of the test's own user. */
   asUser?: number;
+  /**
+   * A command the agent is started through, which must end by exec-ing the deno command line
+   * appended to it (e.g. `["unshare", "--cgroup"]`), so the agent keeps the child's pid and gets
+   * its signals. Not with `asUser`.
+   */
+  wrap?: string[];
 }
 
 /** A running agent child. */
@@ -85,7 +91,12 @@ export function startAgent(opts: StartAgentOptions): AgentProcess {
     exe,
     ...denoArgs,
   ];
-  const [cmd, cmdArgs] = opts.asUser === undefined
+  if (opts.wrap !== undefined && opts.asUser !== undefined) {
+    throw new TypeError("startAgent(): wrap and asUser cannot be combined");
+  }
+  const [cmd, cmdArgs] = opts.wrap !== undefined
+    ? [opts.wrap[0], [...opts.wrap.slice(1), Deno.execPath(), ...denoArgs]]
+    : opts.asUser === undefined
     ? [Deno.execPath(), denoArgs]
     : view === undefined
     ? [setpriv[0], setpriv.slice(1)]

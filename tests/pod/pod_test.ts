@@ -2,10 +2,12 @@
  * The "pod" way of running Osprey, for real: the image is built from the Containerfile (once per
  * source state, tests/pod/image.ts) on local stand-ins of its Debian base images
  * (tests/pod/base_images.sh: nothing is pulled), then run as k8s/daemon_set.yaml runs it, under
- * Podman: host PID namespace, read-only root, the host's /proc and /sys read-only under /host,
- * its identity files and Podman's state read-only at their own paths, no capability but BPF,
- * PERFMON, SYS_RESOURCE, SYS_PTRACE and NET_RAW. A Podman container the test starts must show up,
- * BPF must load inside the pod, and `podman stop` must leave no program behind.
+ * Podman: host PID namespace, a private cgroup namespace (as Kubernetes gives every pod on
+ * cgroup v2), read-only root, the host's /proc and /sys read-only under /host, its identity
+ * files and Podman's state read-only at their own paths, no capability but BPF, PERFMON,
+ * SYS_RESOURCE, SYS_PTRACE and NET_RAW. A Podman container the test starts must show up, and the pod's
+ * own container too (both only through the cgroup paths rebased out of its namespace), BPF must
+ * load inside the pod, and `podman stop` must leave no program behind.
  *
  * Needs root, podman with runc, busybox-static and gcc (the workload image, tests/containers/),
  * bpftool, and debootstrap unless the base images exist (or OSPREY_DEBIAN_ROOTFS names a Debian
@@ -173,6 +175,8 @@ Deno.test({
         agent,
         "--pull=never",
         "--pid=host",
+        // Every /proc/<pid>/cgroup then reads /../..: paths relative to the pod's namespace.
+        "--cgroupns=private",
         "--read-only",
         "--security-opt=no-new-privileges",
         // Podman's default profile allows bpf() and perf_event_open() only with CAP_SYS_ADMIN.
@@ -237,6 +241,36 @@ Deno.test({
         const [info] = s.find("container_info", { container_id: wid });
         ok(info.labels.image.startsWith("localhost/osprey-test-busybox:"), info.labels.image);
       });
+
+      await t.step(
+        "in a private cgroup namespace, the host's cgroups and its own are seen",
+        async () => {
+          const pid = (await inspect(agent)).pid;
+          const ns = (p: number | "self") => Deno.readLinkSync(`/proc/${p}/ns/cgroup`);
+          ok(ns(pid) !== ns("self"), "the pod shares the host's cgroup namespace");
+          ok(
+            Deno.readTextFileSync(`/proc/${pid}/cgroup`).includes("/libpod_parent/libpod-"),
+            "the pod's cgroup seen from the host",
+          );
+          const log = (await podmanRaw(["logs", agent])).stderr;
+          ok(log.includes("own cgroup namespace"), log.slice(-3000));
+          equal(s.value("osprey_cgroup_unreadable_total", { reason: "outside_namespace" }), 0);
+          // its own container sits at the root of its namespace ("/"), found by the walk
+          const own = `/podman/${agent}`;
+          const mine = await waitFor(`CPU usage of ${own}`, async () => {
+            const now = await scrapeParsed(url);
+            return now.find("container_resources_cpu_usage_seconds_total", { container_id: own })
+                .length > 0
+              ? now
+              : undefined;
+          }, { timeoutMs: 15_000, everyMs: 500 });
+          ok(mine.find("container_resources_memory_rss_bytes", { container_id: own })[0].value > 0);
+          ok(
+            mine.find("container_resources_cpu_usage_seconds_total", { container_id: wid }).length,
+            mine.linesOf(wid),
+          );
+        },
+      );
 
       await t.step("SIGTERM (podman stop) exits 0 and detaches every program", async () => {
         const pid = (await inspect(agent)).pid;
