@@ -9,7 +9,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import { CollectorScheduler } from "./collector.ts";
 import { CORE_FLAGS } from "./core_flags.ts";
 import { FlagError, helpText, notImplementedLine, parseFlags } from "./flags.ts";
-import type { FlagSpec, ParsedFlags } from "./flags.ts";
+import type { FlagSpec, FlagValues, ParsedFlags } from "./flags.ts";
 import { createLogger } from "./log.ts";
 import type { Level, Logger } from "./log.ts";
 import { Registry } from "./metrics/mod.ts";
@@ -21,7 +21,15 @@ import { processEventsModule } from "./process_events/mod.ts";
 import { containersModule } from "./containers/mod.ts";
 import { netModule } from "./net/mod.ts";
 import { selfModule } from "./self/mod.ts";
-import { createApp, formatListen, parseListen, serve } from "./server/mod.ts";
+import {
+  createApp,
+  formatListen,
+  httpServerMetrics,
+  parseListen,
+  serve,
+  type ServerLimits,
+} from "./server/mod.ts";
+import { countOpenFds, fdBudget, readFdLimits } from "./fd_limits.ts";
 import { identityLabels, nodeModule } from "./node/mod.ts";
 
 /** The agent's version, from deno.json. */
@@ -69,8 +77,24 @@ export function agentFlags(): FlagSpec[] {
   return [...CORE_FLAGS, ...modules, ...PENDING_FLAGS];
 }
 
+/** The server's timeouts and cap from the flags (their bounds are checked when parsed). */
+function serverLimits(flags: FlagValues): ServerLimits {
+  return {
+    headerTimeoutMs: Number(flags["http-header-timeout"]),
+    idleTimeoutMs: Number(flags["http-idle-timeout"]),
+    writeTimeoutMs: Number(flags["http-write-timeout"]),
+    maxConnections: Number(flags["http-max-connections"]),
+  };
+}
+
 /** Runs the agent until it is signalled; resolves with the process exit code. */
 export async function main(args: readonly string[]): Promise<number> {
+  // Deno 2.9.6 formats an error's stack through a stack-limit probe that opens
+  // /proc/self/maps the first time, and panics when that open fails: out of file descriptors,
+  // reading any error's .stack (logging one) would kill the agent. Probing now, while
+  // descriptors are free, caches the limit for the life of the process.
+  void new Error("warm-up").stack;
+
   const flagSpecs = agentFlags();
   let parsed: ParsedFlags;
   try {
@@ -99,6 +123,7 @@ export async function main(args: readonly string[]): Promise<number> {
     burst: Number(flags["log-burst"]),
   });
   const listen = parseListen(String(flags.listen)); // checked by the flag parser
+  const limits = serverLimits(flags);
 
   const paths = hostPaths({
     hostRoot: String(flags["host-root"]),
@@ -108,6 +133,24 @@ export async function main(args: readonly string[]): Promise<number> {
   });
   log.info("starting", { version: VERSION, listen: flags.listen, host_root: paths.root });
   if (parsed.unimplemented.length > 0) log.warn(notImplementedLine(parsed.unimplemented));
+  const fds = readFdLimits(paths);
+  // The default cap shrinks to what the descriptor limit allows; a value given is used as is.
+  const defaultCap = CORE_FLAGS.find((f) => f.name === "http-max-connections")?.default;
+  const budget = limits.maxConnections === defaultCap
+    ? fdBudget(fds?.soft, { httpConnections: limits.maxConnections!, keptFiles: Infinity })
+    : { httpConnections: limits.maxConnections!, keptFiles: Infinity };
+  log.info("file descriptors", {
+    soft_limit: fds?.soft ?? "unknown",
+    hard_limit: fds?.hard ?? "unknown",
+    open: countOpenFds(paths) ?? "unknown",
+    http_max_connections: budget.httpConnections,
+  });
+  if (fds !== undefined && fds.soft < fds.hard) {
+    log.warn("the soft file descriptor limit is below the hard one; raise it with ulimit -n", {
+      soft_limit: fds.soft,
+      hard_limit: fds.hard,
+    });
+  }
 
   const registry = new Registry();
   await applyIdentity(registry, paths, log);
@@ -131,10 +174,12 @@ export async function main(args: readonly string[]): Promise<number> {
 
   let modulesReady = false;
   void started.ready.then(() => modulesReady = true);
+  const httpMetrics = httpServerMetrics(registry);
   const app = createApp({
     registry,
     ready: () => modulesReady && scheduler.firstRoundDone,
     log,
+    onScrapeRefused: httpMetrics.scrapeRefused,
   });
   const serverAbort = new AbortController();
   let server: { finished: Promise<void> };
@@ -144,6 +189,9 @@ export async function main(args: readonly string[]): Promise<number> {
       port: listen.port,
       signal: serverAbort.signal,
       onListen: (addr) => log.info("listening", { address: formatListen(addr) }),
+      limits: { ...limits, maxConnections: budget.httpConnections },
+      metrics: httpMetrics,
+      log,
     });
   } catch (e) {
     log.error("cannot serve", { error: e });

@@ -67,6 +67,42 @@ export interface ModuleStatus {
   enable: string;
 }
 
+/**
+ * True for paths Deno 2.9.6 reads only with `--allow-all`, whatever `--allow-read` says: the
+ * real `/proc`, `/sys` and `/dev` (README "Host paths").
+ */
+export function denoPrivileged(path: string): boolean {
+  return /^\/(proc|sys|dev)(\/|$)/.test(path);
+}
+
+/** What gives a module the host's /proc and /sys under Deno: the host view, not a read grant. */
+export const HOST_VIEW_HINT = "run agent/host_view.sh as root (in a pod: mount the host's " +
+  "/proc and /sys at /host/proc and /host/sys with --procfs-root/--sysfs-root)";
+
+/**
+ * The read needs on Deno-privileged paths that cannot be read: not granted, or granted and
+ * refused anyway (without `--allow-all`). Asks without prompting: a grant is queried before
+ * anything is touched.
+ */
+export function unreadableHostPaths(needs: readonly PermissionNeed[]): string[] {
+  const out: string[] = [];
+  for (const n of needs) {
+    const d = n.descriptor;
+    if (d.name !== "read" || d.path === undefined || !denoPrivileged(String(d.path))) continue;
+    const path = String(d.path);
+    if (Deno.permissions.querySync(d).state !== "granted") {
+      out.push(path);
+      continue;
+    }
+    try {
+      Deno.statSync(path);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotCapable) out.push(path);
+    }
+  }
+  return out;
+}
+
 /** Checks a module's permissions without prompting; returns the needs that are not granted. */
 export function missingPermissions(needs: readonly PermissionNeed[]): PermissionNeed[] {
   return needs.filter((n) => Deno.permissions.querySync(n.descriptor).state !== "granted");
@@ -124,7 +160,18 @@ export async function startModules(
       record({ module: spec.name, state: "off", reason: disabled.reason, enable: disabled.flag });
       continue;
     }
-    const missing = missingPermissions(spec.permissions(ctx.flags, ctx.paths));
+    const needs = spec.permissions(ctx.flags, ctx.paths);
+    const noView = unreadableHostPaths(needs);
+    if (noView.length > 0) {
+      record({
+        module: spec.name,
+        state: "off",
+        reason: `no host view: Deno reads ${noView.join(" and ")} only with --allow-all`,
+        enable: HOST_VIEW_HINT,
+      });
+      continue;
+    }
+    const missing = missingPermissions(needs);
     if (missing.length > 0) {
       record({
         module: spec.name,

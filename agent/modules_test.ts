@@ -2,7 +2,7 @@ import { equal, match, ok } from "node:assert/strict";
 import { CollectorScheduler } from "./collector.ts";
 import { silentLogger } from "./log.ts";
 import { Registry } from "./metrics/mod.ts";
-import { formatModuleTable, startModules } from "./modules.ts";
+import { formatModuleTable, HOST_VIEW_HINT, startModules } from "./modules.ts";
 import type { ModuleContext, ModuleSpec } from "./modules.ts";
 import { hostPaths } from "./paths.ts";
 
@@ -19,7 +19,7 @@ function context(reg: Registry): ModuleContext {
 
 Deno.test({
   name: "startModules() starts granted modules and reports the others with the flag to add",
-  permissions: { read: ["/proc"], env: true },
+  permissions: { read: ["/etc"], env: true },
   async fn() {
     const reg = new Registry();
     let stopped = "";
@@ -28,7 +28,7 @@ Deno.test({
         name: "granted",
         description: "",
         permissions:
-          () => [{ descriptor: { name: "read", path: "/proc" }, flag: "--allow-read=/proc" }],
+          () => [{ descriptor: { name: "read", path: "/etc" }, flag: "--allow-read=/etc" }],
         start: () => ({ stop: () => void (stopped += "granted ") }),
       },
       {
@@ -100,3 +100,50 @@ Deno.test("startModules() stop() gives up on a module that hangs, within the tim
   await started.stop(100);
   ok(performance.now() - t0 < 1000);
 });
+
+for (const granted of [true, false]) {
+  Deno.test({
+    name: `startModules() names the host view, not --allow-read, for /proc and /sys (read ${
+      granted ? "granted" : "not granted"
+    })`,
+    permissions: { read: granted ? ["/proc", "/sys"] : ["/etc"], env: true },
+    async fn() {
+      const reg = new Registry();
+      const ctx = context(reg);
+      const needs = (...paths: string[]) => () =>
+        paths.map((path) => ({
+          descriptor: { name: "read" as const, path },
+          flag: `--allow-read=${path}`,
+        }));
+      const started = await startModules([
+        {
+          name: "hostly",
+          description: "",
+          permissions: needs("/proc", "/sys/fs/cgroup", "/etc"),
+          start: () => {
+            throw new Error("must not start");
+          },
+        },
+        {
+          name: "nodey",
+          description: "",
+          permissions: needs("/sys"),
+          start: () => {
+            throw new Error("must not start");
+          },
+        },
+      ], ctx);
+      ctx.scheduler.stop();
+      equal(started.statuses[0].state, "off");
+      equal(
+        started.statuses[0].reason,
+        "no host view: Deno reads /proc and /sys/fs/cgroup only with --allow-all",
+      );
+      equal(started.statuses[0].enable, HOST_VIEW_HINT);
+      equal(started.statuses[1].enable, HOST_VIEW_HINT);
+      const table = formatModuleTable(started.statuses);
+      match(table, /agent\/host_view\.sh/);
+      ok(!table.includes("--allow-read"), table);
+    },
+  });
+}

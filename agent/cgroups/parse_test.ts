@@ -1,4 +1,5 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
+import type { FileFormatError } from "../file_format_error.ts";
 import { CgroupFormatError } from "./errors.ts";
 import {
   flatKeyedValues,
@@ -193,4 +194,110 @@ Deno.test("flatKeyedValues picks keys without a map and checks every line like p
   deepEqual(flatKeyedValues("rss_huge 1\ntotal_rss 2\nrss 3\n", "m", ["rss"]), [3]);
   throws(() => flatKeyedValues("a 1\nb x\n", "m", ["a"]), formatError(/"m" line 2: value/));
   throws(() => flatKeyedValues("a1\n", "m", ["a"]), formatError(/expected "key value"/));
+});
+
+/** Runs `parse` with a skip callback; returns its result and the skipped [line, reason]s. */
+function lenient<T>(parse: (skip: (e: FileFormatError) => void) => T) {
+  const skipped: [number, string][] = [];
+  const value = parse((e) => skipped.push([e.line, e.reason]));
+  return { value, skipped };
+}
+
+Deno.test("flat-keyed files: an odd line or a repeat is skipped, the rest kept; CRLF read", () => {
+  const { value, skipped } = lenient((skip) =>
+    parseFlatKeyed(
+      "usage_usec 8123456\r\nuser_usec 12x\nsystem_usec\nnr_periods 18446744073709551616\n" +
+        "throttled_usec 1843210\nusage_usec 1\n\nnr_bursts 0",
+      "cpu.stat",
+      skip,
+    )
+  );
+  deepEqual(Object.fromEntries(value), {
+    usage_usec: 8123456,
+    throttled_usec: 1843210,
+    nr_bursts: 0,
+  });
+  deepEqual(skipped, [
+    [2, 'value is not an integer: "user_usec 12x"'],
+    [3, 'expected "key value", got "system_usec"'],
+    [4, 'value is not an integer: "nr_periods 18446744073709551616"'],
+    [6, 'a second "usage_usec" line'],
+  ]);
+  const picked = lenient((skip) =>
+    flatKeyedValues("anon 5\nfile 7x\nfile 9\nanon 6\nshmem 1\nshmem 2\n", "memory.stat", [
+      "anon",
+      "file",
+      "file_mapped",
+    ], skip)
+  );
+  // file's first line is unreadable, so its second is the first readable one; repeats of keys
+  // not asked for (shmem) are not looked at.
+  deepEqual(picked.value, [5, 9, undefined]);
+  deepEqual(picked.skipped, [[2, 'value is not an integer: "file 7x"'], [
+    4,
+    'a second "anon" line',
+  ]]);
+  throws(
+    () => lenient((skip) => parseFlatKeyed("x\ny\n", "cpu.stat", skip)),
+    formatError(/"cpu.stat": none of its 2 lines can be read/),
+  );
+});
+
+Deno.test("io.stat and blkio: an odd line costs its device (or its value), the rest kept", () => {
+  const io = lenient((skip) =>
+    parseIoStat(
+      "8:0 rbytes=1459200 wbytes=314773504 rios=192 wios=353 dbytes=0 dios=0\r\n" +
+        "8:16 rbytes=1 wbytes=2 rios=x wios=4\n" +
+        "253:0 rbytes=4096 wbytes=0 rios=1 wios=0\n" +
+        "8:0 rbytes=9 wbytes=9 rios=9 wios=9\n",
+      "io.stat",
+      skip,
+    )
+  );
+  deepEqual(io.value, [
+    { device: "8:0", reads: 192, writes: 353, readBytes: 1459200, writtenBytes: 314773504 },
+    { device: "253:0", reads: 1, writes: 0, readBytes: 4096, writtenBytes: 0 },
+  ]);
+  deepEqual(io.skipped, [[2, '"rios=x" is not a count'], [4, "a second line for device 8:0"]]);
+  const blkio = lenient((skip) =>
+    parseBlkio(
+      "8:0 Read 1\n8:0 Write 2\n8:16 Read x\n8:16 Write 6\n8:16 Write 7\n8:32 Read 3\r\n" +
+        "8:32 Write 4\nTotal 14\n",
+      "blkio.throttle.io_serviced",
+      skip,
+    )
+  );
+  deepEqual(blkio.value, [
+    { device: "8:0", read: 1, write: 2 },
+    { device: "8:16", write: 6 },
+    { device: "8:32", read: 3, write: 4 },
+  ]);
+  deepEqual(blkio.skipped.map(([l]) => l), [3, 5]);
+});
+
+Deno.test("pressure files: an odd line costs its kind; full stays 0 only when absent", () => {
+  const some = "some avg10=0.00 avg60=0.00 avg300=0.00 total=2516000";
+  const full = "full avg10=0.00 avg60=0.00 avg300=0.00 total=1203000";
+  const p = (text: string) => lenient((skip) => parsePressure(text, "cpu.pressure", skip));
+  deepEqual(p(`${some}\r\n${full}\r\n`).value, { some: 2.516, full: 1.203 });
+  deepEqual(p(`${some}\nfull avg10=0.00 total=x\n`).value, { some: 2.516, full: undefined });
+  deepEqual(p(`some total=1x\n${full}\n`).value, { some: undefined, full: 1.203 });
+  // A line of unknown kind may have been the full line: full is not assumed 0.
+  deepEqual(p(`${some}\nfu11 total=1\n`), {
+    value: { some: 2.516, full: undefined },
+    skipped: [[2, 'expected "some|full ...", got "fu11 total=1"']],
+  });
+  deepEqual(p(`${some}\n${some}\n`).skipped, [[2, 'a second "some" line']]);
+  deepEqual(p(`${some}\n`).value, { some: 2.516, full: 0 });
+  throws(() => p("x\ny\n"), formatError(/none of its 2 lines can be read/));
+  throws(() => p(`${full}\n`), formatError(/no "some" line/));
+});
+
+Deno.test("the one-line files take a CRLF end and refuse numbers past 2^64 - 1", () => {
+  equal(parseSingleValue("344414596\r\n", "cpuacct.usage"), 344414596);
+  equal(parseCpuMax("150000 100000\r\n"), 1.5);
+  equal(parseMemoryMax("max\r\n"), undefined);
+  throws(() => parseSingleValue("18446744073709551616\n", "f"), CgroupFormatError);
+  equal(parseInteger("18446744073709551615", 0, 20), 18446744073709551616);
+  equal(Number.isNaN(parseInteger("1".repeat(21), 0, 21)), true);
 });

@@ -1,4 +1,5 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
+import type { FileFormatError } from "../file_format_error.ts";
 import { CgroupFormatError, CgroupReadError } from "./errors.ts";
 import { type CgroupDirs, cgroupDirs, detectCgroupFs } from "./fs.ts";
 import { parseProcCgroup } from "./proc_cgroup.ts";
@@ -195,6 +196,77 @@ Deno.test("KeptFiles: sees new contents, a removed file, forget and close, the d
   } finally {
     kept.close();
     equal(kept.size, 0);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("readers with a skip callback: an odd line costs the values it holds, not the group", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "osprey-cgroups-" });
+  const put = (name: string, text: string) => Deno.writeTextFileSync(`${dir}/${name}`, text);
+  const skipped: string[] = [];
+  const skip = (e: FileFormatError) => skipped.push(`${e.file.slice(dir.length + 1)}:${e.line}`);
+  try {
+    // v1: cpuacct.usage garbled; cpu.stat and the quota fine.
+    put("cpuacct.usage", "3444x\n");
+    put("cpu.stat", "nr_periods 10\nnr_throttled 3\nthrottled_time 280793964\n");
+    put("cpu.cfs_quota_us", "50000\n");
+    put("cpu.cfs_period_us", "100000\n");
+    deepEqual(readCpu({ cpuacct: dir, cpu: dir }, directFiles, skip), {
+      throttledSeconds: 0.280793964,
+      limitCores: 0.5,
+    });
+    put("cpuacct.usage", "344414596\n");
+    put("cpu.cfs_quota_us", "5e4\n");
+    deepEqual(readCpu({ cpuacct: dir, cpu: dir }, directFiles, skip), {
+      usageSeconds: 0.344414596,
+      throttledSeconds: 0.280793964,
+    });
+    // v2: cpu.stat's usage line garbled; cpu.max fine.
+    put("cpu.stat", "usage_usec 81x3456\nthrottled_usec 1843210\n");
+    put("cpu.max", "150000 100000\n");
+    deepEqual(readCpu({ v2: dir }, directFiles, skip), {
+      throttledSeconds: 1.84321,
+      limitCores: 1.5,
+    });
+    // v2 memory: the anon line garbled costs RSS; cache and limit stay.
+    put("memory.stat", "anon 1x\nfile 8192000\nfile_mapped 2445312\n");
+    put("memory.max", "536870912\n");
+    deepEqual(readMemory({ v2: dir }, directFiles, skip), {
+      cacheBytes: 8192000,
+      limitBytes: 536870912,
+    });
+    // PSI: memory's full line garbled.
+    put("cpu.pressure", "some avg10=0.00 total=1000000\nfull avg10=0.00 total=2000000\n");
+    put("memory.pressure", "some avg10=0.00 total=3000000\nfull avg10=0.00 total=\n");
+    put("io.pressure", "some avg10=0.00 total=5000000\nfull avg10=0.00 total=6000000\n");
+    deepEqual(readPsi({ v2: dir }, directFiles, skip), {
+      cpu: { some: 1, full: 2 },
+      memory: { some: 3, full: undefined },
+      io: { some: 5, full: 6 },
+    });
+    // v1 blkio: a device whose Read line is garbled in one file is left out.
+    put("blkio.throttle.io_serviced", "8:0 Read 1\n8:0 Write 2\n8:16 Read 3\n8:16 Write 4\n");
+    put(
+      "blkio.throttle.io_service_bytes",
+      "8:0 Read 10\n8:0 Write 20\n8:16 Rea 30\n8:16 Write 40\nTotal 100\n",
+    );
+    deepEqual(readIo({ blkio: dir }, directFiles, skip), [
+      { device: "8:0", reads: 1, writes: 2, readBytes: 10, writtenBytes: 20 },
+    ]);
+    deepEqual(skipped, [
+      "cpuacct.usage:1",
+      "cpu.cfs_quota_us:1",
+      "cpu.stat:1",
+      "memory.stat:1",
+      "memory.pressure:2",
+    ]);
+    // A file with no readable line still fails its group.
+    put("memory.stat", "anon x\n");
+    throws(
+      () => readMemory({ v2: dir }, directFiles, skip),
+      (e: unknown) => e instanceof CgroupReadError && e.problem === "format",
+    );
+  } finally {
     Deno.removeSync(dir, { recursive: true });
   }
 });

@@ -164,7 +164,7 @@ echo \${#x} >/dev/null`;
           }
           if (fs.v2Root) {
             const psi = readPsi(d, files);
-            if (psi) equal(psi.cpu.some >= 0, true);
+            if (psi) equal(psi.cpu.some! >= 0, true);
           }
         }
 

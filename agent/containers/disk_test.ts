@@ -15,7 +15,7 @@ Deno.test("volumeOf finds a Kubernetes PV name in a mount source", () => {
 });
 
 Deno.test("selectMounts: real devices and ZFS, no runtime file mounts, topmost mount wins", () => {
-  const { mounts } = parseMountInfo([
+  const mounts = parseMountInfo([
     "1 0 0:40 / / rw - overlay overlay rw",
     "2 1 254:0 /u/hosts /etc/hosts rw - ext4 /dev/vda rw",
     "3 1 254:0 /srv/a /data rw - ext4 /dev/vda rw",
@@ -45,7 +45,7 @@ Deno.test("selectMounts: real devices and ZFS, no runtime file mounts, topmost m
 
 Deno.test("selectMounts on the recorded Podman container: overlay root and runtime files only", () => {
   const text = Deno.readTextFileSync(`${FIXTURES}/containers/mountinfo_podman_overlay.txt`);
-  deepEqual(selectMounts(parseMountInfo(text).mounts), []);
+  deepEqual(selectMounts(parseMountInfo(text)), []);
 });
 
 Deno.test("BlockDevices: a partition resolves to its disk; unknown devices to null", () => {

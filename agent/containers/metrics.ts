@@ -9,7 +9,25 @@
  *
  * @module
  */
+import type { SkipLine } from "../file_format_error.ts";
+import type { Logger } from "../log.ts";
 import type { Counter, Gauge, Registry } from "../metrics/mod.ts";
+import { parseErrors } from "../parse_errors.ts";
+
+/**
+ * Where the containers module's parsers report the lines they skipped: one sink per
+ * collector and file kind of `osprey_parse_errors_total{collector,file}`.
+ */
+export interface ContainerSkips {
+  /** `/proc/<pid>/stat` (collector `containers_discovery`). */
+  readonly stat: SkipLine;
+  /** `/proc/<pid>/cgroup` (collector `containers_discovery`). */
+  readonly procCgroup: SkipLine;
+  /** `/proc/<pid>/mountinfo` (collector `containers_disk`). */
+  readonly mountinfo: SkipLine;
+  /** The cgroup resource files, labelled by base name (collector `containers_resources`). */
+  readonly cgroup: SkipLine;
+}
 
 const C = ["container_id", "app_id"] as const;
 const DISK = [...C, "mount_point", "device", "volume"] as const;
@@ -46,7 +64,7 @@ export class ContainerFamilies {
   readonly unreadableCgroups: Counter<readonly string[]>;
   readonly ignored: Counter<readonly string[]>;
   readonly metadataErrors: Counter<readonly string[]>;
-  readonly parseErrors: Counter<readonly string[]>;
+  readonly skipped: ContainerSkips;
   readonly readErrors: Counter<readonly string[]>;
   readonly eventSource: Gauge<readonly string[]>;
   readonly events: Counter<readonly string[]>;
@@ -61,7 +79,8 @@ export class ContainerFamilies {
   /** The per-mount block I/O families. */
   readonly ioFamilies: readonly Counter<readonly string[]>[];
 
-  constructor(r: Registry) {
+  /** `log` gets the rate-limited lines about skipped lines (see `parse_errors.ts`). */
+  constructor(r: Registry, log?: Logger) {
     this.info = r.gauge({
       name: "container_info",
       help: "Meta information about the container",
@@ -212,11 +231,13 @@ export class ContainerFamilies {
         "a fallback id), by runtime and reason",
       labelNames: ["runtime", "reason"],
     });
-    this.parseErrors = r.counter({
-      name: "osprey_containers_parse_errors_total",
-      help: "Host files the container registry could not parse, by file kind",
-      labelNames: ["file"],
-    });
+    const skips = parseErrors(r, { log });
+    this.skipped = {
+      stat: skips.sink("containers_discovery", "<pid>/stat"),
+      procCgroup: skips.sink("containers_discovery", "<pid>/cgroup"),
+      mountinfo: skips.sink("containers_disk", "<pid>/mountinfo"),
+      cgroup: skips.sink("containers_resources"),
+    };
     this.readErrors = r.counter({
       name: "osprey_containers_read_errors_total",
       help: "Cgroup, mount or statfs reads of live containers that failed, by source",

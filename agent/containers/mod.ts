@@ -31,10 +31,13 @@ import {
   readCgroupNamespace,
 } from "../cgroups/mod.ts";
 import { checkRegExp } from "../flag_syntax.ts";
+import { fdBudget, readFdLimits } from "../fd_limits.ts";
 import { FlagError } from "../flags.ts";
 import type { FlagSpec, FlagValues } from "../flags.ts";
 import type { Collector } from "../collector.ts";
+import type { Logger } from "../log.ts";
 import type { ModuleInstance, ModuleSpec, PermissionNeed } from "../modules.ts";
+import { DISK_EXTRA_FLAG, wholeDiskFilter } from "../node/mod.ts";
 import { readUserHz } from "../node/user_hz.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
@@ -246,6 +249,21 @@ function list(flags: FlagValues, name: string): string[] {
   return Array.isArray(v) ? v : [];
 }
 
+/**
+ * Which whole disks label a mount's `device`: those the node families report (the contract's
+ * kinds, and the node module's `--disk-devices-extra-regex`; a regex that does not compile is
+ * the node module's failure to report, here only the contract's kinds count).
+ */
+function reportedDisks(flags: FlagValues, log: Logger): (name: string) => boolean {
+  try {
+    return wholeDiskFilter(String(flags[DISK_EXTRA_FLAG] ?? ""));
+  } catch (err) {
+    if (!(err instanceof FlagError)) throw err;
+    log.warn("containers: device labels use the contract's disk kinds only", { error: err });
+    return wholeDiskFilter();
+  }
+}
+
 /** The module definition. */
 export const containersModule: ModuleSpec = {
   name: "containers",
@@ -278,7 +296,14 @@ export const containersModule: ModuleSpec = {
     const uptimeText = readProcText(under(paths.proc, "uptime"));
     if (uptimeText === undefined) throw new Error(`Cannot read ${under(paths.proc, "uptime")}`);
     const bootTimeMs = Date.now() - parseUptime(uptimeText) * 1000;
+    // Kept cgroup descriptors stay within half of what RLIMIT_NOFILE leaves (fd_limits.ts);
+    // beyond that, files are read with open/read/close.
+    const keptFilesMax = fdBudget(readFdLimits(paths)?.soft, {
+      httpConnections: 0,
+      keptFiles: 4096,
+    }).keptFiles;
     log.info("containers: sources", {
+      kept_files_max: keptFilesMax,
       cgroup_layout: cgroupFs.layout,
       cgroup_root: cgroupFs.root,
       cgroup_namespace: cgroupNs.own ? "own (paths rebased)" : "the mounts'",
@@ -301,15 +326,15 @@ export const containersModule: ModuleSpec = {
       }
     }
 
-    const families = new ContainerFamilies(ctx.registry);
+    const families = new ContainerFamilies(ctx.registry, ctx.log);
     // Cgroup paths that are not UTF-8 are opened through libosprey (Deno cannot); every
     // other path through Deno. The library loads on the first such path, if granted.
     const rawFiles = new LibraryRawFiles({
       libraryPath: libraryCandidates()[0] ?? "libosprey.so",
       roots: [cgroupFs.root],
     });
-    const files = new KeptFiles({ raw: rawFiles });
-    const disks = new ContainerDisks(paths);
+    const files = new KeptFiles({ raw: rawFiles, maxOpen: keptFilesMax });
+    const disks = new ContainerDisks(paths, { reported: reportedDisks(ctx.flags, ctx.log) });
     const units = new SystemdUnits(paths.root);
     const metadataTimeoutMs = num(flags, "container-metadata-timeout", 5000);
     const api = sockets.size === 0 ? undefined : new RuntimeApi({

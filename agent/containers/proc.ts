@@ -11,14 +11,16 @@
  * @module
  */
 
+import type { SkipLine } from "../file_format_error.ts";
+import { FileFormatError, skipOrThrow } from "../file_format_error.ts";
+import { parseU64, textLines } from "../host_text.ts";
+
 /** A file of `<proc>` that does not read as the kernel writes it. */
-export class ProcFormatError extends SyntaxError {
-  /** Which file kind (`stat`, `mountinfo`, `uptime`). */
-  readonly file: string;
-  constructor(file: string, message: string) {
-    super(`Cannot parse ${file}: ${message}`);
+export class ProcFormatError extends FileFormatError {
+  /** `file` names the file or its kind (`stat`, `mountinfo`, `uptime`). */
+  constructor(file: string, line: number, reason: string) {
+    super(file, line, reason);
     this.name = "ProcFormatError";
-    this.file = file;
   }
 }
 
@@ -35,20 +37,21 @@ export interface ProcStat {
  * Parses `/proc/<pid>/stat`. `comm` may hold spaces and parentheses, so the fields after it
  * are found from the last `)`.
  */
-export function parseProcStat(text: string): ProcStat {
+export function parseProcStat(text: string, file = "stat"): ProcStat {
   const open = text.indexOf("(");
   const close = text.lastIndexOf(")");
-  if (open < 1 || close < open) throw new ProcFormatError("stat", "no (comm) field");
-  const pid = Number(text.slice(0, open).trim());
+  if (open < 1 || close < open) throw new ProcFormatError(file, 1, "no (comm) field");
+  const pidText = text.slice(0, open).trim();
+  const pid = parseU64(pidText, 0, pidText.length);
   const rest = text.slice(close + 2).trim().split(" ");
   // rest[0] is field 3 (state), so field N is rest[N - 3]
-  if (!Number.isInteger(pid) || rest.length < 20) {
-    throw new ProcFormatError("stat", `${rest.length + 2} fields, expected at least 22`);
+  if (Number.isNaN(pid) || rest.length < 20) {
+    throw new ProcFormatError(file, 1, `${rest.length + 2} fields, expected at least 22`);
   }
-  const ppid = Number(rest[1]);
-  const startTicks = Number(rest[19]);
-  if (!Number.isInteger(ppid) || !Number.isInteger(startTicks) || startTicks < 0) {
-    throw new ProcFormatError("stat", `ppid "${rest[1]}" or starttime "${rest[19]}" is no number`);
+  const ppid = parseU64(rest[1], 0, rest[1].length);
+  const startTicks = parseU64(rest[19], 0, rest[19].length);
+  if (Number.isNaN(ppid) || Number.isNaN(startTicks)) {
+    throw new ProcFormatError(file, 1, `ppid "${rest[1]}" or starttime "${rest[19]}" is no number`);
   }
   return { pid, comm: text.slice(open + 1, close), ppid, startTicks };
 }
@@ -56,12 +59,14 @@ export function parseProcStat(text: string): ProcStat {
 /** Seconds since boot from `/proc/uptime` (its first field). */
 export function parseUptime(text: string): number {
   const s = Number(text.trim().split(/\s+/)[0]);
-  if (!Number.isFinite(s) || s < 0) throw new ProcFormatError("uptime", `"${text.trim()}"`);
+  if (!Number.isFinite(s) || s < 0) throw new ProcFormatError("uptime", 1, `"${text.trim()}"`);
   return s;
 }
 
 /** One line of `/proc/<pid>/mountinfo` (proc(5)). */
 export interface MountInfo {
+  /** Mount ID (field 1), unique in the mount namespace. */
+  readonly id: number;
   readonly major: number;
   readonly minor: number;
   /** The mounted directory of the file system (field 4). */
@@ -79,37 +84,57 @@ export function unescapeMountPath(s: string): string {
     : s.replace(/\\([0-7]{3})/g, (_, oct) => String.fromCharCode(parseInt(oct, 8)));
 }
 
+function isCount(s: string | undefined): boolean {
+  return s !== undefined && !Number.isNaN(parseU64(s, 0, s.length));
+}
+
 /**
- * Parses `/proc/<pid>/mountinfo`. A line that does not have the documented shape is skipped
- * and counted in `bad` (the caller counts it as a parse failure).
+ * Parses `/proc/<pid>/mountinfo` (proc(5): mount ID, parent ID, `major:minor`, root, mount
+ * point, options, optional fields, `-`, file system type, source, super options).
+ *
+ * A line without that shape (a field missing, an ID or device number that is not a count, no
+ * `-` separator), or a second line with a mount ID already read, goes to `skip` and is left out;
+ * without `skip` it is thrown as a {@linkcode ProcFormatError}. A file without one readable
+ * line gives no mounts.
  */
-export function parseMountInfo(text: string): { mounts: MountInfo[]; bad: number } {
+export function parseMountInfo(
+  text: string,
+  file = "/proc/<pid>/mountinfo",
+  skip?: SkipLine,
+): MountInfo[] {
   const mounts: MountInfo[] = [];
-  let bad = 0;
-  for (const line of text.split("\n")) {
+  const ids = new Set<number>();
+  const lines = textLines(text);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
     if (line === "") continue;
     const f = line.split(" ");
     const sep = f.indexOf("-", 6);
     const dev = f[2]?.split(":");
-    if (sep < 0 || f.length < sep + 3 || dev?.length !== 2) {
-      bad++;
+    let reason: string | undefined;
+    if (sep < 0 || f.length < sep + 3 || dev?.length !== 2 || f[3] === "" || f[4] === "") {
+      reason = `expected "ID PARENT MAJ:MIN ROOT POINT OPTIONS ... - TYPE SOURCE ...", got ${
+        JSON.stringify(line.length > 80 ? line.slice(0, 77) + "..." : line)
+      }`;
+    } else if (!isCount(f[0]) || !isCount(f[1]) || !isCount(dev[0]) || !isCount(dev[1])) {
+      reason = `an ID or device number is not a count in "${f.slice(0, 3).join(" ")}"`;
+    } else if (ids.has(Number(f[0]))) reason = `a second line for mount ID ${f[0]}`;
+    if (reason !== undefined) {
+      skipOrThrow(new ProcFormatError(file, i + 1, reason), skip);
       continue;
     }
-    const major = Number(dev[0]), minor = Number(dev[1]);
-    if (!Number.isInteger(major) || !Number.isInteger(minor)) {
-      bad++;
-      continue;
-    }
+    ids.add(Number(f[0]));
     mounts.push({
-      major,
-      minor,
+      id: Number(f[0]),
+      major: Number(dev![0]),
+      minor: Number(dev![1]),
       root: unescapeMountPath(f[3]),
       mountPoint: unescapeMountPath(f[4]),
       fsType: f[sep + 1],
       source: unescapeMountPath(f[sep + 2]),
     });
   }
-  return { mounts, bad };
+  return mounts;
 }
 
 /** True for a `<proc>` directory entry that is a process. */

@@ -1,4 +1,5 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
+import type { FileFormatError } from "../file_format_error.ts";
 import { FIXTURES } from "./_testing.ts";
 import {
   isPidName,
@@ -30,10 +31,26 @@ Deno.test("parseUptime", () => {
   throws(() => parseUptime("x"), ProcFormatError);
 });
 
-Deno.test("parseMountInfo reads the recorded Podman container and counts bad lines", () => {
+Deno.test("parseMountInfo reads the recorded Podman container and skips odd lines", () => {
   const text = Deno.readTextFileSync(`${FIXTURES}/containers/mountinfo_podman_overlay.txt`);
-  const { mounts, bad } = parseMountInfo(text + "short line\n1 2 x:y / /a - ext4 /dev/x rw\n");
-  equal(bad, 2);
+  const n = text.split("\n").length;
+  const skipped: FileFormatError[] = [];
+  const mounts = parseMountInfo(
+    text + "short line\n1 2 x:y / /a rw - ext4 /dev/x rw\n" + text.split("\n")[0] + "\r\n",
+    "/proc/7/mountinfo",
+    (e) => skipped.push(e),
+  );
+  deepEqual(skipped.map((e) => [e.file, e.line, e.reason]), [
+    [
+      "/proc/7/mountinfo",
+      n,
+      'expected "ID PARENT MAJ:MIN ROOT POINT OPTIONS ... - TYPE SOURCE ...", got "short line"',
+    ],
+    ["/proc/7/mountinfo", n + 1, 'an ID or device number is not a count in "1 2 x:y"'],
+    ["/proc/7/mountinfo", n + 2, `a second line for mount ID ${text.split(" ")[0]}`],
+  ]);
+  equal(mounts.length, n - 1);
+  throws(() => parseMountInfo("short line\n"), ProcFormatError);
   equal(mounts[0].mountPoint, "/");
   equal(mounts[0].fsType, "overlay");
   equal(mounts[0].major, 0);
@@ -46,7 +63,7 @@ Deno.test("parseMountInfo reads the recorded Podman container and counts bad lin
 Deno.test("mount paths: octal escapes", () => {
   equal(unescapeMountPath("/mnt/my\\040disk\\011x"), "/mnt/my disk\tx");
   equal(unescapeMountPath("/plain"), "/plain");
-  const { mounts } = parseMountInfo("36 35 8:1 / /mnt/a\\040b rw - ext4 /dev/sda1 rw\n");
+  const mounts = parseMountInfo("36 35 8:1 / /mnt/a\\040b rw - ext4 /dev/sda1 rw\n");
   equal(mounts[0].mountPoint, "/mnt/a b");
 });
 

@@ -40,6 +40,7 @@
  *
  * @module
  */
+import { FileFormatError } from "../file_format_error.ts";
 import {
   type CgroupClass,
   type CgroupDirs,
@@ -130,7 +131,7 @@ export interface ContainerRegistryOptions {
   readonly appTypeProbesPerRescan?: number;
   /** Called when a container is removed (its series are already gone). */
   readonly onRemove?: (c: ContainerView) => void;
-  /** Called with the directories of a cgroup the registry forgets (to close kept files). */
+  /** Called with the directories of a cgroup the registry forgets, or whose container died (to close kept files). */
   readonly forgetDirs?: (dirs: CgroupDirs) => void;
 }
 
@@ -508,9 +509,11 @@ export class ContainerRegistry {
     const text = readProcText(under(this.#o.paths.proc, `${pid}/stat`));
     if (text === undefined) return undefined;
     try {
-      return this.#o.bootTimeMs + (parseProcStat(text).startTicks / this.#hz) * 1000;
-    } catch {
-      this.#f.parseErrors.labels("stat").inc();
+      return this.#o.bootTimeMs + (parseProcStat(text, `/proc/${pid}/stat`).startTicks / this.#hz) *
+          1000;
+    } catch (err) {
+      if (!(err instanceof FileFormatError)) throw err;
+      this.#f.skipped.stat(err);
       return undefined;
     }
   }
@@ -525,8 +528,9 @@ export class ContainerRegistry {
     let read: ProcCgroups;
     try {
       read = parseProcCgroup(decodeHostText(bytes), `/proc/${pid}/cgroup`);
-    } catch {
-      this.#f.parseErrors.labels("cgroup").inc();
+    } catch (err) {
+      if (!(err instanceof FileFormatError)) throw err;
+      this.#f.skipped.procCgroup(err);
       return undefined;
     }
     const ns = this.#o.cgroupNamespace;
@@ -656,7 +660,10 @@ export class ContainerRegistry {
       const c = entry.container;
       c.liveCount--;
       if (oom) c.oomKills++;
-      if (c.liveCount === 0) c.deadSince = this.#now();
+      if (c.liveCount === 0) {
+        c.deadSince = this.#now();
+        this.#closeFiles(c);
+      }
       if (c.current === entry && entry.pids.size === 0) c.current = this.#newestLive(c);
       this.#prune(c);
       this.#show(c);
@@ -677,6 +684,15 @@ export class ContainerRegistry {
       this.#deleteEntry(e);
       if (e.dirs) this.#o.forgetDirs?.(e.dirs);
     }
+  }
+
+  /**
+   * A container died: the descriptors kept on its cgroups' files are closed now rather than at
+   * GC, so short-lived containers cannot pile up descriptors for the whole grace period. Its
+   * series keep their values; the files are opened again should it run again.
+   */
+  #closeFiles(c: Container): void {
+    for (const e of c.entries) if (e.dirs) this.#o.forgetDirs?.(e.dirs);
   }
 
   /** A container gains `n` processes of `entry`, the earliest started at `startMs`. */

@@ -441,8 +441,10 @@ Deno.test("malformed proc files are counted, not thrown", async () => {
     Deno.writeTextFileSync(`${h.host.dir}/proc/101/stat`, "101 (x) S 1\n");
     h.reg.scan();
     await h.reg.settled();
-    equal(h.value("osprey_containers_parse_errors_total", { file: "cgroup" }), 1);
-    equal(h.value("osprey_containers_parse_errors_total", { file: "stat" }), 1);
+    const counted = (file: string) =>
+      h.value("osprey_parse_errors_total", { collector: "containers_discovery", file });
+    equal(counted("<pid>/cgroup"), 1);
+    equal(counted("<pid>/stat"), 1);
     equal(h.reg.processCount, 0);
   } finally {
     h.close();

@@ -10,16 +10,17 @@
  * | `containers_disk`      | disk size/used/reserved                                | `<proc>/<pid>/mountinfo`, one statfs per mount |
  *
  * A container whose processes are all gone stops reporting resource series (its cgroup is
- * gone); they return, from the new cgroup's counters, when it runs again. A read that fails for
- * a live container clears that group of series for the round and is counted in
- * `osprey_containers_read_errors_total{source}`.
+ * gone); they return, from the new cgroup's counters, when it runs again. A line of a cgroup
+ * file or of mountinfo that cannot be read costs only the series it feeds and is counted in
+ * `osprey_parse_errors_total{collector,file}`. A read that fails for a live container (a file
+ * missing, unreadable, or without one readable line) clears that group of series for the round
+ * and is counted in `osprey_containers_read_errors_total{source}`.
  *
  * @module
  */
 import type { Collector } from "../collector.ts";
 import {
   type CgroupFileSource,
-  CgroupReadError,
   type IoStat,
   readCpu,
   readIo,
@@ -28,14 +29,16 @@ import {
 } from "../cgroups/mod.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
+import { isContractDiskKind } from "../node/mod.ts";
 import {
+  type BlockDevice,
   BlockDevices,
   type ContainerDisk,
   selectMounts,
   StatfsTimeout,
   statfsUsage,
 } from "./disk.ts";
-import type { ContainerFamilies, SeriesOwner } from "./metrics.ts";
+import type { ContainerFamilies, SeriesFamily, SeriesOwner } from "./metrics.ts";
 import { parseMountInfo, readProcText } from "./proc.ts";
 import type { ContainerView } from "./registry.ts";
 
@@ -45,14 +48,34 @@ interface DiskState {
   disks: { disk: ContainerDisk; device: string; diskDev: string }[];
 }
 
+/** Options of {@linkcode ContainerDisks}. */
+export interface ContainerDisksOptions {
+  /**
+   * Whether the node families report a whole disk of this name: only such a disk labels a
+   * mount's `device`. @default isContractDiskKind (the contract's kinds)
+   */
+  readonly reported?: (name: string) => boolean;
+}
+
 /** The mounts known per container, shared by the two collectors. */
 export class ContainerDisks {
   readonly #state = new Map<string, DiskState>();
   readonly devices: BlockDevices;
   readonly #skipUntil = new Map<string, number>();
+  readonly #reported: (name: string) => boolean;
 
-  constructor(paths: HostPaths) {
+  constructor(paths: HostPaths, opts: ContainerDisksOptions = {}) {
     this.devices = new BlockDevices(paths.sys);
+    this.#reported = opts.reported ?? isContractDiskKind;
+  }
+
+  /**
+   * The `device` label of a mount on `dev` (reference §13 item 4): the whole disk behind it
+   * when the node families report that disk, else "" (loop, nbd, zram, a ZFS dataset or any
+   * device sysfs does not know).
+   */
+  deviceLabel(dev: BlockDevice | null): string {
+    return dev !== null && this.#reported(dev.name) ? dev.name : "";
   }
 
   get(id: string): DiskState | undefined {
@@ -93,11 +116,37 @@ export interface ResourcesOptions {
   readonly intervalMs?: number;
 }
 
-function countFailure(f: ContainerFamilies, source: string, err: unknown): void {
-  if (err instanceof CgroupReadError && err.problem === "format") {
-    f.parseErrors.labels(`cgroup_${source}`).inc();
-  }
+/**
+ * Counts a read that failed for a live container. Lines its parsers skipped were counted in
+ * `osprey_parse_errors_total` already; what is left here is a file missing, unreadable, or
+ * without one readable line.
+ */
+function countFailure(f: ContainerFamilies, source: string): void {
   f.readErrors.labels(source).inc();
+}
+
+type SetSeries = { set(v: number): void };
+
+/** Sets the container's one series of `family`, or removes it when `v` is undefined. */
+function put(s: SeriesOwner, family: SeriesFamily<SetSeries>, v: number | undefined): void {
+  if (v !== undefined) s.get(family).set(v);
+  else s.remove([family]);
+}
+
+/** Sets the `kind` series of a PSI family for the kinds read; removes the others. */
+function putPressure(
+  s: SeriesOwner,
+  family: SeriesFamily<SetSeries>,
+  p: { some?: number; full?: number },
+): void {
+  const keep = new Set<string>();
+  for (const kind of ["some", "full"] as const) {
+    const v = p[kind];
+    if (v === undefined) continue;
+    s.get(family, kind).set(v);
+    keep.add(kind);
+  }
+  s.retain([family], keep);
 }
 
 function setIo(
@@ -127,45 +176,43 @@ function collectOne(o: ResourcesOptions, c: ContainerView): void {
   const f = o.families;
   const s = c.series;
   const dirs = c.dirs!;
+  const skip = f.skipped.cgroup;
   try {
-    const cpu = readCpu(dirs, o.files);
-    s.get(f.cpuUsage).set(cpu.usageSeconds);
+    const cpu = readCpu(dirs, o.files, skip);
+    put(s, f.cpuUsage, cpu.usageSeconds);
     if (cpu.throttledSeconds !== undefined) s.get(f.cpuThrottled).set(cpu.throttledSeconds);
     else s.remove([f.cpuThrottled]);
     if (cpu.limitCores !== undefined && cpu.limitCores > 0) s.get(f.cpuLimit).set(cpu.limitCores);
     else s.remove([f.cpuLimit]);
-  } catch (err) {
-    countFailure(f, "cpu", err);
+  } catch {
+    countFailure(f, "cpu");
     s.remove([f.cpuUsage, f.cpuThrottled, f.cpuLimit]);
   }
   try {
-    const mem = readMemory(dirs, o.files);
-    s.get(f.memRss).set(mem.rssBytes);
-    s.get(f.memCache).set(mem.cacheBytes);
+    const mem = readMemory(dirs, o.files, skip);
+    put(s, f.memRss, mem.rssBytes);
+    put(s, f.memCache, mem.cacheBytes);
     if (mem.limitBytes !== undefined && mem.limitBytes > 0) s.get(f.memLimit).set(mem.limitBytes);
     else s.remove([f.memLimit]);
-  } catch (err) {
-    countFailure(f, "memory", err);
+  } catch {
+    countFailure(f, "memory");
     s.remove([f.memRss, f.memCache, f.memLimit]);
   }
   try {
-    const psi = readPsi(dirs, o.files);
+    const psi = readPsi(dirs, o.files, skip);
     if (psi !== undefined) {
-      s.get(f.cpuPressure, "some").set(psi.cpu.some);
-      s.get(f.cpuPressure, "full").set(psi.cpu.full);
-      s.get(f.memPressure, "some").set(psi.memory.some);
-      s.get(f.memPressure, "full").set(psi.memory.full);
-      s.get(f.ioPressure, "some").set(psi.io.some);
-      s.get(f.ioPressure, "full").set(psi.io.full);
+      putPressure(s, f.cpuPressure, psi.cpu);
+      putPressure(s, f.memPressure, psi.memory);
+      putPressure(s, f.ioPressure, psi.io);
     } else s.remove([f.cpuPressure, f.memPressure, f.ioPressure]);
-  } catch (err) {
-    countFailure(f, "psi", err);
+  } catch {
+    countFailure(f, "psi");
     s.remove([f.cpuPressure, f.memPressure, f.ioPressure]);
   }
   try {
-    setIo(f, s, readIo(dirs, o.files), o.disks.get(c.id));
-  } catch (err) {
-    countFailure(f, "io", err);
+    setIo(f, s, readIo(dirs, o.files, skip), o.disks.get(c.id));
+  } catch {
+    countFailure(f, "io");
     s.remove(f.ioFamilies);
   }
 }
@@ -250,13 +297,11 @@ export function diskCollector(o: DiskOptions): Collector {
         const text = readProcText(under(o.paths.proc, `${pid}/mountinfo`));
         if (text === undefined) continue; // the process just exited; next round
         n++;
-        const { mounts, bad } = parseMountInfo(text);
-        if (bad > 0) f.parseErrors.labels("mountinfo").inc(bad);
+        const mounts = parseMountInfo(text, `/proc/${pid}/mountinfo`, f.skipped.mountinfo);
         const root = under(o.paths.proc, `${pid}/root`);
         const candidates = selectMounts(mounts, c.metadata?.mounts).map((disk) => {
           const dev = o.disks.devices.resolve(disk.dev);
-          const source = mounts.findLast((m) => m.mountPoint === disk.mountPoint)?.source ?? "";
-          return { disk, device: dev?.name ?? source, diskDev: dev?.dev ?? disk.dev };
+          return { disk, device: o.disks.deviceLabel(dev), diskDev: dev?.dev ?? disk.dev };
         });
         const s = c.series;
         const keep = new Set<string>();

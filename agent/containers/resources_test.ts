@@ -1,6 +1,8 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { KeptFiles } from "../cgroups/mod.ts";
 import { detectCgroupFs } from "../cgroups/mod.ts";
+import { wholeDiskFilter } from "../node/mod.ts";
+import { hostPaths } from "../paths.ts";
 import { FIXTURES, harness, T0 } from "./_testing.ts";
 import { ContainerDisks, diskCollector, resourcesCollector } from "./resources.ts";
 
@@ -142,7 +144,7 @@ Deno.test("a container whose processes are gone stops reporting resources", asyn
   }
 });
 
-Deno.test("a cgroup file that cannot be parsed is counted and its series cleared", async () => {
+Deno.test("an odd cgroup line costs its series; a file with no readable line its group", async () => {
   const tmp = Deno.makeTempDirSync();
   try {
     await new Deno.Command("cp", { args: ["-a", `${HYBRID}/.`, tmp] }).output();
@@ -164,18 +166,105 @@ Deno.test("a cgroup file that cannot be parsed is counted and its series cleared
     try {
       await resources.collect(new AbortController().signal);
       ok(h.value("container_resources_memory_rss_bytes", {}) !== undefined);
-      const stat = `${tmp}/memory/libpod_parent/libpod-${ID}/memory.stat`;
+      const dir = `${tmp}/memory/libpod_parent/libpod-${ID}`;
+      const stat = `${dir}/memory.stat`;
+      const good = Deno.readTextFileSync(stat);
+      // One odd line (total_cache): the cache series goes, RSS and the limit stay.
+      Deno.writeTextFileSync(stat, good.replace(/^total_cache \d+$/m, "total_cache 12x"));
+      Deno.writeTextFileSync(`${dir}/memory.limit_in_bytes`, "67108864\r\n");
+      await resources.collect(new AbortController().signal);
+      equal(h.value("container_resources_memory_rss_bytes", {}), 57344 + 1351680);
+      equal(h.value("container_resources_memory_cache_bytes", {}), undefined);
+      equal(h.value("container_resources_memory_limit_bytes", {}), 67108864);
+      const skipped = { collector: "containers_resources", file: "memory.stat" };
+      equal(h.value("osprey_parse_errors_total", skipped), 1);
+      equal(h.value("osprey_containers_read_errors_total", { source: "memory" }), undefined);
+      // Not one readable line: the memory group goes and the read is counted as failed.
       Deno.writeTextFileSync(stat, "total_rss banana\n");
       await resources.collect(new AbortController().signal);
       equal(h.value("container_resources_memory_rss_bytes", {}), undefined);
-      equal(h.value("osprey_containers_parse_errors_total", { file: "cgroup_memory" }), 1);
+      equal(h.value("container_resources_memory_limit_bytes", {}), undefined);
+      equal(h.value("osprey_parse_errors_total", skipped), 2);
       equal(h.value("osprey_containers_read_errors_total", { source: "memory" }), 1);
       ok(h.value("container_resources_cpu_usage_seconds_total", {}) !== undefined);
+      // A garbled limit costs the limit only.
+      Deno.writeTextFileSync(stat, good);
+      Deno.writeTextFileSync(`${dir}/memory.limit_in_bytes`, "64M\n");
+      await resources.collect(new AbortController().signal);
+      equal(h.value("container_resources_memory_cache_bytes", {}), 1994752);
+      equal(h.value("container_resources_memory_limit_bytes", {}), undefined);
+      equal(
+        h.value("osprey_parse_errors_total", {
+          collector: "containers_resources",
+          file: "memory.limit_in_bytes",
+        }),
+        1,
+      );
     } finally {
       files.close();
       h.close();
     }
   } finally {
     Deno.removeSync(tmp, { recursive: true });
+  }
+});
+
+Deno.test("ContainerDisks.deviceLabel: the whole disk when the node reports it, else empty", () => {
+  const paths = hostPaths({ hostRoot: "/nonexistent" });
+  const label = (d: ContainerDisks, name: string | null) =>
+    d.deviceLabel(name === null ? null : { name, dev: "1:0" });
+  const contract = new ContainerDisks(paths);
+  deepEqual(
+    ["vda", "sdaa", "xvda1", "nvme0n1", "loop0", "nbd0", "zram0", null].map((n) =>
+      label(contract, n)
+    ),
+    ["vda", "sdaa", "xvda1", "nvme0n1", "", "", "", ""],
+  );
+  const widened = new ContainerDisks(paths, { reported: wholeDiskFilter(String.raw`nbd\d+`) });
+  deepEqual(["nbd0", "loop0"].map((n) => label(widened, n)), ["nbd0", ""]);
+});
+
+Deno.test("a container that dies closes its kept cgroup descriptors at once and opens them again when it runs again", async () => {
+  const files = new KeptFiles();
+  const h = harness({
+    cgroupFs: detectCgroupFs(HYBRID),
+    gcGraceMs: 600_000,
+    // as the containers module wires it
+    forgetDirs(d) {
+      for (const dir of Object.values(d)) if (typeof dir === "string") files.forget(dir);
+    },
+  });
+  try {
+    h.md.add("podman", ID, { name: "hybrid", image: "busybox" });
+    h.host.spawn(100, { cgroup: CGROUP_TEXT, startMs: T0 - 1000 });
+    h.reg.scan();
+    await h.reg.settled();
+    const resources = resourcesCollector({
+      containers: () => h.reg.containers(),
+      families: h.families,
+      files,
+      disks: new ContainerDisks(h.host.paths),
+    });
+    await resources.collect(new AbortController().signal);
+    const kept = files.size;
+    ok(kept >= 5, `${kept} files kept`);
+    h.host.kill(100);
+    h.event({ type: "exit", pid: 100 });
+    equal(files.size, 0, "closed at death, not at GC");
+    await resources.collect(new AbortController().signal);
+    equal(files.size, 0, "a dead container's files are not read again");
+    // it stays listed with its meta series until the GC grace is over
+    equal(h.value("container_restarts_total", { container_id: "/podman/hybrid" }), 0);
+    h.clock.advance(1000);
+    h.host.spawn(101, { cgroup: CGROUP_TEXT, startMs: h.clock.ms });
+    h.event({ type: "start", pid: 101 });
+    await h.reg.settled();
+    await resources.collect(new AbortController().signal);
+    equal(files.size, kept);
+    equal(h.value("container_restarts_total", { container_id: "/podman/hybrid" }), 1);
+    equal(h.value("container_resources_cpu_usage_seconds_total", {}), 0.344414596);
+  } finally {
+    files.close();
+    h.close();
   }
 });

@@ -106,6 +106,17 @@ export class HostFiles {
     return f;
   }
 
+  /** Closes and forgets the kept file for `path` (a device or interface that went away). */
+  forget(path: string): void {
+    this.#files.get(path)?.close();
+    this.#files.delete(path);
+  }
+
+  /** How many files are kept (open or to be opened on the next read). */
+  get size(): number {
+    return this.#files.size;
+  }
+
   /** Closes every kept descriptor. */
   close(): void {
     for (const f of this.#files.values()) f.close();
@@ -170,6 +181,13 @@ export class SeriesCache<T> {
 
   /** Forgets the handle for `key` (its series was removed). */
   delete(key: string): void {
+    this.#handles.delete(key);
+  }
+
+  /** When `key` has a handle: calls `remove` (which removes its series) and forgets it. */
+  drop(key: string, remove: () => void): void {
+    if (!this.#handles.has(key)) return;
+    remove();
     this.#handles.delete(key);
   }
 

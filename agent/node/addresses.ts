@@ -22,6 +22,9 @@
  *
  * @module
  */
+import type { SkipLine } from "../file_format_error.ts";
+import { skipOrThrow } from "../file_format_error.ts";
+import { textLines } from "../host_text.ts";
 import { HostFileFormatError, quoteLine } from "./_errors.ts";
 
 /** An address of an interface. */
@@ -50,11 +53,27 @@ export function numberToIpv4(n: number): string {
 /**
  * Parses /proc/net/fib_trie into the local IPv4 addresses of every table it lists
  * (each once, in order of appearance).
+ *
+ * A line that is not a table header, an inner node, a leaf or a route entry is skipped, and
+ * so are the route entries after it up to the next leaf (they cannot be told apart from the
+ * skipped leaf's); a route entry outside any leaf is skipped. Each skipped line goes to `skip`
+ * (the entries that follow a skipped line are not counted again); without it the first one is
+ * thrown.
  */
-export function parseFibTrieLocal(text: string, file = "/proc/net/fib_trie"): string[] {
+export function parseFibTrieLocal(
+  text: string,
+  file = "/proc/net/fib_trie",
+  skip?: SkipLine,
+): string[] {
   const out = new Set<string>();
   let leaf: string | undefined;
-  const lines = text.split("\n");
+  let orphaned = false; // after a skipped line, until the next leaf
+  const lines = textLines(text);
+  const bad = (i: number, reason: string) => {
+    leaf = undefined;
+    orphaned = true;
+    skipOrThrow(new HostFileFormatError(file, i + 1, reason), skip);
+  };
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     const t = line.trim();
@@ -63,31 +82,28 @@ export function parseFibTrieLocal(text: string, file = "/proc/net/fib_trie"): st
     let m: RegExpExecArray | null;
     if (line.charCodeAt(0) !== 32 && t.endsWith(":")) {
       leaf = undefined; // a table header: "Main:", "Local:", "Id 100:"
+      orphaned = false;
     } else if (t.startsWith("+-- ") && /^\+-- \d+\.\d+\.\d+\.\d+\/\d+ \d+ \d+ \d+$/.test(t)) {
       leaf = undefined; // an inner node of the trie
+      orphaned = false;
     } else if (t.startsWith("|-- ")) {
       const ip = t.slice(4);
       if (ipv4ToNumber(ip) === undefined) {
-        throw new HostFileFormatError(
-          file,
-          i + 1,
-          `leaf is not an IPv4 address: ${quoteLine(line)}`,
-        );
+        bad(i, `leaf is not an IPv4 address: ${quoteLine(line)}`);
+        continue;
       }
       leaf = ip;
+      orphaned = false;
     } else if (
       t.startsWith("/") && (m = /^\/(\d+) ([a-z]+|\d+) ([A-Z_]+|\d+)(?: tos=\d+)?$/.exec(t))
     ) {
       if (leaf === undefined) {
-        throw new HostFileFormatError(
-          file,
-          i + 1,
-          `route entry outside a leaf: ${quoteLine(line)}`,
-        );
+        if (!orphaned) bad(i, `route entry outside a leaf: ${quoteLine(line)}`);
+        continue;
       }
       if (m[1] === "32" && m[3] === "LOCAL") out.add(leaf);
     } else {
-      throw new HostFileFormatError(file, i + 1, `unexpected line ${quoteLine(line)}`);
+      bad(i, `unexpected line ${quoteLine(line)}`);
     }
   }
   return [...out];
@@ -108,14 +124,17 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * Parses /proc/net/route. Addresses are printed as the in-memory `__be32` with `%08X`, so their
- * bytes appear reversed on little-endian hosts; `littleEndian` says how to read them.
+ * bytes appear reversed on little-endian hosts; `littleEndian` says how to read them. A route
+ * line that cannot be read goes to `skip` (without it, it is thrown); a missing header line
+ * is always thrown.
  */
 export function parseRoutes(
   text: string,
   file = "/proc/net/route",
-  littleEndian: boolean = LITTLE_ENDIAN,
+  opts: { littleEndian?: boolean; skip?: SkipLine } = {},
 ): Ipv4Route[] {
-  const lines = text.split("\n");
+  const littleEndian = opts.littleEndian ?? LITTLE_ENDIAN;
+  const lines = textLines(text);
   if (!/^Iface\s+Destination\s+Gateway\s+Flags/.test(lines[0] ?? "")) {
     throw new HostFileFormatError(
       file,
@@ -123,14 +142,8 @@ export function parseRoutes(
       `missing the header line, got ${quoteLine(lines[0] ?? "")}`,
     );
   }
-  const addr = (hex: string, line: number, what: string) => {
-    if (!/^[0-9A-Fa-f]{8}$/.test(hex)) {
-      throw new HostFileFormatError(
-        file,
-        line,
-        `${what} ${JSON.stringify(hex)} is not 8 hex digits`,
-      );
-    }
+  const addr = (hex: string) => {
+    if (!/^[0-9A-Fa-f]{8}$/.test(hex)) return undefined;
     const v = parseInt(hex, 16) >>> 0;
     if (!littleEndian) return v;
     return (((v & 0xff) << 24) | (((v >>> 8) & 0xff) << 16) | (((v >>> 16) & 0xff) << 8) |
@@ -141,23 +154,30 @@ export function parseRoutes(
     const line = lines[i];
     if (line.trim() === "") continue;
     const f = line.trim().split(/\s+/);
-    if (f.length < 8) {
-      throw new HostFileFormatError(
-        file,
-        i + 1,
-        `${f.length} columns, expected 11: ${quoteLine(line)}`,
-      );
+    let reason: string | undefined;
+    let destination, gateway, mask;
+    if (f.length < 8) reason = `${f.length} columns, expected 11: ${quoteLine(line)}`;
+    else if (!/^[0-9A-Fa-f]{1,4}$/.test(f[3]) || !/^\d+$/.test(f[6])) {
+      reason = `bad flags or metric: ${quoteLine(line)}`;
+    } else {
+      destination = addr(f[1]);
+      gateway = addr(f[2]);
+      mask = addr(f[7]);
+      if (destination === undefined || gateway === undefined || mask === undefined) {
+        reason = `an address is not 8 hex digits: ${quoteLine(line)}`;
+      }
     }
-    if (!/^[0-9A-Fa-f]{1,4}$/.test(f[3]) || !/^\d+$/.test(f[6])) {
-      throw new HostFileFormatError(file, i + 1, `bad flags or metric: ${quoteLine(line)}`);
+    if (reason !== undefined) {
+      skipOrThrow(new HostFileFormatError(file, i + 1, reason), opts.skip);
+      continue;
     }
     out.push({
       iface: f[0],
-      destination: addr(f[1], i + 1, "destination"),
-      gateway: addr(f[2], i + 1, "gateway"),
+      destination: destination!,
+      gateway: gateway!,
       flags: parseInt(f[3], 16),
       metric: Number(f[6]),
-      mask: addr(f[7], i + 1, "mask"),
+      mask: mask!,
     });
   }
   return out;
@@ -237,10 +257,17 @@ export function formatIpv6(hex32: string): string {
   return `${hex(groups.slice(0, runStart))}::${hex(groups.slice(runStart + runLen))}`;
 }
 
-/** Parses /proc/net/if_inet6: `<32 hex> <ifindex> <prefix len> <scope> <flags> <name>`, hex. */
-export function parseIfInet6(text: string, file = "/proc/net/if_inet6"): Ipv6Address[] {
+/**
+ * Parses /proc/net/if_inet6: `<32 hex> <ifindex> <prefix len> <scope> <flags> <name>`, hex.
+ * A line that cannot be read goes to `skip`; without it, it is thrown.
+ */
+export function parseIfInet6(
+  text: string,
+  file = "/proc/net/if_inet6",
+  skip?: SkipLine,
+): Ipv6Address[] {
   const out: Ipv6Address[] = [];
-  const lines = text.split("\n");
+  const lines = textLines(text);
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     if (line.trim() === "") continue;
@@ -248,11 +275,15 @@ export function parseIfInet6(text: string, file = "/proc/net/if_inet6"): Ipv6Add
       line.trim(),
     );
     if (!m) {
-      throw new HostFileFormatError(
-        file,
-        i + 1,
-        `expected "<address> <ifindex> <prefix> <scope> <flags> <name>", got ${quoteLine(line)}`,
+      skipOrThrow(
+        new HostFileFormatError(
+          file,
+          i + 1,
+          `expected "<address> <ifindex> <prefix> <scope> <flags> <name>", got ${quoteLine(line)}`,
+        ),
+        skip,
       );
+      continue;
     }
     out.push({
       ip: formatIpv6(m[1]),

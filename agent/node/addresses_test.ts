@@ -1,4 +1,5 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
+import type { FileFormatError } from "../file_format_error.ts";
 import { FIXTURES, variant } from "./_testing.ts";
 import {
   assignIpv4,
@@ -11,9 +12,7 @@ import {
   parseRoutes,
   selectAddresses,
 } from "./addresses.ts";
-import { DEFAULT_NET_INTERFACES } from "./filters.ts";
-
-const contract = (name: string) => DEFAULT_NET_INTERFACES.test(name);
+import { isContractInterface as contract } from "./filters.ts";
 const host = (f: string) => Deno.readTextFileSync(`${FIXTURES}/host/proc/1/net/${f}`);
 
 Deno.test("parseFibTrieLocal lists the local addresses of the recorded host", () => {
@@ -31,7 +30,7 @@ Deno.test("parseFibTrieLocal reads every table once, with tos and policy tables"
 });
 
 Deno.test("parseRoutes decodes little-endian hex and skips nothing", () => {
-  const r = parseRoutes(host("route"), "/proc/net/route", true);
+  const r = parseRoutes(host("route"), "/proc/net/route", { littleEndian: true });
   deepEqual(r.map((x) => [x.iface, numberToIpv4(x.destination), numberToIpv4(x.gateway)]), [
     ["eth0", "0.0.0.0", "192.0.2.1"],
     ["eth0", "192.0.2.0", "0.0.0.0"],
@@ -41,7 +40,7 @@ Deno.test("parseRoutes decodes little-endian hex and skips nothing", () => {
     "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n" +
       "eth0\tC0000200\t00000000\t0001\t0\t0\t0\tFFFFFF00\n",
     "route",
-    false,
+    { littleEndian: false },
   );
   equal(numberToIpv4(be[0].destination), "192.0.2.0");
 });
@@ -147,4 +146,45 @@ Deno.test("parseFibTrieLocal names file and line of garbage", () => {
   );
   throws(() => parseFibTrieLocal("Main:\n  ** junk\n"), /line 2: unexpected line/);
   throws(() => parseRoutes("bogus\n"), /line 1: missing the header line/);
+});
+
+Deno.test("the address parsers skip odd lines with a callback and keep the rest", () => {
+  const skipped: [number, string][] = [];
+  const skip = (e: FileFormatError) => skipped.push([e.line, e.reason]);
+  // A garbled leaf: its route entries are left out with it, the next leaf is read.
+  deepEqual(
+    parseFibTrieLocal(
+      "Local:\n  +-- 10.0.0.0/8 2 0 2\n     |-- 10.0.0.x\n        /32 host LOCAL\n" +
+        "     |-- 10.0.0.6\n        /32 host LOCAL\n        /8 link BROADCAST\n" +
+        "  ** junk\n        /32 host LOCAL\n",
+      "fib_trie",
+      skip,
+    ),
+    ["10.0.0.6"],
+  );
+  deepEqual(skipped, [
+    [3, 'leaf is not an IPv4 address: "     |-- 10.0.0.x"'],
+    [8, 'unexpected line "  ** junk"'],
+  ]);
+  skipped.length = 0;
+  const routes = parseRoutes(
+    "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n" +
+      "eth0\tC0000200\t00000000\t0001\t0\t0\t0\tFFFFFF00\n" +
+      "eth1\tC00002\t00000000\t0001\t0\t0\t0\tFFFFFF00\n" +
+      "eth2\tC0000300\t00000000\t0001\t0\t0\n",
+    "route",
+    { littleEndian: false, skip },
+  );
+  deepEqual(routes.map((r) => r.iface), ["eth0"]);
+  deepEqual(skipped.map(([l]) => l), [3, 4]);
+  skipped.length = 0;
+  const v6 = parseIfInet6(
+    "fd000000000000000000000000000002 02 40 00 80     eth0\n" +
+      "fd00000000000000000000000000003 02 40 00 80     eth0\n" +
+      "20010db8000000000000000000000009 02 40 00 00     eth1\r\n",
+    "if_inet6",
+    skip,
+  );
+  deepEqual(v6.map((a) => [a.iface, a.ip]), [["eth0", "fd00::2"], ["eth1", "2001:db8::9"]]);
+  deepEqual(skipped.map(([l]) => l), [2]);
 });

@@ -1,4 +1,5 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
+import type { FileFormatError } from "../file_format_error.ts";
 import { HostFileFormatError } from "./_errors.ts";
 import { FIXTURES, variant } from "./_testing.ts";
 import { parseProcStat } from "./cpu.ts";
@@ -38,14 +39,57 @@ Deno.test("parseProcStat reads the 4-column 2.4 format and ignores its other lin
   equal(s.logicalCores, 1);
 });
 
-Deno.test("parseProcStat names file and line of a truncated or garbled file", () => {
-  throws(() => parseProcStat(variant("stat_truncated.txt"), "/host/proc/stat"), (e) => {
-    return e instanceof HostFileFormatError && e instanceof SyntaxError && e.line === 3 &&
-      e.message.startsWith('Cannot parse "/host/proc/stat" line 3: truncated line');
+Deno.test("parseProcStat reads only the labels of cpuN lines, so their columns may be odd", () => {
+  // stat_truncated.txt ends inside the cpu1 line; stat_garbled.txt has "5#2" in cpu0.
+  const t = parseProcStat(variant("stat_truncated.txt"));
+  deepEqual([t.ticks?.user, t.ticks?.steal, t.logicalCores], [2008, 8, 2]);
+  equal(parseProcStat(variant("stat_garbled.txt")).logicalCores, 2);
+});
+
+/** Parses with a skip callback and returns the result and what was skipped. */
+function lenient(text: string) {
+  const skipped: FileFormatError[] = [];
+  const stat = parseProcStat(text, "/proc/stat", (e) => skipped.push(e));
+  return { stat, skipped: skipped.map((e) => [e.line, e.reason]) };
+}
+
+Deno.test("parseProcStat skips an odd aggregate line and keeps the cores", () => {
+  const { stat, skipped } = lenient("cpu  10 20 3x0 40 50\ncpu0 1 2 3 4\ncpu1 1 2 3 4\nctxt 9\n");
+  deepEqual(stat, { ticks: undefined, logicalCores: 2 });
+  deepEqual(skipped, [[1, '"cpu" column 3 is "3x0", not a count']]);
+  deepEqual(lenient("cpu  1 2 3\ncpu0 1 2 3 4\n").skipped, [
+    [1, 'the "cpu" line has 3 columns, expected at least 4: "cpu  1 2 3"'],
+  ]);
+  // Without a newline the aggregate line may be cut short: not trusted.
+  deepEqual(lenient("cpu0 1 2 3 4\ncpu  1 2 3 4").stat, { ticks: undefined, logicalCores: 1 });
+});
+
+Deno.test("parseProcStat takes extra columns, a second line of a label is skipped", () => {
+  const { stat, skipped } = lenient(
+    "cpu  1 2 3 4 5 6 7 8 9 10 11 12\ncpu  9 9 9 9\ncpu0 1\ncpu0 1\ncpu7 1\r\nintr 1\n",
+  );
+  deepEqual(stat, {
+    ticks: { user: 1, nice: 2, system: 3, idle: 4, iowait: 5, irq: 6, softirq: 7, steal: 8 },
+    logicalCores: 2,
   });
-  throws(() => parseProcStat(variant("stat_garbled.txt")), /line 2: "cpu0" column 3 is "5#2"/);
-  throws(() => parseProcStat("cpu0 1 2 3 4\n"), /no aggregate "cpu" line/);
-  throws(() => parseProcStat("cpu  1 2 3 4\n"), /no "cpuN" lines/);
-  throws(() => parseProcStat("cpu  1 2 3\ncpu0 1 2 3 4\n"), /3 columns, expected at least 4/);
-  throws(() => parseProcStat(""), HostFileFormatError);
+  deepEqual(skipped, [[2, 'a second aggregate "cpu" line'], [4, 'a second "cpu0" line']]);
+});
+
+Deno.test("parseProcStat withholds the cores when a line that may be a cpuN line is odd", () => {
+  const { stat, skipped } = lenient("cpu  1 2 3 4\ncpu0 1 2 3 4\ncpu:1 1 2 3 4\n");
+  deepEqual(stat, { ticks: { user: 1, nice: 2, system: 3, idle: 4 }, logicalCores: undefined });
+  deepEqual(skipped, [[3, 'unknown cpu line "cpu:1 1 2 3 4"']]);
+});
+
+Deno.test("parseProcStat throws without a skip callback, and when no cpu line is readable", () => {
+  throws(
+    () => parseProcStat("cpu  1 2 x 4\ncpu0 1\n", "/host/proc/stat"),
+    (e) =>
+      e instanceof HostFileFormatError && e instanceof SyntaxError && e.line === 1 &&
+      e.message === 'Cannot parse "/host/proc/stat" line 1: "cpu" column 3 is "x", not a count',
+  );
+  throws(() => lenient("cpu 1 2\ncpux\nintr 1\n"), /no readable "cpu" or "cpuN" line/);
+  throws(() => lenient(""), HostFileFormatError);
+  deepEqual(lenient("cpu0 1 2 3 4\n").stat, { ticks: undefined, logicalCores: 1 });
+  deepEqual(lenient("cpu  1 2 3 4\n").stat.logicalCores, undefined);
 });

@@ -15,60 +15,117 @@
 import type { Collector } from "../collector.ts";
 import { under } from "../paths.ts";
 import type { NodeContext } from "./_context.ts";
-import { HostFileFormatError, isDigits, quoteLine } from "./_errors.ts";
+import type { SkipLine } from "../file_format_error.ts";
+import { skipOrThrow } from "../file_format_error.ts";
+import { parseU64, textLines } from "../host_text.ts";
+import { HostFileFormatError, quoteLine } from "./_errors.ts";
 import { round, SeriesCache } from "./_read.ts";
 
-/** Parses /proc/meminfo into bytes per key (values without a unit, like HugePages_Total, as is). */
-export function parseMeminfo(text: string, file = "/proc/meminfo"): Map<string, number> {
+/** The keys of the contract's four series: their values always carry a `kB` unit. */
+const CONTRACT_KEYS: ReadonlySet<string> = new Set([
+  "MemTotal",
+  "MemFree",
+  "MemAvailable",
+  "Cached",
+]);
+
+/** True for a meminfo key as the kernel writes them: visible ASCII without `:`. */
+function isKey(s: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 32 || c >= 127) return false;
+  }
+  return true;
+}
+
+/**
+ * Parses /proc/meminfo into bytes per key (values without a unit, like HugePages_Total, as
+ * they are).
+ *
+ * A line is `Key:` then optional spaces, a count and optionally ` kB`. The kernel pads the
+ * value to 8 characters after the key's colon, so a long key (arm64's `ShadowCallStack`) or a
+ * value of 8 digits or more has no space after the colon; that is accepted. Counts above 2^53
+ * (WSL reports `DirectMap` values near 2^54 kB) come out as the nearest double, see
+ * `host_text.ts`; counts above 2^64 − 1 make the line unreadable. The four keys of the
+ * contract must carry `kB` (a cut-short value loses it). A second line with a key already
+ * read is skipped (the first wins).
+ *
+ * Each skipped line goes to `skip`; without it the first one is thrown. Throws
+ * {@linkcode HostFileFormatError} when not one line can be read.
+ */
+export function parseMeminfo(
+  text: string,
+  file = "/proc/meminfo",
+  skip?: SkipLine,
+): Map<string, number> {
   const out = new Map<string, number>();
-  const lines = text.split("\n");
+  const lines = textLines(text);
+  let unreadable = 0;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     if (line === "") continue;
-    // "Key:   value kB" or "Key:   value"; hand-parsed, as this runs every round.
+    // Hand-parsed, as this runs every round.
     const colon = line.indexOf(":");
-    let value = colon > 0 ? line.slice(colon + 1).trim() : "";
-    const kb = value.endsWith(" kB");
-    if (kb) value = value.slice(0, -3).trimEnd();
-    if (colon <= 0 || !isDigits(value) || line.charCodeAt(colon + 1) !== 32) {
-      if (line.trim() === "") continue;
-      throw new HostFileFormatError(
-        file,
-        i + 1,
-        `expected "Key: value [kB]", got ${quoteLine(line)}`,
-      );
+    let v = colon + 1;
+    while (v < line.length && line.charCodeAt(v) === 32) v++;
+    let end = line.length;
+    const kb = line.endsWith(" kB");
+    if (kb) end -= 3;
+    const value = colon > 0 && isKey(line, 0, colon) ? parseU64(line, v, end) : NaN;
+    const key = Number.isNaN(value) ? "" : line.slice(0, colon);
+    let reason: string | undefined;
+    if (key === "") reason = `expected "Key: value [kB]", got ${quoteLine(line)}`;
+    else if (!kb && CONTRACT_KEYS.has(key)) reason = `"${key}" has no kB unit: ${quoteLine(line)}`;
+    else if (out.has(key)) reason = `a second "${key}" line`;
+    if (reason !== undefined) {
+      unreadable++;
+      skipOrThrow(new HostFileFormatError(file, i + 1, reason), skip);
+      continue;
     }
-    out.set(line.slice(0, colon), kb ? Number(value) * 1024 : Number(value));
+    // × 1024 is exact for doubles (a power of two), so the result is the nearest double.
+    out.set(key, kb ? value * 1024 : value);
+  }
+  if (out.size === 0) {
+    throw new HostFileFormatError(
+      file,
+      0,
+      unreadable === 0 ? "no lines" : `none of its ${unreadable} lines can be read`,
+    );
   }
   return out;
 }
 
-/** The four values of the contract, in bytes. */
+/** The four values of the contract, in bytes; a key the file lacks is left out. */
 export interface MemorySnapshot {
-  readonly totalBytes: number;
-  readonly freeBytes: number;
-  /** Absent on kernels before 3.14 (no MemAvailable). */
+  readonly totalBytes?: number;
+  readonly freeBytes?: number;
+  /** Also absent on kernels before 3.14 (no MemAvailable). */
   readonly availableBytes?: number;
-  readonly cachedBytes: number;
+  readonly cachedBytes?: number;
 }
 
-/** Picks the contract's values from parsed meminfo; throws when a required key is missing. */
+/**
+ * Picks the contract's values from parsed meminfo. Throws {@linkcode HostFileFormatError}
+ * when none of the four keys is there (the file is not meminfo).
+ */
 export function memorySnapshot(info: Map<string, number>, file = "/proc/meminfo"): MemorySnapshot {
-  const need = (key: string) => {
-    const v = info.get(key);
-    if (v === undefined) throw new HostFileFormatError(file, 0, `no "${key}" line`);
-    return v;
-  };
-  return {
-    totalBytes: need("MemTotal"),
-    freeBytes: need("MemFree"),
+  const m: MemorySnapshot = {
+    totalBytes: info.get("MemTotal"),
+    freeBytes: info.get("MemFree"),
     availableBytes: info.get("MemAvailable"),
-    cachedBytes: need("Cached"),
+    cachedBytes: info.get("Cached"),
   };
+  if (Object.values(m).every((v) => v === undefined)) {
+    throw new HostFileFormatError(file, 0, "no MemTotal, MemFree, MemAvailable or Cached line");
+  }
+  return m;
 }
 
 /** The collector of the memory families. */
-export function memoryCollector({ registry, paths, files }: NodeContext): Collector {
+export function memoryCollector(
+  { registry, paths, files, parseErrors }: NodeContext,
+): Collector {
   const g = (name: string, help: string) => registry.gauge({ name, help, labelNames: [] as const });
   const total = g("node_resources_memory_total_bytes", "Total usable memory (MemTotal)");
   const free = g("node_resources_memory_free_bytes", "Memory not used for anything (MemFree)");
@@ -79,18 +136,20 @@ export function memoryCollector({ registry, paths, files }: NodeContext): Collec
   const cached = g("node_resources_memory_cached_bytes", "Memory in the page cache (Cached)");
   const file = files.get(under(paths.proc, "meminfo"));
   const series = new SeriesCache<{ set(v: number): void }>();
+  const skip = parseErrors.sink("node_memory", "meminfo");
+  const put = (key: string, family: typeof total, v: number | undefined) => {
+    if (v !== undefined) series.get(key, () => family.labels()).set(v);
+    else series.drop(key, () => family.clear());
+  };
   return {
     name: "node_memory",
     collect: () =>
       round([total, free, available, cached, series], () => {
-        const m = memorySnapshot(parseMeminfo(file.read(), file.path), file.path);
-        series.get("total", () => total.labels()).set(m.totalBytes);
-        series.get("free", () => free.labels()).set(m.freeBytes);
-        if (m.availableBytes === undefined) {
-          available.clear();
-          series.delete("available");
-        } else series.get("available", () => available.labels()).set(m.availableBytes);
-        series.get("cached", () => cached.labels()).set(m.cachedBytes);
+        const m = memorySnapshot(parseMeminfo(file.read(), file.path, skip), file.path);
+        put("total", total, m.totalBytes);
+        put("free", free, m.freeBytes);
+        put("available", available, m.availableBytes);
+        put("cached", cached, m.cachedBytes);
       }),
   };
 }

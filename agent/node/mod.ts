@@ -9,16 +9,21 @@
  * | `node_uptime` | `node_uptime_seconds`                                             | `<proc>/uptime` |
  * | `node_cpu`    | `node_resources_cpu_usage_seconds_total`, `…_cpu_logical_cores`   | `<proc>/stat` |
  * | `node_memory` | `node_resources_memory_{total,free,available,cached}_bytes`       | `<proc>/meminfo` |
- * | `node_disk`   | the seven `node_resources_disk_*_total`                           | `<proc>/diskstats` |
- * | `node_net`    | `node_net_{received,transmitted}_{bytes,packets}_total`, `…_up`   | `<proc>/1/net/dev`, `<sys>/class/net` |
+ * | `node_disk`   | the seven `node_resources_disk_*_total`                           | `<proc>/diskstats`, `<sys>/block` |
+ * | `node_net`    | `node_net_{received,transmitted}_{bytes,packets}_total`, `…_up`   | `<proc>/1/net/dev`, `<sys>/class/net` (else `<proc>/1/root/sys/class/net`) |
  * | `node_net_ip` | `node_net_interface_ip`                                           | `<proc>/1/net/{if_inet6,fib_trie,route}` or getifaddrs |
  *
  * Deno 2 treats everything under the real `/proc`, `/sys` and `/dev` as privileged: reading them
  * needs `--allow-all`, and `--allow-read=/proc` is not enough (reads fail with NotCapable even
  * though the permission query says "granted"). A procfs or sysfs mounted elsewhere (the host
  * view under /run/osprey/host, or the host's at /host/proc and /host/sys in a pod) needs only
- * `--allow-read` on that path. `disabledBy` detects the first case and says so instead of
- * failing every round.
+ * `--allow-read` on that path. `startModules` detects the first case for every module and
+ * names agent/host_view.sh instead of a read grant that cannot work.
+ *
+ * A line a parser cannot read is skipped and counted in `osprey_parse_errors_total{collector,file}`
+ * (see `../parse_errors.ts`): it costs the series it would have fed, not the collector. A round
+ * fails, and its families are cleared, only when a file cannot be read at all, lacks its header,
+ * or has not one readable line.
  *
  * Cost: a round keeps the procfs/sysfs files open and re-reads them from offset 0 (see
  * `_read.ts`), sets values through cached series handles, and skips re-parsing the address
@@ -29,7 +34,10 @@
 import type { Collector } from "../collector.ts";
 import { identityLabels as labelsOf, readHostIdentity } from "../identity/mod.ts";
 import type { HostIdentity, IdentityLabels } from "../identity/mod.ts";
+import type { Logger } from "../log.ts";
+import { silentLogger } from "../log.ts";
 import type { Registry } from "../metrics/mod.ts";
+import { parseErrors } from "../parse_errors.ts";
 import type { ModuleSpec, PermissionNeed } from "../modules.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
@@ -37,11 +45,10 @@ import { HostFiles } from "./_read.ts";
 import { cpuCollector } from "./cpu.ts";
 import { diskCollector } from "./disk.ts";
 import {
-  DEFAULT_DISK_DEVICES,
-  DEFAULT_NET_INTERFACES,
   DISK_EXTRA_FLAG,
+  diskFilter,
   FILTER_FLAGS,
-  nameFilter,
+  interfaceFilter,
   NET_EXTRA_FLAG,
 } from "./filters.ts";
 import type { CloudInfo } from "./info.ts";
@@ -57,7 +64,16 @@ export { HostFileFormatError } from "./_errors.ts";
 export { isLinkLocalOrMulticast, parseFibTrieLocal, parseIfInet6 } from "./addresses.ts";
 export { CLOUD_INFO_LABELS, emptyCloudInfo } from "./info.ts";
 export type { CloudInfo } from "./info.ts";
-export { DEFAULT_DISK_DEVICES, DEFAULT_NET_INTERFACES, FILTER_FLAGS } from "./filters.ts";
+export {
+  DEFAULT_DISK_DEVICES,
+  DEFAULT_NET_INTERFACES,
+  DISK_EXTRA_FLAG,
+  type DiskFilter,
+  diskFilter,
+  FILTER_FLAGS,
+  isContractDiskKind,
+  wholeDiskFilter,
+} from "./filters.ts";
 export type { Ipv4Source } from "./net_ip.ts";
 
 /** Options of {@linkcode nodeCollectors}. */
@@ -76,6 +92,8 @@ export interface NodeCollectorOptions {
   readonly identity?: HostIdentity;
   /** Replaces `Deno.networkInterfaces` (tests). */
   readonly networkInterfaces?: () => readonly NetworkInterfaceLike[];
+  /** Where sources that fall back and skipped lines are logged. @default silentLogger */
+  readonly log?: Logger;
 }
 
 /** The node collectors and the host files they keep open. */
@@ -94,13 +112,14 @@ export async function nodeCollectors(
   paths: HostPaths,
   opts: NodeCollectorOptions = {},
 ): Promise<NodeCollectors> {
-  const disks = nameFilter(DEFAULT_DISK_DEVICES, opts.diskDevicesExtra ?? "", DISK_EXTRA_FLAG);
-  const ifaces = nameFilter(DEFAULT_NET_INTERFACES, opts.netInterfacesExtra ?? "", NET_EXTRA_FLAG);
+  const disks = diskFilter(opts.diskDevicesExtra ?? "");
+  const ifaces = interfaceFilter(opts.netInterfacesExtra ?? "");
   const userHz = opts.userHz ?? (await readUserHz(paths)).hz;
   const ipv4Source = opts.ipv4Source ?? await chooseIpv4Source(paths);
   const id = opts.identity ?? await readHostIdentity(paths);
   const files = new HostFiles();
-  const ctx = { registry, paths, files };
+  const log = opts.log ?? silentLogger;
+  const ctx = { registry, paths, files, log, parseErrors: parseErrors(registry, { log }) };
   const collectors = [
     infoCollector(registry, {
       hostnameSource: id.hostnameSource,
@@ -142,36 +161,12 @@ function readNeeds(paths: HostPaths): PermissionNeed[] {
   }));
 }
 
-/** True for paths Deno 2 guards with --allow-all whatever --allow-read says. */
-function denoPrivileged(path: string): boolean {
-  return /^\/(proc|sys|dev)(\/|$)/.test(path);
-}
-
 /** The node module. */
 export const nodeModule: ModuleSpec = {
   name: "node",
   description: "Host CPU, memory, disks, network, uptime and identity from /proc and /sys",
   flags: FILTER_FLAGS,
   permissions: (_flags, paths) => readNeeds(paths),
-  disabledBy(_flags, paths) {
-    const privileged = [paths.proc, paths.sys].filter(denoPrivileged);
-    if (privileged.length === 0) return undefined;
-    const granted = privileged.every((path) =>
-      Deno.permissions.querySync({ name: "read", path }).state === "granted"
-    );
-    if (!granted) return undefined; // the permission check reports it
-    try {
-      for (const p of privileged) Deno.statSync(p === paths.proc ? under(p, "uptime") : p);
-      return undefined;
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotCapable)) return undefined;
-      return {
-        reason: `Deno reads ${privileged.join(" and ")} only with --allow-all`,
-        flag: "run agent/host_view.sh as root (bind-mounts them under /run/osprey/host), " +
-          "or point --procfs-root/--sysfs-root at host mounts granted by --allow-read",
-      };
-    }
-  },
   async start(ctx) {
     const str = (name: string) => String(ctx.flags[name] ?? "");
     const userHz = await readUserHz(ctx.paths);
@@ -194,6 +189,7 @@ export const nodeModule: ModuleSpec = {
       userHz: userHz.hz,
       ipv4Source,
       identity: id,
+      log: ctx.log,
     });
     return { collectors: node.collectors, stop: () => node.close() };
   },

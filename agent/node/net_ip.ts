@@ -10,6 +10,7 @@
  * @module
  */
 import type { Collector } from "../collector.ts";
+import type { SkipLine } from "../file_format_error.ts";
 import { sharesHostNamespace } from "../identity/mod.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
@@ -63,12 +64,14 @@ export interface NetIpOptions {
 
 /**
  * Reads the addresses of all host interfaces, before filtering; `read` returns a file's text or
- * undefined when it does not exist.
+ * undefined when it does not exist. Lines the parsers cannot read go to `skip` (without it they
+ * are thrown).
  */
 export function readHostAddresses(
   paths: HostPaths,
   opts: NetIpOptions,
   read: (path: string) => string | undefined = readOptionalHostText,
+  skip?: SkipLine,
 ): InterfaceAddress[] {
   const inet6Path = under(paths.proc, "1/net/if_inet6");
   const out: InterfaceAddress[] = [];
@@ -80,17 +83,22 @@ export function readHostAddresses(
     const trie = read(triePath);
     const route = read(routePath);
     if (trie !== undefined && route !== undefined) {
-      out.push(...assignIpv4(parseFibTrieLocal(trie, triePath), parseRoutes(route, routePath)));
+      out.push(
+        ...assignIpv4(
+          parseFibTrieLocal(trie, triePath, skip),
+          parseRoutes(route, routePath, { skip }),
+        ),
+      );
     }
   }
   const inet6 = read(inet6Path); // absent when IPv6 is disabled
-  if (inet6 !== undefined) out.push(...parseIfInet6(inet6, inet6Path));
+  if (inet6 !== undefined) out.push(...parseIfInet6(inet6, inet6Path, skip));
   return out;
 }
 
 /** The collector of `node_net_interface_ip`. */
 export function netIpCollector(
-  { registry, paths, files }: NodeContext,
+  { registry, paths, files, parseErrors }: NodeContext,
   filter: NameFilter,
   opts: NetIpOptions,
 ): Collector {
@@ -101,6 +109,7 @@ export function netIpCollector(
     labelNames: ["interface", "ip"] as const,
   });
   const sets = new LabelSets();
+  const skip = parseErrors.sink("node_net_ip"); // file: fib_trie, route or if_inet6
   // Addresses rarely change: when the files read this round are the ones of the last good
   // round, their series are already right and parsing them again is skipped.
   const sources = opts.ipv4Source === "files"
@@ -117,7 +126,7 @@ export function netIpCollector(
         const same = last !== undefined && texts.every((t, i) => t === last![i]);
         if (same && opts.ipv4Source === "files") return;
         const byPath = new Map(watched.map((p, i) => [p, texts[i]]));
-        const addresses = readHostAddresses(paths, opts, (p) => byPath.get(p));
+        const addresses = readHostAddresses(paths, opts, (p) => byPath.get(p), skip);
         const addrs = selectAddresses(addresses, filter);
         for (const [iface, addr] of sets.update(addrs.map((a) => [a.iface, a.ip]))) {
           ip.remove(iface, addr);

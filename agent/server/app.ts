@@ -36,8 +36,13 @@ export interface AppDeps {
   log?: ServerLog;
   /** Called at the start of every `GET /metrics`, e.g. to count scrapes. */
   onScrape?: () => void;
-  /** Concurrent `/metrics` requests allowed; more get 503. @default 4 */
+  /**
+   * Concurrent `/metrics` requests allowed; more get 503. A scrape counts until its body was
+   * read to the end (by the server: written to the socket). @default 4
+   */
   maxConcurrentScrapes?: number;
+  /** Called for each scrape refused with 503 by the limit. */
+  onScrapeRefused?: () => void;
   /** gzip level for compressed scrapes (1 is 2.5× faster than 6 on a 10 MB body). @default 1 */
   gzipLevel?: number;
 }
@@ -57,12 +62,20 @@ function safeJson(v: unknown): string {
   }
 }
 
+/** The app's routes; each answers GET and HEAD, any other method gets 405. */
+export const ROUTES: readonly string[] = ["/", "/metrics", "/healthz", "/readyz"];
+
+/** The `Allow` value of every route. */
+export const ALLOW = "GET, HEAD";
+
 /**
  * Builds the app.
  *
  * `GET /metrics` only encodes the registry's current state: it never waits for collectors.
  * It negotiates the format from `Accept` and gzip from `Accept-Encoding`, and always sends
- * `Vary: Accept-Encoding, Accept`. `HEAD /metrics` answers the same headers without encoding.
+ * `Vary: Accept-Encoding, Accept` and `Content-Length`. `HEAD /metrics` answers the same
+ * headers without encoding (so without `Content-Length`). Other methods on a route get 405 with
+ * `Allow: GET, HEAD`; unknown paths 404.
  */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
@@ -70,8 +83,11 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get("/", (c) => c.text(INDEX));
 
-  app.use("/metrics", scrapeLimit({ max: deps.maxConcurrentScrapes ?? 4 }));
-  app.get("/metrics", (c) => {
+  const limit = scrapeLimit({
+    max: deps.maxConcurrentScrapes ?? 4,
+    onRefused: deps.onScrapeRefused,
+  });
+  app.get("/metrics", limit, (c) => {
     const format = negotiateFormat(c.req.header("Accept"));
     const gzip = acceptsGzip(c.req.header("Accept-Encoding"));
     c.header("Content-Type", contentType(format));
@@ -80,12 +96,12 @@ export function createApp(deps: AppDeps): Hono {
     if (gzip) c.header("Content-Encoding", "gzip");
     if (c.req.method === "HEAD") return c.body(null, 200);
     deps.onScrape?.();
-    const body = deps.registry.encode(format);
+    const plain = deps.registry.encode(format);
     // A fresh Buffer from zlib, never over a SharedArrayBuffer.
-    return c.body(
-      gzip ? gzipSync(body, { level: gzipLevel }) as Uint8Array<ArrayBuffer> : body,
-      200,
-    );
+    const body = gzip ? gzipSync(plain, { level: gzipLevel }) as Uint8Array<ArrayBuffer> : plain;
+    // Known here; the server then streams the body instead of reading it to count it.
+    c.header("Content-Length", String(body.byteLength));
+    return c.body(body, 200);
   });
 
   app.get("/healthz", (c) => {
@@ -99,6 +115,13 @@ export function createApp(deps: AppDeps): Hono {
     if (deps.ready()) return c.text("ready\n");
     return c.text("not ready: the first collection has not finished\n", 503);
   });
+
+  for (const path of ROUTES) {
+    app.all(path, (c) => {
+      c.header("Allow", ALLOW);
+      return c.text(`method ${c.req.method} not allowed; use GET or HEAD\n`, 405);
+    });
+  }
 
   app.notFound((c) => c.text("not found\n", 404));
 

@@ -82,17 +82,61 @@ Deno.test("GET /metrics shows the registry's state at request time", async () =>
   );
 });
 
-Deno.test("GET /metrics answers 503 beyond the concurrent scrape limit", async () => {
-  const app = createApp({ registry: registry(), ready: () => true, maxConcurrentScrapes: 1 });
-  // Started in the same tick, the first request still holds its slot (the middleware chain
-  // unwinds asynchronously) when the second arrives. scrape_limit_test.ts holds requests open
-  // explicitly; this test checks the limit is wired to /metrics with the configured size.
-  const [a, b] = await Promise.all([app.request("/metrics"), app.request("/metrics")]);
-  deepEqual([a.status, b.status], [200, 503]);
+Deno.test("GET /metrics holds its scrape slot until the body was read, then 503 beyond", async () => {
+  let refused = 0;
+  const app = createApp({
+    registry: registry(),
+    ready: () => true,
+    maxConcurrentScrapes: 1,
+    onScrapeRefused: () => refused++,
+  });
+  const a = await app.request("/metrics");
+  equal(a.status, 200);
+  // a's body is not read yet: its scrape is still in flight
+  const b = await app.request("/metrics");
+  equal(b.status, 503);
+  equal(b.headers.get("Retry-After"), "1");
   match(await b.text(), /too many concurrent scrapes \(limit 1\)/);
-  equal((await app.request("/metrics")).status, 200);
+  equal(refused, 1);
+  equal(await a.text(), TEXT_BODY);
+  const c = await app.request("/metrics");
+  equal(c.status, 200);
+  // a cancelled body (a client gone) releases the slot too
+  await c.body!.cancel();
+  const d = await app.request("/metrics");
+  equal(d.status, 200);
+  await d.text();
+  // HEAD holds nothing; other routes are not limited
+  const heads = await Promise.all([1, 2, 3].map(() => app.request("/metrics", { method: "HEAD" })));
+  deepEqual(heads.map((r) => r.status), [200, 200, 200]);
   const other = await Promise.all([app.request("/healthz"), app.request("/healthz")]);
   deepEqual(other.map((r) => r.status), [200, 200]);
+  equal(refused, 1);
+});
+
+Deno.test("GET /metrics sends the Content-Length of the body it sends, gzipped or not", async () => {
+  const app = createApp({ registry: registry(), ready: () => true });
+  const plain = await app.request("/metrics");
+  equal(plain.headers.get("Content-Length"), String(new TextEncoder().encode(TEXT_BODY).length));
+  equal(await plain.text(), TEXT_BODY);
+  const gz = await app.request("/metrics", { headers: { "Accept-Encoding": "gzip" } });
+  const raw = new Uint8Array(await gz.arrayBuffer());
+  equal(gz.headers.get("Content-Length"), String(raw.length));
+});
+
+Deno.test("Methods other than GET and HEAD get 405 with Allow on every route, 404 elsewhere", async () => {
+  const app = createApp({ registry: registry(), ready: () => true });
+  for (const path of ["/", "/metrics", "/healthz", "/readyz"]) {
+    for (const method of ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND"]) {
+      const res = await app.request(path, { method });
+      equal(res.status, 405, `${method} ${path}`);
+      equal(res.headers.get("Allow"), "GET, HEAD");
+      equal(await res.text(), `method ${method} not allowed; use GET or HEAD\n`);
+    }
+  }
+  const missing = await app.request("/nope", { method: "POST" });
+  equal(missing.status, 404);
+  equal(await missing.text(), "not found\n");
 });
 
 Deno.test("GET /healthz is 200 while alive and 503 with detail when the check fails", async () => {
@@ -157,7 +201,9 @@ Deno.test("A failing encode becomes a 500 and releases the scrape slot", async (
   reg.encode = () => {
     throw new Error("encode failed");
   };
-  equal((await app.request("/metrics")).status, 500);
+  const failed = await app.request("/metrics");
+  equal(failed.status, 500);
+  equal(await failed.text(), "internal server error\n");
   reg.encode = encode;
   equal((await app.request("/metrics")).status, 200);
 });
