@@ -11,6 +11,8 @@
  * @module
  */
 
+export { isPidName, listPids } from "../procfs.ts";
+
 /** A file of `<proc>` that does not read as the kernel writes it. */
 export class ProcFormatError extends SyntaxError {
   /** Which file kind (`stat`, `mountinfo`, `uptime`). */
@@ -112,16 +114,6 @@ export function parseMountInfo(text: string): { mounts: MountInfo[]; bad: number
   return { mounts, bad };
 }
 
-/** True for a `<proc>` directory entry that is a process. */
-export function isPidName(name: string): boolean {
-  if (name.length === 0 || name.length > 10) return false;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return name.charCodeAt(0) !== 48;
-}
-
 /** Reads a `<proc>` text file; undefined when the process is gone (or the file unreadable). */
 export function readProcText(path: string): string | undefined {
   try {
@@ -134,11 +126,4 @@ export function readProcText(path: string): string | undefined {
     if (err instanceof Error && /ESRCH|No such process/.test(err.message)) return undefined;
     throw err;
   }
-}
-
-/** The pids under `<proc>`. */
-export function listPids(proc: string): number[] {
-  const out: number[] = [];
-  for (const e of Deno.readDirSync(proc)) if (isPidName(e.name)) out.push(Number(e.name));
-  return out;
 }
