@@ -28,6 +28,8 @@ export interface PySocket {
 /** What testdata/sockets.py prints. */
 export interface PyReport {
   readonly pid: number;
+  /** The child that holds every fd too (`--fork`), else null. */
+  readonly child: number | null;
   readonly netns: string;
   readonly sockets: PySocket[];
 }
@@ -73,9 +75,11 @@ let counter = 0;
 
 /**
  * Creates a network namespace (loopback up, SYNs to {@linkcode DROPPED_PORT} dropped), starts
- * testdata/sockets.py in it and waits for its report.
+ * testdata/sockets.py in it and waits for its report. `fork`: a child holds every fd too.
  */
-export async function startSocketsNamespace(): Promise<SocketsNamespace> {
+export async function startSocketsNamespace(
+  opts: { fork?: boolean } = {},
+): Promise<SocketsNamespace> {
   const name = `osprey-recon-${Deno.pid}-${counter++}`;
   await run("ip", ["netns", "add", name]);
   let child: Deno.ChildProcess | undefined;
@@ -114,6 +118,7 @@ export async function startSocketsNamespace(): Promise<SocketsNamespace> {
         `${TESTDATA}/sockets.py`,
         "--syn-sent",
         String(DROPPED_PORT),
+        ...(opts.fork ? ["--fork"] : []),
       ],
       stdin: "piped",
       stdout: "piped",
@@ -151,6 +156,8 @@ export interface SsSocket {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly inode: number;
+  /** The holders `ss -p` names (`users:(("name",pid=1,fd=3),...)`), empty without `-p`. */
+  readonly users: { pid: number; fd: number }[];
 }
 
 const SS_STATES: Record<string, number> = {
@@ -179,7 +186,7 @@ function ssEndpoint(text: string, v6: boolean): [string, number] {
   return [host.toLowerCase(), port === "*" ? 0 : Number(port)];
 }
 
-/** Parses `ss -tanOe` output (one socket a line, header first). */
+/** Parses `ss -tanOe` (or `-tanOep`) output: one socket a line, header first. */
 export function parseSs(text: string): SsSocket[] {
   const out: SsSocket[] = [];
   for (const line of text.split("\n").slice(1)) {
@@ -199,13 +206,17 @@ export function parseSs(text: string): SsSocket[] {
       remoteAddress,
       remotePort,
       inode: ino ? Number(ino[1]) : 0,
+      users: [...line.matchAll(/\bpid=(\d+),fd=(\d+)\)/g)].map((m) => ({
+        pid: Number(m[1]),
+        fd: Number(m[2]),
+      })),
     });
   }
   return out;
 }
 
 /** Stable text of a socket for set comparisons. */
-export function socketKey(s: SsSocket): string {
+export function socketKey(s: Omit<SsSocket, "users">): string {
   return `${s.state} ${s.localAddress}:${s.localPort} ${s.remoteAddress}:${s.remotePort} ${s.inode}`;
 }
 

@@ -2,19 +2,26 @@
 line, then keeps them until stdin closes.
 
 Used by agent/net/testdata/record.ts (fixture recording) and agent/net/existing_sockets_test.ts
-(the privileged netns test): run it with `ip netns exec <ns> python3 sockets.py [--syn-sent PORT]`.
+(the privileged netns test): run it with `ip netns exec <ns> python3 sockets.py [--syn-sent PORT] [--fork]`.
 
 Each entry: role, fd (None when the socket has no fd any more), family, local and remote
 (address, port) as the kernel reports them to this process, and the state expected in
 /proc/net/tcp{,6} (kernel numbers). Loopback must be up. --syn-sent PORT connects to
 127.0.0.1:PORT without waiting: with the namespace's SYNs to that port dropped (an iptables rule),
-the socket stays in SYN_SENT.
+the socket stays in SYN_SENT. --fork: a child process inherits every fd and holds them too
+(reported as "child").
 """
+import argparse
 import json
 import os
 import socket
 import sys
 import time
+
+args = argparse.ArgumentParser()
+args.add_argument("--syn-sent", type=int)
+args.add_argument("--fork", action="store_true")
+args = args.parse_args()
 
 ESTABLISHED, SYN_SENT, FIN_WAIT2, TIME_WAIT, CLOSE_WAIT, LISTEN = 1, 2, 5, 6, 8, 10
 out = []
@@ -110,16 +117,24 @@ note("queued_client", c, ESTABLISHED)
 out.append({"role": "queued_server", "fd": None, "family": 4, "local": addr(c.getpeername()),
             "remote": addr(c.getsockname()), "state": ESTABLISHED})
 
-if len(sys.argv) > 2 and sys.argv[1] == "--syn-sent":
+if args.syn_sent is not None:
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setblocking(False)
     try:
-        s.connect(("127.0.0.1", int(sys.argv[2])))
+        s.connect(("127.0.0.1", args.syn_sent))
     except BlockingIOError:
         pass
     note("syn_sent", s, SYN_SENT)
 
 time.sleep(0.2)  # let the FINs and ACKs above settle
-print(json.dumps({"pid": os.getpid(), "netns": os.readlink("/proc/self/ns/net"),
+child = None
+if args.fork:
+    child = os.fork()
+    if child == 0:
+        sys.stdin.read()
+        os._exit(0)
+print(json.dumps({"pid": os.getpid(), "child": child, "netns": os.readlink("/proc/self/ns/net"),
                   "sockets": out}), flush=True)
 sys.stdin.read()
+if child:
+    os.waitpid(child, 0)
