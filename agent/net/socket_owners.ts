@@ -137,12 +137,16 @@ function countProcessError(stats: ScanStats, err: unknown): void {
   }
 }
 
-/** Cuts synchronous work into slices separated by a turn of the event loop. */
-class Slicer {
+/**
+ * Cuts synchronous work into slices separated by a turn of the event loop: call `tick()` between
+ * units of work, and stop when `stopped` says so.
+ */
+export class TimeSlicer {
   readonly #opts: ScanOptions;
   readonly #slice: number;
   #sliceStart = performance.now();
 
+  /** Starts the first slice now. */
   constructor(opts: ScanOptions) {
     this.#opts = opts;
     this.#slice = opts.sliceMs ?? 20;
@@ -174,7 +178,7 @@ export async function scanNetNamespaces(
   const started = performance.now();
   const stats = newStats();
   const netns = new Map<number, number>();
-  const slicer = new Slicer(opts);
+  const slicer = new TimeSlicer(opts);
   for (const pid of pids) {
     if (slicer.stopped) {
       stats.complete = false;
@@ -216,7 +220,7 @@ export async function scanSocketOwners(
   const started = performance.now();
   const stats = newStats();
   const owners = new Map<number, SocketOwner[]>();
-  const slicer = new Slicer(opts);
+  const slicer = new TimeSlicer(opts);
   const keep = opts.inodes;
   outer: for (const pid of pids) {
     if (slicer.stopped) {
