@@ -32,6 +32,10 @@
  * 3. **ports**: otherwise the reference's rule: remote port > local port → inbound. This is what
  *    is left for an accepted connection whose listener has closed.
  *
+ * One ephemeral range serves every namespace; a namespace with its own
+ * `net.ipv4.ip_local_port_range` (a Kubernetes pod sysctl) is judged by the flag's range, since
+ * another namespace's sysctls cannot be read from `<proc>` without entering it.
+ *
  * Call it after the TCP programs are attached: a connection opened between the attach and the
  * scan is then both reported here and seen by BPF (the caller merges by pid and fd, or by
  * namespace and address pair), and none falls between the two.
