@@ -1,6 +1,7 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { openLibrary } from "./lib.ts";
 import { EXPECTED_CONSTANTS, EXPECTED_LAYOUT } from "./records.ts";
+import { NAT_EXPECTED_CONSTANTS, NAT_EXPECTED_LAYOUT } from "./nat.ts";
 import { ABI_VERSION, AttachCode, OpenFlag, ProgramFlag, ProgramKind } from "./symbols.ts";
 import { builtLibrary, libraryIgnoreReason } from "./_test_util.ts";
 
@@ -39,16 +40,16 @@ Deno.test({
     using lib = openLibrary(builtLibrary());
     equal(lib.abiVersion(), ABI_VERSION);
     const { fields } = parseLayout(lib.layout());
-    deepEqual(fields, EXPECTED_LAYOUT);
+    deepEqual(fields, { ...EXPECTED_LAYOUT, ...NAT_EXPECTED_LAYOUT });
   },
 });
 
 Deno.test({
-  name: "osp_layout() constants match records.ts and symbols.ts",
+  name: "osp_layout() constants match records.ts, nat.ts and symbols.ts",
   ignore: ignoreReason !== "",
   fn() {
     using lib = openLibrary(builtLibrary());
     const { constants } = parseLayout(lib.layout());
-    deepEqual(constants, { ...EXPECTED_CONSTANTS, ...ABI_CONSTANTS });
+    deepEqual(constants, { ...EXPECTED_CONSTANTS, ...ABI_CONSTANTS, ...NAT_EXPECTED_CONSTANTS });
   },
 });

@@ -59,4 +59,18 @@ export {
   RecordType,
   recordType,
 } from "./records.ts";
+export {
+  addressBytes,
+  decodeNatResult,
+  encodeNatQuery,
+  formatAddress,
+  NAT_QUERY_SIZE,
+  NAT_RESULT_SIZE,
+  type NatQuery,
+  type NatResult,
+  type NatStats,
+  NatWatcher,
+  type NatWatcherInfo,
+  type NatWatcherOptions,
+} from "./nat.ts";
 export { ABI_VERSION } from "./symbols.ts";
