@@ -381,7 +381,8 @@ export interface NatWatcherOptions {
    */
   intervalMs?: number;
   /**
-   * ctnetlink GETs per second at most (burst: one second's worth).
+   * ctnetlink GETs per second at most (burst: one second's worth);
+   * 4294967295 (2^32-1): no limit.
    * @default {2000}
    */
   getRate?: number;

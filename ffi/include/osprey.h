@@ -230,7 +230,7 @@ struct osp_nat_options {
 	uint32_t flags;	      /**< enum osp_nat_flags */
 	uint32_t rcvbuf;      /**< event socket receive buffer, bytes; 0: 8 MiB */
 	uint32_t interval_ms; /**< event thread's pause after each drain; 0: 20 */
-	uint32_t get_rate;    /**< ctnetlink GETs per second at most; 0: 2000 */
+	uint32_t get_rate;    /**< ctnetlink GETs per second at most; 0: 2000; UINT32_MAX: no limit */
 	uint32_t reserved;    /**< 0 */
 };
 

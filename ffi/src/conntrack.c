@@ -862,12 +862,9 @@ static void *nat_thread(void *arg)
 {
 	struct nat_start *start = arg;
 	struct osp_nat *n = start->n;
-	sigset_t all;
 	int err;
 
-	/* signals belong to the runtime's threads */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	/* all signals blocked (the opener made us so): they belong to the runtime's threads */
 	n->tid = (pid_t)syscall(SYS_gettid);
 	pthread_getcpuclockid(pthread_self(), &n->thread_clock);
 
@@ -975,6 +972,7 @@ OSP_API int osp_nat_open(const uint8_t *netns_path, const uint8_t *options, uint
 	uint64_t mark = osp_log_mark();
 	const char *path = (const char *)netns_path;
 	struct nat_start start = { .mark = mark, .err = 0 };
+	sigset_t all, old_mask;
 	struct osp_nat *n;
 	size_t plen;
 	int err, h;
@@ -1026,7 +1024,11 @@ OSP_API int osp_nat_open(const uint8_t *netns_path, const uint8_t *options, uint
 	start.n = n;
 	pthread_mutex_init(&start.lock, NULL);
 	pthread_cond_init(&start.cond, NULL);
+	/* the thread inherits this mask, so no signal ever lands on it */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old_mask);
 	err = -pthread_create(&n->thread, NULL, nat_thread, &start);
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	if (err) {
 		osp_fail(mark, err, "watch conntrack: start thread");
 		goto fail_start;

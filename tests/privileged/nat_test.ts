@@ -136,6 +136,10 @@ Deno.test({
         if (threadNamespaces().has(tid)) equal(t.netns, ownNetns);
       }
       equal(Deno.readLinkSync("/proc/thread-self/ns/net"), ownNetns);
+      // signals (SIGINT 2, SIGTERM 15) are for Deno's threads, never the library's
+      const status = Deno.readTextFileSync(`/proc/self/task/${info.threadId}/status`);
+      const blocked = BigInt(`0x${status.match(/^SigBlk:\s*([0-9a-f]+)$/m)![1]}`);
+      for (const sig of [2n, 15n]) equal((blocked >> (sig - 1n)) & 1n, 1n, `signal ${sig} blocked`);
 
       w.close();
       w.close(); // idempotent
@@ -341,7 +345,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a NAT watcher needs CAP_NET_ADMIN, and CAP_SYS_ADMIN to enter another namespace",
+  name: "a NAT watcher needs CAP_NET_ADMIN; CAP_SYS_ADMIN to enter another namespace and " +
+    "CAP_SYS_PTRACE to open another process's namespace link",
   ignore,
   sanitizeResources: false,
   async fn() {
@@ -365,6 +370,26 @@ Deno.test({
       ok(noSysAdmin.message.includes("CAP_SYS_ADMIN"), noSysAdmin.message);
       // its own namespace needs no CAP_SYS_ADMIN
       deepEqual(await open("sys_admin", ""), { ok: true, mode: "events" });
+      // another process's namespace link (as the host's /proc/1/ns/net from a pod): opening it
+      // needs ptrace access, so CAP_SYS_PTRACE when that process has capabilities we lack
+      const sleeper = new Deno.Command("ip", {
+        args: ["netns", "exec", lab.router, "sleep", "60"],
+        stdin: "null",
+      }).spawn();
+      try {
+        const link = `/proc/${sleeper.pid}/ns/net`;
+        for (let i = 0; Deno.readLinkSync(link) === Deno.readLinkSync("/proc/self/ns/net"); i++) {
+          if (i > 100) throw new Error("the sleeper never entered the router namespace");
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const noPtrace = await open("sys_ptrace", link);
+        equal(noPtrace.errno, 13);
+        ok(noPtrace.message.includes(`open network namespace '${link}'`), noPtrace.message);
+        deepEqual(await open("sys_resource", link), { ok: true, mode: "events" });
+      } finally {
+        sleeper.kill("SIGKILL");
+        await sleeper.status;
+      }
     } finally {
       await lab.remove();
     }
