@@ -72,7 +72,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the DaemonSet: hostPID, read-only host mounts the image grants, 4 capabilities, probes",
+  name: "the DaemonSet: hostPID, read-only host mounts the image grants, 6 capabilities, probes",
   ignore: ignoreReason !== "",
   fn() {
     const files = load();
@@ -92,7 +92,14 @@ Deno.test({
     equal(sc.readOnlyRootFilesystem, true);
     equal(sc.allowPrivilegeEscalation, false);
     deepEqual(sc.capabilities.drop, ["ALL"]);
-    deepEqual([...sc.capabilities.add].sort(), ["BPF", "PERFMON", "SYS_PTRACE", "SYS_RESOURCE"]);
+    deepEqual([...sc.capabilities.add].sort(), [
+      "BPF",
+      "NET_ADMIN",
+      "PERFMON",
+      "SYS_ADMIN",
+      "SYS_PTRACE",
+      "SYS_RESOURCE",
+    ]);
 
     const granted = grantedReads();
     const volumes = new Map(pod.volumes.map((v: Doc) => [v.name, v]));
