@@ -11,6 +11,7 @@ import {
   ProgramFlag,
   ProgramKind,
 } from "./symbols.ts";
+import { NAT_EXPECTED_CONSTANTS, NAT_EXPECTED_LAYOUT } from "./nat.ts";
 import { builtLibrary, libraryIgnoreReason } from "./_test_util.ts";
 
 const ignoreReason = libraryIgnoreReason();
@@ -55,12 +56,17 @@ Deno.test({
     using lib = openLibrary(builtLibrary());
     equal(lib.abiVersion(), ABI_VERSION);
     const { fields } = parseLayout(lib.layout());
-    deepEqual(fields, { ...EXPECTED_LAYOUT, ...TCP_EXPECTED_LAYOUT, ...EXPECTED_PING_LAYOUT });
+    deepEqual(fields, {
+      ...EXPECTED_LAYOUT,
+      ...TCP_EXPECTED_LAYOUT,
+      ...EXPECTED_PING_LAYOUT,
+      ...NAT_EXPECTED_LAYOUT,
+    });
   },
 });
 
 Deno.test({
-  name: "osp_layout() constants match records.ts, symbols.ts and ping.ts",
+  name: "osp_layout() constants match records.ts, symbols.ts, tcp_records.ts, ping.ts and nat.ts",
   ignore: ignoreReason !== "",
   fn() {
     using lib = openLibrary(builtLibrary());
@@ -70,6 +76,7 @@ Deno.test({
       ...TCP_EXPECTED_CONSTANTS,
       ...ABI_CONSTANTS,
       ...EXPECTED_PING_CONSTANTS,
+      ...NAT_EXPECTED_CONSTANTS,
     });
   },
 });

@@ -1,6 +1,6 @@
 /**
  * The opened libosprey: the parent of every BPF object (and, through them,
- * every ring). Get one from {@linkcode openLibrary} in lib.ts.
+ * every ring) and of every NAT watcher. Get one from {@linkcode openLibrary} in lib.ts.
  *
  * @module
  */
@@ -15,6 +15,7 @@ import {
 import type { Native } from "./_native.ts";
 import { ping, type PingOptions, type PingResult } from "./ping.ts";
 import { RawFile } from "./raw_file.ts";
+import { type NatWatcher, type NatWatcherOptions, openNatWatcher } from "./nat.ts";
 import { ObjectKindCode, OpenFlag, type OspreySymbols, type symbols } from "./symbols.ts";
 
 /** Options of {@linkcode OspreyLibrary.openObject}. */
@@ -50,6 +51,7 @@ export class OspreyLibrary {
   #dylib: Deno.DynamicLibrary<typeof symbols>;
   #objects = new Set<BpfObject>();
   #files = new Set<RawFile>();
+  #nats = new Set<NatWatcher>();
   #closed = false;
   #inflight = 0;
   #unloadWhenIdle = false;
@@ -212,6 +214,37 @@ export class OspreyLibrary {
 
   /**
    * Close every file and object (detaching its programs, closing its rings), then
+   * Watch conntrack in a network namespace, to resolve where DNATed TCP
+   * connections really go. The library's own thread enters the namespace
+   * (no thread of Deno's does), subscribes to conntrack events and seeds its
+   * cache from a dump of the table, on Deno's blocking pool.
+   *
+   * Needs CAP_NET_ADMIN in that namespace (ctnetlink), and CAP_SYS_ADMIN
+   * plus permission to open the path (CAP_SYS_PTRACE for another process's
+   * /proc/<pid>/ns/net) to enter a namespace other than the caller's.
+   *
+   * @param netns a network namespace file such as "/host/proc/1/ns/net",
+   * or "" for the caller's own
+   * @param options cache size, event socket, GET budget, test switches
+   * @returns the watcher; the library closes it if you do not
+   * @throws {BpfError} ENOENT (no such path), EINVAL (not a network
+   * namespace), EPERM (a capability is missing; the message says which)
+   */
+  async openNatWatcher(netns: string, options: NatWatcherOptions = {}): Promise<NatWatcher> {
+    this.#assertOpen("watch conntrack");
+    const w = await openNatWatcher(this.#native, netns, options, (x) => this.#nats.delete(x));
+    if (this.#closed) {
+      w.close();
+      throw new BpfError("watch conntrack", Errno.EBADF, {
+        detail: "the library was closed while the watcher opened",
+      });
+    }
+    this.#nats.add(w);
+    return w;
+  }
+
+  /**
+   * Close every object (detaching its programs, closing its rings), then
    * unload the library, once no nonblocking call is still running in it.
    * Idempotent.
    */
@@ -220,6 +253,7 @@ export class OspreyLibrary {
     this.#closed = true;
     for (const file of [...this.#files]) file.close();
     for (const obj of [...this.#objects]) obj.close();
+    for (const w of [...this.#nats]) w.close();
     if (this.#inflight === 0) this.#unload();
     else this.#unloadWhenIdle = true;
   }

@@ -68,8 +68,6 @@ export {
   decodePingResults,
   DEFAULT_PING_TIMEOUT_MS,
   encodePingTargets,
-  type IpAddress,
-  parseIpAddress,
   PING_MAX_TARGETS,
   PING_MAX_TIMEOUT_MS,
   type PingFailure,
@@ -78,12 +76,24 @@ export {
   type PingResult,
   type RawPingResult,
 } from "./ping.ts";
+export {
+  decodeNatResult,
+  encodeNatQuery,
+  NAT_QUERY_SIZE,
+  NAT_RESULT_SIZE,
+  type NatQuery,
+  type NatResult,
+  type NatStats,
+  NatWatcher,
+  type NatWatcherInfo,
+  type NatWatcherOptions,
+} from "./nat.ts";
+export { addressBytes, formatAddress, type IpAddress, parseIpAddress } from "./ip_address.ts";
 export { ABI_VERSION } from "./symbols.ts";
 export {
   decodeTcpEvent,
   emptyTcpEvent,
   forEachTcpConn,
-  formatAddress,
   socketKey,
   TCP_CONN_SIZE,
   TCP_EVENT_SIZE,

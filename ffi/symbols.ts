@@ -3,9 +3,9 @@
  * parameter carries the C declaration it stands for. Only numbers and
  * caller-owned buffers cross, so `--allow-ffi` can be scoped to the library.
  *
- * `osp_ring_wait`, `osp_bench_produce` and `osp_ping` block, so they run on
- * Deno's blocking pool (`nonblocking: true`); everything else is a quick sync
- * call.
+ * `osp_ring_wait`, `osp_bench_produce`, `osp_ping` and `osp_nat_open` block,
+ * so they run on Deno's blocking pool (`nonblocking: true`); everything else
+ * is a quick sync call.
  *
  * @module
  */
@@ -201,6 +201,47 @@ export const symbols = {
   osp_file_close: {
     parameters: [
       "i32", // int f
+    ],
+    result: "i32",
+  },
+  osp_nat_open: {
+    parameters: [
+      "buffer", // const uint8_t *netns_path (NUL-terminated, "" = the caller's)
+      "buffer", // const uint8_t *options (struct osp_nat_options, or NULL)
+      "u32", // uint32_t options_len
+    ],
+    result: "i32",
+    nonblocking: true, // enters the namespace and dumps the conntrack table
+  },
+  osp_nat_info: {
+    parameters: [
+      "i32", // int h
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
+  osp_nat_lookup: {
+    parameters: [
+      "i32", // int h
+      "buffer", // const uint8_t *queries (count struct osp_nat_query)
+      "u32", // uint32_t count
+      "buffer", // uint8_t *results (struct osp_nat_result each)
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
+  osp_nat_stats: {
+    parameters: [
+      "i32", // int h
+      "buffer", // uint8_t *buf (struct osp_nat_stats)
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
+  osp_nat_close: {
+    parameters: [
+      "i32", // int h
     ],
     result: "i32",
   },

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { formatAddress } from "./ip_address.ts";
 import { AddressFamily } from "./ping.ts";
 import { type FrameBatch, REC_TS_NS, REC_TYPE } from "./records.ts";
 
@@ -291,37 +292,6 @@ function isV4Mapped(b: Uint8Array, off: number): boolean {
 function isZero(b: Uint8Array, off: number): boolean {
   for (let i = 0; i < 16; i++) if (b[off + i] !== 0) return false;
   return true;
-}
-
-/**
- * The 16-byte address at `off` as text: dotted quad for an IPv4-mapped
- * address, RFC 5952 §4 form otherwise (lower case, the longest run of two
- * or more zero groups as `::`, the first such run on a tie).
- */
-export function formatAddress(b: Uint8Array, off: number): string {
-  if (isV4Mapped(b, off)) {
-    return `${b[off + 12]}.${b[off + 13]}.${b[off + 14]}.${b[off + 15]}`;
-  }
-  const groups = new Array<number>(8);
-  for (let i = 0; i < 8; i++) groups[i] = (b[off + 2 * i] << 8) | b[off + 2 * i + 1];
-  let bestStart = -1, bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestStart < 0) return groups.map((g) => g.toString(16)).join(":");
-  const head = groups.slice(0, bestStart).map((g) => g.toString(16)).join(":");
-  const tail = groups.slice(bestStart + bestLen).map((g) => g.toString(16)).join(":");
-  return `${head}::${tail}`;
 }
 
 /**

@@ -11,64 +11,18 @@
  * @module
  */
 
+import { parseIpAddress } from "../../ffi/mod.ts";
+
 /** 16 bytes: IPv6, or IPv4-mapped IPv6 (`::ffff:a.b.c.d`). */
 export type Ip16 = Uint8Array;
 
-function v4Mapped(a: number, b: number, c: number, d: number): Ip16 {
-  const out = new Uint8Array(16);
-  out[10] = 0xff;
-  out[11] = 0xff;
-  out[12] = a;
-  out[13] = b;
-  out[14] = c;
-  out[15] = d;
-  return out;
-}
-
-function parseV4(text: string): Ip16 | undefined {
-  const f = text.split(".");
-  if (f.length !== 4) return undefined;
-  const n = f.map((x) => /^[0-9]{1,3}$/.test(x) ? Number(x) : NaN);
-  if (n.some((x) => !(x <= 255))) return undefined;
-  return v4Mapped(n[0], n[1], n[2], n[3]);
-}
-
-function parseV6(text: string): Ip16 | undefined {
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const groups = (part: string): number[] | undefined => {
-    if (part === "") return [];
-    const out: number[] = [];
-    const fields = part.split(":");
-    for (let i = 0; i < fields.length; i++) {
-      const f = fields[i];
-      if (i === fields.length - 1 && f.includes(".")) {
-        const v4 = parseV4(f);
-        if (!v4) return undefined;
-        out.push((v4[12] << 8) | v4[13], (v4[14] << 8) | v4[15]);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(f)) {
-        out.push(parseInt(f, 16));
-      } else return undefined;
-    }
-    return out;
-  };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
-  if (!head || !tail) return undefined;
-  const fill = 8 - head.length - tail.length;
-  if (halves.length === 2 ? fill < 1 : fill !== 0) return undefined;
-  const all = [...head, ...new Array<number>(fill).fill(0), ...tail];
-  const out = new Uint8Array(16);
-  all.forEach((g, i) => {
-    out[2 * i] = g >> 8;
-    out[2 * i + 1] = g & 0xff;
-  });
-  return out;
-}
-
-/** Parses dotted IPv4 or IPv6 text; undefined when it is neither. */
+/**
+ * Parses dotted IPv4 or IPv6 text (the C library's parser: no zones here); undefined when it is
+ * neither.
+ */
 export function parseIp(text: string): Ip16 | undefined {
-  return text.includes(":") ? parseV6(text) : parseV4(text);
+  const a = parseIpAddress(text);
+  return a === undefined || a.scopeId !== 0 ? undefined : a.bytes;
 }
 
 /** Whether the address is IPv4 (IPv4-mapped). */

@@ -182,6 +182,59 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	CONST(AF_INET);
 	CONST(AF_INET6);
 
+	STRUCT(osp_nat_options);
+	FIELD(osp_nat_options, capacity);
+	FIELD(osp_nat_options, flags);
+	FIELD(osp_nat_options, rcvbuf);
+	FIELD(osp_nat_options, interval_ms);
+	FIELD(osp_nat_options, get_rate);
+	FIELD(osp_nat_options, reserved);
+
+	STRUCT(osp_nat_query);
+	FIELD(osp_nat_query, saddr);
+	FIELD(osp_nat_query, daddr);
+	FIELD(osp_nat_query, sport);
+	FIELD(osp_nat_query, dport);
+	FIELD(osp_nat_query, reserved);
+	FIELD(osp_nat_query, start_ns);
+
+	STRUCT(osp_nat_result);
+	FIELD(osp_nat_result, addr);
+	FIELD(osp_nat_result, port);
+	FIELD(osp_nat_result, flags);
+	FIELD(osp_nat_result, reserved);
+
+	STRUCT(osp_nat_stats);
+	FIELD(osp_nat_stats, events);
+	FIELD(osp_nat_stats, nat_events);
+	FIELD(osp_nat_stats, dumped);
+	FIELD(osp_nat_stats, seeded);
+	FIELD(osp_nat_stats, cached);
+	FIELD(osp_nat_stats, capacity);
+	FIELD(osp_nat_stats, evicted);
+	FIELD(osp_nat_stats, overruns);
+	FIELD(osp_nat_stats, dropped);
+	FIELD(osp_nat_stats, truncated);
+	FIELD(osp_nat_stats, lookups);
+	FIELD(osp_nat_stats, hits);
+	FIELD(osp_nat_stats, misses);
+	FIELD(osp_nat_stats, gets);
+	FIELD(osp_nat_stats, get_found);
+	FIELD(osp_nat_stats, get_errors);
+	FIELD(osp_nat_stats, unverified);
+	FIELD(osp_nat_stats, drains);
+	FIELD(osp_nat_stats, thread_cpu_ns);
+	FIELD(osp_nat_stats, last_loss_ns);
+
+	CONST(OSP_NAT_SET_EVENTS);
+	CONST(OSP_NAT_NO_EVENTS);
+	CONST(OSP_NAT_NO_SEED);
+	CONST(OSP_NAT_R_FOUND);
+	CONST(OSP_NAT_R_GET);
+	CONST(OSP_NAT_R_SEEDED);
+	CONST(OSP_NAT_R_UNVERIFIED);
+	CONST(OSP_NAT_R_BAD_QUERY);
+
 	if (t.overflow)
 		return -ENOSPC; /* t.b has room to spare; grow it with the list */
 	return osp_copy_text(buf, cap, t.b, t.n);
