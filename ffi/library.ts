@@ -213,7 +213,6 @@ export class OspreyLibrary {
   }
 
   /**
-   * Close every file and object (detaching its programs, closing its rings), then
    * Watch conntrack in a network namespace, to resolve where DNATed TCP
    * connections really go. The library's own thread enters the namespace
    * (no thread of Deno's does), subscribes to conntrack events and seeds its
@@ -244,9 +243,8 @@ export class OspreyLibrary {
   }
 
   /**
-   * Close every object (detaching its programs, closing its rings), then
-   * unload the library, once no nonblocking call is still running in it.
-   * Idempotent.
+   * Close every file, object (detaching its programs, closing its rings) and NAT watcher,
+   * then unload the library, once no nonblocking call is still running in it. Idempotent.
    */
   close(): void {
     if (this.#closed) return;

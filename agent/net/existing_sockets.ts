@@ -135,6 +135,12 @@ export interface ExistingSocketsStats {
 export interface ExistingSockets {
   readonly listens: ExistingListen[];
   readonly connections: ExistingConnection[];
+  /**
+   * Every socket of every namespace read, held by a process or not: what a later scan
+   * compares the tracked connections with (a connection whose holder could not be read is
+   * still established).
+   */
+  readonly tables: readonly NamespaceTable[];
   readonly stats: ExistingSocketsStats;
 }
 
@@ -228,6 +234,7 @@ export async function existingSockets(
   return {
     listens: joined.listens,
     connections: joined.connections,
+    tables,
     stats: {
       ...joined.stats,
       namespaces: byNamespace.size,

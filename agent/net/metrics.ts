@@ -34,6 +34,10 @@ export class NetFamilies {
   readonly filtered: Counter<readonly string[]>;
   readonly unattributed: Counter<readonly string[]>;
   readonly untrackedEnds: Counter<readonly string[]>;
+  readonly repairedEnds: Counter<readonly string[]>;
+  readonly nat: Counter<readonly string[]>;
+  readonly pings: Counter<readonly string[]>;
+  readonly pingBatchFailures: Counter<readonly string[]>;
   readonly kernel: Counter<readonly string[]>;
   readonly mapReads: Counter<readonly string[]>;
 
@@ -115,6 +119,27 @@ export class NetFamilies {
       name: "osprey_net_untracked_ends_total",
       help: "Ends of connections the module never saw open (opened before it started, or filtered)",
       labelNames: [],
+    });
+    this.repairedEnds = r.counter({
+      name: "osprey_net_repaired_ends_total",
+      help: "Connections a /proc scan found ended although no record said so (records lost)",
+      labelNames: [],
+    });
+    this.nat = r.counter({
+      name: "osprey_net_nat_events_total",
+      help: "What the conntrack NAT watcher counted (events, cached, evicted, overruns, hits, " +
+        "misses, gets, unverified, ...), by counter",
+      labelNames: ["counter"],
+    });
+    this.pings = r.counter({
+      name: "osprey_net_pings_total",
+      help: "ICMP echo probes of the pinger, by result (ok, or the errno name)",
+      labelNames: ["result"],
+    });
+    this.pingBatchFailures = r.counter({
+      name: "osprey_net_ping_batch_failures_total",
+      help: "Pinger batches that failed as a whole (no namespace file, setns refused), by errno",
+      labelNames: ["error"],
     });
     this.kernel = r.counter({
       name: "osprey_net_kernel_events_total",

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import type { BpfObject, RingBuffer, TcpEvent } from "../../ffi/mod.ts";
+import type { BpfObject, NatStats, NatWatcher, RingBuffer, TcpEvent } from "../../ffi/mod.ts";
 import {
   BpfError,
   decodeTcpEvent,
@@ -33,15 +33,18 @@ import {
 import { bpfFamilies, libraryPath, type LoadedObject, loadObject } from "../bpf/mod.ts";
 import type { Collector } from "../collector.ts";
 import { containerDirectory, type ContainerView } from "../containers/mod.ts";
-import { checkIpPrefix, checkPortRanges, parsePortRanges } from "../flag_syntax.ts";
+import { checkIpPrefix, checkPortRanges, parsePortRanges, type PortRange } from "../flag_syntax.ts";
 import type { FlagSpec, FlagValues } from "../flags.ts";
 import type { ModuleInstance, ModuleSpec } from "../modules.ts";
+import type { Logger } from "../log.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
 import { parsePrefix } from "./address.ts";
 import { DestinationFilter } from "./filter.ts";
 import { NetFamilies, writeContainerNet } from "./metrics.ts";
 import { NetnsAddressCache } from "./netns_addresses.ts";
+import { existingSockets } from "./existing_sockets.ts";
+import { Pinger, type PingSource } from "./pinger.ts";
 import { ConnectionTracker, type FilterReason } from "./tracker.ts";
 
 export { ConnectionTracker } from "./tracker.ts";
@@ -139,6 +142,11 @@ function readNetns(paths: HostPaths, pid: number | "self"): number {
   }
 }
 
+/** How often connections and listens are checked against `/proc` (the reference: 10 min). */
+const RECONCILE_MS = 600_000;
+/** The same without BPF, where `/proc` is the only source. */
+const RECONCILE_POLLING_MS = 30_000;
+
 /** The module definition. */
 export const netModule: ModuleSpec = {
   name: "net",
@@ -153,10 +161,21 @@ export const netModule: ModuleSpec = {
     if (directory === undefined) {
       throw new Error("the net module needs the containers module, which is not running");
     }
-    const hostNetns = readNetns(paths, 1);
+    const ownNetns = readNetns(paths, "self");
+    let hostNetns = readNetns(paths, 1);
+    if (hostNetns === 0) {
+      // some sandboxes refuse even root the namespace links of PID 1 (EACCES)
+      hostNetns = ownNetns;
+      log.warn(
+        "net: cannot read the host's network namespace (<proc>/1/ns/net); taking the " +
+          "agent's own as the host's (loopback is tracked only there)",
+        { netns: ownNetns },
+      );
+    }
     const ports = String(flags["ephemeral-port-range"] ?? "");
+    const ephemeralPorts = ports === "" ? [] : parsePortRanges(ports);
     const filter = new DestinationFilter({
-      ephemeralPorts: ports === "" ? [] : parsePortRanges(ports),
+      ephemeralPorts,
       publicNetworks: (flags["track-public-network"] as string[] ?? []).map(parsePrefix),
     });
     const families = new NetFamilies(registry);
@@ -169,7 +188,6 @@ export const netModule: ModuleSpec = {
       maxDestinationsPerContainer: num(flags, "max-destinations-per-container", 4096),
       maxListensPerContainer: num(flags, "max-listens-per-container", 1024),
     });
-    const unsubscribe = directory.onContainerRemoved((c) => tracker.forgetContainer(c.id));
 
     let loaded: LoadedObject | undefined;
     let ring: RingBuffer | undefined;
@@ -181,7 +199,6 @@ export const netModule: ModuleSpec = {
         ring = loaded.obj.openRing(RING);
       } catch (err) {
         loaded.close();
-        unsubscribe();
         if (err instanceof BpfError) throw new Error(err.message, { cause: err });
         throw err;
       }
@@ -189,16 +206,45 @@ export const netModule: ModuleSpec = {
     } else {
       log.warn(
         "net: no BPF (no --allow-ffi for libosprey, --disable-bpf or a fixture tree): " +
-          "only listens are reported, from /proc",
+          "listens and established connections come from /proc only, every " +
+          `${RECONCILE_POLLING_MS / 1000} s; no connects, bytes or retransmits`,
       );
     }
 
     const stopping = new AbortController();
+    // NAT: in the kernel where fentry loads, else conntrack over netlink through the library
+    const nat = loaded === undefined || loaded.obj.info().nat === "fentry"
+      ? undefined
+      : new NatSource(loaded, ownNetns === hostNetns ? "" : under(paths.proc, "1/ns/net"), log);
+    const pinger = loaded === undefined || flags["disable-pinger"] === true
+      ? undefined
+      : new Pinger({ ping: (path, targets) => loaded!.lib.ping(path, targets) });
+    const unsubscribe = directory.onContainerRemoved((c) => {
+      tracker.forgetContainer(c.id);
+      pinger?.forget(c.id);
+    });
+
+    let scanning: Promise<void> | undefined;
+    const scan = (first: boolean) => {
+      scanning ??= reconcileFromProc(paths, tracker, addresses, {
+        ephemeralPorts,
+        first,
+        log,
+        signal: stopping.signal,
+      }).finally(() => scanning = undefined);
+      return scanning;
+    };
+    // after the programs attached: what opens meanwhile is seen by both and merged
+    const ready = (async () => {
+      await nat?.ready;
+      await scan(true);
+    })();
+
     const loop = ring === undefined ? Promise.resolve() : consumeRing(ring, tracker, {
-      families,
       addresses,
       registryFamilies: bpfFamilies(registry),
       signal: stopping.signal,
+      nat,
     });
     loop.catch((err) => log.error("net: tcp event loop stopped", { error: err }));
 
@@ -207,27 +253,149 @@ export const netModule: ModuleSpec = {
       collect: () => {
         if (loaded) readKernelState(loaded.obj, tracker, families, bpfFamilies(registry));
         tracker.round();
-        writeAll(directory.containers(), tracker, families, hostNetns, addresses);
-        writeSelf(tracker, families);
+        writeAll(directory.containers(), tracker, families, hostNetns, addresses, pinger);
+        writeSelf(tracker, families, nat, pinger);
       },
+    }, {
+      name: "net_reconcile",
+      intervalMs: loaded === undefined ? RECONCILE_POLLING_MS : RECONCILE_MS,
+      collect: () => scan(false),
     }];
+    if (pinger) {
+      collectors.push({
+        name: "net_pinger",
+        collect: (signal) =>
+          pinger.round(pingSources(directory.containers(), tracker, paths, ownNetns), signal),
+      });
+    }
 
     return {
       collectors,
-      ready: Promise.resolve(),
+      ready,
       async stop() {
         stopping.abort();
         await loop.catch(() => {});
+        await ready.catch(() => {});
         unsubscribe();
+        nat?.close();
         loaded?.close();
       },
     };
   },
 };
 
+/** Finds what exists in `/proc`: seeds the tracker the first time, repairs it afterwards. */
+async function reconcileFromProc(
+  paths: HostPaths,
+  tracker: ConnectionTracker,
+  addresses: NetnsAddressCache,
+  o: { ephemeralPorts: PortRange[]; first: boolean; log: Logger; signal: AbortSignal },
+): Promise<void> {
+  const found = await existingSockets(paths, {
+    ephemeralPorts: o.ephemeralPorts,
+    signal: o.signal,
+  });
+  for (const l of found.listens) addresses.notePid(l.netns, l.pid);
+  if (o.first) {
+    tracker.seed(found.connections);
+    for (const l of found.listens) tracker.seedListen(l.netns, l.address, l.port, l.pid);
+    o.log.info("net: found at start", {
+      listens: found.listens.length,
+      connections: found.connections.length,
+      namespaces: found.stats.namespaces,
+      elapsed_ms: Math.round(found.stats.elapsedMs),
+      complete: found.stats.complete,
+    });
+    return;
+  }
+  if (!found.stats.complete) return; // a cut-short scan would end connections it did not see
+  tracker.reconcile(found);
+}
+
+/** The containers to ping from, with the namespace file of one of their processes. */
+function pingSources(
+  containers: Iterable<ContainerView>,
+  tracker: ConnectionTracker,
+  paths: HostPaths,
+  ownNetns: number,
+): PingSource[] {
+  const out: PingSource[] = [];
+  for (const view of containers) {
+    if (!view.visible || view.removed) continue;
+    const net = tracker.net(view.id);
+    if (net === undefined) continue;
+    const pid = view.anyPid();
+    if (pid === undefined) continue;
+    const ns = readNetns(paths, pid);
+    out.push({
+      id: view.id,
+      net,
+      netnsPath: ns === 0 ? undefined : ns === ownNetns ? "" : under(paths.proc, `${pid}/ns/net`),
+    });
+  }
+  return out;
+}
+
+/**
+ * Actual destinations from conntrack over netlink (kernels that refuse fentry): a watcher in
+ * the host's network namespace, asked for each batch of new connections. If it cannot be
+ * opened (no CAP_NET_ADMIN, or CAP_SYS_ADMIN to enter the host's namespace), connections keep
+ * their destination as actual destination and one line says why.
+ */
+class NatSource {
+  readonly ready: Promise<void>;
+  #watcher: NatWatcher | undefined;
+  #failed = false;
+  #closed = false;
+
+  constructor(loaded: LoadedObject, netnsPath: string, log: Logger) {
+    this.ready = loaded.lib.openNatWatcher(netnsPath).then((w) => {
+      if (this.#closed) w.close();
+      else this.#watcher = w;
+      log.info("net: NAT destinations from conntrack", { ...w.info() });
+    }, (err) => {
+      this.#failed = true;
+      log.warn("net: cannot watch conntrack; actual_destination is the destination", {
+        error: err,
+        fix: "grant CAP_NET_ADMIN (and CAP_SYS_ADMIN in a pod outside the host network)",
+      });
+    });
+  }
+
+  /** Whether new connects should wait for a lookup. */
+  get wanted(): boolean {
+    return !this.#failed && !this.#closed;
+  }
+
+  /** Looks the waiting connections up once the watcher is open (else leaves them waiting). */
+  resolve(tracker: ConnectionTracker): void {
+    const need = [...tracker.needingActual()];
+    if (need.length === 0) return;
+    if (this.#watcher === undefined) {
+      if (this.#failed || this.#closed) { for (const c of need) tracker.setActual(c, undefined); }
+      return;
+    }
+    const results = this.#watcher.lookup(need);
+    need.forEach((c, i) => {
+      const r = results[i];
+      tracker.setActual(c, r.found ? { ip: r.addr, port: r.port } : undefined);
+    });
+  }
+
+  /** The watcher's counters, if it is open. */
+  stats(): NatStats | undefined {
+    return this.#watcher?.stats();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#watcher?.close();
+  }
+}
+
 interface ConsumeContext {
-  families: NetFamilies;
   addresses: NetnsAddressCache;
+  nat: NatSource | undefined;
   registryFamilies: ReturnType<typeof bpfFamilies>;
   signal: AbortSignal;
 }
@@ -248,8 +416,10 @@ async function consumeRing(
       decodeTcpEvent(batch, off, e);
       (e.type === "unknown" ? other : byType[e.type]).inc();
       if (e.type === "listen" && e.pid > 0) ctx.addresses.notePid(e.netns, e.pid);
-      tracker.handle(e);
+      tracker.handle(e, ctx.nat?.wanted === true);
     });
+    ctx.nat?.resolve(tracker);
+    tracker.settle();
   }
 }
 
@@ -287,6 +457,7 @@ function writeAll(
   families: NetFamilies,
   hostNetns: number,
   addresses: NetnsAddressCache,
+  pinger: Pinger | undefined,
 ): void {
   for (const view of containers) {
     if (!view.visible || view.removed) continue;
@@ -296,6 +467,7 @@ function writeAll(
       families,
       hostNetns,
       addresses: (ns) => addresses.get(ns),
+      latency: pinger?.latency(view.id),
     });
   }
 }
@@ -309,7 +481,12 @@ const FILTER_REASONS: readonly FilterReason[] = [
   "address_family",
 ];
 
-function writeSelf(tracker: ConnectionTracker, f: NetFamilies): void {
+function writeSelf(
+  tracker: ConnectionTracker,
+  f: NetFamilies,
+  nat: NatSource | undefined,
+  pinger: Pinger | undefined,
+): void {
   const c = tracker.counters;
   f.connections.labels().set(tracker.connectionCount);
   f.pending.labels().set(tracker.pendingCount);
@@ -319,4 +496,13 @@ function writeSelf(tracker: ConnectionTracker, f: NetFamilies): void {
   for (const r of FILTER_REASONS) f.filtered.labels(r).set(c.filtered[r]);
   f.unattributed.labels().set(c.unattributed);
   f.untrackedEnds.labels().set(c.untrackedEnds);
+  f.repairedEnds.labels().set(c.repairedEnds);
+  const n = nat?.stats();
+  if (n) {
+    for (const [k, v] of Object.entries(n)) f.nat.labels(k).set(v);
+  }
+  if (pinger) {
+    for (const [result, v] of pinger.results) f.pings.labels(result).set(v);
+    for (const [code, v] of pinger.failures) f.pingBatchFailures.labels(code).set(v);
+  }
 }

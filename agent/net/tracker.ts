@@ -20,6 +20,7 @@ import type { TcpConnEntry, TcpEvent } from "../../ffi/mod.ts";
 import { TcpFlag } from "../../ffi/mod.ts";
 import { isLinkLocalUnicast, isLoopback, joinHostPort, parseIp } from "./address.ts";
 import type { DestinationFilter } from "./filter.ts";
+import type { ExistingConnection, ExistingSockets } from "./existing_sockets.ts";
 
 /** What the tracker needs to know of a container. */
 export interface ContainerRef {
@@ -90,6 +91,8 @@ export interface TrackerCounters {
   unattributed: number;
   /** End or close records of sockets the tracker never saw open (opened before start, filtered). */
   untrackedEnds: number;
+  /** Connections found ended by a /proc scan although no record said so (lost records). */
+  repairedEnds: number;
 }
 
 /** Why a connection or listen is not reported. */
@@ -120,6 +123,8 @@ interface Conn {
   readonly sport: number;
   readonly daddr: string;
   readonly dport: number;
+  /** Boot ns of SYN_SENT (0 unknown), for the NAT lookup. */
+  startNs: number;
   actual: string;
   aport: number;
   /** The actual destination is still to be asked for (NAT lookups run in batches). */
@@ -138,6 +143,17 @@ interface Conn {
   net?: ContainerNet;
   dest?: DestinationStats;
   readonly sinceMs: number;
+}
+
+/** A connection whose actual (post-NAT) destination is to be looked up. */
+export interface NatCandidate {
+  readonly saddr: string;
+  readonly sport: number;
+  readonly daddr: string;
+  readonly dport: number;
+  readonly netns: number;
+  /** Boot ns of SYN_SENT; 0 unknown. */
+  readonly startNs: number;
 }
 
 /** Options of {@linkcode ConnectionTracker}. */
@@ -161,17 +177,8 @@ export interface TrackerOptions {
   readonly maxRecentlyEnded?: number;
 }
 
-/** One existing connection found at start (see `existingSockets`). */
-export interface ExistingConnection {
-  readonly netns: number;
-  readonly saddr: string;
-  readonly sport: number;
-  readonly daddr: string;
-  readonly dport: number;
-  readonly pid: number;
-  readonly inode: number;
-  readonly inbound: boolean;
-}
+/** include/net/tcp_states.h */
+const TCP_ESTABLISHED = 1;
 
 function tupleKey(netns: number, saddr: string, sport: number, daddr: string, dport: number) {
   return `${netns} ${saddr} ${sport} ${daddr} ${dport}`;
@@ -212,6 +219,7 @@ export class ConnectionTracker {
     },
     unattributed: 0,
     untrackedEnds: 0,
+    repairedEnds: 0,
   };
 
   constructor(opts: TrackerOptions) {
@@ -257,9 +265,7 @@ export class ConnectionTracker {
   }
 
   /** Connections that still need their actual (post-NAT) destination looked up. */
-  *needingActual(): IterableIterator<
-    { readonly saddr: string; sport: number; daddr: string; dport: number; netns: number }
-  > {
+  *needingActual(): IterableIterator<NatCandidate> {
     for (const c of this.#pending) if (c.needsActual) yield c;
   }
 
@@ -267,10 +273,7 @@ export class ConnectionTracker {
    * Sets the actual destination found for connections {@linkcode needingActual} listed
    * (`undefined`: no NAT), then attributes them.
    */
-  setActual(
-    conn: { readonly saddr: string; sport: number; daddr: string; dport: number },
-    actual: { ip: string; port: number } | undefined,
-  ): void {
+  setActual(conn: NatCandidate, actual: { ip: string; port: number } | undefined): void {
     const c = conn as Conn;
     if (!c.needsActual) return;
     c.needsActual = false;
@@ -323,31 +326,85 @@ export class ConnectionTracker {
   }
 
   /**
-   * Takes connections and listens that existed before the programs attached (found in
+   * Takes connections that existed before the programs attached (found in
    * `/proc/<pid>/net/tcp{,6}`). Outbound connections count as active (not as connects: their
    * connect was not seen) until their end; their bytes and retransmits count from now on.
+   * A connection the programs already reported (opened between attach and scan) is skipped.
    */
   seed(connections: readonly ExistingConnection[]): void {
+    const known = new Set<string>();
+    for (const c of this.#conns.values()) {
+      known.add(tupleKey(c.netns, c.saddr, c.sport, c.daddr, c.dport));
+    }
     for (const x of connections) {
       if (x.inbound) continue;
-      const key = tupleKey(x.netns, x.saddr, x.sport, x.daddr, x.dport);
-      if (this.#seededByTuple.has(key)) continue;
+      const key = tupleKey(x.netns, x.localAddress, x.localPort, x.remoteAddress, x.remotePort);
+      if (this.#seededByTuple.has(key) || known.has(key)) continue;
+      if (this.#o.filter.skipPort(x.remotePort)) {
+        this.counters.filtered.ephemeral_port++;
+        continue;
+      }
       const c = this.#newConn({
         sk: 0,
         netns: x.netns,
         pid: x.pid,
         cgroupId: 0,
-        saddr: x.saddr,
-        sport: x.sport,
-        daddr: x.daddr,
-        dport: x.dport,
+        saddr: x.localAddress,
+        sport: x.localPort,
+        daddr: x.remoteAddress,
+        dport: x.remotePort,
       });
       c.connected = true;
       c.applied.connect = true; // not seen connecting: only active from now on
+      if (this.#conns.size + this.#seededByTuple.size >= this.#maxConns) {
+        this.counters.connectionsOverflow++;
+        continue;
+      }
       if (!this.#admit(c)) continue;
       this.#seededByTuple.set(key, c);
       if (x.inode !== 0) this.#seededByInode.set(x.inode, c);
     }
+  }
+
+  /**
+   * Repairs what lost or missed records left wrong, from a later scan of `/proc` (the
+   * reference does the same every 10 minutes): a tracked connection that the scan of its
+   * namespace no longer shows established has ended (counted in `repairedEnds`); listens are
+   * reconciled with what the namespace's table shows. Only namespaces the scan read count.
+   */
+  reconcile(scan: ExistingSockets): void {
+    const scannedNetns = new Set(scan.tables.map((t) => t.netns));
+    const established = new Set<string>();
+    for (const t of scan.tables) {
+      for (const x of t.sockets) {
+        if (x.state !== TCP_ESTABLISHED) continue;
+        established.add(
+          tupleKey(t.netns, x.localAddress, x.localPort, x.remoteAddress, x.remotePort),
+        );
+      }
+    }
+    const ends: Conn[] = [];
+    for (const c of this.#conns.values()) {
+      if (c.ended || !c.connected || !scannedNetns.has(c.netns)) continue;
+      if (!established.has(tupleKey(c.netns, c.saddr, c.sport, c.daddr, c.dport))) ends.push(c);
+    }
+    for (const [key, c] of this.#seededByTuple) {
+      if (scannedNetns.has(c.netns) && !established.has(key)) {
+        ends.push(c);
+        this.#seededByTuple.delete(key);
+        this.#seededByInode.forEach((v, k) => v === c && this.#seededByInode.delete(k));
+      }
+    }
+    for (const c of ends) {
+      this.#conns.delete(c.sk);
+      c.ended = true;
+      this.#sync(c);
+      this.counters.repairedEnds++;
+    }
+    const byNetns = new Map<number, Map<string, number>>();
+    for (const ns of scannedNetns) byNetns.set(ns, new Map());
+    for (const l of scan.listens) byNetns.get(l.netns)?.set(`${l.address}\0${l.port}`, l.pid);
+    for (const [ns, seen] of byNetns) this.reconcileListens(ns, seen);
   }
 
   /** Takes a listening socket that existed before the programs attached. */
@@ -356,25 +413,13 @@ export class ConnectionTracker {
   }
 
   /**
-   * Housekeeping, once per round: attributes what waited for its container (dropping what
-   * waited too long), and forgets destinations without attempts and closed listens after
-   * the GC interval (as the reference does every 10 minutes).
+   * Housekeeping, once per round: {@linkcode settle}, then forgets destinations without
+   * attempts and closed listens after the GC interval (as the reference does every 10
+   * minutes).
    */
   round(): void {
+    this.settle();
     const now = this.#now();
-    for (const c of this.#pending) {
-      if (c.needsActual) continue;
-      if (!c.admitted) {
-        this.#pending.delete(c);
-        if (!this.#admit(c)) continue;
-      } else this.#attribute(c);
-      if (c.state === "pending" && now - c.sinceMs > this.#pendingTimeout) {
-        this.#pending.delete(c);
-        c.state = "dropped";
-        this.counters.unattributed++;
-        this.#conns.delete(c.sk);
-      }
-    }
     for (const net of this.#nets.values()) {
       const active = new Set<string>();
       for (const d of net.destinations.values()) if (d.active > 0) active.add(d.destination);
@@ -395,6 +440,29 @@ export class ConnectionTracker {
     }
   }
 
+  /**
+   * Attributes what waited: connections whose NAT lookup is done and whose container is now
+   * known; drops (and counts) those that waited longer than the pending timeout. Cheap when
+   * nothing waits; the module calls it after every batch of records.
+   */
+  settle(): void {
+    if (this.#pending.size === 0) return;
+    const now = this.#now();
+    for (const c of this.#pending) {
+      if (c.needsActual) continue;
+      if (!c.admitted) {
+        this.#pending.delete(c);
+        if (!this.#admit(c)) continue;
+      } else this.#attribute(c);
+      if (c.state === "pending" && now - c.sinceMs > this.#pendingTimeout) {
+        this.#pending.delete(c);
+        c.state = "dropped";
+        this.counters.unattributed++;
+        this.#conns.delete(c.sk);
+      }
+    }
+  }
+
   // ---- connections -----------------------------------------------------------------------
 
   #newConn(
@@ -402,6 +470,7 @@ export class ConnectionTracker {
   ): Conn {
     return {
       ...base,
+      startNs: 0,
       actual: base.daddr,
       aport: base.dport,
       needsActual: false,
@@ -436,6 +505,7 @@ export class ConnectionTracker {
       return;
     }
     const c = this.#newConn(e);
+    c.startNs = e.startNs;
     if (e.aport !== 0 && e.aaddr !== "") {
       c.actual = e.aaddr;
       c.aport = e.aport;

@@ -3,6 +3,7 @@ import { emptyTcpEvent, type TcpConnEntry, type TcpEvent, TcpFlag } from "../../
 import { parsePortRanges } from "../flag_syntax.ts";
 import { parsePrefix } from "./address.ts";
 import { DestinationFilter } from "./filter.ts";
+import type { ExistingConnection, ExistingSockets } from "./existing_sockets.ts";
 import { ConnectionTracker, type ContainerRef, type Resolve } from "./tracker.ts";
 
 const HOST_NS = 4026531840;
@@ -40,6 +41,72 @@ function ev(type: TcpEvent["type"], fields: Partial<TcpEvent> = {}): TcpEvent {
     dport: 80,
     newState: type === "end" ? 4 : 1,
     ...fields,
+  };
+}
+
+function existing(fields: Partial<ExistingConnection>): ExistingConnection {
+  return {
+    netns: POD_NS,
+    family: 4,
+    state: 1,
+    localAddress: "10.88.0.2",
+    localPort: 41000,
+    remoteAddress: "10.88.0.9",
+    remotePort: 80,
+    inode: 0,
+    uid: 0,
+    pid: 100,
+    fd: 3,
+    owners: [],
+    inbound: false,
+    inboundBy: "ephemeral",
+    ...fields,
+  };
+}
+
+function scan(
+  connections: ExistingConnection[],
+  listens: { address: string; port: number }[] = [],
+): ExistingSockets {
+  return {
+    connections,
+    listens: listens.map((l) => ({
+      netns: POD_NS,
+      family: 4,
+      address: l.address,
+      port: l.port,
+      inode: 1,
+      uid: 0,
+      pid: 100,
+      fd: 4,
+      owners: [],
+    })),
+    tables: [{
+      netns: POD_NS,
+      sockets: [
+        ...connections.map((c) => ({
+          family: 4 as const,
+          state: 1,
+          localAddress: c.localAddress,
+          localPort: c.localPort,
+          remoteAddress: c.remoteAddress,
+          remotePort: c.remotePort,
+          uid: 0,
+          inode: c.inode,
+        })),
+        ...listens.map((l) => ({
+          family: 4 as const,
+          state: 10,
+          localAddress: l.address,
+          localPort: l.port,
+          remoteAddress: "0.0.0.0",
+          remotePort: 0,
+          uid: 0,
+          inode: 1,
+        })),
+      ],
+    }],
+    stats: {} as ExistingSockets["stats"],
   };
 }
 
@@ -195,25 +262,16 @@ Deno.test("ConnectionTracker takes the NAT destination when it is looked up late
 
 Deno.test("ConnectionTracker follows connections found at start: active now, bytes from now, end by tuple", () => {
   const { t } = setup();
-  t.seed([{
-    netns: POD_NS,
-    saddr: "10.88.0.2",
-    sport: 41000,
-    daddr: "10.88.0.9",
-    dport: 5432,
-    pid: 100,
-    inode: 555,
-    inbound: false,
-  }, {
-    netns: POD_NS,
-    saddr: "10.88.0.2",
-    sport: 5432,
-    daddr: "10.88.0.7",
-    dport: 42000,
-    pid: 100,
-    inode: 556,
-    inbound: true,
-  }]);
+  t.seed([
+    existing({ localPort: 41000, remoteAddress: "10.88.0.9", remotePort: 5432, inode: 555 }),
+    existing({
+      localPort: 5432,
+      remoteAddress: "10.88.0.7",
+      remotePort: 42000,
+      inode: 556,
+      inbound: true,
+    }),
+  ]);
   const d = () => [...t.net("/docker/web")!.destinations.values()][0];
   equal(t.net("/docker/web")!.destinations.size, 1);
   deepEqual([d().connects, d().active], [0, 1]);
@@ -277,4 +335,31 @@ Deno.test("ConnectionTracker forgets a removed container and its connections", (
   equal(t.connectionCount, 0);
   t.handle(ev("end", { sk }));
   equal(t.counters.untrackedEnds, 1);
+});
+
+Deno.test("ConnectionTracker.reconcile() ends what /proc no longer shows and repairs listens", () => {
+  const { t } = setup();
+  const kept = ++nextSk, lost = ++nextSk;
+  t.handle(ev("connect", { sk: kept, sport: 41001 }));
+  t.handle(ev("connect", { sk: lost, sport: 41002 }));
+  t.handle(ev("connect", { sk: ++nextSk, sport: 41003, netns: HOST_NS }));
+  t.seed([existing({ localPort: 41004, remoteAddress: "10.88.0.3" })]);
+  const d = () => [...t.net("/docker/web")!.destinations.values()][0];
+  equal(d().active, 4);
+  t.reconcile(
+    scan([existing({ localPort: 41001, remotePort: 80, remoteAddress: "10.88.0.3" })], [{
+      address: "0.0.0.0",
+      port: 8080,
+    }]),
+  );
+  equal(d().active, 2, "the connection in the host namespace was not scanned: kept");
+  equal(t.counters.repairedEnds, 2);
+  const net = t.net("/docker/web")!;
+  deepEqual([...net.listens.values()].map((l) => [l.ip, l.port, l.open]), [[
+    "0.0.0.0",
+    8080,
+    true,
+  ]]);
+  t.handle(ev("end", { sk: lost }));
+  equal(d().active, 2, "a late end of a repaired connection counts nothing");
 });
