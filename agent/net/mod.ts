@@ -39,7 +39,15 @@ import type { ModuleInstance, ModuleSpec } from "../modules.ts";
 import type { Logger } from "../log.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
-import { parsePrefix } from "./address.ts";
+import {
+  isLinkLocalUnicast,
+  isLoopback,
+  isPrivate,
+  parseIp,
+  parsePrefix,
+  type Prefix,
+} from "./address.ts";
+import { parseIfInet6 } from "../node/mod.ts";
 import { DestinationFilter } from "./filter.ts";
 import { NetFamilies, writeContainerNet } from "./metrics.ts";
 import { NetnsAddressCache } from "./netns_addresses.ts";
@@ -176,7 +184,10 @@ export const netModule: ModuleSpec = {
     const ephemeralPorts = ports === "" ? [] : parsePortRanges(ports);
     const filter = new DestinationFilter({
       ephemeralPorts,
-      publicNetworks: (flags["track-public-network"] as string[] ?? []).map(parsePrefix),
+      publicNetworks: [
+        ...(flags["track-public-network"] as string[] ?? []).map(parsePrefix),
+        ...nodePublicNetworks(paths),
+      ],
     });
     const families = new NetFamilies(registry);
     const addresses = new NetnsAddressCache(paths.proc);
@@ -283,6 +294,28 @@ export const netModule: ModuleSpec = {
     };
   },
 };
+
+/**
+ * The node's own public IPv6 networks, tracked like `--track-public-network` (the reference
+ * adds every public network the node has an address in; its public IPv4 ones are all tracked
+ * by default already). From `<proc>/1/net/if_inet6`, the host namespace's addresses.
+ */
+function nodePublicNetworks(paths: HostPaths): Prefix[] {
+  let text: string | undefined;
+  try {
+    text = Deno.readTextFileSync(under(paths.proc, "1/net/if_inet6"));
+  } catch {
+    return [];
+  }
+  const out: Prefix[] = [];
+  for (const a of parseIfInet6(text, "if_inet6", () => {})) {
+    const ip = parseIp(a.ip);
+    if (ip === undefined || isLoopback(ip) || isPrivate(ip) || isLinkLocalUnicast(ip)) continue;
+    if (a.prefixLength < 1 || a.prefixLength > 128 || ip[0] === 0xff) continue;
+    out.push({ ip, bits: a.prefixLength });
+  }
+  return out;
+}
 
 /** Finds what exists in `/proc`: seeds the tracker the first time, repairs it afterwards. */
 async function reconcileFromProc(

@@ -203,6 +203,15 @@ export class ConnectionTracker {
   readonly #seededByInode = new Map<number, Conn>();
   readonly #seededByTuple = new Map<string, Conn>();
   readonly #nets = new Map<string, ContainerNet>();
+  /** Listens whose process's container is still being identified. */
+  readonly #pendingListens: {
+    netns: number;
+    ip: string;
+    port: number;
+    pid: number;
+    cgroupId: number;
+    sinceMs: number;
+  }[] = [];
   /** Listen key → container, for LISTEN_CLOSE records (whoever closes it). */
   readonly #listenOwner = new Map<string, ContainerNet>();
   readonly counters: TrackerCounters = {
@@ -446,6 +455,7 @@ export class ConnectionTracker {
    * nothing waits; the module calls it after every batch of records.
    */
   settle(): void {
+    if (this.#pendingListens.length > 0) this.#settleListens();
     if (this.#pending.size === 0) return;
     const now = this.#now();
     for (const c of this.#pending) {
@@ -460,6 +470,19 @@ export class ConnectionTracker {
         this.counters.unattributed++;
         this.#conns.delete(c.sk);
       }
+    }
+  }
+
+  #settleListens(): void {
+    const now = this.#now();
+    const waiting = this.#pendingListens.splice(0);
+    for (const l of waiting) {
+      const owner = this.#o.resolve(l.pid, l.cgroupId);
+      if (owner === "pending" && now - l.sinceMs <= this.#pendingTimeout) {
+        this.#pendingListens.push(l);
+      } else if (owner === "pending") {
+        this.counters.unattributed++;
+      } else this.#listen(l.netns, l.ip, l.port, l.pid, l.cgroupId);
     }
   }
 
@@ -694,10 +717,14 @@ export class ConnectionTracker {
       return;
     }
     const owner = this.#o.resolve(pid, cgroupId);
-    if (owner === undefined || owner === "pending") {
-      // a listen is long-lived: the periodic /proc reconciliation finds it again
-      if (owner === undefined) this.counters.filtered.not_a_container++;
-      else this.counters.unattributed++;
+    if (owner === undefined) {
+      this.counters.filtered.not_a_container++;
+      return;
+    }
+    if (owner === "pending") {
+      if (this.#pendingListens.length < this.#maxListens) {
+        this.#pendingListens.push({ netns, ip, port, pid, cgroupId, sinceMs: this.#now() });
+      } else this.counters.listensOverflow++;
       return;
     }
     const net = this.#netOf(owner.id);
