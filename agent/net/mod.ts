@@ -236,13 +236,24 @@ export const netModule: ModuleSpec = {
     });
 
     let scanning: Promise<void> | undefined;
+    let lastScanMs = 0;
+    const reconcileMs = loaded === undefined ? RECONCILE_POLLING_MS : RECONCILE_MS;
     const scan = (first: boolean) => {
+      // the scheduler's first round comes right after the scan at start: skip it
+      if (!first && scanning === undefined && Date.now() - lastScanMs < reconcileMs / 2) {
+        return Promise.resolve();
+      }
       scanning ??= reconcileFromProc(paths, tracker, addresses, {
         ephemeralPorts,
         first,
+        // without BPF every scan is a source of connections, not only the first
+        seedAgain: loaded === undefined,
         log,
         signal: stopping.signal,
-      }).finally(() => scanning = undefined);
+      }).finally(() => {
+        scanning = undefined;
+        lastScanMs = Date.now();
+      });
       return scanning;
     };
     // after the programs attached: what opens meanwhile is seen by both and merged
@@ -269,7 +280,7 @@ export const netModule: ModuleSpec = {
       },
     }, {
       name: "net_reconcile",
-      intervalMs: loaded === undefined ? RECONCILE_POLLING_MS : RECONCILE_MS,
+      intervalMs: reconcileMs,
       collect: () => scan(false),
     }];
     if (pinger) {
@@ -322,7 +333,13 @@ async function reconcileFromProc(
   paths: HostPaths,
   tracker: ConnectionTracker,
   addresses: NetnsAddressCache,
-  o: { ephemeralPorts: PortRange[]; first: boolean; log: Logger; signal: AbortSignal },
+  o: {
+    ephemeralPorts: PortRange[];
+    first: boolean;
+    seedAgain: boolean;
+    log: Logger;
+    signal: AbortSignal;
+  },
 ): Promise<void> {
   const found = await existingSockets(paths, {
     ephemeralPorts: o.ephemeralPorts,
@@ -343,6 +360,7 @@ async function reconcileFromProc(
   }
   if (!found.stats.complete) return; // a cut-short scan would end connections it did not see
   tracker.reconcile(found);
+  if (o.seedAgain) tracker.seed(found.connections);
 }
 
 /** The containers to ping from, with the namespace file of one of their processes. */
