@@ -67,6 +67,7 @@ const ERRNO_NAMES: Readonly<Record<number, string>> = {
 export const Errno = {
   EPERM: 1,
   ENOENT: 2,
+  ESRCH: 3,
   EBADF: 9,
   EACCES: 13,
   EINVAL: 22,

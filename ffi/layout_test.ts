@@ -6,6 +6,7 @@ import { TCP_EXPECTED_CONSTANTS, TCP_EXPECTED_LAYOUT } from "./tcp_records.ts";
 import {
   ABI_VERSION,
   AttachCode,
+  FILE_STAT_SIZE,
   MapCursor,
   OpenFlag,
   ProgramFlag,
@@ -35,6 +36,7 @@ const ABI_CONSTANTS: Record<string, number> = {
   OSP_OPEN_FORCE_RAW_TP: OpenFlag.FORCE_RAW_TP,
   OSP_OPEN_LEGACY_EXIT: OpenFlag.LEGACY_EXIT,
   OSP_OPEN_NO_FENTRY: OpenFlag.NO_FENTRY,
+  OSP_FILE_STAT_SIZE: FILE_STAT_SIZE,
 };
 
 function parseLayout(text: string) {

@@ -6,8 +6,8 @@ import {
   LibraryLoadError,
   openLibrary,
 } from "./lib.ts";
-import { builtLibrary, libraryIgnoreReason } from "./_test_util.ts";
 import { ABI_VERSION } from "./symbols.ts";
+import { builtLibrary, libraryIgnoreReason } from "./_test_util.ts";
 
 const ignoreReason = libraryIgnoreReason();
 if (ignoreReason) console.warn(`ffi/lib_test.ts: some tests ignored: ${ignoreReason}`);

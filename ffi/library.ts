@@ -16,7 +16,33 @@ import type { Native } from "./_native.ts";
 import { ping, type PingOptions, type PingResult } from "./ping.ts";
 import { RawFile } from "./raw_file.ts";
 import { type NatWatcher, type NatWatcherOptions, openNatWatcher } from "./nat.ts";
-import { ObjectKindCode, OpenFlag, type OspreySymbols, type symbols } from "./symbols.ts";
+import {
+  FILE_STAT_SIZE,
+  ObjectKindCode,
+  OpenFlag,
+  type OspreySymbols,
+  type symbols,
+} from "./symbols.ts";
+
+/** A file as fstat() describes it (osp_file_read()). */
+export interface FileStat {
+  readonly dev: bigint;
+  readonly ino: bigint;
+  /** Bytes. */
+  readonly size: number;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+  /** st_mode: type and permission bits. */
+  readonly mode: number;
+}
+
+/** What {@linkcode OspreyLibrary.readFile} read. */
+export interface FileRead {
+  readonly bytesRead: number;
+  readonly stat: FileStat;
+}
+
+const encoder = new TextEncoder();
 
 /** Options of {@linkcode OspreyLibrary.openObject}. */
 export interface OpenObjectOptions {
@@ -245,6 +271,55 @@ export class OspreyLibrary {
   /**
    * Close every file, object (detaching its programs, closing its rings) and NAT watcher,
    * then unload the library, once no nonblocking call is still running in it. Idempotent.
+   * Close every file and object (detaching its programs, closing its rings), then
+   * Read up to `buf.length` bytes at `offset` of the file at `path`, opened by the kernel's own
+   * path resolution (osp_file_read()): `<proc>/<pid>/exe` opens the process's executable in
+   * its mount namespace, which Deno's file APIs, resolving the link by its text, cannot. Runs
+   * on Deno's blocking pool, so a hung file system stalls that call, not the event loop.
+   *
+   * @param path the file; procfs links are followed
+   * @param offset where to read, in bytes
+   * @param buf where the bytes go
+   * @returns the bytes read (0 at the end, and for a file that is not regular) and the file's
+   *   fstat
+   * @throws {BpfError} with the errno: ENOENT when the file (or the process) is gone, EACCES,
+   *   EIO, ...
+   */
+  async readFile(path: string, offset: number, buf: Uint8Array): Promise<FileRead> {
+    this.#assertOpen("read a file");
+    const p = encoder.encode(path);
+    const st = new Uint8Array(FILE_STAT_SIZE);
+    const n = await this.#native.track(
+      this.#dylib.symbols.osp_file_read(
+        p,
+        p.length,
+        BigInt(offset),
+        buf,
+        buf.length,
+        st,
+        st.length,
+      ),
+    );
+    if (n < 0) throw new BpfError(`read "${path}" at ${offset}`, -n);
+    const v = new DataView(st.buffer);
+    const u = (at: number) => v.getBigUint64(at, true);
+    return {
+      bytesRead: n,
+      stat: {
+        dev: u(0),
+        ino: u(8),
+        size: Number(u(16)),
+        mtimeNs: u(24),
+        ctimeNs: u(32),
+        mode: Number(u(40)),
+      },
+    };
+  }
+
+  /**
+   * Close every object (detaching its programs, closing its rings), then
+   * unload the library, once no nonblocking call is still running in it.
+   * Idempotent.
    */
   close(): void {
     if (this.#closed) return;

@@ -32,7 +32,7 @@ export {
   LibraryLoadError,
   openLibrary,
 } from "./lib.ts";
-export { type OpenObjectOptions, OspreyLibrary } from "./library.ts";
+export { type FileRead, type FileStat, type OpenObjectOptions, OspreyLibrary } from "./library.ts";
 export {
   type AttachResult,
   BpfObject,
@@ -89,7 +89,7 @@ export {
   type NatWatcherOptions,
 } from "./nat.ts";
 export { addressBytes, formatAddress, type IpAddress, parseIpAddress } from "./ip_address.ts";
-export { ABI_VERSION } from "./symbols.ts";
+export { ABI_VERSION, FILE_STAT_SIZE } from "./symbols.ts";
 export {
   decodeTcpEvent,
   emptyTcpEvent,

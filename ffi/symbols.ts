@@ -3,9 +3,9 @@
  * parameter carries the C declaration it stands for. Only numbers and
  * caller-owned buffers cross, so `--allow-ffi` can be scoped to the library.
  *
- * `osp_ring_wait`, `osp_bench_produce`, `osp_ping` and `osp_nat_open` block,
- * so they run on Deno's blocking pool (`nonblocking: true`); everything else
- * is a quick sync call.
+ * `osp_ring_wait`, `osp_bench_produce`, `osp_ping`, `osp_nat_open` and
+ * `osp_file_read` block, so they run on Deno's blocking pool
+ * (`nonblocking: true`); everything else is a quick sync call.
  *
  * @module
  */
@@ -183,6 +183,19 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  osp_file_read: {
+    parameters: [
+      "buffer", // const uint8_t *path
+      "u32", // uint32_t path_len
+      "u64", // uint64_t offset
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t len
+      "buffer", // uint8_t *st
+      "u32", // uint32_t st_cap
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
   osp_file_open: {
     parameters: [
       "buffer", // const uint8_t *path (NUL-terminated bytes)
@@ -252,6 +265,9 @@ export type OspreySymbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
 
 /** ABI version these bindings were written for (OSP_ABI_VERSION). */
 export const ABI_VERSION = 2;
+
+/** OSP_FILE_STAT_SIZE: bytes osp_file_read() describes a file in. */
+export const FILE_STAT_SIZE = 48;
 
 /** enum osp_object_kind. */
 export const ObjectKindCode = { proc: 1, bench: 2, tcp: 3 } as const;

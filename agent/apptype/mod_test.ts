@@ -1,123 +1,172 @@
 import { equal } from "node:assert/strict";
-import { deepEqual } from "node:assert/strict";
-import { applicationType, baseName, parseCmdline } from "./mod.ts";
+import { commandOf, guessByCmdline, guessByExe, isDotnetCommand } from "./mod.ts";
 
-const t = (argv: string[], exe = "") => applicationType({ argv, exe });
+/** `/proc/<pid>/cmdline` of an argv: each argument NUL-terminated. */
+const cl = (...argv: string[]) => argv.map((a) => a + "\0").join("");
 
-Deno.test("baseName takes the first word of a process title and drops the path and colon", () => {
-  equal(baseName("/usr/lib/postgresql/15/bin/postgres"), "postgres");
-  equal(baseName("postgres: 15/main: checkpointer"), "postgres");
-  equal(baseName("nginx: worker process"), "nginx");
-  equal(baseName("redis-server *:6379"), "redis-server");
-  equal(baseName("php-fpm: pool www"), "php-fpm");
-  equal(baseName(""), "");
-});
-
-Deno.test("parseCmdline splits on NUL and drops the trailing one", () => {
-  deepEqual(parseCmdline("sleep\u0000300\u0000"), ["sleep", "300"]);
-  deepEqual(parseCmdline("nginx: master process /usr/sbin/nginx"), [
-    "nginx: master process /usr/sbin/nginx",
-  ]);
-  deepEqual(parseCmdline(""), []);
-});
-
-Deno.test("databases, queues and servers from their binary names", () => {
-  const cases: [string[], string, string][] = [
-    [["/usr/lib/postgresql/15/bin/postgres", "-D", "/var/lib/postgresql"], "", "postgres"],
-    [["postgres: 15/main: walwriter"], "/usr/lib/postgresql/15/bin/postgres", "postgres"],
-    [["/usr/sbin/mysqld"], "", "mysql"],
-    [["mariadbd", "--user=mysql"], "", "mysql"],
-    [["/opt/mssql/bin/sqlservr"], "", "mssql"],
-    [["redis-server *:6379"], "/usr/bin/redis-server", "redis"],
-    [["redis-sentinel *:26379"], "", "redis-sentinel"],
-    [["keydb-server"], "", "keydb"],
-    [["valkey-server"], "", "valkey"],
-    [["dragonfly", "--logtostderr"], "", "dragonfly"],
-    [["mongod", "--config", "/etc/mongod.conf"], "", "mongodb"],
-    [["mongos"], "", "mongos"],
-    [["memcached", "-m", "64"], "", "memcached"],
-    [["pgbouncer", "/etc/pgbouncer.ini"], "", "pgbouncer"],
-    [["nginx: master process /usr/sbin/nginx"], "/usr/sbin/nginx", "nginx"],
-    [["/usr/sbin/apache2", "-k", "start"], "", "httpd"],
-    [["httpd", "-DFOREGROUND"], "", "httpd"],
-    [["haproxy", "-f", "/etc/haproxy.cfg"], "", "haproxy"],
-    [["envoy", "-c", "/etc/envoy.yaml"], "", "envoy"],
-    [["traefik"], "", "traefik"],
-    [["/usr/bin/clickhouse-server", "--config-file=/etc/c.xml"], "", "clickhouse"],
-    [["clickhouse", "server"], "", "clickhouse"],
-    [["/usr/bin/asd", "--foreground"], "", "aerospike"],
-    [["influxd"], "", "influxdb"],
-    [["vault", "server"], "", "vault"],
-    [["proxysql", "-f"], "", "proxysql"],
-    [["cockroach", "start"], "", "cockroach"],
-    [["/bin/prometheus", "--config.file=x"], "", "prometheus"],
-    [["ceph-osd", "-f"], "", "ceph"],
-    [["rook", "ceph", "operator"], "", "rook"],
-    [["nats-server", "-js"], "", "nats"],
-    [["ollama", "serve"], "", "ollama"],
-    [["fdbserver", "--cluster-file"], "", "foundationdb"],
-    [["/victoria-metrics-prod", "-retentionPeriod=1"], "", "victoria-metrics"],
-    [["vmstorage"], "", "victoria-metrics"],
-    [["/victoria-logs-prod"], "", "victoria-logs"],
-    [["consul", "agent"], "", "consul"],
-    [["etcd", "--name", "x"], "", "etcd"],
-    [["/usr/bin/dockerd", "-H", "fd://"], "", "dockerd"],
-    [["/usr/bin/kubelet", "--config=x"], "", "kubelet"],
-    [["kube-apiserver"], "", "kube-apiserver"],
-    [["kube-controller-manager"], "", "kube-controller-manager"],
-    [["kube-scheduler"], "", "kube-scheduler"],
-    [["/usr/local/bin/k3s", "server"], "", "k3s"],
-    [["k3s-server"], "", "k3s"],
-    [["/opt/coroot/coroot"], "", "coroot-community-edition"],
-    [["coroot-node-agent"], "", "coroot-node-agent"],
-    [["coroot-cluster-agent"], "", "coroot-cluster-agent"],
-    [["dotnet", "app.dll"], "", "dotnet"],
-    [["c:\\windows\\w3wp"], "/usr/bin/w3wp", "dotnet"],
-  ];
-  for (const [argv, exe, want] of cases) equal(t(argv, exe), want, argv.join(" "));
-});
-
-Deno.test("JVM products by main class, else java", () => {
+Deno.test("commandOf: argv[0]'s first word, one trailing colon dropped", () => {
   equal(
-    t(["java", "-Xmx1g", "-cp", "/opt/kafka/libs/*", "kafka.Kafka", "server.properties"]),
-    "kafka",
+    commandOf(cl("/usr/lib/postgresql/15/bin/postgres", "-D", "/x")),
+    "/usr/lib/postgresql/15/bin/postgres",
   );
-  equal(t(["/usr/bin/java", "org.elasticsearch.bootstrap.Elasticsearch"]), "elasticsearch");
-  equal(t(["java", "org.opensearch.bootstrap.OpenSearch"]), "opensearch");
+  equal(commandOf("postgres: 15/main: checkpointer \0"), "postgres");
+  equal(commandOf(cl("nginx: worker process")), "nginx");
+  equal(commandOf(cl("redis-server *:6379")), "redis-server");
+  equal(commandOf(cl("a::")), "a:");
+  equal(commandOf(cl(":")), "");
+  equal(commandOf(cl("\t\u00a0x y")), "x"); // Go's spaces, NBSP included
+  equal(commandOf(cl("x\ufeffy")), "x\ufeffy"); // U+FEFF is no space to Go
+  equal(commandOf(cl("", "java")), undefined);
+  equal(commandOf(cl("  ")), undefined);
+  equal(commandOf(""), undefined);
+});
+
+Deno.test("guessByCmdline: databases, queues and servers, exact values (§8.4)", () => {
+  const cases: [string, string][] = [
+    [cl("/usr/lib/postgresql/15/bin/postgres", "-D", "/var/lib/postgresql"), "postgres"],
+    ["postgres: 15/main: walwriter \0", "postgres"],
+    [cl("/usr/sbin/mysqld"), "mysql"],
+    [cl("mariadbd", "--user=mysql"), "mysql"],
+    [cl("/opt/mssql/bin/sqlservr"), "mssql"],
+    [cl("redis-server *:6379"), "redis"],
+    [cl("redis-sentinel *:26379"), "redis-sentinel"],
+    [cl("keydb-server"), "keydb"],
+    [cl("valkey-server"), "valkey"],
+    [cl("dragonfly", "--logtostderr"), "dragonfly"],
+    [cl("mongod", "--config", "/etc/mongod.conf"), "mongodb"],
+    [cl("mongos"), "mongos"],
+    [cl("memcached", "-m", "64"), "memcached"],
+    [cl("pgbouncer", "/etc/pgbouncer.ini"), "pgbouncer"],
+    [cl("nginx: master process /usr/sbin/nginx"), "nginx"],
+    [cl("/usr/sbin/httpd", "-DFOREGROUND"), "httpd"],
+    [cl("/usr/local/apache2/bin/apache"), "httpd"],
+    [cl("haproxy", "-f", "/etc/haproxy.cfg"), "haproxy"],
+    [cl("envoy", "-c", "/etc/envoy.yaml"), "envoy"],
+    [cl("traefik"), "traefik"],
+    [cl("/usr/bin/clickhouse-server", "--config-file=/etc/c.xml"), "clickhouse"],
+    [cl("/usr/bin/asd", "--foreground"), "aerospike"],
+    [cl("influxd"), "influxdb"],
+    [cl("vault", "server"), "vault"],
+    [cl("proxysql", "-f"), "proxysql"],
+    [cl("cockroach", "start"), "cockroach"],
+    [cl("/bin/prometheus", "--config.file=x"), "prometheus"],
+    [cl("ceph-osd", "-f"), "ceph"],
+    [cl("/usr/local/bin/cephcsi", "--type=rbd"), "ceph"],
+    [cl("rook", "ceph", "operator"), "rook"],
+    [cl("nats-server", "-js"), "nats"],
+    [cl("ollama", "serve"), "ollama"],
+    [cl("fdbserver", "--cluster-file"), "foundationdb"],
+    [cl("/victoria-metrics-prod", "-retentionPeriod=1"), "victoria-metrics"],
+    [cl("/vmstorage-prod"), "victoria-metrics"],
+    [cl("/victoria-logs-prod"), "victoria-logs"],
+    [cl("/usr/bin/kubelet", "--config=x"), "kubelet"],
+    [cl("kube-apiserver"), "kube-apiserver"],
+    [cl("/usr/local/bin/k3s", "server"), "k3s"],
+    [cl("etcd"), "etcd"],
+    [cl("/usr/bin/dockerd", "-H", "fd://"), "dockerd"],
+    [cl("consul", "agent"), "consul"],
+    [cl("/coroot", "--listen=:8080"), "coroot-community-edition"],
+    [cl("/usr/bin/coroot-node-agent"), "coroot-node-agent"],
+    [cl("w3wp.exe"), ""], // a suffix: w3wp only
+    [cl("c:\\w3wp"), "dotnet"],
+  ];
+  for (const [cmdline, type] of cases) equal(guessByCmdline(cmdline), type, cmdline);
+});
+
+Deno.test("guessByCmdline: binary names match as suffixes, as in the reference", () => {
+  equal(guessByCmdline(cl("/opt/my-postgres")), "postgres");
+  equal(guessByCmdline(cl("/usr/sbin/apache2", "-k", "start")), ""); // ends in "2"
+  equal(guessByCmdline(cl("mysqld_safe")), ""); // mysqld's wrapper script
+  equal(guessByCmdline(cl("postmaster")), "");
+  equal(guessByCmdline(cl("openresty")), "");
+  equal(guessByCmdline(cl("clickhouse", "server")), ""); // only clickhouse-server
+  equal(guessByCmdline(cl("/usr/bin/lasd")), "aerospike");
+  // the first rule in the reference's order wins
+  equal(guessByCmdline(cl("/usr/bin/coroot-coroot")), "coroot-community-edition");
+  equal(guessByCmdline(cl("nginx", "-c", "kafka.Kafka")), "kafka");
+});
+
+Deno.test("guessByCmdline: JVM main classes give a type only for the six the contract lists (§13.8)", () => {
+  const java = (...args: string[]) => cl("/usr/lib/jvm/java-17/bin/java", "-Xmx1g", ...args);
+  equal(guessByCmdline(java("org.elasticsearch.bootstrap.Elasticsearch")), "elasticsearch");
+  equal(guessByCmdline(java("org.opensearch.bootstrap.OpenSearch")), "opensearch");
+  equal(guessByCmdline(java("kafka.Kafka", "server.properties")), "kafka");
+  equal(guessByCmdline(java("io.confluent.support.metrics.SupportedKafka")), "kafka");
   equal(
-    t(["java", "-cp", "zk.jar", "org.apache.zookeeper.server.quorum.QuorumPeerMain", "z.cfg"]),
+    guessByCmdline(java("org.apache.zookeeper.server.quorum.QuorumPeerMain", "z.cfg")),
     "zookeeper",
   );
-  equal(t(["java", "org.apache.cassandra.service.CassandraDaemon"]), "cassandra");
-  equal(t(["java", "org.apache.catalina.startup.Bootstrap", "start"]), "tomcat");
-  equal(t(["java", "-jar", "app.jar"]), "java");
-  equal(t(["app"], "/usr/lib/jvm/java-17/bin/java"), "java");
+  equal(guessByCmdline(java("org.apache.cassandra.service.CassandraDaemon")), "cassandra");
+  equal(guessByCmdline(java("org.apache.catalina.startup.Bootstrap", "start")), "tomcat");
+  // ZooKeeper's standalone main, other products and plain applications: java
+  equal(guessByCmdline(java("org.apache.zookeeper.server.ZooKeeperServerMain")), "java");
+  equal(guessByCmdline(java("org.apache.flink.runtime.taskexecutor.TaskManagerRunner")), "java");
+  equal(guessByCmdline(java("-jar", "app.jar")), "java");
+  // the class anywhere in the command line, whatever the binary
+  equal(
+    guessByCmdline(cl("/opt/es/bin/run", "org.elasticsearch.bootstrap.Elasticsearch")),
+    "elasticsearch",
+  );
 });
 
-Deno.test("Erlang VMs: RabbitMQ and Couchbase, else nothing", () => {
-  equal(t(["/usr/lib/erlang/erts-13/bin/beam.smp", "--", "-s", "rabbit", "boot"]), "rabbitmq");
-  equal(t(["/opt/couchbase/lib/erlang/erts/bin/beam.smp", "-name", "ns_1"]), "couchbase");
-  equal(t(["/opt/couchbase/bin/memcached", "-C", "/opt/couchbase/var"]), "couchbase");
-  equal(t(["beam.smp", "-s", "myapp"]), "");
+Deno.test("guessByCmdline: Erlang VMs by what they run", () => {
+  equal(
+    guessByCmdline(cl("/usr/lib/erlang/erts-13/bin/beam.smp", "--", "-s", "rabbit", "boot")),
+    "rabbitmq",
+  );
+  equal(
+    guessByCmdline(cl("/opt/couchbase/lib/erlang/bin/beam.smp", "-name", "ns_1@couchbase")),
+    "couchbase",
+  );
+  equal(guessByCmdline(cl("/usr/lib/erlang/erts-13/bin/beam.smp", "-s", "ejabberd")), "");
+  // Couchbase's memcached is memcached to the reference
+  equal(guessByCmdline(cl("/opt/couchbase/bin/memcached", "-C", "/x")), "memcached");
 });
 
-Deno.test("interpreters", () => {
-  equal(t(["python3", "app.py"]), "python");
-  equal(t(["/usr/bin/python3.11", "-m", "http.server"]), "python");
-  equal(t(["python"]), "python");
-  equal(t(["gunicorn", "app:app"]), "python");
-  equal(t(["php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)"]), "php");
-  equal(t(["php-fpm8.2"]), "php");
-  equal(t(["php", "artisan"]), "php");
-  equal(t(["node", "server.js"]), "nodejs");
-  equal(t(["ruby", "app.rb"]), "ruby");
-  equal(t(["puma 6.0 (tcp://0.0.0.0:3000)"]), "ruby");
+Deno.test("guessByCmdline: interpreters with and without versions", () => {
+  const cases: [string, string][] = [
+    [cl("python3.11", "app.py"), "python"],
+    [cl("/usr/bin/python", "-m", "http.server"), "python"],
+    [cl("/usr/local/bin/python3", "manage.py"), "python"],
+    [cl("python3.11d"), ""],
+    [cl("php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)"), "php"],
+    [cl("php-fpm8.2"), "php"],
+    [cl("php8.2-fpm"), ""],
+    [cl("/usr/bin/php-cgi"), "php"],
+    [cl("node", "server.js"), "nodejs"],
+    [cl("/usr/bin/nodejs18"), "nodejs"],
+    [cl("ruby3.1", "app.rb"), "ruby"],
+    [cl("puma 6.4.0 (tcp://0.0.0.0:3000) [app]"), ""], // the exe link decides (below)
+    [cl("gunicorn: master [app]"), ""],
+    [cl("sleep", "300"), ""],
+    [cl("sh"), ""],
+  ];
+  for (const [cmdline, type] of cases) equal(guessByCmdline(cmdline), type, cmdline);
 });
 
-Deno.test("unknown processes have no type; the executable is a fallback", () => {
-  equal(t(["sleep", "300"]), "");
-  equal(t([]), "");
-  equal(t([""], ""), "");
-  equal(t(["my-renamed-title"], "/usr/sbin/nginx"), "nginx");
-  equal(t(["pythonista"]), "");
+Deno.test("guessByCmdline: empty and blank command lines give nothing", () => {
+  equal(guessByCmdline(""), "");
+  equal(guessByCmdline("\0"), "");
+  equal(guessByCmdline(cl("", "kafka.Kafka")), "");
+  equal(guessByCmdline(cl("   ", "kafka.Kafka")), ""); // the reference fails on this one
+  // an empty cmd still lets a main class decide
+  equal(guessByCmdline(cl(": x", "kafka.Kafka")), "kafka");
+});
+
+Deno.test("guessByExe: the four interpreters by the executable's path", () => {
+  equal(guessByExe("/usr/bin/python3.11"), "python");
+  equal(guessByExe("/usr/local/bin/ruby"), "ruby");
+  equal(guessByExe("/usr/bin/node"), "nodejs");
+  equal(guessByExe("/usr/sbin/php-fpm8.2"), "php");
+  equal(guessByExe("/usr/sbin/postgres"), "");
+  equal(guessByExe("/usr/bin/python3.11 (deleted)"), "");
+  equal(guessByExe(""), "");
+});
+
+Deno.test("isDotnetCommand: `dotnet <app>.dll`", () => {
+  equal(isDotnetCommand(cl("dotnet", "Accounting.dll")), true);
+  equal(isDotnetCommand(cl("/usr/share/dotnet/dotnet", "/app/Api.dll", "--urls=x")), true);
+  equal(isDotnetCommand(cl("dotnet", "run")), false);
+  equal(isDotnetCommand(cl("dotnet")), false);
+  equal(isDotnetCommand("dotnet Accounting.dll"), false); // one argument
 });

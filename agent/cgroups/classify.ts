@@ -16,8 +16,9 @@
  *   `/lxc.monitor.<name>` is the monitor, standalone.
  * - Talos: `/init`, `/system/<x>`, `/podruntime/<x>`.
  * - systemd: `/<slice>/<unit>` for the system, runtime, reserved, kube, azure and podruntime
- *   slices; a unit below a sub-slice (a template instance) collapses to the sub-slice; scopes
- *   are standalone, as are `user.slice`, `init.scope` and any single-component path.
+ *   slices; a unit below a sub-slice (a template instance) collapses to the sub-slice; a path
+ *   ending in a scope (at any depth) is standalone, as are `user.slice`, `init.scope` and any
+ *   single-component path. Unit names keep systemd's escapes except `\x2d` (→ `-`).
  *
  * `<id>` is always 64 lowercase hex digits.
  *
@@ -254,11 +255,10 @@ export function classifyCgroup(path: string): CgroupClass {
   if (first === "systemd") return standalone("systemd cgroup");
   if (parts.length === 1) return standalone("single-component cgroup");
   if (SERVICE_SLICES.has(first)) {
+    // as the reference decides it: a path that ends in a scope is a transient scope's, at any
+    // depth; anything else is the service (or the template's slice) right below the slice
+    if (parts[parts.length - 1].endsWith(".scope")) return standalone("transient scope");
     const unit = parts[1];
-    if (unit.endsWith(".scope")) return standalone("transient scope");
-    if (unit.endsWith(".slice") && parts.length > 2 && parts[2].endsWith(".scope")) {
-      return standalone("transient scope");
-    }
     return {
       kind: "systemd_service",
       runtime: "systemd",

@@ -183,6 +183,17 @@ Deno.test("classifyCgroup: systemd slices and scopes", () => {
     "/system.slice/system-foo.slice",
   );
   equal(classifyCgroup("/system.slice/system-foo.slice/run-1.scope").kind, "standalone");
+  // the reference looks at the path's end: a scope below a service is no service...
+  equal(classifyCgroup("/system.slice/foo.service/payload.scope").kind, "standalone");
+  equal(classifyCgroup("/system.slice/system-foo.slice/x.service/y.scope").kind, "standalone");
+  // ...and a cgroup below a scope is the scope's "unit"
+  equal(classifyCgroup("/system.slice/run-u1.scope/sub").containerId, "/system.slice/run-u1.scope");
+  equal(classifyCgroup("/system.slice/foo.service/sub").containerId, "/system.slice/foo.service");
+  // only \x2d is decoded
+  equal(
+    classifyCgroup("/system.slice/a\\x2db\\x40c\\x5cd.service").containerId,
+    "/system.slice/a-b\\x40c\\x5cd.service",
+  );
   equal(classifyCgroup("/runtime.slice/containerd.service").kind, "systemd_service");
   equal(classifyCgroup("/azure.slice/walinuxagent.service").kind, "systemd_service");
   equal(classifyCgroup("/reserved.slice/kubelet.service").kind, "systemd_service");

@@ -40,6 +40,8 @@ export interface SpawnOptions {
   /** Wall-clock start in ms. */
   startMs: number;
   cmdline?: string[];
+  /** Target of `<proc>/<pid>/exe`. */
+  exe?: string;
   comm?: string;
   ppid?: number;
   mountinfo?: string;
@@ -85,6 +87,23 @@ export class FakeHost {
     const argv = o.cmdline ?? ["sleep", "300"];
     Deno.writeTextFileSync(`${d}/cmdline`, argv.map((a) => a + "\0").join(""));
     if (o.mountinfo !== undefined) Deno.writeTextFileSync(`${d}/mountinfo`, o.mountinfo);
+    if (o.exe !== undefined) this.setExe(pid, o.exe);
+  }
+
+  /** Rewrites a process's command line (an exec, or a process that retitles itself). */
+  setCmdline(pid: number, argv: readonly string[]): void {
+    Deno.writeTextFileSync(`${this.dir}/proc/${pid}/cmdline`, argv.map((a) => a + "\0").join(""));
+  }
+
+  /** Points `<proc>/<pid>/exe` at a file (a real binary, for the ELF checks). */
+  setExe(pid: number, target: string): void {
+    const link = `${this.dir}/proc/${pid}/exe`;
+    try {
+      Deno.removeSync(link);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    Deno.symlinkSync(target, link);
   }
 
   /** Moves a process to another cgroup. */

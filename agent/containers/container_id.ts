@@ -20,9 +20,15 @@
  * stable for the container's life, so its counters are kept. A pod sandbox without metadata has
  * no usable name and is ignored.
  *
- * `app_id` is the Kubernetes workload a pod belongs to, derived from the pod name (Deployment
- * `<name>-<hash>-<5>`, DaemonSet `<name>-<5>`, StatefulSet `<name>-<ordinal>`, CronJob), as
- * `/k8s/<ns>/<workload>`; empty for everything else, as in the contract.
+ * `app_id` is the Kubernetes workload a pod belongs to, read off a `/k8s/...` container ID as the
+ * contract does (errata §13.1, §13.2): the pod name ends in `-<1 to 10 hex>-<5 generated>`
+ * (Deployment), `-<5 generated>` (DaemonSet) or `-<digits>` (StatefulSet), tried in that order,
+ * where "generated" is Kubernetes' suffix alphabet; namespace and workload must be lower-case
+ * letters, digits and `-`. Anything else, CronJob IDs (`/k8s-cronjob/...`) included, gets "".
+ * The patterns are searched for, not anchored, exactly as the reference's are: the workload is
+ * the longest prefix of the pod name that leaves a matching suffix.
+ *
+ * systemd unit paths keep systemd's escapes except `\x2d`, which becomes `-` (§13.12).
  *
  * @module
  */
@@ -65,7 +71,14 @@ export interface IdentityOptions {
   readonly skipSystemdSystemServices?: boolean;
   /** For the CronJob ±7-day rule; `Date.now()` by default. */
   readonly nowMs?: number;
+  /** Properties of {@linkcode IdentityOptions.systemdUnit}, when known. */
   readonly systemd?: SystemdUnitProps;
+  /**
+   * The unit a systemd service's processes run in, as {@linkcode systemdUnitOf} takes it from
+   * the cgroup path (a template instance's own unit, not its slice); by default the last
+   * component of the class's unit path.
+   */
+  readonly systemdUnit?: string;
 }
 
 /** Why a cgroup does not become a container. */
@@ -88,48 +101,67 @@ export type Identity =
 
 const SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000;
 
-/** Kubernetes' random-suffix alphabet (no vowels, no 0, 1, 3). */
+/** Kubernetes' alphabet for generated name suffixes: no vowels, no 0, 1 or 3. */
 const K8S_RAND = "[bcdfghjklmnpqrstvwxz2456789]";
-const DEPLOYMENT_POD = new RegExp(`^(.+)-${K8S_RAND}{5,10}-${K8S_RAND}{5}$`);
-const DAEMONSET_POD = new RegExp(`^(.+)-${K8S_RAND}{5}$`);
-const STATEFULSET_POD = /^(.+)-\d+$/;
-/** A Job a CronJob made: `<cronjob>-<scheduled time in minutes>`, its pod `<job>-<5>`. */
-const CRONJOB_POD = /^(.+)-(\d{8,10})-[a-z0-9]{5}$/;
+/** A namespace or workload name as the contract accepts it. */
+const DNS_NAME = "[a-z0-9-]+";
+/** The rest of a container ID after the pod name: "/" and a container name (Go's `.` is `[^\n]`). */
+const REST = "/[^\n]+";
 
 /**
- * The CronJob a pod name belongs to, when its encoded schedule time is within ±7 days of now
- * (an older or future "time" is more likely a coincidence of digits than a schedule).
+ * The `app_id` patterns, tried in order on the whole container ID, unanchored; each captures
+ * `/k8s/<ns>/<workload>`.
+ */
+const WORKLOAD_PATTERNS: readonly RegExp[] = [
+  // Deployment: the ReplicaSet's pod-template hash (hex), then the pod's generated suffix
+  new RegExp(`(/k8s/${DNS_NAME}/${DNS_NAME})-[0-9a-f]{1,10}-${K8S_RAND}{5}${REST}`),
+  // DaemonSet (and Job) pods: one generated suffix
+  new RegExp(`(/k8s/${DNS_NAME}/${DNS_NAME})-${K8S_RAND}{5}${REST}`),
+  // StatefulSet: the ordinal
+  new RegExp(`(/k8s/${DNS_NAME}/${DNS_NAME})-\\d+${REST}`),
+];
+
+/**
+ * A Job a CronJob made is named `<cronjob>-<scheduled time in minutes since the epoch>`, its pod
+ * `<job>-<5 generated>`. Searched for, not anchored, as the reference does.
+ */
+const CRONJOB_POD = new RegExp(`(${DNS_NAME})-([0-9]{8})-${K8S_RAND}{5}`);
+
+/**
+ * The CronJob a pod name belongs to, when its encoded schedule time is strictly within 7 days
+ * of now (an older or future "time" is more likely a coincidence of digits than a schedule).
+ *
+ * @param pod the pod name (`io.kubernetes.pod.name`)
+ * @param nowMs the wall clock in ms
+ * @returns the CronJob's name, or undefined
  */
 export function cronJobOf(pod: string, nowMs: number = Date.now()): string | undefined {
   const m = CRONJOB_POD.exec(pod);
   if (!m) return undefined;
   const scheduledMs = Number(m[2]) * 60_000;
-  return Math.abs(scheduledMs - nowMs) <= SEVEN_DAYS_MS ? m[1] : undefined;
-}
-
-/** The workload of a pod name, or "" when it matches no owner pattern. */
-export function workloadOf(pod: string, nowMs: number = Date.now()): string {
-  const cron = cronJobOf(pod, nowMs);
-  if (cron !== undefined) return cron;
-  for (const re of [DEPLOYMENT_POD, DAEMONSET_POD, STATEFULSET_POD]) {
-    const m = re.exec(pod);
-    if (m) return m[1];
-  }
-  return "";
+  return scheduledMs > nowMs - SEVEN_DAYS_MS && scheduledMs < nowMs + SEVEN_DAYS_MS
+    ? m[1]
+    : undefined;
 }
 
 /**
- * `app_id` of a container ID: `/k8s/<ns>/<workload>` for Kubernetes pods whose name shows
- * their owner, "" otherwise.
+ * `app_id` of a container ID: `/k8s/<ns>/<workload>` for a `/k8s/` ID whose pod name shows its
+ * owner (see the module doc), "" otherwise (CronJob IDs, non-Kubernetes IDs, bare pods, names
+ * with upper case or dots).
+ *
+ * @example
+ * ```ts
+ * appIdOf("/k8s/default/web-7d4b9c8f6-x2kqp/nginx"); // "/k8s/default/web"
+ * appIdOf("/k8s-cronjob/ops/backup/job"); // ""
+ * ```
  */
-export function appIdOf(containerId: string, nowMs: number = Date.now()): string {
-  const parts = containerId.split("/");
-  // "", "k8s" | "k8s-cronjob", ns, pod | cronjob, container
-  if (parts.length !== 5 || parts[0] !== "") return "";
-  if (parts[1] === "k8s-cronjob") return `/k8s/${parts[2]}/${parts[3]}`;
-  if (parts[1] !== "k8s") return "";
-  const workload = workloadOf(parts[3], nowMs);
-  return workload === "" ? "" : `/k8s/${parts[2]}/${workload}`;
+export function appIdOf(containerId: string): string {
+  if (!containerId.startsWith("/k8s/")) return "";
+  for (const re of WORKLOAD_PATTERNS) {
+    const m = re.exec(containerId);
+    if (m) return m[1];
+  }
+  return "";
 }
 
 /** Unit name prefixes of well-known system services (`--skip-systemd-system-services`). */
@@ -150,7 +182,12 @@ const SYSTEM_UNIT_PREFIXES = [
   "rpcbind",
 ];
 
-/** Whether a unit is a "system service" the default configuration skips. */
+/**
+ * Whether a unit is a "system service" the default configuration skips: its name starts with
+ * one of the well-known prefixes, its `Type=` is oneshot or dbus, or a timer triggers it.
+ *
+ * @param unitPath a unit name, or a path whose last component is one
+ */
 export function isSystemdSystemService(unitPath: string, props: SystemdUnitProps = {}): boolean {
   const unit = unitPath.slice(unitPath.lastIndexOf("/") + 1);
   if (SYSTEM_UNIT_PREFIXES.some((p) => unit.startsWith(p))) return true;
@@ -158,9 +195,23 @@ export function isSystemdSystemService(unitPath: string, props: SystemdUnitProps
   return props.triggeredBy !== undefined && props.triggeredBy.endsWith(".timer");
 }
 
-/** Decodes systemd's `\x2d`-style escapes in a unit path. */
+/**
+ * Decodes `\x2d` (systemd's escape of "-") in a unit path, and no other escape: the contract's
+ * IDs keep `\x40`, `\x5c` and the rest as written (§13.12). Idempotent.
+ */
 export function unescapeUnitPath(path: string): string {
-  return path.replace(/\\x([0-9a-fA-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+  return path.includes("\\x2d") ? path.replaceAll("\\x2d", "-") : path;
+}
+
+/**
+ * The systemd unit whose properties decide whether a service is a "system service": the first
+ * component of the cgroup path ending in `.service`, else its last component, as written (a
+ * template instance under its slice, `/system.slice/system-getty.slice/getty@tty1.service`,
+ * gives `getty@tty1.service`).
+ */
+export function systemdUnitOf(cgroupPath: string): string {
+  const parts = cgroupPath.split("/");
+  return parts.find((p) => p.endsWith(".service")) ?? parts[parts.length - 1];
 }
 
 function envMap(env: IdentityMetadata["env"]): Readonly<Record<string, string>> {
@@ -179,8 +230,8 @@ export function shortId(id: string): string {
   return id.slice(0, 12);
 }
 
-function withApp(id: string, source: IdentitySource, nowMs: number): Identity {
-  return { id, appId: appIdOf(id, nowMs), source };
+function withApp(id: string, source: IdentitySource): Identity {
+  return { id, appId: appIdOf(id), source };
 }
 
 function kubernetesId(
@@ -188,9 +239,10 @@ function kubernetesId(
   labels: Readonly<Record<string, string>>,
   nowMs: number,
 ): Identity | undefined {
-  const ns = labels["io.kubernetes.pod.namespace"];
+  // the pod name decides, as in the reference (a missing namespace stays empty)
   const pod = labels["io.kubernetes.pod.name"];
-  if (!ns || !pod) return undefined;
+  if (!pod) return undefined;
+  const ns = labels["io.kubernetes.pod.namespace"] ?? "";
   let container = labels["io.kubernetes.container.name"] ?? "";
   if (cls.kind === "sandbox") container = "sandbox";
   else if (container === "" || container === "POD") return { ignored: "pause_container" };
@@ -198,27 +250,22 @@ function kubernetesId(
   const id = cron !== undefined
     ? `/k8s-cronjob/${ns}/${cron}/${container}`
     : `/k8s/${ns}/${pod}/${container}`;
-  return withApp(id, "metadata", nowMs);
+  return withApp(id, "metadata");
 }
 
+/**
+ * `/swarm/<stack or _>/<service>/<slot>` for a Swarm task: the task name
+ * `<service>.<slot or node id>.<task id>` gives the slot (its second dot-separated field; a name
+ * with fewer than two dots is no task), the service label the service, without its
+ * `<stack>_` prefix.
+ */
 function swarmId(labels: Readonly<Record<string, string>>): string | undefined {
-  const task = labels["com.docker.swarm.task.name"];
-  if (!task) return undefined;
+  const parts = (labels["com.docker.swarm.task.name"] ?? "").split(".");
+  if (parts.length < 3) return undefined;
   const stack = labels["com.docker.stack.namespace"] ?? "";
   let service = labels["com.docker.swarm.service.name"] ?? "";
-  // task name: <service>.<slot or node id>.<task id>
-  let rest = task;
-  if (service !== "" && task.startsWith(service + ".")) rest = task.slice(service.length + 1);
-  else {
-    const parts = task.split(".");
-    if (parts.length < 3) return undefined;
-    service = parts.slice(0, -2).join(".");
-    rest = parts.slice(-2).join(".");
-  }
-  const slot = rest.split(".")[0];
-  if (service === "" || slot === "") return undefined;
   if (stack !== "" && service.startsWith(stack + "_")) service = service.slice(stack.length + 1);
-  return `/swarm/${stack || "_"}/${service}/${slot}`;
+  return `/swarm/${stack || "_"}/${service}/${parts[1]}`;
 }
 
 function nomadId(env: Readonly<Record<string, string>>): string | undefined {
@@ -243,7 +290,6 @@ export function containerIdentity(
   md: IdentityMetadata | undefined,
   opts: IdentityOptions = {},
 ): Identity {
-  const nowMs = opts.nowMs ?? Date.now();
   switch (cls.kind) {
     case "standalone":
       return { ignored: "standalone" };
@@ -251,17 +297,18 @@ export function containerIdentity(
       return { ignored: "unknown_layout" };
     case "talos": {
       const name = (cls.containerId ?? "").replace(/^\/talos\//, "").replace(/^\//, "");
-      return name === "" ? { ignored: "no_id" } : withApp(`/talos/${name}`, "cgroup", nowMs);
+      return name === "" ? { ignored: "no_id" } : withApp(`/talos/${name}`, "cgroup");
     }
     case "systemd_service": {
       const path = unescapeUnitPath(cls.containerId ?? "");
       if (!path.startsWith("/") || path === "/") return { ignored: "no_id" };
+      const unit = opts.systemdUnit ?? path;
       if (
-        (opts.skipSystemdSystemServices ?? true) && isSystemdSystemService(path, opts.systemd)
+        (opts.skipSystemdSystemServices ?? true) && isSystemdSystemService(unit, opts.systemd)
       ) {
         return { ignored: "systemd_system_service" };
       }
-      return withApp(path, "cgroup", nowMs);
+      return withApp(path, "cgroup");
     }
     case "sandbox":
     case "container":
@@ -271,22 +318,24 @@ export function containerIdentity(
   const rid = cls.containerId ?? "";
   if (runtime === "lxc") {
     const name = rid.replace(/^\/lxc\//, "");
-    return name === "" ? { ignored: "no_id" } : withApp(`/lxc/${name}`, "cgroup", nowMs);
+    return name === "" ? { ignored: "no_id" } : withApp(`/lxc/${name}`, "cgroup");
   }
   if (md === undefined) {
     if (cls.kind === "sandbox") return { ignored: "no_metadata" };
     if (runtime === "" || rid === "") return { ignored: "no_id" };
-    return withApp(`/${runtime}/${shortId(rid)}`, "fallback", nowMs);
+    return withApp(`/${runtime}/${shortId(rid)}`, "fallback");
   }
   const labels = md.labels ?? {};
-  const k8s = kubernetesId(cls, labels, nowMs);
+  const k8s = kubernetesId(cls, labels, opts.nowMs ?? Date.now());
   if (k8s !== undefined) return k8s;
   if (cls.kind === "sandbox") return { ignored: "no_metadata" };
   const swarm = swarmId(labels);
-  if (swarm !== undefined) return withApp(swarm, "metadata", nowMs);
+  if (swarm !== undefined) return withApp(swarm, "metadata");
   const nomad = nomadId(envMap(md.env));
-  if (nomad !== undefined) return withApp(nomad, "metadata", nowMs);
-  const name = (md.name ?? "").replace(/^\/+/, "");
+  if (nomad !== undefined) return withApp(nomad, "metadata");
+  // Docker's names start with one "/", which the reference drops
+  const raw = md.name ?? "";
+  const name = raw.startsWith("/") ? raw.slice(1) : raw;
   if (name === "") return { ignored: "unnamed" };
-  return withApp(runtime === "podman" ? `/podman/${name}` : `/docker/${name}`, "metadata", nowMs);
+  return withApp(runtime === "podman" ? `/podman/${name}` : `/docker/${name}`, "metadata");
 }

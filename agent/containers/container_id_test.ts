@@ -4,8 +4,8 @@ import {
   containerIdentity,
   cronJobOf,
   isSystemdSystemService,
+  systemdUnitOf,
   unescapeUnitPath,
-  workloadOf,
 } from "./container_id.ts";
 import type { IdentityClass, IdentityMetadata } from "./container_id.ts";
 
@@ -70,32 +70,82 @@ Deno.test("Kubernetes sandboxes are 'sandbox'; pause containers are ignored", ()
   deepEqual(id(sandbox, { name: "x", labels: {} }), { ignored: "no_metadata" });
 });
 
-Deno.test("CronJob pods within ±7 days collapse to /k8s-cronjob/<ns>/<cronjob>/<container>", () => {
-  const pod = `backup-${MINUTES_NOW - 60}-abcde`;
+Deno.test("CronJob pods within 7 days collapse to /k8s-cronjob/<ns>/<cronjob>/<container>", () => {
+  const pod = `backup-${MINUTES_NOW - 60}-x2kqp`;
+  // the contract maps only /k8s/ IDs to a workload: a CronJob's app_id is empty (§13.1)
   deepEqual(id(containerd, k8s("ops", pod, "job")), {
     id: "/k8s-cronjob/ops/backup/job",
-    appId: "/k8s/ops/backup",
+    appId: "",
     source: "metadata",
   });
-  equal(cronJobOf(`backup-${MINUTES_NOW + 6 * 24 * 60}-abcde`, NOW), "backup");
-  equal(cronJobOf(`backup-${MINUTES_NOW - 8 * 24 * 60}-abcde`, NOW), undefined);
+  equal(cronJobOf(`backup-${MINUTES_NOW + 6 * 24 * 60}-x2kqp`, NOW), "backup");
+  equal(cronJobOf(`backup-${MINUTES_NOW - 8 * 24 * 60}-x2kqp`, NOW), undefined);
+  // strictly within: exactly 7 days away is out
+  equal(cronJobOf(`b-${MINUTES_NOW + 7 * 24 * 60}-x2kqp`, MINUTES_NOW * 60_000), undefined);
+  equal(cronJobOf(`b-${MINUTES_NOW + 7 * 24 * 60 - 1}-x2kqp`, MINUTES_NOW * 60_000), "b");
+  // the Job's time has exactly 8 digits, the pod's suffix is in Kubernetes' alphabet
+  equal(cronJobOf(`backup-0${MINUTES_NOW}-x2kqp`, NOW), undefined);
+  equal(cronJobOf(`backup-${MINUTES_NOW}-abcde`, NOW), undefined);
+  // searched for, not anchored, as in the reference: a dotted pod name keeps its last part
+  equal(cronJobOf(`team.backup-${MINUTES_NOW}-x2kqp`, NOW), "backup");
+  equal(cronJobOf(`backup-${MINUTES_NOW}-x2kqp-extra`, NOW), "backup");
   // digits that are no schedule time: a plain pod
-  deepEqual(id(containerd, k8s("ops", "ticket-12345678-abcde", "c")), {
-    id: "/k8s/ops/ticket-12345678-abcde/c",
-    appId: "",
+  deepEqual(id(containerd, k8s("ops", "ticket-12345678-x2kqp", "c")), {
+    id: "/k8s/ops/ticket-12345678-x2kqp/c",
+    appId: "/k8s/ops/ticket", // the digits pass for a Deployment's hash
     source: "metadata",
   });
 });
 
-Deno.test("workloadOf and appIdOf", () => {
-  equal(workloadOf("coredns-5d78c9869d-4wxkz"), "coredns");
-  equal(workloadOf("kube-proxy-vq9zt"), "kube-proxy");
-  equal(workloadOf("redis-12"), "redis");
-  equal(workloadOf("mypod"), "");
-  equal(appIdOf("/docker/web"), "");
-  equal(appIdOf("/system.slice/nginx.service"), "");
-  equal(appIdOf("/k8s/ns/redis-1/redis"), "/k8s/ns/redis");
-  equal(appIdOf("/k8s-cronjob/ns/backup/job"), "/k8s/ns/backup");
+Deno.test("appIdOf: the workload patterns of the contract (§13.2), exact values", () => {
+  const cases: [string, string][] = [
+    // Deployment: <name>-<1 to 10 hex>-<5 generated>
+    ["/k8s/default/web-7d4b9c8f6-x2kqp/nginx", "/k8s/default/web"],
+    ["/k8s/kube-system/coredns-5d78c9869d-4wxkz/coredns", "/k8s/kube-system/coredns"],
+    ["/k8s/default/web-5-x2kqp/nginx", "/k8s/default/web"], // a 1-digit hash
+    ["/k8s/default/api-v2-6f-x2kqp/api", "/k8s/default/api-v2"],
+    // an 11-hex hash is no Deployment's: the pod's generated suffix alone is taken
+    ["/k8s/default/web-12345678901-x2kqp/nginx", "/k8s/default/web-12345678901"],
+    // a hash with non-hex letters: likewise (the reference's pattern wants hex)
+    ["/k8s/default/coredns-6b9fdbfx7c-4wxkz/coredns", "/k8s/default/coredns-6b9fdbfx7c"],
+    // DaemonSet: <name>-<5 generated>
+    ["/k8s/kube-system/kube-proxy-vq9zt/kube-proxy", "/k8s/kube-system/kube-proxy"],
+    ["/k8s/coroot/coroot-node-agent-np9pk/node-agent", "/k8s/coroot/coroot-node-agent"],
+    // the longest workload that leaves a matching suffix
+    ["/k8s/ns/a-1a-bcdfg-bcdfg/c", "/k8s/ns/a-1a-bcdfg"],
+    // StatefulSet: <name>-<ordinal>
+    ["/k8s/db/postgres-0/postgres", "/k8s/db/postgres"],
+    ["/k8s/default/cassandra-main-12/cassandra", "/k8s/default/cassandra-main"],
+    ["/k8s/ns/redis-1/redis", "/k8s/ns/redis"],
+    // a suffix with vowels or look-alikes is not generated: no owner
+    ["/k8s/default/web-abcde/c", ""],
+    ["/k8s/default/web-x2kq1/c", ""],
+    ["/k8s/default/debug/sh", ""],
+    // names outside [a-z0-9-]: dots, upper case, underscores
+    ["/k8s/default/my.app-7d4b9c8f6-x2kqp/c", ""],
+    ["/k8s/default/Web-7d4b9c8f6-x2kqp/c", ""],
+    ["/k8s/Default/web-7d4b9c8f6-x2kqp/c", ""],
+    ["/k8s/default/my_app-0/c", ""],
+    ["/k8s//web-0/c", ""], // no namespace
+    ["/k8s/default/web-0/", ""], // no container name
+    // not Kubernetes pods
+    ["/k8s-cronjob/ns/backup/job", ""],
+    ["/docker/web-0", ""],
+    ["/system.slice/nginx.service", ""],
+    ["/swarm/shop/api-0/1", ""],
+  ];
+  for (const [cid, app] of cases) equal(appIdOf(cid), app, cid);
+});
+
+Deno.test("a pod name without a namespace label still gives a /k8s/ ID, as in the reference", () => {
+  const labels = { "io.kubernetes.pod.name": "web-0", "io.kubernetes.container.name": "c" };
+  deepEqual(id(containerd, { labels }), { id: "/k8s//web-0/c", appId: "", source: "metadata" });
+  // a namespace without a pod name is no Kubernetes container
+  deepEqual(id(docker, { name: "/n", labels: { "io.kubernetes.pod.namespace": "ns" } }), {
+    id: "/docker/n",
+    appId: "",
+    source: "metadata",
+  });
 });
 
 Deno.test("Docker Swarm: /swarm/<stack or _>/<service>/<slot>", () => {
@@ -110,8 +160,24 @@ Deno.test("Docker Swarm: /swarm/<stack or _>/<service>/<slot>", () => {
     source: "metadata",
   });
   deepEqual(
-    id(docker, { name: "x", labels: { "com.docker.swarm.task.name": "web.1.abc" } }),
+    id(docker, {
+      name: "x",
+      labels: {
+        "com.docker.swarm.task.name": "web.1.abc",
+        "com.docker.swarm.service.name": "web",
+      },
+    }),
     { id: "/swarm/_/web/1", appId: "", source: "metadata" },
+  );
+  // the slot is the task name's second field, the service only its label (as in the reference)
+  deepEqual(
+    id(docker, { name: "x", labels: { "com.docker.swarm.task.name": "a.b.3.xyz" } }),
+    { id: "/swarm/_//b", appId: "", source: "metadata" },
+  );
+  // a task name with fewer than two dots is no Swarm task
+  deepEqual(
+    id(docker, { name: "/x", labels: { "com.docker.swarm.task.name": "web.1" } }),
+    { id: "/docker/x", appId: "", source: "metadata" },
   );
 });
 
@@ -193,6 +259,17 @@ Deno.test("systemd services: unit path, system services skipped unless asked", (
     appId: "",
     source: "cgroup",
   });
+  // only \x2d is decoded (§13.12): other escapes stay as systemd wrote them
+  deepEqual(id(svc("/system.slice/run\\x40x\\x2dy\\x5cz.service"), undefined), {
+    id: "/system.slice/run\\x40x-y\\x5cz.service",
+    appId: "",
+    source: "cgroup",
+  });
+  deepEqual(id(svc("/system.slice/caf\\xc3\\xa9.service"), undefined), {
+    id: "/system.slice/caf\\xc3\\xa9.service",
+    appId: "",
+    source: "cgroup",
+  });
   deepEqual(id(svc("/system.slice/systemd-journald.service"), undefined), {
     ignored: "systemd_system_service",
   });
@@ -212,6 +289,35 @@ Deno.test("systemd services: unit path, system services skipped unless asked", (
   equal(isSystemdSystemService("/system.slice/app.service", { type: "oneshot" }), true);
   equal(isSystemdSystemService("/system.slice/app.service", { type: "notify" }), false);
   equal(unescapeUnitPath("/system.slice/a\\x2db\\x2dc.service"), "/system.slice/a-b-c.service");
+  equal(unescapeUnitPath("/system.slice/a\\x2Db.service"), "/system.slice/a\\x2Db.service");
+  equal(unescapeUnitPath(unescapeUnitPath("/a\\x5cx2d\\x2d")), "/a\\x5cx2d-");
+});
+
+Deno.test("a template instance is judged by its own unit, not its slice", () => {
+  const slice: IdentityClass = {
+    kind: "systemd_service",
+    runtime: "systemd",
+    containerId: "/system.slice/system-systemd\\x2dfsck.slice",
+  };
+  const path = "/system.slice/system-systemd\\x2dfsck.slice/systemd-fsck@dev-vda1.service";
+  equal(systemdUnitOf(path), "systemd-fsck@dev-vda1.service");
+  equal(systemdUnitOf("/system.slice/nginx.service"), "nginx.service");
+  equal(systemdUnitOf("/system.slice/nginx.service/worker"), "nginx.service");
+  equal(systemdUnitOf("/system.slice/system-foo.slice"), "system-foo.slice");
+  // the unit's name starts with "systemd-": a system service, though its slice's does not
+  deepEqual(id(slice, undefined, { systemdUnit: systemdUnitOf(path) }), {
+    ignored: "systemd_system_service",
+  });
+  deepEqual(id(slice, undefined, { systemdUnit: "postgresql@15-main.service" }), {
+    id: "/system.slice/system-systemd-fsck.slice",
+    appId: "",
+    source: "cgroup",
+  });
+  // and by the instance's properties
+  deepEqual(
+    id(slice, undefined, { systemdUnit: "modprobe@drm.service", systemd: { type: "oneshot" } }),
+    { ignored: "systemd_system_service" },
+  );
 });
 
 Deno.test("Talos, standalone and unknown", () => {

@@ -15,8 +15,10 @@
  * parent in sysfs (`<sys>/dev/block/8:1` → `…/sda/sda1` → `sda`). Block I/O counters are kept
  * per disk by the kernel (io.stat, blkio), so each mount on a disk carries that disk's counters.
  *
- * **Volume.** A Kubernetes persistent volume name (`pvc-<uuid>`) found in the mount's source
- * (the runtime's mount list, else the mount's root in mountinfo); "" otherwise.
+ * **Volume.** A Kubernetes persistent volume name (`pvc-<uuid>`) found in the mount's host-side
+ * source in the runtime's mount list (OCI `config.json` mounts, Docker's mount points, CRI-O's
+ * volumes annotation), looked up by the mount point; "" otherwise, as in the reference (§13.5).
+ * The mount's root in mountinfo is not used: the reference does not use it either.
  *
  * **statfs** goes through `<proc>/<pid>/root/<mount point>` with `node:fs` (`--allow-sys=statfs`
  * and read on `<proc>`), asynchronously and with a timeout, because a hung network file system
@@ -37,11 +39,31 @@ export const RUNTIME_FILE_MOUNTS: ReadonlySet<string> = new Set([
   "/dev/termination-log",
 ]);
 
-const PVC = /(?:^|\/)(pvc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:\/|$)/;
+const PVC = /pvc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
-/** The Kubernetes persistent volume name in a mount source, or "". */
+/**
+ * The Kubernetes persistent volume name (`pvc-<uuid>`, lower-case hex) in a mount's host-side
+ * source, or "". The name is searched for anywhere, as the reference does (errata §13.5), so
+ * CSI paths (`…/kubernetes.io~csi/pvc-<uuid>/mount`), subpaths, k3s/local-path directories
+ * (`…/storage/pvc-<uuid>_<ns>_<claim>`), microk8s' (`…/<ns>-<claim>-pvc-<uuid>`) and
+ * `csi-pvc-<uuid>` all give `pvc-<uuid>`. Exactly as the reference's pattern picks it: the name
+ * needs at least one character before it on its line, the last one on the first line that has
+ * one wins.
+ *
+ * @example
+ * ```ts
+ * volumeOf("/var/lib/rancher/k3s/storage/pvc-0a1b2c3d-1111-2222-3333-444455556666_db_data");
+ * // "pvc-0a1b2c3d-1111-2222-3333-444455556666"
+ * ```
+ */
 export function volumeOf(source: string): string {
-  return PVC.exec(source)?.[1] ?? "";
+  if (!source.includes("pvc-")) return "";
+  for (const line of source.split("\n")) {
+    let found = "";
+    for (const m of line.matchAll(PVC)) if (m.index >= 1) found = m[0];
+    if (found !== "") return found;
+  }
+  return "";
 }
 
 /** A mount the container's disk series are reported for. */
@@ -70,7 +92,8 @@ export function selectMounts(
       continue;
     }
     if (RUNTIME_FILE_MOUNTS.has(m.mountPoint)) continue;
-    const volume = volumeOf(sources.get(m.mountPoint) ?? "") || volumeOf(m.root);
+    // from the runtime's mount list only, as the reference does
+    const volume = volumeOf(sources.get(m.mountPoint) ?? "");
     byPoint.delete(m.mountPoint);
     byPoint.set(m.mountPoint, {
       mountPoint: m.mountPoint,

@@ -3,15 +3,37 @@ import { BlockDevices, selectMounts, StatfsTimeout, statfsUsage, volumeOf } from
 import { FIXTURES } from "./_testing.ts";
 import { parseMountInfo } from "./proc.ts";
 
-Deno.test("volumeOf finds a Kubernetes PV name in a mount source", () => {
-  equal(
-    volumeOf(
-      "/var/lib/kubelet/pods/0a/volumes/kubernetes.io~csi/pvc-0a1b2c3d-1111-2222-3333-444455556666/mount",
-    ),
-    "pvc-0a1b2c3d-1111-2222-3333-444455556666",
-  );
-  equal(volumeOf("/var/lib/docker/volumes/data/_data"), "");
-  equal(volumeOf("/x/pvc-0a1b2c3d-1111-2222-3333-444455556666extra"), "");
+Deno.test("volumeOf: the PV name anywhere in a mount source, as the reference finds it (§13.5)", () => {
+  const PV = "pvc-0a1b2c3d-1111-2222-3333-444455556666";
+  const cases: [string, string][] = [
+    // CSI volume and subpath as the kubelet mounts them
+    [`/var/lib/kubelet/pods/0a/volumes/kubernetes.io~csi/${PV}/mount`, PV],
+    [`/var/lib/kubelet/pods/0a/volume-subpaths/${PV}/pg/0`, PV],
+    // k3s / rancher local-path: <pv>_<namespace>_<claim>
+    [`/var/lib/rancher/k3s/storage/${PV}_default_mongod-data-mongo-rs0-0`, PV],
+    [`/opt/local-path-provisioner/${PV}_db_data`, PV],
+    // microk8s hostpath: <namespace>-<claim>-<pv>
+    [`/var/snap/microk8s/common/default-storage/coroot-coroot-data-${PV}`, PV],
+    // CSI drivers that prefix the name
+    [`/var/lib/kubelet/plugins/kubernetes.io/csi/pv/csi-${PV}/globalmount`, PV],
+    [`/x/${PV}extra`, PV],
+    // the last of several on the line
+    [
+      `/a/${PV}/b/pvc-ffffffff-aaaa-bbbb-cccc-dddddddddddd/c`,
+      "pvc-ffffffff-aaaa-bbbb-cccc-dddddddddddd",
+    ],
+    // not PV names
+    ["/var/lib/docker/volumes/data/_data", ""],
+    ["/var/lib/kubelet/pods/0a/volumes/kubernetes.io~projected/kube-api-access-jvvq6", ""],
+    ["/var/lib/kubelet/pods/0a/volumes/kubernetes.io~configmap/config-volume", ""],
+    [`/x/${PV.toUpperCase()}`, ""], // upper-case hex is no Kubernetes UID
+    [`/x/pvc-0a1b2c3d-1111-2222-3333-44445555666`, ""], // one digit short
+    // the reference's pattern wants a character before the name
+    [PV, ""],
+    [`${PV}_default_x`, ""],
+    ["", ""],
+  ];
+  for (const [source, volume] of cases) equal(volumeOf(source), volume, source);
 });
 
 Deno.test("selectMounts: real devices and ZFS, no runtime file mounts, topmost mount wins", () => {
@@ -27,8 +49,15 @@ Deno.test("selectMounts: real devices and ZFS, no runtime file mounts, topmost m
     "pvc-0a1b2c3d-1111-2222-3333-444455556666/mount /pv rw - ext4 /dev/vda rw",
     "",
   ].join("\n"));
+  const csi = "/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/" +
+    "pvc-0a1b2c3d-1111-2222-3333-444455556666/mount";
+  // the volume comes from the runtime's mount list (destination → host source) only
+  deepEqual(selectMounts(mounts).map((m) => m.volume), ["", "", ""]);
   deepEqual(
-    selectMounts(mounts, [{ destination: "/data", source: "/var/lib/x", type: "bind" }]),
+    selectMounts(mounts, [
+      { destination: "/data", source: "/var/lib/x", type: "bind" },
+      { destination: "/pv", source: csi, type: "bind" },
+    ]),
     [
       { mountPoint: "/data", dev: "8:1", major: 8, minor: 1, volume: "" },
       { mountPoint: "/tank", dev: "0:55", major: 0, minor: 55, volume: "" },

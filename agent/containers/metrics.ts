@@ -71,6 +71,7 @@ export class ContainerFamilies {
   readonly oomUnattributed: Counter<readonly string[]>;
   readonly roundPerContainer: Gauge<readonly string[]>;
   readonly statfsTimeouts: Counter<readonly string[]>;
+  readonly exeChecks: Counter<readonly string[]>;
 
   /** The contract's resource families a dead container stops reporting. */
   readonly resourceFamilies: readonly (Gauge<readonly string[]> | Counter<readonly string[]>)[];
@@ -197,7 +198,8 @@ export class ContainerFamilies {
     this.overflow = r.counter({
       name: "osprey_containers_overflow_total",
       help: "What the container registry did not track because a cap was reached: " +
-        "kind=container (--max-containers), process (--max-processes), unknown_layout",
+        "kind=container (--max-containers), process (--max-processes), unknown_layout, " +
+        "binary (executables' runtime facts evicted from their cache)",
       labelNames: ["kind"],
     });
     this.unknownLayout = r.counter({
@@ -271,6 +273,14 @@ export class ContainerFamilies {
         "skipped for a while)",
       labelNames: [],
     });
+    this.exeChecks = r.counter({
+      name: "osprey_container_exe_checks_total",
+      help: "Executables of container processes read for their runtime (golang, rust, dotnet " +
+        "from the ELF headers), by result: golang, rust, dotnet, other (ELF, none of them), " +
+        "not_elf, truncated, malformed, too_large, unreadable, timeout, busy (not read now, " +
+        "retried later); a binary is read once while it stays in the cache",
+      labelNames: ["result"],
+    });
     this.diskFamilies = [this.diskSize, this.diskUsed, this.diskReserved];
     this.ioFamilies = [this.diskReads, this.diskWrites, this.diskReadBytes, this.diskWrittenBytes];
     this.resourceFamilies = [
@@ -286,7 +296,9 @@ export class ContainerFamilies {
       ...this.diskFamilies,
       ...this.ioFamilies,
     ];
-    for (const kind of ["container", "process", "unknown_layout"]) this.overflow.labels(kind);
+    for (const kind of ["container", "process", "unknown_layout", "binary"]) {
+      this.overflow.labels(kind);
+    }
     this.unknownLayout.labels();
     for (const reason of ["outside_namespace", "non_utf8_path"]) {
       this.unreadableCgroups.labels(reason);

@@ -21,7 +21,13 @@
  *
  * @module
  */
-import { libraryCandidates } from "../../ffi/mod.ts";
+import { libraryCandidates, openLibrary, type OspreyLibrary } from "../../ffi/mod.ts";
+import {
+  ExeInspector,
+  type FileReader,
+  libraryFileReader,
+  nodeFileReader,
+} from "../apptype/mod.ts";
 import {
   describeNamespace,
   detectCgroupFs,
@@ -225,10 +231,17 @@ function requiredNeeds(paths: HostPaths): PermissionNeed[] {
   return [...new Set([paths.proc, paths.cgroup])].map(read);
 }
 
+/** libosprey's path, for reading executables (the one process_events opens too). */
+function libraryPath(): string {
+  return libraryCandidates()[0] ?? "libosprey.so";
+}
+
 /** The permissions that add something when granted (the sockets only when configured). */
 export function optionalNeeds(paths: HostPaths, flags: FlagValues = {}): PermissionNeed[] {
+  const lib = libraryPath();
   return [
     read(paths.sys),
+    { descriptor: { name: "ffi", path: lib }, flag: `--allow-ffi=${lib}` },
     ...runtimeStateDirs(paths).map(read),
     { descriptor: { name: "sys", kind: "statfs" }, flag: "--allow-sys=statfs" },
     ...runtimeApiNeeds(flags),
@@ -264,6 +277,32 @@ function reportedDisks(flags: FlagValues, log: Logger): (name: string) => boolea
   }
 }
 
+/**
+ * How executables are read for the golang, rust and dotnet application types: through
+ * libosprey when its --allow-ffi is granted (Deno's own file APIs cannot open
+ * `<proc>/<pid>/exe` under scoped read permissions), through node:fs when reads are not scoped
+ * at all, else not (said once).
+ */
+function executableReader(log: Logger): { read?: FileReader; lib?: OspreyLibrary } {
+  const path = libraryPath();
+  let why = `not granted: --allow-ffi=${path}`;
+  if (Deno.permissions.querySync({ name: "ffi", path }).state === "granted") {
+    try {
+      const lib = openLibrary(path);
+      return { read: libraryFileReader(lib), lib };
+    } catch (err) {
+      why = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    }
+  }
+  if (Deno.permissions.querySync({ name: "read" }).state === "granted") {
+    return { read: nodeFileReader() };
+  }
+  log.warn("containers: no golang, rust or dotnet application types from executables", {
+    reason: why,
+  });
+  return {};
+}
+
 /** The module definition. */
 export const containersModule: ModuleSpec = {
   name: "containers",
@@ -280,7 +319,8 @@ export const containersModule: ModuleSpec = {
         missing: [...new Set(missing.map((m) => m.flag))].join(" "),
         effect: "no block device names without <sys>; short IDs instead of names without " +
           "runtime dirs; no container_resources_disk_{size,used,reserved}_bytes without " +
-          "statfs; a --docker-socket or --podman-socket not granted is not asked",
+          "statfs; no golang, rust or dotnet application types without libosprey; a " +
+          "--docker-socket or --podman-socket not granted is not asked",
       });
     }
     const sockets = new Map(
@@ -333,6 +373,7 @@ export const containersModule: ModuleSpec = {
       libraryPath: libraryCandidates()[0] ?? "libosprey.so",
       roots: [cgroupFs.root],
     });
+    const exe = executableReader(log);
     const files = new KeptFiles({ raw: rawFiles, maxOpen: keptFilesMax });
     const disks = new ContainerDisks(paths, { reported: reportedDisks(ctx.flags, ctx.log) });
     const units = new SystemdUnits(paths.root);
@@ -365,6 +406,11 @@ export const containersModule: ModuleSpec = {
       systemdProps: (unitPath) => units.props(unitPath),
       bootTimeMs,
       userHz,
+      exeInspector: exe.read === undefined ? null : new ExeInspector({
+        read: exe.read,
+        onOutcome: (o) => families.exeChecks.labels(o).inc(),
+        onEvict: () => families.overflow.labels("binary").inc(),
+      }),
       onRemove(c) {
         disks.forget(c.id);
         if (c.metadata) api?.forget(c.metadata.runtime, c.metadata.id);
@@ -420,6 +466,7 @@ export const containersModule: ModuleSpec = {
         api?.close();
         files.close();
         rawFiles.close();
+        exe.lib?.close();
       },
     };
   },

@@ -27,6 +27,14 @@
  * container. The kill of a process whose container is still being identified is kept and
  * counted when the container's ID is known.
  *
+ * **Application types** (reference errata §13.8) follow the live processes: each process's
+ * types come from its command line (or exe link) and its executable's ELF headers (golang,
+ * rust, dotnet; read asynchronously, cached per binary), are read when it is first seen or
+ * after an exec (a forked child takes its parent's), and a few per container are read again
+ * each rescan (a process may rewrite its title). A container's types are the union over its
+ * live processes, recomputed when processes come and go: a type whose processes all exited
+ * goes away.
+ *
  * **Bounds**: at most `maxProcesses` processes and `maxContainers` containers (pending ones
  * included); what does not fit is counted in `osprey_containers_overflow_total{kind}` and tried
  * again on later rescans. Cgroups of an unknown layout are counted once per cgroup
@@ -52,11 +60,16 @@ import {
   primaryCgroupPath,
   type ProcCgroups,
 } from "../cgroups/mod.ts";
-import { applicationType, parseCmdline } from "../apptype/mod.ts";
+import { ExeInspector, guessByCmdline, guessByExe, isDotnetCommand } from "../apptype/mod.ts";
 import type { Logger } from "../log.ts";
 import type { HostPaths } from "../paths.ts";
 import { decodeHostText, isRawHostPath, printableHostPath, under } from "../paths.ts";
-import { containerIdentity, type IgnoreReason, type SystemdUnitProps } from "./container_id.ts";
+import {
+  containerIdentity,
+  type IgnoreReason,
+  systemdUnitOf,
+  type SystemdUnitProps,
+} from "./container_id.ts";
 import type { ContainerMetadata, ContainerRuntime } from "./metadata/mod.ts";
 import { MetadataError } from "./metadata/mod.ts";
 import { type ContainerFamilies, SeriesOwner } from "./metrics.ts";
@@ -119,7 +132,10 @@ export interface ContainerRegistryOptions {
    * written it yet when the first process is seen). @default [500, 2000, 5000]
    */
   readonly metadataRetryDelaysMs?: readonly number[];
-  /** systemd unit properties (Type=, TriggeredBy=) for a unit path, when known. */
+  /**
+   * systemd unit properties (Type=, TriggeredBy=) of a unit (its name, e.g.
+   * `getty@tty1.service`), when known.
+   */
   readonly systemdProps?: (unitPath: string) => SystemdUnitProps | undefined;
   /** Wall clock in ms. @default Date.now */
   readonly now?: () => number;
@@ -127,8 +143,16 @@ export interface ContainerRegistryOptions {
   readonly bootTimeMs: number;
   /** USER_HZ. @default 100 */
   readonly userHz?: number;
-  /** Processes of a container whose command line is read for its application type, per rescan. */
+  /**
+   * Processes per container whose command line is read again for its application type in a
+   * rescan (the oldest reads first); new and exec'd processes are always read. @default 20
+   */
   readonly appTypeProbesPerRescan?: number;
+  /**
+   * Reads executables for golang, rust and dotnet; `null`: no types from executables. By
+   * default one over node:fs with the module's counters (right where reads are not scoped).
+   */
+  readonly exeInspector?: ExeInspector | null;
   /** Called when a container is removed (its series are already gone). */
   readonly onRemove?: (c: ContainerView) => void;
   /** Called with the directories of a cgroup the registry forgets, or whose container died (to close kept files). */
@@ -173,8 +197,18 @@ interface Proc {
   entry: CgroupEntry;
   /** v2 cgroup id from the last event, 0 when unknown. */
   cgroupId: number;
-  /** The file of its last exec, kept only while its cgroup is being identified. */
-  exe?: string;
+  /**
+   * Application types from its command line and executable path; `null` for an empty command
+   * line (no type at all, as in the contract); undefined until read (again, after an exec).
+   */
+  types?: readonly string[] | null;
+  /** The rescan round its types were last read in. */
+  typesRound: number;
+  /** Bumped on exec: an inspection started before belongs to the old image. */
+  image: number;
+  /** golang, rust, dotnet from its executable; undefined until inspected. */
+  binaryTypes?: readonly string[];
+  binaryPending: boolean;
 }
 
 /** A container as the collectors see it. */
@@ -209,8 +243,12 @@ class Container implements ContainerView {
   metadata?: ContainerMetadata;
   image = "";
   systemd?: SystemdUnitProps;
-  readonly appTypes = new Set<string>();
-  probeTokens = 0;
+  /** The application types of its live processes, as last computed. */
+  appTypes: string[] = [];
+  /** The types its `container_application_type` series show. */
+  shownTypes = "";
+  /** A process joined, left or got new types since {@linkcode appTypes} was computed. */
+  typesDirty = true;
   /** The label values of its `container_info` series, to replace it when they change. */
   infoKey = "";
   removed = false;
@@ -238,7 +276,6 @@ class Container implements ContainerView {
   }
 }
 
-const MAX_APP_TYPES = 16;
 const UNKNOWN_LOG_LIMIT = 5;
 /** Distinct cgroups of unknown layout held at once; more are counted as overflow. */
 const MAX_UNKNOWN_CGROUPS = 1024;
@@ -261,6 +298,10 @@ export class ContainerRegistry {
   readonly #retries: readonly number[];
   readonly #timeoutMs: number;
   readonly #probes: number;
+  readonly #exe: ExeInspector | undefined;
+  /** Rescans so far: the age of a process's application types. */
+  #round = 0;
+  #rereadDue = false;
 
   readonly #procs = new Map<number, Proc>();
   readonly #entries = new Map<string, CgroupEntry>();
@@ -294,6 +335,10 @@ export class ContainerRegistry {
     this.#retries = opts.metadataRetryDelaysMs ?? [500, 2000, 5000];
     this.#timeoutMs = opts.metadataTimeoutMs ?? 5000;
     this.#probes = opts.appTypeProbesPerRescan ?? 20;
+    this.#exe = opts.exeInspector === null ? undefined : opts.exeInspector ?? new ExeInspector({
+      onOutcome: (o) => this.#f.exeChecks.labels(o).inc(),
+      onEvict: () => this.#f.overflow.labels("binary").inc(),
+    });
     this.#concurrency = Math.max(1, opts.metadataConcurrency ?? 4);
     this.#root = new CgroupEntry("/", { v2: "/", v1: {} }, { kind: "standalone" });
     this.#root.state = "ignored";
@@ -326,7 +371,7 @@ export class ContainerRegistry {
   lookupPid(pid: number, cgroupId = 0): ContainerView | "pending" | undefined {
     let proc = this.#procs.get(pid);
     if (proc === undefined && pid > 0) {
-      this.#discover(pid, { cgroupId, probe: true });
+      this.#discover(pid, { cgroupId });
       proc = this.#procs.get(pid);
     }
     let entry = proc?.entry;
@@ -378,14 +423,15 @@ export class ContainerRegistry {
     const full = now - this.#lastFullScan >= FULL_RESCAN_EVERY_MS;
     if (full) this.#lastFullScan = now;
     const listed = new Set(listPids(this.#o.paths.proc));
-    for (const c of this.#containers.values()) c.probeTokens = this.#probes;
+    this.#round++;
+    this.#rereadDue = true;
     for (const [pid, proc] of this.#procs) {
       if (!listed.has(pid)) this.#exit(proc, false);
     }
     for (const pid of listed) {
       const proc = this.#procs.get(pid);
       if (proc === undefined) {
-        this.#discover(pid, { probe: true });
+        this.#discover(pid, {});
         continue;
       }
       if (!this.#polling && !full) continue;
@@ -396,11 +442,11 @@ export class ContainerRegistry {
       }
       if (Math.abs(startMs - proc.startMs) > START_TOLERANCE_MS) {
         this.#exit(proc, false); // the pid was reused
-        this.#discover(pid, { probe: true, startMs });
+        this.#discover(pid, { startMs });
         continue;
       }
       if (full || (proc.entry.state !== "container" && now - proc.firstSeenMs < YOUNG_PROCESS_MS)) {
-        this.#recheckCgroup(proc, true);
+        this.#recheckCgroup(proc);
       }
     }
     this.gc();
@@ -421,7 +467,8 @@ export class ContainerRegistry {
           startMs: this.#o.bootTimeMs + e.tsNs / 1e6,
           cgroupId: e.cgroupId,
           entry: hint,
-          probe: false,
+          // a forked child runs its parent's image: same command line, same binary
+          parent: hint !== undefined ? parent : undefined,
         });
         break;
       }
@@ -429,17 +476,19 @@ export class ContainerRegistry {
         this.#f.events.labels("exec").inc();
         const proc = this.#procs.get(e.pid);
         if (proc === undefined) {
-          this.#discover(e.pid, { cgroupId: e.cgroupId, probe: true, exe: e.filename });
+          this.#discover(e.pid, { cgroupId: e.cgroupId });
           break;
         }
+        // a new image: its types are read at the next refresh, if it still runs then
+        proc.image++;
+        proc.types = undefined;
+        proc.binaryTypes = undefined;
+        proc.binaryPending = false;
+        if (proc.entry.container !== undefined) proc.entry.container.typesDirty = true;
         if (e.cgroupId === 0 || e.cgroupId !== proc.cgroupId) {
           proc.cgroupId = e.cgroupId;
-          this.#recheckCgroup(proc, false);
+          this.#recheckCgroup(proc);
         }
-        const c = proc.entry.container;
-        if (proc.entry.state === "container" && c !== undefined) {
-          this.#probeAppType(c, proc.pid, e.filename, true);
-        } else if (proc.entry.state === "pending") proc.exe = e.filename;
         break;
       }
       case "exit": {
@@ -486,10 +535,17 @@ export class ContainerRegistry {
     this.refresh();
   }
 
-  /** Updates visibility (`--min-container-age`) and the meta series of every container. */
+  /**
+   * Updates visibility (`--min-container-age`), the application types of live processes (new
+   * and exec'd ones always; after a rescan also the oldest few per container again) and the
+   * meta series of every container.
+   */
   refresh(): void {
     let hidden = 0, running = 0, dead = 0;
+    const reread = this.#rereadDue;
+    this.#rereadDue = false;
     for (const c of this.#containers.values()) {
+      this.#appTypes(c, reread);
       this.#show(c);
       if (!c.visible) hidden++;
       else if (c.liveCount > 0) running++;
@@ -587,7 +643,7 @@ export class ContainerRegistry {
 
   #discover(
     pid: number,
-    o: { startMs?: number; cgroupId?: number; entry?: CgroupEntry; probe: boolean; exe?: string },
+    o: { startMs?: number; cgroupId?: number; entry?: CgroupEntry; parent?: Proc },
   ): void {
     if (this.#procs.size >= this.#maxProcesses) {
       this.#f.overflow.labels("process").inc();
@@ -597,20 +653,22 @@ export class ContainerRegistry {
     if (startMs === undefined) return;
     const entry = o.entry ?? this.#entryOf(pid);
     if (entry === undefined) return;
+    const parent = o.parent;
     const proc: Proc = {
       pid,
       startMs,
       firstSeenMs: this.#now(),
       entry,
       cgroupId: o.cgroupId ?? 0,
+      types: parent?.types,
+      typesRound: parent?.typesRound ?? 0,
+      image: 0,
+      binaryTypes: parent?.binaryTypes,
+      binaryPending: false,
     };
     this.#procs.set(pid, proc);
     this.#attach(proc, entry);
     if (proc.cgroupId !== 0 && entry !== this.#root) this.#noteCgroupId(entry, proc.cgroupId);
-    const c = entry.container;
-    if (o.probe && entry.state === "container" && c !== undefined) {
-      this.#probeAppType(c, pid, o.exe ?? "", false);
-    } else if (entry.state === "pending" && o.exe) proc.exe = o.exe;
   }
 
   #noteCgroupId(entry: CgroupEntry, id: number): void {
@@ -620,7 +678,7 @@ export class ContainerRegistry {
   }
 
   /** Re-reads a process's cgroup; moves it when the cgroup changed. */
-  #recheckCgroup(proc: Proc, probe: boolean): void {
+  #recheckCgroup(proc: Proc): void {
     const entry = this.#entryOf(proc.pid);
     if (entry === undefined) {
       this.#exit(proc, false);
@@ -631,10 +689,6 @@ export class ContainerRegistry {
     this.#detach(proc, false);
     proc.entry = entry;
     this.#attach(proc, entry);
-    const c = entry.container;
-    if (probe && entry.state === "container" && c !== undefined) {
-      this.#probeAppType(c, proc.pid, "", false);
-    }
   }
 
   #exit(proc: Proc, oom: boolean): void {
@@ -659,6 +713,7 @@ export class ContainerRegistry {
     } else if (entry.state === "container" && entry.container) {
       const c = entry.container;
       c.liveCount--;
+      c.typesDirty = true;
       if (oom) c.oomKills++;
       if (c.liveCount === 0) {
         c.deadSince = this.#now();
@@ -703,6 +758,7 @@ export class ContainerRegistry {
       c.deadSince = undefined;
     }
     c.liveCount += n;
+    c.typesDirty = true;
     c.hadProcesses = true;
     if (startMs < c.createdAt) c.createdAt = startMs;
     if (c.current !== entry) {
@@ -907,13 +963,14 @@ export class ContainerRegistry {
     if (entry.state !== "pending") return;
     this.#pendingCount--;
     const cls = entry.cls;
-    const systemd = cls.kind === "systemd_service" && cls.containerId
-      ? this.#o.systemdProps?.(cls.containerId)
-      : undefined;
+    // a service's properties are its own unit's: a template instance's, not its slice's
+    const unit = cls.kind === "systemd_service" ? systemdUnitOf(entry.path) : undefined;
+    const systemd = unit !== undefined ? this.#o.systemdProps?.(unit) : undefined;
     const ident = containerIdentity(cls, md, {
       skipSystemdSystemServices: this.#o.skipSystemdSystemServices ?? true,
       nowMs: this.#now(),
       systemd,
+      systemdUnit: unit,
     });
     if ("ignored" in ident) {
       this.#f.ignored.labels(ident.ignored).inc();
@@ -950,7 +1007,6 @@ export class ContainerRegistry {
     if (c === undefined) {
       const created = starts.length > 0 ? Math.min(...starts) : now;
       c = new Container(id, printableHostPath(ident.appId), created);
-      c.probeTokens = this.#probes;
       this.#containers.set(id, c);
     }
     if (md !== undefined) {
@@ -981,14 +1037,11 @@ export class ContainerRegistry {
     entry.pendingOoms = 0;
     if (entry.pids.size > 0) {
       c.liveCount += entry.pids.size;
+      c.typesDirty = true;
       c.deadSince = undefined;
       c.current = entry;
       this.#prune(c);
-      for (const pid of entry.pids) {
-        const p = this.#procs.get(pid);
-        this.#probeAppType(c, pid, p?.exe ?? "", p?.exe !== undefined);
-        if (p) p.exe = undefined;
-      }
+      this.#appTypes(c, false);
     } else if (c.liveCount === 0) {
       c.deadSince ??= now;
       c.current = entry;
@@ -1033,17 +1086,91 @@ export class ContainerRegistry {
 
   // ---- application type ------------------------------------------------------------------
 
-  #probeAppType(c: Container, pid: number, exe: string, force: boolean): void {
-    if (c.appTypes.size >= MAX_APP_TYPES) return;
-    if (!force && c.probeTokens <= 0) return;
-    if (c.probeTokens > 0) c.probeTokens--;
-    const raw = readProcText(under(this.#o.paths.proc, `${pid}/cmdline`));
-    if (raw === undefined) return;
-    const type = applicationType({ argv: parseCmdline(raw), exe });
-    if (type !== "" && !c.appTypes.has(type)) {
-      c.appTypes.add(type);
-      this.#show(c);
+  /**
+   * Recomputes a container's application types from its live processes (reference errata
+   * §13.8): reads the types of processes that have none yet, and with `reread` those of the
+   * `appTypeProbesPerRescan` least recently read ones again; starts inspecting the executables
+   * of processes whose binary was not inspected yet.
+   */
+  #appTypes(c: Container, reread: boolean): void {
+    if (c.liveCount === 0) {
+      if (c.appTypes.length > 0) c.appTypes = [];
+      c.typesDirty = false;
+      return;
     }
+    if (!c.typesDirty && !reread) return;
+    const stale: Proc[] = [];
+    const live: Proc[] = [];
+    for (const entry of c.entries) {
+      for (const pid of entry.pids) {
+        const p = this.#procs.get(pid);
+        if (p === undefined) continue;
+        live.push(p);
+        if (p.types === undefined) this.#readTypes(p);
+        else if (reread && p.typesRound < this.#round) stale.push(p);
+      }
+    }
+    if (stale.length > 0) {
+      stale.sort((a, b) => a.typesRound - b.typesRound);
+      for (const p of stale.slice(0, this.#probes)) this.#readTypes(p);
+    }
+    const types = new Set<string>();
+    for (const p of live) {
+      if (!p.types) continue; // an empty command line: no type, not even from the binary
+      for (const t of p.types) types.add(t);
+      if (p.binaryTypes === undefined) this.#inspectBinary(p);
+      else for (const t of p.binaryTypes) types.add(t);
+    }
+    c.appTypes = [...types].sort();
+    c.typesDirty = false;
+  }
+
+  /** Reads a process's types from `<proc>/<pid>/cmdline` and, if need be, its exe link. */
+  #readTypes(p: Proc): void {
+    p.typesRound = this.#round;
+    const raw = readProcText(under(this.#o.paths.proc, `${p.pid}/cmdline`));
+    if (raw === undefined || raw === "") {
+      p.types = null; // gone, or a zombie
+      return;
+    }
+    let type = guessByCmdline(raw);
+    if (type === "") {
+      try {
+        type = guessByExe(Deno.readLinkSync(under(this.#o.paths.proc, `${p.pid}/exe`)));
+      } catch {
+        // exited, or no executable (a kernel thread): no type from it
+      }
+    }
+    const types = type === "" ? [] : [type];
+    if (isDotnetCommand(raw) && type !== "dotnet") types.push("dotnet");
+    p.types = types;
+  }
+
+  /** Starts reading a process's executable; its types count once the read is done. */
+  #inspectBinary(p: Proc): void {
+    if (p.binaryPending || this.#exe === undefined) return;
+    p.binaryPending = true;
+    const image = p.image;
+    const job = this.#exe.inspect(under(this.#o.paths.proc, `${p.pid}/exe`)).then((facts) => {
+      if (this.#procs.get(p.pid) !== p || p.image !== image) return; // exited or exec'd
+      p.binaryPending = false;
+      if (facts === undefined || this.#closing.signal.aborted) return; // busy: next refresh
+      const types: string[] = [];
+      if (facts.go) types.push("golang");
+      if (facts.rust) types.push("rust");
+      if (facts.dotnetApphost) types.push("dotnet");
+      p.binaryTypes = types;
+      const c = p.entry.state === "container" ? p.entry.container : undefined;
+      if (c !== undefined && types.length > 0) {
+        c.typesDirty = true;
+        this.#appTypes(c, false);
+        this.#show(c);
+      }
+    }).catch((err) => {
+      this.#o.log.error("container registry: cannot inspect an executable", { error: err });
+    });
+    this.#inflight.add(job);
+    job.finally(() => this.#inflight.delete(job));
   }
 
   // ---- series ----------------------------------------------------------------------------
@@ -1069,6 +1196,11 @@ export class ContainerRegistry {
     }
     s.get(f.restarts).set(c.restarts);
     if (c.oomKills > 0) s.get(f.oomKills).set(c.oomKills);
+    const shown = c.appTypes.join("\0");
+    if (shown !== c.shownTypes) {
+      s.retain([f.appType], new Set(c.appTypes));
+      c.shownTypes = shown;
+    }
     for (const t of c.appTypes) s.get(f.appType, t).set(1);
   }
 }

@@ -175,17 +175,15 @@ Deno.test("exec after runc moves the process into the container cgroup", async (
     await h.reg.settled();
     deepEqual(h.samples("container_info"), []);
     h.host.setCgroup(100, podmanCgroup(A));
+    h.host.setCmdline(100, ["redis-server *:6379"]);
     h.event({ type: "exec", pid: 100, cgroupId: 2, filename: "/usr/bin/redis-server" });
     await h.reg.settled();
     equal(h.value("container_restarts_total", { container_id: "/podman/moved" }), 0);
-    // the app type is read from the cmdline (sleep) and the exec'd file
-    equal(
-      h.value("container_application_type", {
-        container_id: "/podman/moved",
-        application_type: "redis",
-      }),
-      1,
-    );
+    // the app type is read from the new image's command line
+    deepEqual(h.samples("container_application_type"), [{
+      labels: { container_id: "/podman/moved", app_id: "", application_type: "redis" },
+      value: 1,
+    }]);
   } finally {
     h.close();
   }
@@ -510,6 +508,42 @@ Deno.test("systemd services: Type and TriggeredBy from unit files in container_i
         ["/system.slice/app.service", "", "notify", ""],
         ["/system.slice/other.service", "", "forking", ""],
       ],
+    );
+    equal(h.value("osprey_containers_ignored_total", { reason: "systemd_system_service" }), 1);
+  } finally {
+    h.close();
+  }
+});
+
+Deno.test("systemd template instances: the instance's unit decides, the slice is the ID", async () => {
+  const units = new SystemdUnits(`${FIXTURES}/containers/systemd`);
+  const h = harness({ systemdProps: (p) => units.props(p) });
+  try {
+    // a socket-activated instance (echo.socket, Accept=yes) of echo@.service
+    h.host.spawn(100, {
+      cgroup: "/system.slice/system-echo.slice/echo@1-127.0.0.1:7-127.0.0.1:5000.service",
+      startMs: T0,
+    });
+    // the slice's name says nothing, the unit's says "systemd-": a system service
+    h.host.spawn(101, {
+      cgroup: "/system.slice/system-systemd\\x2dfsck.slice/systemd-fsck@dev-vda1.service",
+      startMs: T0,
+    });
+    h.reg.scan();
+    await h.reg.settled();
+    deepEqual(h.samples("container_info"), [{
+      labels: {
+        container_id: "/system.slice/system-echo.slice",
+        app_id: "",
+        image: "",
+        systemd_triggered_by: "echo.socket",
+        systemd_type: "simple",
+      },
+      value: 1,
+    }]);
+    deepEqual(
+      h.samples("container_restarts_total").map((s) => s.labels.container_id),
+      ["/system.slice/system-echo.slice"],
     );
     equal(h.value("osprey_containers_ignored_total", { reason: "systemd_system_service" }), 1);
   } finally {

@@ -180,8 +180,10 @@ function collectOne(o: ResourcesOptions, c: ContainerView): void {
   try {
     const cpu = readCpu(dirs, o.files, skip);
     put(s, f.cpuUsage, cpu.usageSeconds);
-    if (cpu.throttledSeconds !== undefined) s.get(f.cpuThrottled).set(cpu.throttledSeconds);
-    else s.remove([f.cpuThrottled]);
+    // The contract emits the throttled counter whenever the CPU stats are readable, as 0 when
+    // the cgroup has no throttling counter (v1 without throttled_time, v2 without the cpu
+    // controller's throttled_usec).
+    s.get(f.cpuThrottled).set(cpu.throttledSeconds ?? 0);
     if (cpu.limitCores !== undefined && cpu.limitCores > 0) s.get(f.cpuLimit).set(cpu.limitCores);
     else s.remove([f.cpuLimit]);
   } catch {

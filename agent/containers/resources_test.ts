@@ -36,7 +36,16 @@ function fakeSys(sys: string): void {
 async function setup() {
   const h = harness({ cgroupFs: detectCgroupFs(HYBRID) });
   fakeSys(h.host.paths.sys);
-  h.md.add("podman", ID, { name: "hybrid", image: "busybox" });
+  h.md.add("podman", ID, {
+    name: "hybrid",
+    image: "busybox",
+    mounts: [{
+      destination: "/pv",
+      source: "/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/" +
+        "pvc-0a1b2c3d-1111-2222-3333-444455556666/mount",
+      type: "bind",
+    }],
+  });
   h.host.spawn(100, { cgroup: CGROUP_TEXT, startMs: T0 - 1000, mountinfo: MOUNTINFO });
   // the container's root: /data and /pv are directories, /app.yaml a file
   const root = `${h.host.dir}/rootfs`;
@@ -67,7 +76,7 @@ Deno.test("resources of the recorded hybrid Podman cgroup, as the contract compu
     equal(v("container_resources_memory_limit_bytes"), 67108864);
     equal(v("container_resources_cpu_pressure_waiting_seconds_total", { kind: "some" }), 0.202719);
     equal(v("container_resources_cpu_pressure_waiting_seconds_total", { kind: "full" }), 0.200321);
-    ok(v("container_resources_cpu_throttled_seconds_total") !== undefined);
+    equal(v("container_resources_cpu_throttled_seconds_total"), 0.280793964);
     // no disk I/O series before the disk collector listed the mounts
     deepEqual(h.samples("container_resources_disk_reads_total"), []);
   } finally {
@@ -263,6 +272,64 @@ Deno.test("a container that dies closes its kept cgroup descriptors at once and 
     equal(files.size, kept);
     equal(h.value("container_restarts_total", { container_id: "/podman/hybrid" }), 1);
     equal(h.value("container_resources_cpu_usage_seconds_total", {}), 0.344414596);
+  } finally {
+    files.close();
+    h.close();
+  }
+});
+
+Deno.test("the throttled counter is 0 when the v1 cgroup has no throttled_time", async () => {
+  const tmp = Deno.makeTempDirSync();
+  await new Deno.Command("cp", { args: ["-a", `${HYBRID}/.`, tmp] }).output();
+  const h = harness({ cgroupFs: detectCgroupFs(tmp) });
+  const files = new KeptFiles();
+  try {
+    const stat = `${tmp}/cpu/libpod_parent/libpod-${ID}/cpu.stat`;
+    // a kernel without CFS bandwidth control lists no throttling lines
+    Deno.writeTextFileSync(stat, "nr_bursts 0\nburst_time 0\n");
+    h.md.add("podman", ID, { name: "unthrottled" });
+    h.host.spawn(100, { cgroup: CGROUP_TEXT, startMs: T0 - 1000 });
+    h.reg.scan();
+    await h.reg.settled();
+    const resources = resourcesCollector({
+      containers: () => h.reg.containers(),
+      families: h.families,
+      files,
+      disks: new ContainerDisks(h.host.paths),
+    });
+    await resources.collect(new AbortController().signal);
+    deepEqual(h.samples("container_resources_cpu_throttled_seconds_total"), [
+      { labels: { container_id: "/podman/unthrottled", app_id: "" }, value: 0 },
+    ]);
+    equal(h.value("container_resources_cpu_usage_seconds_total", {}), 0.344414596);
+    equal(h.value("osprey_containers_read_errors_total", { source: "cpu" }), undefined);
+  } finally {
+    files.close();
+    h.close();
+    Deno.removeSync(tmp, { recursive: true });
+  }
+});
+
+Deno.test("the throttled counter is 0 when the v2 cgroup has no throttled_usec", async () => {
+  // cron.service's cpu.stat has usage_usec but no cpu-controller lines
+  const h = harness({ cgroupFs: detectCgroupFs(`${FIXTURES}/cgroups/fs/v2`) });
+  const files = new KeptFiles();
+  try {
+    h.host.spawn(100, { cgroup: "/system.slice/cron.service", startMs: T0 - 1000 });
+    h.reg.scan();
+    await h.reg.settled();
+    const resources = resourcesCollector({
+      containers: () => h.reg.containers(),
+      families: h.families,
+      files,
+      disks: new ContainerDisks(h.host.paths),
+    });
+    await resources.collect(new AbortController().signal);
+    const id = { container_id: "/system.slice/cron.service" };
+    equal(h.value("container_resources_cpu_usage_seconds_total", id), 0.0015);
+    deepEqual(h.samples("container_resources_cpu_throttled_seconds_total"), [
+      { labels: { ...id, app_id: "" }, value: 0 },
+    ]);
   } finally {
     files.close();
     h.close();

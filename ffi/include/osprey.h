@@ -18,9 +18,9 @@
  * - text outputs are NUL-terminated and cut to the buffer; binary outputs are
  *   little-endian (host order on every supported target).
  *
- * Threads: osp_ring_wait(), osp_bench_produce(), osp_ping() and osp_nat_open()
- * block and are meant to run on another thread (Deno: nonblocking: true);
- * every other call is quick.
+ * Threads: osp_ring_wait(), osp_bench_produce(), osp_ping(), osp_nat_open() and
+ * osp_file_read() block and are meant to run on another thread (Deno:
+ * nonblocking: true); every other call is quick.
  * Closing a handle while another thread waits on it is safe: the waiter is
  * woken and returns -ECANCELED, and memory is freed when it leaves.
  */
@@ -494,6 +494,35 @@ OSP_API int osp_nat_stats(int h, uint8_t *buf, uint32_t cap);
  * when it leaves). Idempotent.
  */
 OSP_API int osp_nat_close(int h);
+
+/** Bytes osp_file_read() writes to its st buffer. */
+#define OSP_FILE_STAT_SIZE 48
+
+/**
+ * @brief Read a file the way the kernel resolves its path, and describe it.
+ *
+ * Opens path read-only (O_NONBLOCK, so a FIFO never blocks the open),
+ * fstat()s it, reads up to len bytes at offset if it is a regular file, and
+ * closes it. Procfs links are followed by the kernel: /proc/<pid>/exe opens
+ * the process's executable in its own mount namespace (Deno's own file
+ * APIs resolve such a link by its text, in the agent's namespace). Blocks on
+ * a hung file system: call it from another thread. Sets no osp_last_error()
+ * message: the errno says what failed.
+ *
+ * @param path the path's bytes, without a NUL
+ * @param path_len their number (1 to PATH_MAX - 1)
+ * @param offset where to read
+ * @param buf where the bytes go
+ * @param len bytes wanted (at most INT32_MAX)
+ * @param st OSP_FILE_STAT_SIZE bytes: u64 st_dev, st_ino, st_size,
+ * st_mtim in ns, st_ctim in ns, st_mode
+ * @param st_cap its size (>= OSP_FILE_STAT_SIZE)
+ * @return bytes read (0 at the end of the file or for a file that is not
+ * regular), or -errno (-EINVAL for an empty path or one holding a NUL,
+ * -ENAMETOOLONG, -ENOSPC for a short st)
+ */
+OSP_API int osp_file_read(const uint8_t *path, uint32_t path_len, uint64_t offset, uint8_t *buf,
+			  uint32_t len, uint8_t *st, uint32_t st_cap);
 
 #ifdef __cplusplus
 }

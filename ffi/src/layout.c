@@ -181,6 +181,7 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	CONST(OSP_PING_R_RX_KERNEL);
 	CONST(AF_INET);
 	CONST(AF_INET6);
+	CONST(OSP_FILE_STAT_SIZE);
 
 	STRUCT(osp_nat_options);
 	FIELD(osp_nat_options, capacity);
