@@ -199,6 +199,8 @@ export function harness(
     gcGraceMs: 60_000,
     metadataRetryDelaysMs: [],
     metadataTimeoutMs: 1000,
+    // a loaded CI machine may take longer than the agent's 2 s to read a binary's headers
+    exeTimeoutMs: 60_000,
     now: clock.now,
     bootTimeMs: BOOT,
     userHz: 100,

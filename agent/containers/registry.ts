@@ -153,6 +153,8 @@ export interface ContainerRegistryOptions {
    * default one over node:fs with the module's counters (right where reads are not scoped).
    */
   readonly exeInspector?: ExeInspector | null;
+  /** Longest read of one executable by the default inspector (ms). @default 2000 */
+  readonly exeTimeoutMs?: number;
   /** Called when a container is removed (its series are already gone). */
   readonly onRemove?: (c: ContainerView) => void;
   /** Called with the directories of a cgroup the registry forgets, or whose container died (to close kept files). */
@@ -336,6 +338,7 @@ export class ContainerRegistry {
     this.#timeoutMs = opts.metadataTimeoutMs ?? 5000;
     this.#probes = opts.appTypeProbesPerRescan ?? 20;
     this.#exe = opts.exeInspector === null ? undefined : opts.exeInspector ?? new ExeInspector({
+      timeoutMs: opts.exeTimeoutMs,
       onOutcome: (o) => this.#f.exeChecks.labels(o).inc(),
       onEvict: () => this.#f.overflow.labels("binary").inc(),
     });
