@@ -14,6 +14,8 @@
 
 #include "proc.h"
 #include "include/ring.bpf.h"
+#define OSP_COUNTERS_MAX OSP_PROC_CNT_MAX
+#include "include/counters.bpf.h"
 #include "include/task.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -50,21 +52,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64); /* boot ns of the mark */
 } oom_victims SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, OSP_PROC_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} osp_counters SEC(".maps");
-
-static __always_inline void count(__u32 idx)
-{
-	__u64 *n = bpf_map_lookup_elem(&osp_counters, &idx);
-
-	if (n)
-		*n += 1;
-}
 
 /* the fields every proc record carries; the caller sets cgroup_id */
 static __always_inline void fill_task(struct osp_proc_event *e, struct task_struct *task,

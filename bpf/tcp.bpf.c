@@ -37,6 +37,8 @@
 
 #include "tcp.h"
 #include "include/ring.bpf.h"
+#define OSP_COUNTERS_MAX OSP_TCP_CNT_MAX
+#include "include/counters.bpf.h"
 #include "include/sock.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -98,21 +100,6 @@ struct {
 	__type(key, struct osp_tcp_tuple);
 	__type(value, struct osp_tcp_nat);
 } tcp_nat SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, OSP_TCP_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} osp_counters SEC(".maps");
-
-static __always_inline void count(__u32 idx)
-{
-	__u64 *n = bpf_map_lookup_elem(&osp_counters, &idx);
-
-	if (n)
-		*n += 1;
-}
 
 static __always_inline __u32 current_tgid(void)
 {

@@ -105,6 +105,7 @@ export const TcpState = {
   LISTEN: 10,
   CLOSING: 11,
   NEW_SYN_RECV: 12,
+  BOUND_INACTIVE: 13,
 } as const;
 
 /** The tcp object's C layout, keyed like osp_layout()'s lines: `[offset, size]`. */

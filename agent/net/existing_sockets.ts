@@ -49,6 +49,7 @@ import type { ProcNetTcpSocket } from "./proc_net_tcp.ts";
 import { parseProcNetTcp, TCP_STATE } from "./proc_net_tcp.ts";
 import type { ScanStats, SocketOwner } from "./socket_owners.ts";
 import {
+  newScanStats,
   readNetNamespace,
   scanNetNamespaces,
   scanSocketOwners,
@@ -227,7 +228,7 @@ export async function existingSockets(
     }
   }
   const { owners, stats: ownerScan } = inodes.size === 0
-    ? { owners: new Map<number, SocketOwner[]>(), stats: emptyScan() }
+    ? { owners: new Map<number, SocketOwner[]>(), stats: newScanStats() }
     : await scanSocketOwners(proc, pids, { ...scanOpts, inodes });
 
   const joined = joinExistingSockets(tables, owners, opts);
@@ -248,21 +249,6 @@ export async function existingSockets(
   };
 }
 
-function emptyScan(): ScanStats {
-  return {
-    processes: 0,
-    processesGone: 0,
-    processesDenied: 0,
-    processesNotGranted: 0,
-    fds: 0,
-    fdsGone: 0,
-    socketFds: 0,
-    errors: 0,
-    complete: true,
-    elapsedMs: 0,
-  };
-}
-
 /**
  * Reads `tcp` and `tcp6` of namespace `ns` through the first of `pids` that works and is still
  * in `ns` afterwards. A missing `tcp6` (IPv6 disabled) is an empty table. The reads are
@@ -275,7 +261,7 @@ async function readNamespaceTable(
   pids: readonly number[],
   slicer: TimeSlicer,
 ): Promise<{ table: NamespaceTable; bad: number } | undefined> {
-  const scratch = emptyScan();
+  const scratch = newScanStats();
   for (const pid of pids) {
     const v4 = await readTable(`${proc}/${pid}/net/tcp`);
     if (v4 === undefined) continue;

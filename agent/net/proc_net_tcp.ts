@@ -26,24 +26,11 @@
  *
  * @module
  */
+import { TcpState } from "../../ffi/mod.ts";
 import { formatIpv6, numberToIpv4 } from "../ip_text.ts";
 
-/** The kernel's TCP states (`include/net/tcp_states.h`). */
-export const TCP_STATE = {
-  ESTABLISHED: 1,
-  SYN_SENT: 2,
-  SYN_RECV: 3,
-  FIN_WAIT1: 4,
-  FIN_WAIT2: 5,
-  TIME_WAIT: 6,
-  CLOSE: 7,
-  CLOSE_WAIT: 8,
-  LAST_ACK: 9,
-  LISTEN: 10,
-  CLOSING: 11,
-  NEW_SYN_RECV: 12,
-  BOUND_INACTIVE: 13,
-} as const;
+/** The kernel's TCP states (`include/net/tcp_states.h`), the decoders' table. */
+export const TCP_STATE: typeof TcpState = TcpState;
 
 const STATE_NAMES: readonly string[] = (() => {
   const out: string[] = [];

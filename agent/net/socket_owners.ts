@@ -105,7 +105,8 @@ function bracketed(link: string, prefix: string): number | undefined {
   return v;
 }
 
-function newStats(): ScanStats {
+/** Zeroed scan counters (a scan not run is complete). */
+export function newScanStats(): ScanStats {
   return {
     processes: 0,
     processesGone: 0,
@@ -176,7 +177,7 @@ export async function scanNetNamespaces(
   opts: ScanOptions = {},
 ): Promise<NetNamespaceScan> {
   const started = performance.now();
-  const stats = newStats();
+  const stats = newScanStats();
   const netns = new Map<number, number>();
   const slicer = new TimeSlicer(opts);
   for (const pid of pids) {
@@ -218,7 +219,7 @@ export async function scanSocketOwners(
   opts: SocketOwnerScanOptions = {},
 ): Promise<SocketOwnerScan> {
   const started = performance.now();
-  const stats = newStats();
+  const stats = newScanStats();
   const owners = new Map<number, SocketOwner[]>();
   const slicer = new TimeSlicer(opts);
   const keep = opts.inodes;
