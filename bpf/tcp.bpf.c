@@ -641,7 +641,7 @@ static __always_inline void ct_addr(__u8 out[16], const union nf_inet_addr *a, _
 	if (l3num == OSP_AF_INET)
 		osp_addr_v4mapped(out, BPF_CORE_READ(a, ip));
 	else
-		BPF_CORE_READ_INTO(out, a, all);
+		bpf_core_read(out, 16, &a->all); /* not BPF_CORE_READ_INTO: out is a pointer */
 }
 
 static __always_inline bool same_addr(const __u8 a[16], const __u8 b[16])
