@@ -157,6 +157,8 @@ class CgroupEntry {
   pendingStarts: number[] = [];
   pendingOoms = 0;
   readonly cgroupIds = new Set<number>();
+  /** Its v2 cgroup id, the inode of its v2 directory (what BPF records carry); 0 unknown. */
+  v2Id = 0;
   dirs?: CgroupDirs;
 
   constructor(path: string, cgroups: ProcCgroups, cls: CgroupClass) {
@@ -606,11 +608,22 @@ export class ContainerRegistry {
     };
     this.#procs.set(pid, proc);
     this.#attach(proc, entry);
-    if (proc.cgroupId !== 0 && entry !== this.#root) this.#noteCgroupId(entry, proc.cgroupId);
+    this.#noteEventCgroupId(entry, proc.cgroupId);
     const c = entry.container;
     if (o.probe && entry.state === "container" && c !== undefined) {
       this.#probeAppType(c, pid, o.exe ?? "", false);
     } else if (entry.state === "pending" && o.exe) proc.exe = o.exe;
+  }
+
+  /**
+   * Notes the cgroup id an event carried for the cgroup `<proc>/<pid>/cgroup` named later.
+   * A process may have moved in between (a fork's id is its parent's cgroup's, and the child
+   * may join another before it is read), so where the directory gave the cgroup's own id,
+   * only that one is taken: another would send that cgroup's vanished processes here.
+   */
+  #noteEventCgroupId(entry: CgroupEntry, id: number): void {
+    if (id === 0 || entry === this.#root) return;
+    if (entry.v2Id === 0 || entry.v2Id === id) this.#noteCgroupId(entry, id);
   }
 
   #noteCgroupId(entry: CgroupEntry, id: number): void {
@@ -626,7 +639,7 @@ export class ContainerRegistry {
       this.#exit(proc, false);
       return;
     }
-    if (proc.cgroupId !== 0 && entry !== this.#root) this.#noteCgroupId(entry, proc.cgroupId);
+    this.#noteEventCgroupId(entry, proc.cgroupId);
     if (entry === proc.entry) return;
     this.#detach(proc, false);
     proc.entry = entry;
@@ -748,6 +761,9 @@ export class ContainerRegistry {
     }
     const entry = new CgroupEntry(path, cgroups, cls);
     this.#entries.set(path, entry);
+    // so a record of a process that exited before it was read still finds its cgroup
+    entry.v2Id = this.#v2Id(cgroups);
+    if (entry.v2Id !== 0) this.#noteCgroupId(entry, entry.v2Id);
     if (cls.kind === "unknown") {
       this.#ignore(entry, "unknown_layout");
       this.#unknownCount++;
@@ -776,6 +792,18 @@ export class ContainerRegistry {
     }
     this.#resolve(entry);
     return entry;
+  }
+
+  /** The v2 cgroup id of a cgroup: its v2 directory's inode; 0 without one or unreadable. */
+  #v2Id(cgroups: ProcCgroups): number {
+    if (this.#o.cgroupFs === undefined) return 0;
+    const dir = cgroupDirs(this.#o.cgroupFs, cgroups).v2;
+    if (dir === undefined || isRawHostPath(dir)) return 0;
+    try {
+      return Deno.statSync(dir).ino ?? 0;
+    } catch {
+      return 0; // gone already, or not permitted: events' ids are used instead
+    }
   }
 
   #ignore(entry: CgroupEntry, why: EntryIgnore): void {

@@ -532,3 +532,44 @@ Deno.test("unknown layouts beyond 1024 distinct cgroups are counted as overflow"
     h.close();
   }
 });
+
+Deno.test("lookupPid() finds a vanished process's container by the id of its cgroup directory", async () => {
+  // a v2 hierarchy whose directories give the cgroup ids (their inodes), as cgroupfs does
+  const cg = Deno.makeTempDirSync({ prefix: "osprey-cgfs-" });
+  Deno.writeTextFileSync(`${cg}/cgroup.controllers`, "cpu\n");
+  Deno.mkdirSync(`${cg}/system.slice/app.service`, { recursive: true });
+  Deno.mkdirSync(`${cg}/system.slice/other.service`, { recursive: true });
+  const appId = Deno.statSync(`${cg}/system.slice/app.service`).ino!;
+  const otherId = Deno.statSync(`${cg}/system.slice/other.service`).ino!;
+  const rootId = Deno.statSync(cg).ino!;
+  const h = harness({
+    cgroupFs: { root: cg, layout: "v2", v2Root: cg, v1Roots: {}, v2Controllers: ["cpu"] },
+  });
+  try {
+    // found by a scan: no event ever named its cgroup id
+    h.host.spawn(100, { cgroup: "/system.slice/app.service", startMs: T0 - 5000 });
+    h.reg.scan();
+    await h.reg.settled();
+    const app = h.reg.lookupPid(100);
+    ok(app !== undefined && app !== "pending");
+    equal(app.id, "/system.slice/app.service");
+    // a process of it that exited before its record was handled
+    const gone = h.reg.lookupPid(4242, appId);
+    ok(gone !== undefined && gone !== "pending", "attributed by its cgroup id");
+    equal(gone.id, "/system.slice/app.service");
+
+    // a child forked in the root cgroup moves to other.service before it is read: its fork's
+    // cgroup id (the root's) must not become other.service's
+    h.host.spawn(200, { cgroup: "/system.slice/other.service", startMs: T0, ppid: 1 });
+    h.event({ type: "start", pid: 200, ppid: 1, cgroupId: rootId });
+    h.event({ type: "exec", pid: 200, cgroupId: otherId, filename: "/bin/client" });
+    await h.reg.settled();
+    const other = h.reg.lookupPid(4343, otherId);
+    ok(other !== undefined && other !== "pending");
+    equal(other.id, "/system.slice/other.service");
+    equal(h.reg.lookupPid(4444, rootId), undefined, "a vanished host process is in no container");
+  } finally {
+    h.close();
+    Deno.removeSync(cg, { recursive: true });
+  }
+});
