@@ -261,12 +261,43 @@ out:
 		bpf_map_delete_elem(&tcp_conns, &key);
 }
 
+/* include/net/sock.h enum sock_flags: set when the peer's FIN arrived */
+#define OSP_SOCK_DONE 1
+
+/*
+ * The socket reaches CLOSE while its owner can still read what is queued: a
+ * FIN received after the owner's own shutdown(SHUT_WR) (FIN_WAIT2 ->
+ * TIME_WAIT closes the socket at once), or a reset. The owner reads the rest
+ * from a socket no longer followed, so count what is queued now: the
+ * in-order bytes not yet copied, the FIN left out. A close(2) that discarded
+ * unread data emptied the queue before the state change: nothing is added.
+ */
+static __always_inline void add_unread(const struct sock *sk, struct osp_tcp_conn *c)
+{
+	__u32 unread;
+
+	if (!BPF_CORE_READ(sk, sk_receive_queue.qlen))
+		return;
+	unread = BPF_CORE_READ((struct tcp_sock *)sk, rcv_nxt) - c->copied_seq;
+	if (unread && (osp_sk_flags(sk) & (1UL << OSP_SOCK_DONE)) &&
+	    !(c->flags & OSP_TCP_F_FIN_COUNTED))
+		unread--;
+	if (!unread)
+		return;
+	c->copied_seq += unread;
+	__sync_fetch_and_add(&c->bytes_received, (__u64)unread);
+	if (c->flags & OSP_TCP_F_ENDED)
+		c->flags |= OSP_TCP_F_ACTIVE_AFTER_END;
+}
+
 /* the connection left ESTABLISHED */
 static __always_inline void connection_end(const struct sock *sk, struct osp_tcp_conn *c, int new)
 {
 	__u64 key = (__u64)sk;
 	struct osp_tcp_event *e;
 
+	if (c && new == TCP_CLOSE)
+		add_unread(sk, c);
 	/* inbound connections are counted in the map only; no metric needs their end */
 	if (!c || !(c->flags & OSP_TCP_F_INBOUND)) {
 		if (osp_ringbuf_reserve(&tcp_events, e, OSP_REC_TCP_END)) {
@@ -292,9 +323,12 @@ static __always_inline void connection_close(const struct sock *sk, struct osp_t
 {
 	__u64 key = (__u64)sk;
 	struct osp_tcp_event *e;
-	bool after_end = (c->flags & OSP_TCP_F_ENDED) && (c->flags & OSP_TCP_F_ACTIVE_AFTER_END);
+	bool after_end, lazy_only;
+
+	add_unread(sk, c);
+	after_end = (c->flags & OSP_TCP_F_ENDED) && (c->flags & OSP_TCP_F_ACTIVE_AFTER_END);
 	/* counted lazily and never seen leaving ESTABLISHED: this is its only record */
-	bool lazy_only = !(c->flags & OSP_TCP_F_ENDED) && (c->flags & OSP_TCP_F_UNTRACKED);
+	lazy_only = !(c->flags & OSP_TCP_F_ENDED) && (c->flags & OSP_TCP_F_UNTRACKED);
 
 	if (!(c->flags & OSP_TCP_F_INBOUND) && (after_end || lazy_only) &&
 	    osp_ringbuf_reserve(&tcp_events, e, OSP_REC_TCP_CLOSE)) {
@@ -365,6 +399,8 @@ static __always_inline struct osp_tcp_conn *conn_lazy(const struct sock *sk, boo
 		.copied_seq = copied_seq,
 	};
 
+	if (!c && BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
+		return NULL; /* closed: its reads were counted at the close (add_unread) */
 	if (c) {
 		/* an inbound connection's owner: the first task that reads or writes it */
 		if (!c->pid && owner_is_current) {
@@ -554,9 +590,6 @@ int BPF_PROG(osp_tcp_sendpages, struct sock *sk, struct page *page, int offset, 
 	add_sent(sk, ret);
 	return 0;
 }
-
-/* include/net/sock.h enum sock_flags: set when the peer's FIN arrived */
-#define OSP_SOCK_DONE 1
 
 /*
  * Bytes received: the advance of copied_seq, the next byte the application
