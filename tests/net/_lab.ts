@@ -1,0 +1,455 @@
+/**
+ * The network module's end-to-end lab (tests/net/): "containers" that are a systemd-style cgroup
+ * (`/system.slice/osprey-net-<label>-<pid>-<n>.service`, made in every hierarchy) bound to one
+ * network namespace, whose processes all join both; `netprobe` (netprobe.c, built here with
+ * `gcc -static`) as the client and server inside them, each writing one JSON object a line;
+ * the real agent as a child process (`-P=agent`, `--min-container-age=0`, a 500 ms round); and
+ * readers of its `container_net_*` series.
+ *
+ * Every address a test uses lives in namespaces the test made (`tests/helpers/netns.ts`: the
+ * pair `osprey-<label>-<pid>-<n>-{a,b}` with 10.201.0.0/24 and fd00:201::/64 on one veth), and
+ * every process of a container lives in its namespace, so the agent's pinger (which pings from
+ * the namespace of any process of the container) never sends anything out of the machine.
+ *
+ * Needs root, iproute2, nsenter (util-linux), gcc with a static libc (libc6-dev) and the built
+ * libosprey (`deno task build`). Run: `deno test -A tests/net/`.
+ *
+ * @module
+ */
+import { defaultLibraryPath } from "../../ffi/mod.ts";
+import { type AgentProcess, startAgent } from "../helpers/agent_process.ts";
+import {
+  AGENT_PERMISSIONS,
+  containerAgentArgs,
+  ensureHostView,
+  withStderr,
+} from "../containers/agent.ts";
+import { TestCgroup } from "../containers/cgroups.ts";
+import { type Scrape, scrapeParsed, sleep, waitFor } from "../containers/metrics.ts";
+
+export { type Scrape, scrapeParsed, sleep, waitFor };
+
+const HERE = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
+const SOURCE = `${HERE}/netprobe.c`;
+/** Where the built netprobe goes (git-ignored). */
+export const OUTPUT_DIR = `${HERE}/.output`;
+/** The agent's background round in these tests. */
+export const INTERVAL_MS = 500;
+
+const decoder = new TextDecoder();
+
+function hasCommand(cmd: string, arg = "--version"): boolean {
+  try {
+    return new Deno.Command(cmd, { args: [arg], stdout: "null", stderr: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+/** Why the lab cannot run here ("" when it can). */
+export function netLabIgnoreReason(): string {
+  if (Deno.build.os !== "linux") return "not Linux";
+  if (Deno.uid() !== 0) {
+    return "not root (BPF, network namespaces and cgroups need root)";
+  }
+  const lib = defaultLibraryPath();
+  try {
+    if (!lib || !Deno.statSync(lib).isFile) throw new Error();
+  } catch {
+    return "libosprey not built (run: deno task build)";
+  }
+  if (!hasCommand("ip", "-V")) return "iproute2 missing (apt-get install iproute2)";
+  if (!hasCommand("nsenter")) return "nsenter missing (apt-get install util-linux)";
+  if (!hasCommand("gcc")) return "gcc missing (apt-get install gcc libc6-dev)";
+  return "";
+}
+
+/** Runs a command; throws with its stderr on failure; returns trimmed stdout. */
+export async function run(cmd: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(
+      `${cmd} ${args.join(" ")} exited ${out.code}: ${decoder.decode(out.stderr).trim()}`,
+    );
+  }
+  return decoder.decode(out.stdout).trim();
+}
+
+/** Runs a command inside a network namespace (by `ip netns` name). */
+export function inNetns(netns: string, cmd: string, ...args: string[]): Promise<string> {
+  return run("nsenter", `--net=/run/netns/${netns}`, cmd, ...args);
+}
+
+let built: Promise<string> | undefined;
+
+/**
+ * Builds `netprobe` (static, so it also runs in the busybox Podman image) unless the binary is
+ * newer than its source; returns its absolute path.
+ */
+export function buildNetprobe(): Promise<string> {
+  built ??= (async () => {
+    const bin = `${OUTPUT_DIR}/netprobe`;
+    try {
+      if (Deno.statSync(bin).mtime! >= Deno.statSync(SOURCE).mtime!) return bin;
+    } catch { /* not built yet */ }
+    await Deno.mkdir(OUTPUT_DIR, { recursive: true });
+    const tmp = `${bin}.tmp-${Deno.pid}`;
+    try {
+      await run(
+        "gcc",
+        "-static",
+        "-O2",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-pthread",
+        "-o",
+        tmp,
+        SOURCE,
+      );
+    } catch (e) {
+      throw new Error(
+        `building tests/net/netprobe.c needs gcc and a static libc (libc6-dev)`,
+        { cause: e },
+      );
+    }
+    await Deno.rename(tmp, bin);
+    return bin;
+  })();
+  built.catch(() => built = undefined);
+  return built;
+}
+
+/** A process the lab started: its JSON lines, its stdin, its end. */
+export class Proc {
+  readonly child: Deno.ChildProcess;
+  readonly what: string;
+  readonly #lines: unknown[] = [];
+  readonly #waiters: (() => void)[] = [];
+  #stderr = "";
+  #ended = false;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #done: Promise<void>;
+
+  constructor(child: Deno.ChildProcess, what: string) {
+    this.child = child;
+    this.what = what;
+    this.#writer = child.stdin.getWriter();
+    const wake = () => this.#waiters.splice(0).forEach((w) => w());
+    const reading = (async () => {
+      let buf = "";
+      for await (const chunk of child.stdout) {
+        buf += decoder.decode(chunk, { stream: true });
+        let nl;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          try {
+            this.#lines.push(JSON.parse(line));
+          } catch {
+            this.#stderr += `(stdout, not JSON) ${line}\n`;
+          }
+          wake();
+        }
+      }
+    })();
+    const errors = (async () => {
+      for await (const chunk of child.stderr) this.#stderr += decoder.decode(chunk);
+    })();
+    this.#done = Promise.all([reading, errors, child.status]).then(() => {
+      this.#ended = true;
+      wake();
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  /** The next JSON line (waits up to `timeoutMs`); throws if the process ends first. */
+  async line<T = Record<string, unknown>>(timeoutMs = 15_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#lines.length === 0) {
+      if (this.#ended) {
+        throw new Error(`${this.what} ended without another line; stderr: ${this.#stderr}`);
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`${this.what} wrote no line in ${timeoutMs} ms; stderr: ${this.#stderr}`);
+      }
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.max(1, deadline - Date.now()));
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+    const v = this.#lines.shift() as T & { error?: string };
+    if (typeof v === "object" && v !== null && "error" in v) {
+      throw new Error(`${this.what}: ${v.error}`);
+    }
+    return v;
+  }
+
+  /** Writes a line to its stdin. */
+  async send(text: string): Promise<void> {
+    await this.#writer.write(new TextEncoder().encode(text + "\n"));
+  }
+
+  /** Closes its stdin. */
+  async closeStdin(): Promise<void> {
+    try {
+      await this.#writer.close();
+    } catch { /* already closed */ }
+  }
+
+  /** Waits for the end; returns the exit code (throws with stderr when `expectCode` differs). */
+  async wait(expectCode: number | undefined = 0): Promise<number> {
+    const status = await this.child.status;
+    await this.#done;
+    if (expectCode !== undefined && status.code !== expectCode) {
+      throw new Error(`${this.what} exited ${status.code}; stderr: ${this.#stderr}`);
+    }
+    return status.code;
+  }
+
+  /** Runs to the end and returns its last JSON line (exit 0 expected). */
+  async result<T = Record<string, unknown>>(): Promise<T> {
+    await this.wait();
+    let last: T | undefined;
+    while (this.#lines.length > 0) last = await this.line<T>();
+    if (last === undefined) throw new Error(`${this.what} printed nothing; ${this.#stderr}`);
+    return last;
+  }
+
+  /** Ends it (SIGKILL unless given) and waits. */
+  async kill(signal: Deno.Signal = "SIGKILL"): Promise<void> {
+    await this.closeStdin();
+    if (!this.#ended) {
+      try {
+        this.child.kill(signal);
+      } catch { /* gone */ }
+    }
+    await this.child.status;
+    await this.#done;
+  }
+}
+
+let containers = 0;
+
+/**
+ * A "container": a systemd-style cgroup (`system.slice/<name>.service` in every hierarchy) and
+ * a network namespace; every process it starts joins both, and a keeper process holds it alive
+ * (so the agent sees it before any traffic, and pings from that namespace).
+ */
+export class CgroupContainer {
+  /** The contract's container ID: `/system.slice/<name>.service`. */
+  readonly id: string;
+  readonly netns: string | undefined;
+  readonly cgroup: TestCgroup;
+  readonly #procs = new Set<Proc>();
+  #keeper?: Proc;
+
+  private constructor(cgroup: TestCgroup, netns: string | undefined) {
+    this.cgroup = cgroup;
+    this.netns = netns;
+    this.id = `/${cgroup.format}`;
+  }
+
+  /**
+   * Makes the cgroup and starts the keeper in it.
+   *
+   * @param label part of the unit name
+   * @param netns the `ip netns` name its processes run in; `undefined` for the agent's own
+   */
+  static async create(
+    label: string,
+    netns: string | undefined,
+    opts: { keeper?: boolean } = {},
+  ): Promise<CgroupContainer> {
+    const name = `osprey-net-${label}-${Deno.pid}-${++containers}`;
+    const cg = await TestCgroup.create(`system.slice/${name}.service`);
+    const c = new CgroupContainer(cg, netns);
+    if (opts.keeper ?? true) c.#keeper = c.spawn(["sleep", "1000000"], "keeper");
+    return c;
+  }
+
+  /**
+   * Starts `cmd` inside the cgroup and the namespace (the shell joins the cgroup, then execs
+   * nsenter, which execs the command: one pid throughout).
+   */
+  spawn(cmd: string[], what = cmd.join(" ")): Proc {
+    const enter = this.netns === undefined ? "" : `nsenter --net=/run/netns/${this.netns} `;
+    const script = `${this.cgroup.joinScript()}\nexec ${enter}"$@"`;
+    const child = new Deno.Command("sh", {
+      args: ["-c", script, "sh", ...cmd],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const p = new Proc(child, `${what} in ${this.id}`);
+    this.#procs.add(p);
+    return p;
+  }
+
+  /** Runs `netprobe <args>` to its end; returns its last JSON line. */
+  async probe<T = Record<string, unknown>>(args: string[]): Promise<T> {
+    const p = this.spawn([await buildNetprobe(), ...args], `netprobe ${args.join(" ")}`);
+    return await p.result<T>();
+  }
+
+  /** Starts `netprobe <args>` and leaves it running. */
+  async start(args: string[]): Promise<Proc> {
+    return this.spawn([await buildNetprobe(), ...args], `netprobe ${args.join(" ")}`);
+  }
+
+  /** Starts a netprobe server and waits for its `{"listening":port}` line. */
+  async server(addr: string, port: number, mode: string[]): Promise<Proc> {
+    const p = await this.start(["server", addr, String(port), ...mode]);
+    await p.line();
+    return p;
+  }
+
+  /** Ends every process it started and removes the cgroup. */
+  async remove(): Promise<void> {
+    for (const p of this.#procs) await p.kill().catch(() => {});
+    await this.cgroup.remove().catch((e) => console.error(`cannot remove ${this.id}: ${e}`));
+  }
+}
+
+/** Starts a server process in a namespace without any container (plain host cgroup). */
+export async function bareServer(
+  netns: string,
+  addr: string,
+  port: number,
+  mode: string[],
+): Promise<Proc> {
+  const child = new Deno.Command("nsenter", {
+    args: [
+      `--net=/run/netns/${netns}`,
+      await buildNetprobe(),
+      "server",
+      addr,
+      String(port),
+      ...mode,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const p = new Proc(child, `bare server ${addr}:${port} in ${netns}`);
+  await p.line();
+  return p;
+}
+
+/** Options of {@linkcode startNetAgent}. */
+export interface NetAgentOptions {
+  /** More agent flags. */
+  args?: string[];
+  /** Wait for /readyz (default true). */
+  ready?: boolean;
+}
+
+/**
+ * Starts the agent (`-P=agent` unless OSPREY_TEST_AGENT_PERMISSIONS says otherwise), waits for
+ * /readyz and checks that the net module is on.
+ */
+export async function startNetAgent(o: NetAgentOptions = {}): Promise<AgentProcess> {
+  await ensureHostView();
+  const agent = startAgent({
+    permissions: AGENT_PERMISSIONS,
+    args: containerAgentArgs({ collectInterval: `${INTERVAL_MS}ms`, extraArgs: o.args }),
+  });
+  try {
+    await agent.waitReady();
+    const s = await scrapeParsed(agent.url);
+    if (s.value("osprey_module_state", { module: "net", state: "on" }) !== 1) {
+      throw new Error("the net module is not on");
+    }
+    if (s.value("osprey_bpf_program_attached", { program: "osp_tcp_state_btf" }) !== 1) {
+      throw new Error("osp_tcp_state_btf is not attached");
+    }
+  } catch (e) {
+    await agent.stop();
+    throw withStderr(e, agent);
+  }
+  return agent;
+}
+
+/** Runs `fn` with a fresh agent; stops it after and attaches its stderr to a failure. */
+export async function withNetAgent(
+  o: NetAgentOptions,
+  fn: (agent: AgentProcess) => Promise<void>,
+): Promise<void> {
+  const agent = await startNetAgent(o);
+  try {
+    await fn(agent);
+  } catch (e) {
+    throw withStderr(e, agent, 60);
+  } finally {
+    await agent.stop();
+  }
+}
+
+/** The `container_net_*` lines of a container, for failure messages. */
+export function netLines(s: Scrape, id: string): string {
+  return s.text.split("\n").filter((l) =>
+    l.startsWith("container_net_") && l.includes(`container_id="${id}"`)
+  ).join("\n") || "(no container_net_* series)";
+}
+
+/** A destination's labels (`actual_destination` = `destination` unless given). */
+export function dest(destination: string, actual = destination): Record<string, string> {
+  return { destination, actual_destination: actual };
+}
+
+/**
+ * Waits until `metric{container_id=id, ...labels}` equals `want`, then checks that it still
+ * does two rounds later (a counter that overshoots late is caught); returns the last scrape.
+ */
+export async function waitValue(
+  url: string,
+  id: string,
+  metric: string,
+  labels: Record<string, string>,
+  want: number | undefined,
+  timeoutMs = 15_000,
+): Promise<Scrape> {
+  let last: Scrape | undefined;
+  const read = async () => {
+    last = await scrapeParsed(url);
+    return last.value(metric, { container_id: id, ...labels });
+  };
+  const what = `${metric}${JSON.stringify(labels)} of ${id} = ${want}`;
+  const describe = () => last ? netLines(last, id) : "(no scrape)";
+  await waitFor(what, async () => (await read()) === want ? true : undefined, {
+    timeoutMs,
+    describe,
+  });
+  await sleep(2 * INTERVAL_MS + 100);
+  const again = await read();
+  if (again !== want) {
+    throw new Error(`${what}: was ${want}, then ${again} two rounds later\n${describe()}`);
+  }
+  return last!;
+}
+
+/**
+ * Waits until a container is visible: it has series (a systemd service gets no
+ * `container_info`, so any series carrying its `container_id` counts).
+ */
+export async function waitVisible(url: string, id: string, timeoutMs = 15_000): Promise<Scrape> {
+  let last: Scrape | undefined;
+  return await waitFor(`series of ${id}`, async () => {
+    last = await scrapeParsed(url);
+    return last.find("container_restarts_total", { container_id: id }).length > 0
+      ? last
+      : undefined;
+  }, { timeoutMs, describe: () => last?.linesOf(id) ?? "(no scrape)" });
+}
+
+/** A self-metric's value (0 when absent), summed over series matching `labels`. */
+export function selfValue(s: Scrape, name: string, labels: Record<string, string> = {}): number {
+  return s.find(name, labels).reduce((n, x) => n + x.value, 0);
+}
