@@ -231,13 +231,23 @@ export const netModule: ModuleSpec = {
         first,
         log,
         signal: stopping.signal,
+        nat,
       }).finally(() => scanning = undefined);
       return scanning;
     };
-    // after the programs attached: what opens meanwhile is seen by both and merged
+    // After the programs attached (what opens meanwhile is seen by both and merged) and the
+    // NAT watcher opened (what is found is looked up). Until this seeding scan has run, the
+    // periodic reconciliation waits for it instead of scanning in its place (which would
+    // leave the connections found unseeded), and the first round of series waits too, so
+    // /readyz answers 200 only once what existed at start is served.
+    let seeded = false;
     const ready = (async () => {
-      await nat?.ready;
-      await scan(true);
+      try {
+        await nat?.ready;
+        await scan(true);
+      } finally {
+        seeded = true;
+      }
     })();
 
     const loop = ring === undefined ? Promise.resolve() : consumeRing(ring, tracker, {
@@ -250,7 +260,8 @@ export const netModule: ModuleSpec = {
 
     const collectors: Collector[] = [{
       name: "net",
-      collect: () => {
+      collect: async () => {
+        if (!seeded) await ready.catch(() => {});
         if (loaded) readKernelState(loaded.obj, tracker, families, bpfFamilies(registry));
         tracker.round();
         writeAll(directory.containers(), tracker, families, hostNetns, addresses, pinger);
@@ -259,7 +270,7 @@ export const netModule: ModuleSpec = {
     }, {
       name: "net_reconcile",
       intervalMs: loaded === undefined ? RECONCILE_POLLING_MS : RECONCILE_MS,
-      collect: () => scan(false),
+      collect: () => seeded ? scan(false) : ready,
     }];
     if (pinger) {
       collectors.push({
@@ -289,7 +300,13 @@ async function reconcileFromProc(
   paths: HostPaths,
   tracker: ConnectionTracker,
   addresses: NetnsAddressCache,
-  o: { ephemeralPorts: PortRange[]; first: boolean; log: Logger; signal: AbortSignal },
+  o: {
+    ephemeralPorts: PortRange[];
+    first: boolean;
+    log: Logger;
+    signal: AbortSignal;
+    nat: NatSource | undefined;
+  },
 ): Promise<void> {
   const found = await existingSockets(paths, {
     ephemeralPorts: o.ephemeralPorts,
@@ -297,7 +314,10 @@ async function reconcileFromProc(
   });
   for (const l of found.listens) addresses.notePid(l.netns, l.pid);
   if (o.first) {
-    tracker.seed(found.connections);
+    // through a DNAT rule, their actual destination is in the watcher's conntrack dump
+    tracker.seed(found.connections, o.nat?.wanted === true);
+    o.nat?.resolve(tracker);
+    tracker.settle();
     for (const l of found.listens) tracker.seedListen(l.netns, l.address, l.port, l.pid);
     o.log.info("net: found at start", {
       listens: found.listens.length,

@@ -330,8 +330,10 @@ export class ConnectionTracker {
    * `/proc/<pid>/net/tcp{,6}`). Outbound connections count as active (not as connects: their
    * connect was not seen) until their end; their bytes and retransmits count from now on.
    * A connection the programs already reported (opened between attach and scan) is skipped.
+   * With `natPending`, each waits for its actual destination ({@linkcode needingActual},
+   * {@linkcode setActual}, then {@linkcode settle}) before it is filtered and attributed.
    */
-  seed(connections: readonly ExistingConnection[]): void {
+  seed(connections: readonly ExistingConnection[], natPending = false): void {
     const known = new Set<string>();
     for (const c of this.#conns.values()) {
       known.add(tupleKey(c.netns, c.saddr, c.sport, c.daddr, c.dport));
@@ -360,7 +362,10 @@ export class ConnectionTracker {
         this.counters.connectionsOverflow++;
         continue;
       }
-      if (!this.#admit(c)) continue;
+      if (natPending) {
+        c.needsActual = true;
+        this.#pending.add(c);
+      } else if (!this.#admit(c)) continue;
       this.#seededByTuple.set(key, c);
       if (x.inode !== 0) this.#seededByInode.set(x.inode, c);
     }

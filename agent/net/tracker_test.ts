@@ -289,6 +289,32 @@ Deno.test("ConnectionTracker follows connections found at start: active now, byt
   deepEqual([d().active, d().bytesSent], [0, 50]);
 });
 
+Deno.test("ConnectionTracker looks up the actual destination of connections found at start", () => {
+  const { t } = setup();
+  t.seed([
+    existing({ localPort: 41000, remoteAddress: "10.96.0.10", remotePort: 80, inode: 557 }),
+    existing({ localPort: 41001, remoteAddress: "10.88.0.9", remotePort: 80, inode: 558 }),
+  ], true);
+  equal(t.net("/docker/web"), undefined, "nothing counted before the lookup");
+  const need = [...t.needingActual()];
+  deepEqual(need.map((c) => [c.daddr, c.dport, c.sport]), [
+    ["10.96.0.10", 80, 41000],
+    ["10.88.0.9", 80, 41001],
+  ]);
+  t.setActual(need[0], { ip: "10.244.1.5", port: 8080 });
+  t.setActual(need[1], undefined);
+  t.settle();
+  const dests = [...t.net("/docker/web")!.destinations.values()]
+    .map((d) => [d.destination, d.actualDestination, d.connects, d.active]);
+  deepEqual(dests, [
+    ["10.96.0.10:80", "10.244.1.5:8080", 0, 1],
+    ["10.88.0.9:80", "10.88.0.9:80", 0, 1],
+  ]);
+  const sk = ++nextSk;
+  t.handle(ev("end", { sk, sport: 41000, daddr: "10.96.0.10", dport: 80 }));
+  equal([...t.net("/docker/web")!.destinations.values()][0].active, 0);
+});
+
 Deno.test("ConnectionTracker forgets destinations without attempts after 10 minutes, not active ones", () => {
   let now = 0;
   const { t } = setup({ now: () => now });
