@@ -453,3 +453,112 @@ export async function waitVisible(url: string, id: string, timeoutMs = 15_000): 
 export function selfValue(s: Scrape, name: string, labels: Record<string, string> = {}): number {
   return s.find(name, labels).reduce((n, x) => n + x.value, 0);
 }
+
+/** Why iptables tests cannot run here ("" when they can). */
+export function iptablesIgnoreReason(): string {
+  try {
+    const r = new Deno.Command("iptables", { args: ["-V"], stdout: "null", stderr: "null" })
+      .outputSync();
+    return r.success ? "" : "iptables -V failed";
+  } catch {
+    return "iptables missing (apt-get install iptables)";
+  }
+}
+
+/**
+ * A client namespace and a backend namespace joined through the agent's own namespace, with a
+ * DNAT rule there mapping a VIP to the backend, as kube-proxy maps a Service:
+ *
+ * ```
+ * client ns 10.213.N.2 ── veth ── host 10.213.N.1 | 10.214.N.1 ── veth ── 10.214.N.2 backend ns
+ * host: PREROUTING -d 10.215.N.9 -p tcp --dport 80 -j DNAT --to-destination 10.214.N.2:8080
+ * ```
+ *
+ * The client namespace has no default route (only the VIP and the backend's subnet, via the
+ * host), and the host routes the VIP into the backend's link, so nothing for these addresses
+ * (the pinger's ICMP included) leaves the machine. `remove()` undoes each step that was made:
+ * the namespaces (and with them the veths and the route), the rules, and
+ * `net.ipv4.ip_forward` if it had to be set.
+ */
+export class NatTopology {
+  readonly n = 1 + (Deno.pid % 250);
+  readonly tag = crypto.randomUUID().slice(0, 6);
+  readonly clientNs = `osp-netnat-${this.tag}-c`;
+  readonly backendNs = `osp-netnat-${this.tag}-b`;
+  readonly hostClientDev = `onc${this.tag}`;
+  readonly hostBackendDev = `onb${this.tag}`;
+  readonly vip = `10.215.${this.n}.9`;
+  readonly client = `10.213.${this.n}.2`;
+  readonly backend = `10.214.${this.n}.2`;
+  readonly #undo: (() => Promise<unknown>)[] = [];
+
+  async build(): Promise<void> {
+    const { n, clientNs: c, backendNs: b, hostClientDev: hc, hostBackendDev: hb } = this;
+    for (const ns of [c, b]) {
+      await run("ip", "netns", "add", ns);
+      this.#undo.push(() => run("ip", "netns", "delete", ns));
+    }
+    // the host ends go with their peers when the namespaces are deleted
+    await run("ip", "link", "add", hc, "type", "veth", "peer", "name", "eth0", "netns", c);
+    await run("ip", "link", "add", hb, "type", "veth", "peer", "name", "eth0", "netns", b);
+    await run("ip", "addr", "add", `10.213.${n}.1/24`, "dev", hc);
+    await run("ip", "addr", "add", `10.214.${n}.1/24`, "dev", hb);
+    for (const dev of [hc, hb]) await run("ip", "link", "set", dev, "up");
+    for (const [ns, addr] of [[c, this.client], [b, this.backend]]) {
+      await run("ip", "-n", ns, "addr", "add", `${addr}/24`, "dev", "eth0");
+      await run("ip", "-n", ns, "link", "set", "eth0", "up");
+      await run("ip", "-n", ns, "link", "set", "lo", "up");
+    }
+    await run("ip", "-n", c, "route", "add", `${this.vip}/32`, "via", `10.213.${n}.1`);
+    await run("ip", "-n", c, "route", "add", `10.214.${n}.0/24`, "via", `10.213.${n}.1`);
+    await run("ip", "-n", b, "route", "add", `10.213.${n}.0/24`, "via", `10.214.${n}.1`);
+    // the VIP itself is routed into the backend's link, never out of the machine
+    await run("ip", "route", "add", `${this.vip}/32`, "dev", hb);
+    const forward = (await run("sysctl", "-n", "net.ipv4.ip_forward")).trim();
+    if (forward === "0") {
+      await run("sysctl", "-qw", "net.ipv4.ip_forward=1");
+      this.#undo.push(() => run("sysctl", "-qw", "net.ipv4.ip_forward=0"));
+    }
+    const rules: string[][] = [
+      [
+        "-t",
+        "nat",
+        "PREROUTING",
+        "-d",
+        this.vip,
+        "-p",
+        "tcp",
+        "--dport",
+        "80",
+        "-j",
+        "DNAT",
+        "--to-destination",
+        `${this.backend}:8080`,
+      ],
+      ["-t", "filter", "FORWARD", "-i", hc, "-o", hb, "-j", "ACCEPT"],
+      ["-t", "filter", "FORWARD", "-i", hb, "-o", hc, "-j", "ACCEPT"],
+    ];
+    for (const [t, table, chain, ...spec] of rules) {
+      await run("iptables", t, table, "-I", chain, "1", ...spec);
+      this.#undo.push(() => run("iptables", t, table, "-D", chain, ...spec));
+    }
+    for (const dev of [hc, hb]) await waitUp(undefined, dev);
+    for (const ns of [c, b]) await waitUp(ns, "eth0");
+  }
+
+  async remove(): Promise<void> {
+    for (const undo of this.#undo.reverse()) {
+      await undo().catch((e) => console.error(`nat_test cleanup: ${e}`));
+    }
+  }
+}
+
+async function waitUp(ns: string | undefined, dev: string): Promise<void> {
+  const ip = ns === undefined ? ["ip"] : ["ip", "-n", ns];
+  for (let i = 0; i < 500; i++) {
+    const out = await run(ip[0], ...ip.slice(1), "-o", "link", "show", dev);
+    if (/ state UP /.test(out)) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`${dev} did not come up within 5 s`);
+}
