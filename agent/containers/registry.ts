@@ -300,6 +300,14 @@ export class ContainerRegistry {
     this.#root = new CgroupEntry("/", { v2: "/", v1: {} }, { kind: "standalone" });
     this.#root.state = "ignored";
     this.#root.ignore = "root";
+    // the host's own processes that exit before they are read are known to be in no container
+    const v2Root = opts.cgroupFs?.v2Root;
+    if (v2Root) {
+      try {
+        const id = Deno.statSync(v2Root).ino ?? 0;
+        if (id !== 0) this.#byCgroupId.set(id, this.#root);
+      } catch { /* not readable: such records are "unknown" */ }
+    }
     this.setEventSource("polling");
   }
 
@@ -319,13 +327,14 @@ export class ContainerRegistry {
 
   /**
    * The container a process belongs to, as far as the registry knows now: its view,
-   * `"pending"` while its identity is being looked up, or undefined (not in a container, or
-   * gone before it could be read). A pid the registry has not seen yet is read from `<proc>`
+   * `"pending"` while its identity is being looked up, or undefined (not in a container). A pid the registry has not seen yet is read from `<proc>`
    * first; when that fails (the process already exited), the cgroup v2 id a BPF record
-   * carried finds the container by another of its processes. Other modules (the network
-   * module) attribute their events with it.
+   * carried finds the container by another of its processes. `"unknown"` when neither is
+   * known: the process is gone and no process of its cgroup was seen (yet: another may be
+   * seen soon, or at the next rescan). Other modules (the network module) attribute their
+   * events with it.
    */
-  lookupPid(pid: number, cgroupId = 0): ContainerView | "pending" | undefined {
+  lookupPid(pid: number, cgroupId = 0): ContainerView | "pending" | "unknown" | undefined {
     let proc = this.#procs.get(pid);
     if (proc === undefined && pid > 0) {
       this.#discover(pid, { cgroupId, probe: true });
@@ -339,7 +348,7 @@ export class ContainerRegistry {
     ) {
       entry = this.#byCgroupId.get(cgroupId) ?? entry;
     }
-    if (entry === undefined) return undefined;
+    if (entry === undefined) return "unknown";
     if (entry.state === "pending") return "pending";
     return entry.state === "container" ? entry.container : undefined;
   }

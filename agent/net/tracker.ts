@@ -27,8 +27,14 @@ export interface ContainerRef {
   readonly id: string;
 }
 
-/** Who owns a process: its container, `"pending"` while being identified, or none. */
-export type Resolve = (pid: number, cgroupId: number) => ContainerRef | "pending" | undefined;
+/**
+ * Who owns a process: its container, `"pending"` while being identified, `"unknown"` when the
+ * process is gone and its cgroup was never seen (it may be soon), or none.
+ */
+export type Resolve = (
+  pid: number,
+  cgroupId: number,
+) => ContainerRef | "pending" | "unknown" | undefined;
 
 /** Counters of one destination (`destination` and `actual_destination` label values). */
 export class DestinationStats {
@@ -143,6 +149,8 @@ interface Conn {
   net?: ContainerNet;
   dest?: DestinationStats;
   readonly sinceMs: number;
+  /** When its owner was first found unknown (ms); undefined while it was not. */
+  unknownSinceMs?: number;
 }
 
 /** A connection whose actual (post-NAT) destination is to be looked up. */
@@ -171,6 +179,11 @@ export interface TrackerOptions {
   readonly maxListensPerContainer?: number;
   /** How long a connection may wait for its container to be identified. @default 120000 */
   readonly pendingTimeoutMs?: number;
+  /**
+   * How long a connection of a vanished process may wait for its cgroup to be seen (another
+   * of its processes, a rescan) before it is counted as unattributed. @default 15000
+   */
+  readonly unknownTimeoutMs?: number;
   /** Destinations without attempts, and closed listens, go after this. @default 600000 */
   readonly gcAfterMs?: number;
   /** Ended connections kept for bytes that arrive after their end. @default 16384 */
@@ -192,6 +205,7 @@ export class ConnectionTracker {
   readonly #maxDest: number;
   readonly #maxListens: number;
   readonly #pendingTimeout: number;
+  readonly #unknownTimeout: number;
   readonly #gcAfter: number;
   readonly #maxRecent: number;
   readonly #conns = new Map<number, Conn>();
@@ -229,6 +243,7 @@ export class ConnectionTracker {
     this.#maxDest = opts.maxDestinationsPerContainer ?? 4096;
     this.#maxListens = opts.maxListensPerContainer ?? 1024;
     this.#pendingTimeout = opts.pendingTimeoutMs ?? 120_000;
+    this.#unknownTimeout = opts.unknownTimeoutMs ?? 15_000;
     this.#gcAfter = opts.gcAfterMs ?? 600_000;
     this.#maxRecent = opts.maxRecentlyEnded ?? 16_384;
   }
@@ -459,7 +474,10 @@ export class ConnectionTracker {
         this.#pending.delete(c);
         if (!this.#admit(c)) continue;
       } else this.#attribute(c);
-      if (c.state === "pending" && now - c.sinceMs > this.#pendingTimeout) {
+      const late = c.unknownSinceMs !== undefined
+        ? now - c.unknownSinceMs > this.#unknownTimeout
+        : now - c.sinceMs > this.#pendingTimeout;
+      if (c.state === "pending" && late) {
         this.#pending.delete(c);
         c.state = "dropped";
         this.counters.unattributed++;
@@ -570,6 +588,11 @@ export class ConnectionTracker {
     if (c.state !== "pending") return;
     const owner = this.#o.resolve(c.pid, c.cgroupId);
     if (owner === "pending") return;
+    if (owner === "unknown") {
+      // waits (settle() retries) for its cgroup to be seen; unattributed after a while
+      c.unknownSinceMs ??= this.#now();
+      return;
+    }
     this.#pending.delete(c);
     if (owner === undefined) {
       this.counters.filtered.not_a_container++;
@@ -699,7 +722,7 @@ export class ConnectionTracker {
       return;
     }
     const owner = this.#o.resolve(pid, cgroupId);
-    if (owner === undefined || owner === "pending") {
+    if (owner === undefined || owner === "pending" || owner === "unknown") {
       // a listen is long-lived: the periodic /proc reconciliation finds it again
       if (owner === undefined) this.counters.filtered.not_a_container++;
       else this.counters.unattributed++;

@@ -209,6 +209,32 @@ Deno.test("ConnectionTracker drops what waits for its container too long, counte
   equal(t.connectionCount, 0);
 });
 
+Deno.test("ConnectionTracker waits for the cgroup of a vanished process, then counts or gives up", () => {
+  let now = 0;
+  let known = false;
+  const web: ContainerRef = { id: "/docker/web" };
+  const { t } = setup({
+    resolve: (_pid, cgroupId) => cgroupId === 7 && known ? web : "unknown",
+    now: () => now,
+  });
+  t.handle(ev("connect", { sk: ++nextSk, cgroupId: 7 }));
+  t.handle(ev("failed", { sk: ++nextSk, cgroupId: 8 }));
+  equal(t.pendingCount, 2);
+  now = 5_000;
+  known = true; // another process of cgroup 7 was seen
+  t.settle();
+  equal([...t.net("/docker/web")!.destinations.values()][0].connects, 1);
+  equal(t.pendingCount, 1);
+  now = 14_000;
+  t.settle();
+  equal(t.pendingCount, 1, "still within the wait");
+  now = 16_000;
+  t.settle();
+  equal(t.pendingCount, 0);
+  equal(t.counters.unattributed, 1);
+  equal(t.counters.filtered.not_a_container, 0);
+});
+
 Deno.test("ConnectionTracker applies the contract's filters and counts each reason", () => {
   const { t } = setup();
   t.handle(ev("connect", { sk: ++nextSk, dport: 45000 }));
