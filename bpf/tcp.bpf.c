@@ -22,6 +22,9 @@
  * - bytes received: tcp/tcp_rcv_space_adjust, which every reader calls
  *   after it advanced copied_seq (recvmsg, splice's read_sock, zero-copy);
  *   fentry on (__)tcp_cleanup_rbuf where it is missing;
+ * - MPTCP: its first TCP subflow is the connection; what the MPTCP socket
+ *   sends (sock/sock_send_length) and receives (sock/sock_recv_length) is
+ *   counted there, never the subflows' own sequence numbers;
  * - inbound connections: SYN_RECV -> ESTABLISHED creates the entry; its
  *   owner is the task of its first send or receive, or the accepting task
  *   where fexit on inet_csk_accept works;
@@ -132,6 +135,45 @@ static __always_inline __u32 sk_copied_seq(const struct sock *sk)
 static __always_inline __u32 sk_total_retrans(const struct sock *sk)
 {
 	return BPF_CORE_READ((struct tcp_sock *)sk, total_retrans);
+}
+
+/* include/uapi/linux/in.h; a #define, so vmlinux.h lacks it */
+#define OSP_IPPROTO_MPTCP 262
+
+/* net/mptcp/protocol.h: the subflow an MPTCP socket's connect() opened */
+struct mptcp_sock___osp {
+	struct sock *first;
+} __attribute__((preserve_access_index));
+
+/* include/linux/tcp.h, with CONFIG_MPTCP */
+struct tcp_sock___osp {
+	bool is_mptcp;
+} __attribute__((preserve_access_index));
+
+/*
+ * A subflow of an MPTCP socket: the MPTCP socket moves its data, so its
+ * copied_seq says nothing of what the application read; its bytes are
+ * counted where the application sends and receives (on_send_length,
+ * on_recv_length).
+ */
+static __always_inline bool sk_is_subflow(const struct sock *sk)
+{
+	if (!bpf_core_field_exists(struct tcp_sock___osp, is_mptcp))
+		return false;
+	return BPF_CORE_READ((struct tcp_sock___osp *)sk, is_mptcp);
+}
+
+/* the first subflow of an MPTCP socket, NULL if it has none (or no MPTCP here) */
+static __always_inline struct sock *mptcp_first(const struct sock *msk)
+{
+	struct sock *sk;
+
+	if (!bpf_core_type_exists(struct mptcp_sock___osp))
+		return NULL;
+	sk = BPF_CORE_READ((struct mptcp_sock___osp *)msk, first);
+	if (!sk || osp_sk_protocol(sk) != IPPROTO_TCP)
+		return NULL;
+	return sk;
 }
 
 /* fills everything but the type-specific fields, which start zeroed */
@@ -276,7 +318,7 @@ static __always_inline void add_unread(const struct sock *sk, struct osp_tcp_con
 {
 	__u32 unread;
 
-	if (!BPF_CORE_READ(sk, sk_receive_queue.qlen))
+	if (sk_is_subflow(sk) || !BPF_CORE_READ(sk, sk_receive_queue.qlen))
 		return;
 	unread = BPF_CORE_READ((struct tcp_sock *)sk, rcv_nxt) - c->copied_seq;
 	if (unread && (osp_sk_flags(sk) & (1UL << OSP_SOCK_DONE)) &&
@@ -556,8 +598,23 @@ int BPF_PROG(osp_tcp_connect_exit, int fd, struct sockaddr *addr, int addrlen, i
  */
 static __always_inline int on_send_length(struct sock *sk, int ret)
 {
-	if (ret <= 0 || !sk || osp_sk_protocol(sk) != IPPROTO_TCP)
+	__u16 proto;
+
+	if (ret <= 0 || !sk)
 		return 0;
+	proto = osp_sk_protocol(sk);
+	if (proto == OSP_IPPROTO_MPTCP) {
+		/*
+		 * An MPTCP socket sends through its TCP subflows, which no
+		 * sendmsg reports: its bytes go to its first subflow, the TCP
+		 * connection whose connect is counted.
+		 */
+		sk = mptcp_first(sk);
+		if (!sk)
+			return 0;
+	} else if (proto != IPPROTO_TCP) {
+		return 0;
+	}
 	add_sent(sk, ret);
 	return 0;
 }
@@ -626,7 +683,7 @@ static __always_inline void add_received(struct sock *sk, __u32 seq, __u32 copie
 
 static __always_inline int on_space_adjust(struct sock *sk)
 {
-	if (!sk || osp_sk_protocol(sk) != IPPROTO_TCP)
+	if (!sk || osp_sk_protocol(sk) != IPPROTO_TCP || sk_is_subflow(sk))
 		return 0;
 	add_received(sk, sk_copied_seq(sk), 0);
 	return 0;
@@ -644,6 +701,44 @@ int BPF_PROG(osp_tcp_rcv_raw, struct sock *sk)
 	return on_space_adjust(sk);
 }
 
+/* include/linux/socket.h */
+#define OSP_MSG_PEEK 2
+
+/*
+ * Bytes an MPTCP socket's reader received (sock_recvmsg's result, 6.4+),
+ * counted on its first subflow like its sends; plain TCP sockets are counted
+ * by their copied_seq above.
+ */
+static __always_inline int on_recv_length(struct sock *sk, int ret, int flags)
+{
+	struct osp_tcp_conn *c;
+
+	if (ret <= 0 || !sk || (flags & OSP_MSG_PEEK) || osp_sk_protocol(sk) != OSP_IPPROTO_MPTCP)
+		return 0;
+	sk = mptcp_first(sk);
+	if (!sk)
+		return 0;
+	c = conn_lazy(sk, true, sk_copied_seq(sk));
+	if (!c)
+		return 0;
+	__sync_fetch_and_add(&c->bytes_received, (__u64)ret);
+	if (c->flags & OSP_TCP_F_ENDED)
+		c->flags |= OSP_TCP_F_ACTIVE_AFTER_END;
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(osp_tcp_mptcp_recv_btf, struct sock *sk, int ret, int flags)
+{
+	return on_recv_length(sk, ret, flags);
+}
+
+SEC("raw_tp/sock_recv_length")
+int BPF_PROG(osp_tcp_mptcp_recv_raw, struct sock *sk, int ret, int flags)
+{
+	return on_recv_length(sk, ret, flags);
+}
+
 /*
  * Without that tracepoint: every reader cleans the receive buffer up after
  * advancing copied_seq, with the bytes it copied; the smaller of the two
@@ -653,7 +748,7 @@ int BPF_PROG(osp_tcp_rcv_raw, struct sock *sk)
 SEC("fentry/__tcp_cleanup_rbuf")
 int BPF_PROG(osp_tcp_rbuf_inner, struct sock *sk, int copied)
 {
-	if (copied > 0)
+	if (copied > 0 && !sk_is_subflow(sk))
 		add_received(sk, sk_copied_seq(sk), (__u32)copied);
 	return 0;
 }
@@ -661,7 +756,7 @@ int BPF_PROG(osp_tcp_rbuf_inner, struct sock *sk, int copied)
 SEC("fentry/tcp_cleanup_rbuf")
 int BPF_PROG(osp_tcp_rbuf, struct sock *sk, int copied)
 {
-	if (copied > 0)
+	if (copied > 0 && !sk_is_subflow(sk))
 		add_received(sk, sk_copied_seq(sk), (__u32)copied);
 	return 0;
 }
