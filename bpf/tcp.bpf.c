@@ -707,7 +707,9 @@ int BPF_PROG(osp_tcp_rcv_raw, struct sock *sk)
 /*
  * Bytes an MPTCP socket's reader received (sock_recvmsg's result, 6.4+),
  * counted on its first subflow like its sends; plain TCP sockets are counted
- * by their copied_seq above.
+ * by their copied_seq above. Not counted: reads after that subflow closed (a
+ * client that half-closed and reads the answer once the DATA_FINs were
+ * exchanged), as its entry is gone by then.
  */
 static __always_inline int on_recv_length(struct sock *sk, int ret, int flags)
 {
