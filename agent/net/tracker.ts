@@ -328,7 +328,7 @@ export class ConnectionTracker {
 
   /** Applies one periodic reading of a connection's kernel counters. */
   update(entry: Readonly<TcpConnEntry>): void {
-    let c = this.#conns.get(entry.sk);
+    let c = this.#current(entry.sk, entry.startNs);
     if (c === undefined && entry.inode !== 0 && (entry.flags & TcpFlag.UNTRACKED) !== 0) {
       c = this.#seededByInode.get(entry.inode);
       if (c !== undefined) this.#bind(c, entry.sk);
@@ -538,6 +538,7 @@ export class ConnectionTracker {
     if (e.type === "connect") c.connected = true;
     else c.failed = true;
     if (c.connected) {
+      this.#current(e.sk, e.startNs); // ends what an earlier socket at this address left
       if (this.#conns.size + this.#seededByTuple.size >= this.#maxConns) {
         this.counters.connectionsOverflow++;
         return;
@@ -658,6 +659,25 @@ export class ConnectionTracker {
     }
   }
 
+  /**
+   * The connection followed at socket address `sk`, if it is the one that started at
+   * `startNs` (the kernel's SYN_SENT time; 0 for sockets older than the programs). A socket
+   * freed and its address reused by another means the first one ended and its end record was
+   * lost (a full ring): it is ended now (counted in `repairedEnds`), so the new socket's
+   * counters never go to its destination and its active connection does not stay forever.
+   */
+  #current(sk: number, startNs: number): Conn | undefined {
+    const c = this.#conns.get(sk);
+    if (c === undefined || c.startNs === startNs) return c;
+    this.#conns.delete(sk);
+    if (!c.ended) {
+      c.ended = true;
+      this.#sync(c);
+      this.counters.repairedEnds++;
+    }
+    return undefined;
+  }
+
   #bind(c: Conn, sk: number): void {
     (c as { sk: number }).sk = sk;
     this.#seededByInode.forEach((v, k) => v === c && this.#seededByInode.delete(k));
@@ -666,7 +686,7 @@ export class ConnectionTracker {
   }
 
   #end(e: Readonly<TcpEvent>): void {
-    let c = this.#conns.get(e.sk);
+    let c = this.#current(e.sk, e.startNs);
     if (c === undefined) {
       const key = tupleKey(e.netns, e.saddr, e.sport, e.daddr, e.dport);
       c = this.#seededByTuple.get(key);
@@ -697,7 +717,7 @@ export class ConnectionTracker {
       return;
     }
     const c = this.#recent.get(e.sk);
-    if (c === undefined) {
+    if (c === undefined || c.startNs !== e.startNs) {
       this.counters.untrackedEnds++;
       return;
     }

@@ -235,6 +235,29 @@ Deno.test("ConnectionTracker waits for the cgroup of a vanished process, then co
   equal(t.counters.filtered.not_a_container, 0);
 });
 
+Deno.test("ConnectionTracker ends a connection whose end was lost when its socket address is reused", () => {
+  const { t } = setup();
+  const sk = ++nextSk;
+  t.handle(ev("connect", { sk, startNs: 1000, dport: 5432 }));
+  const d = () => [...t.net("/docker/web")!.destinations.values()][0];
+  t.update(entry({ sk, startNs: 1000, bytesSent: 10 }));
+  deepEqual([d().active, d().bytesSent], [1, 10]);
+  // its END record was lost; the address now holds another socket (an accepted one, say)
+  t.update(entry({ sk, startNs: 2000, bytesSent: 999, flags: TcpFlag.INBOUND }));
+  deepEqual([d().active, d().bytesSent], [0, 10], "ended, and the other socket's bytes not taken");
+  equal(t.counters.repairedEnds, 1);
+  // a new connect at the same address while an old one is still followed
+  t.handle(ev("connect", { sk: ++nextSk, startNs: 3000, dport: 6000 }));
+  t.handle(ev("connect", { sk: nextSk, startNs: 4000, dport: 6000 }));
+  const d6 = [...t.net("/docker/web")!.destinations.values()][1];
+  deepEqual([d6.connects, d6.active], [2, 1]);
+  equal(t.counters.repairedEnds, 2);
+  // an END of another socket than the one followed: not applied to it
+  t.handle(ev("end", { sk: nextSk, startNs: 5000, dport: 6000, bytesSent: 77 }));
+  deepEqual([d6.active, d6.bytesSent], [0, 0]);
+  equal(t.counters.untrackedEnds, 1);
+});
+
 Deno.test("ConnectionTracker applies the contract's filters and counts each reason", () => {
   const { t } = setup();
   t.handle(ev("connect", { sk: ++nextSk, dport: 45000 }));
