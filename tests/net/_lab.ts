@@ -279,11 +279,12 @@ export class CgroupContainer {
    * Starts `cmd` inside the cgroup and the namespace (the shell joins the cgroup, then execs
    * nsenter, which execs the command: one pid throughout).
    */
-  spawn(cmd: string[], what = cmd.join(" ")): Proc {
+  spawn(cmd: string[], what = cmd.join(" "), env?: Record<string, string>): Proc {
     const enter = this.netns === undefined ? "" : `nsenter --net=/run/netns/${this.netns} `;
     const script = `${this.cgroup.joinScript()}\nexec ${enter}"$@"`;
     const child = new Deno.Command("sh", {
       args: ["-c", script, "sh", ...cmd],
+      env,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -293,20 +294,28 @@ export class CgroupContainer {
     return p;
   }
 
-  /** Runs `netprobe <args>` to its end; returns its last JSON line. */
-  async probe<T = Record<string, unknown>>(args: string[]): Promise<T> {
-    const p = this.spawn([await buildNetprobe(), ...args], `netprobe ${args.join(" ")}`);
+  /** Runs `netprobe <args>` to its end (`env` added to its environment); returns its last line. */
+  async probe<T = Record<string, unknown>>(
+    args: string[],
+    env?: Record<string, string>,
+  ): Promise<T> {
+    const p = await this.start(args, env);
     return await p.result<T>();
   }
 
   /** Starts `netprobe <args>` and leaves it running. */
-  async start(args: string[]): Promise<Proc> {
-    return this.spawn([await buildNetprobe(), ...args], `netprobe ${args.join(" ")}`);
+  async start(args: string[], env?: Record<string, string>): Promise<Proc> {
+    return this.spawn([await buildNetprobe(), ...args], `netprobe ${args.join(" ")}`, env);
   }
 
   /** Starts a netprobe server and waits for its `{"listening":port}` line. */
-  async server(addr: string, port: number, mode: string[]): Promise<Proc> {
-    const p = await this.start(["server", addr, String(port), ...mode]);
+  async server(
+    addr: string,
+    port: number,
+    mode: string[],
+    env?: Record<string, string>,
+  ): Promise<Proc> {
+    const p = await this.start(["server", addr, String(port), ...mode], env);
     await p.line();
     return p;
   }
