@@ -11,7 +11,9 @@
  * - over IPv6: labelled `[fd00:201::2]:8080`, exactly 5;
  * - the server's listen on `::` is reported with the namespace's addresses (not `0.0.0.0` or
  *   `::`), as the Podman container's, and goes to 0 or away when the server closes it;
- * - the server's accepted (inbound) connections give it no destination series.
+ * - the server's accepted (inbound) connections give it no destination series;
+ * - a client in a Podman container too (in namespace a, `podman exec`): 10 connects, 10,000
+ *   bytes sent, under `/podman/<name>`.
  *
  * Needs root, podman, runc, busybox-static, gcc and libc6-dev, and the built libosprey.
  */
@@ -50,6 +52,7 @@ Deno.test({
     const pair = await createNetnsPair("netc");
     const serverName = uniqueName("net-srv");
     const serverId = `/podman/${serverName}`;
+    const clientName = uniqueName("net-cli");
     let client: CgroupContainer | undefined;
     try {
       await podman([
@@ -223,6 +226,51 @@ Deno.test({
           },
         );
 
+        await t.step("a client in a Podman container: 10 connects, 10,000 bytes sent", async () => {
+          await podman([
+            "run",
+            "-d",
+            "--name",
+            clientName,
+            "--network",
+            `ns:${pair.a.path}`,
+            "-v",
+            `${probe}:/netprobe:ro`,
+            image,
+            "sleep",
+            "3600",
+          ]);
+          const id = `/podman/${clientName}`;
+          await waitVisible(agent.url, id);
+          const out = await podman([
+            "exec",
+            clientName,
+            "/netprobe",
+            "connect",
+            pair.b.v4,
+            String(PORT),
+            "10",
+            "1000",
+            "0",
+          ]);
+          equal(JSON.parse(out.split("\n").at(-1)!).connected, 10);
+          await waitValue(
+            agent.url,
+            id,
+            "container_net_tcp_successful_connects_total",
+            dest(server),
+            10,
+          );
+          await waitValue(
+            agent.url,
+            id,
+            "container_net_tcp_bytes_sent_total",
+            dest(server),
+            10_000,
+          );
+          await waitValue(agent.url, id, "container_net_tcp_active_connections", dest(server), 0);
+        });
+
         await t.step("the listener closes: listen_info 0 or gone", async () => {
           await podman(["kill", "--signal", "USR1", serverName]);
           await waitFor(
@@ -243,7 +291,7 @@ Deno.test({
       });
     } finally {
       await client?.remove();
-      await removeContainers([serverName]);
+      await removeContainers([serverName, clientName]);
       await pair.remove();
     }
   },
