@@ -13,8 +13,10 @@
  *    records. After SIGCONT the agent is healthy, the lost counters moved, and connects plus
  *    lost connect records equal the generator's count again.
  *
- * The lost counters are the whole host's: the equalities assume no other TCP traffic drops
- * records meanwhile (true in CI, where test files run one at a time).
+ * The lost counters are the whole host's: with other TCP traffic on the host at the same time
+ * (the agent counts every connect record it receives, so that is measured), some of the lost
+ * may be theirs, and only connects <= count <= connects + lost is checked (said in a warning).
+ * In CI, where test files run one at a time, the equality is checked.
  *
  * Needs root, gcc and libc6-dev, and the built libosprey.
  */
@@ -46,6 +48,10 @@ function lost(s: Scrape, type: string): number {
     ring: "tcp_events",
     record_type: type,
   });
+}
+
+function received(s: Scrape, type: string): number {
+  return selfValue(s, "osprey_ringbuf_records_total", { ring: "tcp_events", record_type: type });
 }
 
 interface ChurnResult {
@@ -81,11 +87,18 @@ Deno.test({
       await withNetAgent({}, async (agent) => {
         await waitVisible(agent.url, client.id);
 
-        /** Waits until connects + lost connect records (since `before`) reach `want`. */
+        /**
+         * Waits until connects + lost connect records (since `before`) reach `want`, then checks
+         * that they equal it. The lost counters are the host's: when connect records of other
+         * processes arrived meanwhile (other TCP traffic on the host), some of theirs may be
+         * among the lost, and only the bounds can be checked: connects <= want <= connects +
+         * lost. Each record the agent receives is counted, so that traffic is measured.
+         */
         const settle = async (before: Scrape, port: number, want: number) => {
           let last: Scrape | undefined;
-          const sum = (s: Scrape) =>
-            connects(s, port) + lost(s, "connect") - lost(before, "connect");
+          const mine = (s: Scrape) => connects(s, port) - connects(before, port);
+          const lostSince = (s: Scrape) => lost(s, "connect") - lost(before, "connect");
+          const sum = (s: Scrape) => mine(s) + lostSince(s);
           await waitFor(`connects + lost connect records = ${want}`, async () => {
             last = await scrapeParsed(agent.url);
             return sum(last) >= want ? true : undefined;
@@ -96,14 +109,20 @@ Deno.test({
           // and no more arrives
           await new Promise((r) => setTimeout(r, 1500));
           last = await scrapeParsed(agent.url);
-          equal(
-            sum(last),
-            want,
-            `connects ${connects(last, port)} + lost connect records ` +
-              `${lost(last, "connect") - lost(before, "connect")} = ${sum(last)}, generator ` +
-              `${want}\n${netLines(last, client.id)}`,
-          );
-          return last;
+          const others = received(last, "connect") - received(before, "connect") - mine(last);
+          const what = `connects ${mine(last)} + lost connect records ${lostSince(last)} = ` +
+            `${sum(last)}, generator ${want}, connect records of other processes ${others}\n` +
+            netLines(last, client.id);
+          ok(mine(last) <= want, what);
+          if (others === 0) equal(sum(last), want, what);
+          else {
+            ok(sum(last) >= want, what);
+            console.warn(
+              `${others} connect records of other processes arrived meanwhile: only bounds ` +
+                `checked (${what.split("\n")[0]})`,
+            );
+          }
+          return { last, others };
         };
 
         await t.step(`${CHURN_SECONDS} s of churn`, async () => {
@@ -116,13 +135,14 @@ Deno.test({
             String(THREADS),
           ]);
           const rate = Math.round(r.connected / (r.ms / 1000));
-          const after = await settle(before, 8080, r.connected);
+          const { last: after, others } = await settle(before, 8080, r.connected);
           const lostConnects = lost(after, "connect") - lost(before, "connect");
           const lostEnds = lost(after, "end") - lost(before, "end");
           console.log(
             `churn: ${r.connected} connects in ${r.ms} ms (${rate}/s, ${THREADS} threads), ` +
               `${r.failed} failed; agent: ${connects(after, 8080)} connects, lost records: ` +
-              `${lostConnects} connect, ${lostEnds} end`,
+              `${lostConnects} connect, ${lostEnds} end; other processes' connect records ` +
+              `meanwhile: ${others}`,
           );
           ok(r.connected > 0);
           equal(r.failed, 0);
@@ -165,13 +185,14 @@ Deno.test({
             } finally {
               Deno.kill(agent.child.pid, "SIGCONT");
             }
-            const after = await settle(before, 8081, r.connected);
+            const { last: after, others } = await settle(before, 8081, r.connected);
             const lostConnects = lost(after, "connect") - lost(before, "connect");
             const lostAll = ["connect", "end", "failed", "close", "listen", "listen_close"]
               .reduce((n, type) => n + lost(after, type) - lost(before, type), 0);
             console.log(
               `stalled: ${r.connected} connects in ${r.ms} ms; agent: ${connects(after, 8081)} ` +
-                `connects, ${lostConnects} connect records lost, ${lostAll} records lost in all`,
+                `connects, ${lostConnects} connect records lost, ${lostAll} records lost in ` +
+                `all; other processes' connect records meanwhile: ${others}`,
             );
             ok(lostConnects > 0, "the ring overflowed");
             const health = await fetch(`${agent.url}/healthz`);
