@@ -628,11 +628,17 @@ export class ContainerRegistry {
    * Notes the cgroup id an event carried for the cgroup `<proc>/<pid>/cgroup` named later.
    * A process may have moved in between (a fork's id is its parent's cgroup's, and the child
    * may join another before it is read), so where the directory gave the cgroup's own id,
-   * only that one is taken: another would send that cgroup's vanished processes here.
+   * another is taken only if the directory now has it (the cgroup was made again under the
+   * same path, as a restarted Podman container's is): a wrong one would send another
+   * cgroup's vanished processes here.
    */
   #noteEventCgroupId(entry: CgroupEntry, id: number): void {
     if (id === 0 || entry === this.#root) return;
-    if (entry.v2Id === 0 || entry.v2Id === id) this.#noteCgroupId(entry, id);
+    if (entry.v2Id !== 0 && entry.v2Id !== id) {
+      if (this.#v2Id(entry.cgroups) !== id) return;
+      entry.v2Id = id;
+    }
+    this.#noteCgroupId(entry, id);
   }
 
   #noteCgroupId(entry: CgroupEntry, id: number): void {

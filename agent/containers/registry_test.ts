@@ -563,6 +563,16 @@ Deno.test("lookupPid() finds a vanished process's container by the id of its cgr
     await h.reg.settled();
     equal(idOf(h.reg.lookupPid(4343, otherId)), "/system.slice/other.service");
     equal(h.reg.lookupPid(4444, rootId), undefined, "a vanished host process is in no container");
+    // the cgroup made again under the same path (a restarted container): its new id is taken
+    const app = `${cg}/system.slice/app.service`;
+    Deno.mkdirSync(`${app}.new`);
+    Deno.removeSync(app);
+    Deno.renameSync(`${app}.new`, app);
+    const appId2 = Deno.statSync(app).ino!;
+    ok(appId2 !== appId);
+    h.host.spawn(300, { cgroup: "/system.slice/app.service", startMs: T0 });
+    h.event({ type: "exec", pid: 300, cgroupId: appId2, filename: "/bin/app" });
+    equal(idOf(h.reg.lookupPid(4747, appId2)), "/system.slice/app.service");
     // gone, in a cgroup never seen: neither a container nor none, yet
     equal(h.reg.lookupPid(4545, 987_654_321), "unknown");
     equal(h.reg.lookupPid(4646), "unknown");
