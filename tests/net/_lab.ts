@@ -401,11 +401,47 @@ export async function withNetAgent(
   }
 }
 
+/** A step runner whose failures carry the agent's last log lines. */
+export type AgentStep = (
+  def: string | Deno.TestStepDefinition,
+  fn?: (t: Deno.TestContext) => Promise<void>,
+) => Promise<boolean>;
+
+/**
+ * `t.step` for steps that talk to `agent`: a failing step's error carries the agent's stderr
+ * tail (a failed step does not reach the `withNetAgent` around it).
+ */
+export function agentSteps(t: Deno.TestContext, agent: AgentProcess): AgentStep {
+  return (def, fn) => {
+    const d: Deno.TestStepDefinition = typeof def === "string" ? { name: def, fn: fn! } : def;
+    return t.step({
+      ...d,
+      fn: async (tt) => {
+        try {
+          await d.fn(tt);
+        } catch (e) {
+          throw withStderr(e, agent, 40);
+        }
+      },
+    });
+  };
+}
+
 /** The `container_net_*` lines of a container, for failure messages. */
 export function netLines(s: Scrape, id: string): string {
-  return s.text.split("\n").filter((l) =>
-    l.startsWith("container_net_") && l.includes(`container_id="${id}"`)
-  ).join("\n") || "(no container_net_* series)";
+  const own =
+    s.text.split("\n").filter((l) =>
+      l.startsWith("container_net_") && l.includes(`container_id="${id}"`)
+    ).join("\n") || "(no container_net_* series)";
+  // what the module counted instead, to tell a lost connection from a late one
+  const self = ["pending_connections", "unattributed_total", "filtered_total"].flatMap((m) =>
+    s.find(`osprey_net_${m}`).filter((x) => x.value > 0).map((x) =>
+      `osprey_net_${m}${x.labels.reason ? `{${x.labels.reason}}` : ""} ${x.value}`
+    )
+  );
+  const lost = selfValue(s, "osprey_ringbuf_lost_records_total", { ring: "tcp_events" });
+  if (lost > 0) self.push(`tcp_events records lost by the kernel (a full ring) ${lost}`);
+  return `${own}\n(${self.join(", ") || "no pending, unattributed, filtered or lost"})`;
 }
 
 /** A destination's labels (`actual_destination` = `destination` unless given). */

@@ -23,6 +23,7 @@
 import { equal, ok } from "node:assert/strict";
 import { createNetnsPair } from "../helpers/netns.ts";
 import {
+  agentSteps,
   buildNetprobe,
   CgroupContainer,
   dest,
@@ -80,9 +81,10 @@ Deno.test({
       }
 
       await withNetAgent({}, async (agent) => {
+        const step = agentSteps(t, agent);
         await waitVisible(agent.url, server.id);
 
-        await t.step("AF_UNIX stream sockets give no series", async () => {
+        await step("AF_UNIX stream sockets give no series", async () => {
           const c = await make("bad-unix", pair.a.name);
           await waitVisible(agent.url, c.id);
           const r = await c.probe(["unix", `/tmp/osprey-net-unix-${Deno.pid}.sock`]);
@@ -99,7 +101,7 @@ Deno.test({
           );
         });
 
-        await t.step({
+        await step({
           name: "MPTCP: the first subflow is the connection, its bytes exactly the application's",
           ignore: mptcpReason !== "",
           fn: async () => {
@@ -137,7 +139,7 @@ Deno.test({
           },
         });
 
-        await t.step(
+        await step(
           "processes that exit right after connecting: attributed or unattributed",
           async () => {
             const before = await scrapeParsed(agent.url);
@@ -201,7 +203,7 @@ Deno.test({
           },
         );
 
-        await t.step("the agent is healthy and logged no error", async () => {
+        await step("the agent is healthy and logged no error", async () => {
           const s = await scrapeParsed(agent.url);
           equal(s.value("osprey_collector_success", { collector: "net" }), 1);
           equal(s.value("osprey_module_state", { module: "net", state: "on" }), 1);

@@ -25,6 +25,7 @@
 import { equal } from "node:assert/strict";
 import { createNetnsPair } from "../helpers/netns.ts";
 import {
+  agentSteps,
   CgroupContainer,
   dest,
   netLabIgnoreReason,
@@ -104,9 +105,10 @@ Deno.test({
       };
 
       await withNetAgent({}, async (agent) => {
+        const step = agentSteps(t, agent);
         await waitVisible(agent.url, client.id);
 
-        await t.step(
+        await step(
           "write(2) and read(2): 3 connections of N bytes out and M back, half-closed",
           async () => {
             const r = await client.probe(["connect", pair.b.v4, "8080", "3", String(N), String(M)]);
@@ -117,7 +119,7 @@ Deno.test({
         );
 
         for (const [port, who] of [[8087, "the client"], [8088, "the server"]] as const) {
-          await t.step(`request and answer without half-close, ${who} closing first`, async () => {
+          await step(`request and answer without half-close, ${who} closing first`, async () => {
             const r = await client.probe([
               "connect",
               pair.b.v4,
@@ -133,7 +135,7 @@ Deno.test({
           });
         }
 
-        await t.step(
+        await step(
           "a server answering with sendfile(2): received = the file's size",
           async () => {
             const r = await client.probe([
@@ -149,13 +151,13 @@ Deno.test({
           },
         );
 
-        await t.step("a client sending with sendfile(2): sent = the file's size", async () => {
+        await step("a client sending with sendfile(2): sent = the file's size", async () => {
           const r = await client.probe(["sendfile", pair.b.v4, "8083", file]);
           equal(r.sent, FILE_SIZE);
           await bytes(agent.url, 8083, FILE_SIZE, 0);
         });
 
-        await t.step("a client sending with splice(2) from a pipe", async () => {
+        await step("a client sending with splice(2) from a pipe", async () => {
           const r = await client.probe(["splice", pair.b.v4, "8084", String(SPLICED)]);
           equal(r.sent, SPLICED);
           await bytes(agent.url, 8084, SPLICED, 0);
@@ -163,7 +165,7 @@ Deno.test({
 
         const uringReason = uringIgnoreReason();
         if (uringReason) console.warn(`io_uring step ignored: ${uringReason}`);
-        await t.step({
+        await step({
           name: "a client on io_uring (IORING_OP_SEND, IORING_OP_RECV)",
           ignore: uringReason !== "",
           fn: async () => {
@@ -174,7 +176,7 @@ Deno.test({
           },
         });
 
-        await t.step(
+        await step(
           "an open connection: counted from the kernel's counters, then at its end, once",
           async () => {
             const s = await client.start(["session", pair.b.v4, "8086"]);
@@ -200,7 +202,7 @@ Deno.test({
           },
         );
 
-        await t.step("the server's inbound bytes give it no series", async () => {
+        await step("the server's inbound bytes give it no series", async () => {
           const s = await scrapeParsed(agent.url);
           for (const m of ["bytes_sent_total", "bytes_received_total"]) {
             equal(

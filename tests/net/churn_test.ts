@@ -23,6 +23,7 @@
 import { equal, ok } from "node:assert/strict";
 import { createNetnsPair } from "../helpers/netns.ts";
 import {
+  agentSteps,
   CgroupContainer,
   netLabIgnoreReason,
   netLines,
@@ -85,6 +86,7 @@ Deno.test({
         }) ?? 0;
 
       await withNetAgent({}, async (agent) => {
+        const step = agentSteps(t, agent);
         await waitVisible(agent.url, client.id);
 
         /**
@@ -125,7 +127,7 @@ Deno.test({
           return { last, others };
         };
 
-        await t.step(`${CHURN_SECONDS} s of churn`, async () => {
+        await step(`${CHURN_SECONDS} s of churn`, async () => {
           const before = await scrapeParsed(agent.url);
           const r = await client.probe<ChurnResult>([
             "churn",
@@ -167,7 +169,7 @@ Deno.test({
           }
         });
 
-        await t.step(
+        await step(
           "a full ring while the agent is stopped: counted, and the agent goes on",
           async () => {
             const before = await scrapeParsed(agent.url);

@@ -22,6 +22,7 @@ import { createNetnsPair } from "../helpers/netns.ts";
 import { podman, podmanIgnoreReason, removeContainers, uniqueName } from "../containers/podman.ts";
 import { ensureTestImage } from "../containers/rootfs.ts";
 import {
+  agentSteps,
   buildNetprobe,
   CgroupContainer,
   dest,
@@ -80,10 +81,11 @@ Deno.test({
       const c = client;
       const server = `${pair.b.v4}:${PORT}`;
       await withNetAgent({}, async (agent) => {
+        const step = agentSteps(t, agent);
         await waitVisible(agent.url, c.id);
         await waitVisible(agent.url, serverId);
 
-        await t.step(
+        await step(
           "the server's listen on :: is reported with its namespace's addresses",
           async () => {
             await waitValue(agent.url, serverId, "container_net_tcp_listen_info", {
@@ -102,7 +104,7 @@ Deno.test({
           },
         );
 
-        await t.step(
+        await step(
           "50 connects: successful_connects_total 50, time > 0 and < wall time",
           async () => {
             const t0 = performance.now();
@@ -143,7 +145,7 @@ Deno.test({
           },
         );
 
-        await t.step("20 connects to a closed port: failed_connects_total 20", async () => {
+        await step("20 connects to a closed port: failed_connects_total 20", async () => {
           const closed = `${pair.b.v4}:${CLOSED_PORT}`;
           const r = await c.probe<{ failed: number }>([
             "connect",
@@ -167,7 +169,7 @@ Deno.test({
           );
         });
 
-        await t.step("7 connections held: active_connections 7, then 0", async () => {
+        await step("7 connections held: active_connections 7, then 0", async () => {
           const held = await c.start(["hold", pair.b.v4, String(PORT), "7"]);
           for (let i = 0; i < 7; i++) await held.line();
           equal((await held.line()).held, 7);
@@ -186,7 +188,7 @@ Deno.test({
           );
         });
 
-        await t.step("IPv6: labelled [fd00:201::2]:8080, exactly 5", async () => {
+        await step("IPv6: labelled [fd00:201::2]:8080, exactly 5", async () => {
           const v6 = `[${pair.b.v6}]:${PORT}`;
           const r = await c.probe<{ connected: number }>([
             "connect",
@@ -206,7 +208,7 @@ Deno.test({
           );
         });
 
-        await t.step(
+        await step(
           "the server's accepted connections give it no destination series",
           async () => {
             const s = await scrapeParsed(agent.url);
@@ -226,7 +228,7 @@ Deno.test({
           },
         );
 
-        await t.step("a client in a Podman container: 10 connects, 10,000 bytes sent", async () => {
+        await step("a client in a Podman container: 10 connects, 10,000 bytes sent", async () => {
           await podman([
             "run",
             "-d",
@@ -271,7 +273,7 @@ Deno.test({
           await waitValue(agent.url, id, "container_net_tcp_active_connections", dest(server), 0);
         });
 
-        await t.step("the listener closes: listen_info 0 or gone", async () => {
+        await step("the listener closes: listen_info 0 or gone", async () => {
           await podman(["kill", "--signal", "USR1", serverName]);
           await waitFor(
             "the listener closed",

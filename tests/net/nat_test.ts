@@ -11,6 +11,7 @@
  */
 import { equal } from "node:assert/strict";
 import {
+  agentSteps,
   bareServer,
   CgroupContainer,
   dest,
@@ -44,9 +45,10 @@ Deno.test({
         const vip = `${topo.vip}:80`;
         const backend = `${topo.backend}:8080`;
         await withNetAgent({}, async (agent) => {
+          const step = agentSteps(t, agent);
           await waitVisible(agent.url, c.id);
 
-          await t.step("10 connects to the VIP: destination VIP, actual the backend", async () => {
+          await step("10 connects to the VIP: destination VIP, actual the backend", async () => {
             const r = await c.probe(["connect", topo.vip, "80", "10", "100", "0"]);
             equal(r.connected, 10);
             const s = await waitValue(
@@ -73,7 +75,7 @@ Deno.test({
             );
           });
 
-          await t.step("connections held through the VIP are active there", async () => {
+          await step("connections held through the VIP are active there", async () => {
             const held = await c.start(["hold", topo.vip, "80", "2"]);
             for (let i = 0; i < 3; i++) await held.line();
             await waitValue(
@@ -96,7 +98,7 @@ Deno.test({
             await held.wait();
           });
 
-          await t.step("a direct connection to the backend has no NAT", async () => {
+          await step("a direct connection to the backend has no NAT", async () => {
             const r = await c.probe(["connect", topo.backend, "8080", "3", "0", "0"]);
             equal(r.connected, 3);
             await waitValue(

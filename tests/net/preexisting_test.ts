@@ -11,6 +11,7 @@
 import { equal } from "node:assert/strict";
 import { createNetnsPair } from "../helpers/netns.ts";
 import {
+  agentSteps,
   bareServer,
   CgroupContainer,
   dest,
@@ -23,7 +24,6 @@ import {
   startNetAgent,
   waitValue,
 } from "./_lab.ts";
-import { withStderr } from "../containers/agent.ts";
 
 const ignoreReason = netLabIgnoreReason() || iptablesIgnoreReason();
 if (ignoreReason) console.warn(`tests/net/preexisting_test.ts ignored: ${ignoreReason}`);
@@ -63,8 +63,9 @@ Deno.test({
 
       const to = dest(`${pair.b.v4}:${PORT}`);
       const agent = await startNetAgent();
+      const step = agentSteps(t, agent);
       try {
-        await t.step(
+        await step(
           "the first scrape after /readyz shows the listen and the connection",
           async () => {
             const s = await scrapeParsed(agent.url);
@@ -81,7 +82,7 @@ Deno.test({
           },
         );
 
-        await t.step(
+        await step(
           "a connection through DNAT opened before the start has the backend",
           async () => {
             await waitValue(
@@ -94,20 +95,18 @@ Deno.test({
           },
         );
 
-        await t.step("bytes sent after the start are counted exactly", async () => {
+        await step("bytes sent after the start are counted exactly", async () => {
           await session.send("send 3000");
           equal((await session.line()).sent, 3000);
           await waitValue(agent.url, client.id, "container_net_tcp_bytes_sent_total", to, 3000);
         });
 
-        await t.step("its close takes active_connections back to 0", async () => {
+        await step("its close takes active_connections back to 0", async () => {
           await session.send("close");
           await session.line();
           await waitValue(agent.url, client.id, "container_net_tcp_active_connections", to, 0);
           await waitValue(agent.url, client.id, "container_net_tcp_bytes_sent_total", to, 3000);
         });
-      } catch (e) {
-        throw withStderr(e, agent, 60);
       } finally {
         await agent.stop();
       }
