@@ -271,7 +271,17 @@ export class CgroupContainer {
     const name = `osprey-net-${label}-${Deno.pid}-${++containers}`;
     const cg = await TestCgroup.create(`system.slice/${name}.service`);
     const c = new CgroupContainer(cg, netns);
-    if (opts.keeper ?? true) c.#keeper = c.spawn(["sleep", "1000000"], "keeper");
+    if (opts.keeper ?? true) {
+      const keeper = c.#keeper = c.spawn(["sleep", "1000000"], "keeper");
+      // in before anything else happens: the agent finds the container by this process
+      const v2 = cg.hierarchies.find((h) => h.key === "");
+      const procs = v2 === undefined ? undefined : `${v2.base}/${cg.format}/cgroup.procs`;
+      await waitFor(`the keeper of ${c.id} in its cgroup`, async () => {
+        if (procs === undefined) return true;
+        const pids = (await Deno.readTextFile(procs)).split("\n");
+        return pids.includes(String(keeper.pid)) ? true : undefined;
+      }, { timeoutMs: 5000, everyMs: 10 });
+    }
     return c;
   }
 

@@ -64,7 +64,6 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
-    const pair = await createNetnsPair("netb");
     const dir = Deno.makeTempDirSync({ prefix: "osprey-net-bytes-" });
     const file = `${dir}/payload`;
     const payload = new Uint8Array(FILE_SIZE);
@@ -72,6 +71,7 @@ Deno.test({
       crypto.getRandomValues(payload.subarray(i, Math.min(FILE_SIZE, i + 65536)));
     }
     Deno.writeFileSync(file, payload);
+    const pair = await createNetnsPair("netb");
     const made: CgroupContainer[] = [];
     try {
       const server = await CgroupContainer.create("bytes-srv", pair.b.name);
