@@ -304,8 +304,8 @@ export class ContainerRegistry {
     const v2Root = opts.cgroupFs?.v2Root;
     if (v2Root) {
       try {
-        const id = Deno.statSync(v2Root).ino ?? 0;
-        if (id !== 0) this.#byCgroupId.set(id, this.#root);
+        this.#root.v2Id = Deno.statSync(v2Root).ino ?? 0;
+        if (this.#root.v2Id !== 0) this.#byCgroupId.set(this.#root.v2Id, this.#root);
       } catch { /* not readable: such records are "unknown" */ }
     }
     this.setEventSource("polling");
@@ -341,6 +341,13 @@ export class ContainerRegistry {
       proc = this.#procs.get(pid);
     }
     let entry = proc?.entry;
+    if (cgroupId !== 0 && entry !== undefined && entry.v2Id !== 0 && entry.v2Id !== cgroupId) {
+      // the process moved after its cgroup was read (read between fork and the move into its
+      // container, by a rescan): the record says where it is; wait if that is not known yet
+      return this.#byCgroupId.has(cgroupId)
+        ? this.#answer(this.#byCgroupId.get(cgroupId)!)
+        : "unknown";
+    }
     // a pid reused by another cgroup since the record was written: trust the record
     if (
       cgroupId !== 0 &&
@@ -349,6 +356,10 @@ export class ContainerRegistry {
       entry = this.#byCgroupId.get(cgroupId) ?? entry;
     }
     if (entry === undefined) return "unknown";
+    return this.#answer(entry);
+  }
+
+  #answer(entry: CgroupEntry): ContainerView | "pending" | undefined {
     if (entry.state === "pending") return "pending";
     return entry.state === "container" ? entry.container : undefined;
   }

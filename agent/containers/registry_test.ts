@@ -573,6 +573,13 @@ Deno.test("lookupPid() finds a vanished process's container by the id of its cgr
     h.host.spawn(300, { cgroup: "/system.slice/app.service", startMs: T0 });
     h.event({ type: "exec", pid: 300, cgroupId: appId2, filename: "/bin/app" });
     equal(idOf(h.reg.lookupPid(4747, appId2)), "/system.slice/app.service");
+    // read by a rescan between its fork and its move into other.service: the record decides
+    h.host.spawn(400, { cgroup: "/", startMs: T0 });
+    h.reg.scan();
+    h.host.setCgroup(400, "/system.slice/other.service");
+    equal(idOf(h.reg.lookupPid(400, otherId)), "/system.slice/other.service");
+    equal(h.reg.lookupPid(400, 123_456_789), "unknown", "moved to a cgroup not seen yet");
+    equal(h.reg.lookupPid(400, rootId), undefined);
     // gone, in a cgroup never seen: neither a container nor none, yet
     equal(h.reg.lookupPid(4545, 987_654_321), "unknown");
     equal(h.reg.lookupPid(4646), "unknown");
