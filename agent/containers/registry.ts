@@ -653,7 +653,8 @@ export class ContainerRegistry {
   }
 
   #noteCgroupId(entry: CgroupEntry, id: number): void {
-    if (entry.cgroupIds.has(id)) return;
+    // the root's id is the root's, whatever other hierarchies say of its processes
+    if (entry.cgroupIds.has(id) || (id === this.#root.v2Id && entry !== this.#root)) return;
     entry.cgroupIds.add(id);
     this.#byCgroupId.set(id, entry);
   }
@@ -823,6 +824,8 @@ export class ContainerRegistry {
   /** The v2 cgroup id of a cgroup: its v2 directory's inode; 0 without one or unreadable. */
   #v2Id(cgroups: ProcCgroups): number {
     if (this.#o.cgroupFs === undefined) return 0;
+    // a cgroup placed by another hierarchy (v1, hybrid) that is the root one in v2
+    if (cgroups.v2 === "/") return this.#root.v2Id;
     const dir = cgroupDirs(this.#o.cgroupFs, cgroups).v2;
     if (dir === undefined || isRawHostPath(dir)) return 0;
     try {

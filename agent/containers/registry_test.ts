@@ -580,6 +580,14 @@ Deno.test("lookupPid() finds a vanished process's container by the id of its cgr
     equal(idOf(h.reg.lookupPid(400, otherId)), "/system.slice/other.service");
     equal(h.reg.lookupPid(400, 123_456_789), "unknown", "moved to a cgroup not seen yet");
     equal(h.reg.lookupPid(400, rootId), undefined);
+    // the same in a cgroup that only a v1 hierarchy places (v2 at the root): it has the
+    // root's id, which stays the root's
+    h.host.spawn(500, { cgroup: "1:memory:/process_api/x\n0::/\n", startMs: T0 });
+    h.reg.scan();
+    h.host.setCgroup(500, "1:memory:/system.slice/other.service\n0::/system.slice/other.service\n");
+    equal(idOf(h.reg.lookupPid(500, otherId)), "/system.slice/other.service");
+    equal(h.reg.lookupPid(500, 135_791_113), "unknown");
+    equal(h.reg.lookupPid(4848, rootId), undefined, "the root's id is still the root's");
     // gone, in a cgroup never seen: neither a container nor none, yet
     equal(h.reg.lookupPid(4545, 987_654_321), "unknown");
     equal(h.reg.lookupPid(4646), "unknown");
