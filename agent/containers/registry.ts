@@ -327,12 +327,13 @@ export class ContainerRegistry {
 
   /**
    * The container a process belongs to, as far as the registry knows now: its view,
-   * `"pending"` while its identity is being looked up, or undefined (not in a container). A pid the registry has not seen yet is read from `<proc>`
-   * first; when that fails (the process already exited), the cgroup v2 id a BPF record
-   * carried finds the container by another of its processes. `"unknown"` when neither is
-   * known: the process is gone and no process of its cgroup was seen (yet: another may be
-   * seen soon, or at the next rescan). Other modules (the network module) attribute their
-   * events with it.
+   * `"pending"` while its identity is being looked up, or undefined (not in a container). A
+   * pid the registry has not seen yet is read from `<proc>` first; when that fails (the
+   * process already exited), the cgroup v2 id a BPF record carried finds the container by
+   * another of its processes, and it decides too when it is not the id of the cgroup read for
+   * the pid (the process moved since). `"unknown"` when neither is known: the process is gone
+   * and no process of its cgroup was seen (yet: another may be seen soon, or at the next
+   * rescan). Other modules (the network module) attribute their events with it.
    */
   lookupPid(pid: number, cgroupId = 0): ContainerView | "pending" | "unknown" | undefined {
     let proc = this.#procs.get(pid);
