@@ -22,6 +22,9 @@
  * - bytes received: tcp/tcp_rcv_space_adjust, which every reader calls
  *   after it advanced copied_seq (recvmsg, splice's read_sock, zero-copy);
  *   fentry on (__)tcp_cleanup_rbuf where it is missing;
+ * - MPTCP: its first TCP subflow is the connection; what the MPTCP socket
+ *   sends (sock/sock_send_length) and receives (sock/sock_recv_length) is
+ *   counted there, never the subflows' own sequence numbers;
  * - inbound connections: SYN_RECV -> ESTABLISHED creates the entry; its
  *   owner is the task of its first send or receive, or the accepting task
  *   where fexit on inet_csk_accept works;
@@ -119,6 +122,45 @@ static __always_inline __u32 sk_copied_seq(const struct sock *sk)
 static __always_inline __u32 sk_total_retrans(const struct sock *sk)
 {
 	return BPF_CORE_READ((struct tcp_sock *)sk, total_retrans);
+}
+
+/* include/uapi/linux/in.h; a #define, so vmlinux.h lacks it */
+#define OSP_IPPROTO_MPTCP 262
+
+/* net/mptcp/protocol.h: the subflow an MPTCP socket's connect() opened */
+struct mptcp_sock___osp {
+	struct sock *first;
+} __attribute__((preserve_access_index));
+
+/* include/linux/tcp.h, with CONFIG_MPTCP */
+struct tcp_sock___osp {
+	bool is_mptcp;
+} __attribute__((preserve_access_index));
+
+/*
+ * A subflow of an MPTCP socket: the MPTCP socket moves its data, so its
+ * copied_seq says nothing of what the application read; its bytes are
+ * counted where the application sends and receives (on_send_length,
+ * on_recv_length).
+ */
+static __always_inline bool sk_is_subflow(const struct sock *sk)
+{
+	if (!bpf_core_field_exists(struct tcp_sock___osp, is_mptcp))
+		return false;
+	return BPF_CORE_READ((struct tcp_sock___osp *)sk, is_mptcp);
+}
+
+/* the first subflow of an MPTCP socket, NULL if it has none (or no MPTCP here) */
+static __always_inline struct sock *mptcp_first(const struct sock *msk)
+{
+	struct sock *sk;
+
+	if (!bpf_core_type_exists(struct mptcp_sock___osp))
+		return NULL;
+	sk = BPF_CORE_READ((struct mptcp_sock___osp *)msk, first);
+	if (!sk || osp_sk_protocol(sk) != IPPROTO_TCP)
+		return NULL;
+	return sk;
 }
 
 /* fills everything but the type-specific fields, which start zeroed */
@@ -248,12 +290,43 @@ out:
 		bpf_map_delete_elem(&tcp_conns, &key);
 }
 
+/* include/net/sock.h enum sock_flags: set when the peer's FIN arrived */
+#define OSP_SOCK_DONE 1
+
+/*
+ * The socket reaches CLOSE while its owner can still read what is queued: a
+ * FIN received after the owner's own shutdown(SHUT_WR) (FIN_WAIT2 ->
+ * TIME_WAIT closes the socket at once), or a reset. The owner reads the rest
+ * from a socket no longer followed, so count what is queued now: the
+ * in-order bytes not yet copied, the FIN left out. A close(2) that discarded
+ * unread data emptied the queue before the state change: nothing is added.
+ */
+static __always_inline void add_unread(const struct sock *sk, struct osp_tcp_conn *c)
+{
+	__u32 unread;
+
+	if (sk_is_subflow(sk) || !BPF_CORE_READ(sk, sk_receive_queue.qlen))
+		return;
+	unread = BPF_CORE_READ((struct tcp_sock *)sk, rcv_nxt) - c->copied_seq;
+	if (unread && (osp_sk_flags(sk) & (1UL << OSP_SOCK_DONE)) &&
+	    !(c->flags & OSP_TCP_F_FIN_COUNTED))
+		unread--;
+	if (!unread)
+		return;
+	c->copied_seq += unread;
+	__sync_fetch_and_add(&c->bytes_received, (__u64)unread);
+	if (c->flags & OSP_TCP_F_ENDED)
+		c->flags |= OSP_TCP_F_ACTIVE_AFTER_END;
+}
+
 /* the connection left ESTABLISHED */
 static __always_inline void connection_end(const struct sock *sk, struct osp_tcp_conn *c, int new)
 {
 	__u64 key = (__u64)sk;
 	struct osp_tcp_event *e;
 
+	if (c && new == TCP_CLOSE)
+		add_unread(sk, c);
 	/* inbound connections are counted in the map only; no metric needs their end */
 	if (!c || !(c->flags & OSP_TCP_F_INBOUND)) {
 		if (osp_ringbuf_reserve(&tcp_events, e, OSP_REC_TCP_END)) {
@@ -279,9 +352,12 @@ static __always_inline void connection_close(const struct sock *sk, struct osp_t
 {
 	__u64 key = (__u64)sk;
 	struct osp_tcp_event *e;
-	bool after_end = (c->flags & OSP_TCP_F_ENDED) && (c->flags & OSP_TCP_F_ACTIVE_AFTER_END);
+	bool after_end, lazy_only;
+
+	add_unread(sk, c);
+	after_end = (c->flags & OSP_TCP_F_ENDED) && (c->flags & OSP_TCP_F_ACTIVE_AFTER_END);
 	/* counted lazily and never seen leaving ESTABLISHED: this is its only record */
-	bool lazy_only = !(c->flags & OSP_TCP_F_ENDED) && (c->flags & OSP_TCP_F_UNTRACKED);
+	lazy_only = !(c->flags & OSP_TCP_F_ENDED) && (c->flags & OSP_TCP_F_UNTRACKED);
 
 	if (!(c->flags & OSP_TCP_F_INBOUND) && (after_end || lazy_only) &&
 	    osp_ringbuf_reserve(&tcp_events, e, OSP_REC_TCP_CLOSE)) {
@@ -352,6 +428,8 @@ static __always_inline struct osp_tcp_conn *conn_lazy(const struct sock *sk, boo
 		.copied_seq = copied_seq,
 	};
 
+	if (!c && BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
+		return NULL; /* closed: its reads were counted at the close (add_unread) */
 	if (c) {
 		/* an inbound connection's owner: the first task that reads or writes it */
 		if (!c->pid && owner_is_current) {
@@ -507,8 +585,23 @@ int BPF_PROG(osp_tcp_connect_exit, int fd, struct sockaddr *addr, int addrlen, i
  */
 static __always_inline int on_send_length(struct sock *sk, int ret)
 {
-	if (ret <= 0 || !sk || osp_sk_protocol(sk) != IPPROTO_TCP)
+	__u16 proto;
+
+	if (ret <= 0 || !sk)
 		return 0;
+	proto = osp_sk_protocol(sk);
+	if (proto == OSP_IPPROTO_MPTCP) {
+		/*
+		 * An MPTCP socket sends through its TCP subflows, which no
+		 * sendmsg reports: its bytes go to its first subflow, the TCP
+		 * connection whose connect is counted.
+		 */
+		sk = mptcp_first(sk);
+		if (!sk)
+			return 0;
+	} else if (proto != IPPROTO_TCP) {
+		return 0;
+	}
 	add_sent(sk, ret);
 	return 0;
 }
@@ -541,9 +634,6 @@ int BPF_PROG(osp_tcp_sendpages, struct sock *sk, struct page *page, int offset, 
 	add_sent(sk, ret);
 	return 0;
 }
-
-/* include/net/sock.h enum sock_flags: set when the peer's FIN arrived */
-#define OSP_SOCK_DONE 1
 
 /*
  * Bytes received: the advance of copied_seq, the next byte the application
@@ -580,7 +670,7 @@ static __always_inline void add_received(struct sock *sk, __u32 seq, __u32 copie
 
 static __always_inline int on_space_adjust(struct sock *sk)
 {
-	if (!sk || osp_sk_protocol(sk) != IPPROTO_TCP)
+	if (!sk || osp_sk_protocol(sk) != IPPROTO_TCP || sk_is_subflow(sk))
 		return 0;
 	add_received(sk, sk_copied_seq(sk), 0);
 	return 0;
@@ -598,6 +688,46 @@ int BPF_PROG(osp_tcp_rcv_raw, struct sock *sk)
 	return on_space_adjust(sk);
 }
 
+/* include/linux/socket.h */
+#define OSP_MSG_PEEK 2
+
+/*
+ * Bytes an MPTCP socket's reader received (sock_recvmsg's result, 6.4+),
+ * counted on its first subflow like its sends; plain TCP sockets are counted
+ * by their copied_seq above. Not counted: reads after that subflow closed (a
+ * client that half-closed and reads the answer once the DATA_FINs were
+ * exchanged), as its entry is gone by then.
+ */
+static __always_inline int on_recv_length(struct sock *sk, int ret, int flags)
+{
+	struct osp_tcp_conn *c;
+
+	if (ret <= 0 || !sk || (flags & OSP_MSG_PEEK) || osp_sk_protocol(sk) != OSP_IPPROTO_MPTCP)
+		return 0;
+	sk = mptcp_first(sk);
+	if (!sk)
+		return 0;
+	c = conn_lazy(sk, true, sk_copied_seq(sk));
+	if (!c)
+		return 0;
+	__sync_fetch_and_add(&c->bytes_received, (__u64)ret);
+	if (c->flags & OSP_TCP_F_ENDED)
+		c->flags |= OSP_TCP_F_ACTIVE_AFTER_END;
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(osp_tcp_mptcp_recv_btf, struct sock *sk, int ret, int flags)
+{
+	return on_recv_length(sk, ret, flags);
+}
+
+SEC("raw_tp/sock_recv_length")
+int BPF_PROG(osp_tcp_mptcp_recv_raw, struct sock *sk, int ret, int flags)
+{
+	return on_recv_length(sk, ret, flags);
+}
+
 /*
  * Without that tracepoint: every reader cleans the receive buffer up after
  * advancing copied_seq, with the bytes it copied; the smaller of the two
@@ -607,7 +737,7 @@ int BPF_PROG(osp_tcp_rcv_raw, struct sock *sk)
 SEC("fentry/__tcp_cleanup_rbuf")
 int BPF_PROG(osp_tcp_rbuf_inner, struct sock *sk, int copied)
 {
-	if (copied > 0)
+	if (copied > 0 && !sk_is_subflow(sk))
 		add_received(sk, sk_copied_seq(sk), (__u32)copied);
 	return 0;
 }
@@ -615,7 +745,7 @@ int BPF_PROG(osp_tcp_rbuf_inner, struct sock *sk, int copied)
 SEC("fentry/tcp_cleanup_rbuf")
 int BPF_PROG(osp_tcp_rbuf, struct sock *sk, int copied)
 {
-	if (copied > 0)
+	if (copied > 0 && !sk_is_subflow(sk))
 		add_received(sk, sk_copied_seq(sk), (__u32)copied);
 	return 0;
 }
@@ -628,7 +758,7 @@ static __always_inline void ct_addr(__u8 out[16], const union nf_inet_addr *a, _
 	if (l3num == OSP_AF_INET)
 		osp_addr_v4mapped(out, BPF_CORE_READ(a, ip));
 	else
-		BPF_CORE_READ_INTO(out, a, all);
+		bpf_core_read(out, 16, &a->all); /* not BPF_CORE_READ_INTO: out is a pointer */
 }
 
 static __always_inline bool same_addr(const __u8 a[16], const __u8 b[16])

@@ -10,7 +10,7 @@ import type { ContainerView } from "./registry.ts";
 /** What other modules may ask the container registry. */
 export interface ContainerDirectory {
   /** See `ContainerRegistry.lookupPid`. */
-  lookupPid(pid: number, cgroupId?: number): ContainerView | "pending" | undefined;
+  lookupPid(pid: number, cgroupId?: number): ContainerView | "pending" | "unknown" | undefined;
   /** See `ContainerRegistry.onContainerRemoved`. */
   onContainerRemoved(fn: (c: ContainerView) => void): () => void;
   /** Every container the registry holds. */

@@ -250,16 +250,26 @@ export const netModule: ModuleSpec = {
         seedAgain: loaded === undefined,
         log,
         signal: stopping.signal,
+        nat,
       }).finally(() => {
         scanning = undefined;
         lastScanMs = Date.now();
       });
       return scanning;
     };
-    // after the programs attached: what opens meanwhile is seen by both and merged
+    // After the programs attached (what opens meanwhile is seen by both and merged) and the
+    // NAT watcher opened (what is found is looked up). Until this seeding scan has run, the
+    // periodic reconciliation waits for it instead of scanning in its place (which would
+    // leave the connections found unseeded), and the first round of series waits too, so
+    // /readyz answers 200 only once what existed at start is served.
+    let seeded = false;
     const ready = (async () => {
-      await nat?.ready;
-      await scan(true);
+      try {
+        await nat?.ready;
+        await scan(true);
+      } finally {
+        seeded = true;
+      }
     })();
 
     const loop = ring === undefined ? Promise.resolve() : consumeRing(ring, tracker, {
@@ -272,7 +282,8 @@ export const netModule: ModuleSpec = {
 
     const collectors: Collector[] = [{
       name: "net",
-      collect: () => {
+      collect: async () => {
+        if (!seeded) await ready.catch(() => {});
         if (loaded) readKernelState(loaded.obj, tracker, families, bpfFamilies(registry));
         tracker.round();
         writeAll(directory.containers(), tracker, families, hostNetns, addresses, pinger);
@@ -281,7 +292,7 @@ export const netModule: ModuleSpec = {
     }, {
       name: "net_reconcile",
       intervalMs: reconcileMs,
-      collect: () => scan(false),
+      collect: () => seeded ? scan(false) : ready,
     }];
     if (pinger) {
       collectors.push({
@@ -339,6 +350,7 @@ async function reconcileFromProc(
     seedAgain: boolean;
     log: Logger;
     signal: AbortSignal;
+    nat: NatSource | undefined;
   },
 ): Promise<void> {
   const found = await existingSockets(paths, {
@@ -347,7 +359,10 @@ async function reconcileFromProc(
   });
   for (const l of found.listens) addresses.notePid(l.netns, l.pid);
   if (o.first) {
-    tracker.seed(found.connections);
+    // through a DNAT rule, their actual destination is in the watcher's conntrack dump
+    tracker.seed(found.connections, o.nat?.wanted === true);
+    o.nat?.resolve(tracker);
+    tracker.settle();
     for (const l of found.listens) tracker.seedListen(l.netns, l.address, l.port, l.pid);
     o.log.info("net: found at start", {
       listens: found.listens.length,

@@ -27,8 +27,14 @@ export interface ContainerRef {
   readonly id: string;
 }
 
-/** Who owns a process: its container, `"pending"` while being identified, or none. */
-export type Resolve = (pid: number, cgroupId: number) => ContainerRef | "pending" | undefined;
+/**
+ * Who owns a process: its container, `"pending"` while being identified, `"unknown"` when the
+ * process is gone and its cgroup was never seen (it may be soon), or none.
+ */
+export type Resolve = (
+  pid: number,
+  cgroupId: number,
+) => ContainerRef | "pending" | "unknown" | undefined;
 
 /** Counters of one destination (`destination` and `actual_destination` label values). */
 export class DestinationStats {
@@ -143,6 +149,8 @@ interface Conn {
   net?: ContainerNet;
   dest?: DestinationStats;
   readonly sinceMs: number;
+  /** When its owner was first found unknown (ms); undefined while it was not. */
+  unknownSinceMs?: number;
 }
 
 /** A connection whose actual (post-NAT) destination is to be looked up. */
@@ -171,6 +179,11 @@ export interface TrackerOptions {
   readonly maxListensPerContainer?: number;
   /** How long a connection may wait for its container to be identified. @default 120000 */
   readonly pendingTimeoutMs?: number;
+  /**
+   * How long a connection of a vanished process may wait for its cgroup to be seen (another
+   * of its processes, a rescan) before it is counted as unattributed. @default 15000
+   */
+  readonly unknownTimeoutMs?: number;
   /** Destinations without attempts, and closed listens, go after this. @default 600000 */
   readonly gcAfterMs?: number;
   /** Ended connections kept for bytes that arrive after their end. @default 16384 */
@@ -192,6 +205,7 @@ export class ConnectionTracker {
   readonly #maxDest: number;
   readonly #maxListens: number;
   readonly #pendingTimeout: number;
+  readonly #unknownTimeout: number;
   readonly #gcAfter: number;
   readonly #maxRecent: number;
   readonly #conns = new Map<number, Conn>();
@@ -238,6 +252,7 @@ export class ConnectionTracker {
     this.#maxDest = opts.maxDestinationsPerContainer ?? 4096;
     this.#maxListens = opts.maxListensPerContainer ?? 1024;
     this.#pendingTimeout = opts.pendingTimeoutMs ?? 120_000;
+    this.#unknownTimeout = opts.unknownTimeoutMs ?? 15_000;
     this.#gcAfter = opts.gcAfterMs ?? 600_000;
     this.#maxRecent = opts.maxRecentlyEnded ?? 16_384;
   }
@@ -322,7 +337,7 @@ export class ConnectionTracker {
 
   /** Applies one periodic reading of a connection's kernel counters. */
   update(entry: Readonly<TcpConnEntry>): void {
-    let c = this.#conns.get(entry.sk);
+    let c = this.#current(entry.sk, entry.startNs);
     if (c === undefined && entry.inode !== 0 && (entry.flags & TcpFlag.UNTRACKED) !== 0) {
       c = this.#seededByInode.get(entry.inode);
       if (c !== undefined) this.#bind(c, entry.sk);
@@ -339,8 +354,10 @@ export class ConnectionTracker {
    * `/proc/<pid>/net/tcp{,6}`). Outbound connections count as active (not as connects: their
    * connect was not seen) until their end; their bytes and retransmits count from now on.
    * A connection the programs already reported (opened between attach and scan) is skipped.
+   * With `natPending`, each waits for its actual destination ({@linkcode needingActual},
+   * {@linkcode setActual}, then {@linkcode settle}) before it is filtered and attributed.
    */
-  seed(connections: readonly ExistingConnection[]): void {
+  seed(connections: readonly ExistingConnection[], natPending = false): void {
     const known = new Set<string>();
     for (const c of this.#conns.values()) {
       known.add(tupleKey(c.netns, c.saddr, c.sport, c.daddr, c.dport));
@@ -369,7 +386,10 @@ export class ConnectionTracker {
         this.counters.connectionsOverflow++;
         continue;
       }
-      if (!this.#admit(c)) continue;
+      if (natPending) {
+        c.needsActual = true;
+        this.#pending.add(c);
+      } else if (!this.#admit(c)) continue;
       this.#seededByTuple.set(key, c);
       if (x.inode !== 0) this.#seededByInode.set(x.inode, c);
     }
@@ -464,7 +484,10 @@ export class ConnectionTracker {
         this.#pending.delete(c);
         if (!this.#admit(c)) continue;
       } else this.#attribute(c);
-      if (c.state === "pending" && now - c.sinceMs > this.#pendingTimeout) {
+      const late = c.unknownSinceMs !== undefined
+        ? now - c.unknownSinceMs > this.#unknownTimeout
+        : now - c.sinceMs > this.#pendingTimeout;
+      if (c.state === "pending" && late) {
         this.#pending.delete(c);
         c.state = "dropped";
         this.counters.unattributed++;
@@ -538,6 +561,7 @@ export class ConnectionTracker {
     if (e.type === "connect") c.connected = true;
     else c.failed = true;
     if (c.connected) {
+      this.#current(e.sk, e.startNs); // ends what an earlier socket at this address left
       if (this.#conns.size + this.#seededByTuple.size >= this.#maxConns) {
         this.counters.connectionsOverflow++;
         return;
@@ -588,6 +612,11 @@ export class ConnectionTracker {
     if (c.state !== "pending") return;
     const owner = this.#o.resolve(c.pid, c.cgroupId);
     if (owner === "pending") return;
+    if (owner === "unknown") {
+      // waits (settle() retries) for its cgroup to be seen; unattributed after a while
+      c.unknownSinceMs ??= this.#now();
+      return;
+    }
     this.#pending.delete(c);
     if (owner === undefined) {
       this.counters.filtered.not_a_container++;
@@ -653,6 +682,25 @@ export class ConnectionTracker {
     }
   }
 
+  /**
+   * The connection followed at socket address `sk`, if it is the one that started at
+   * `startNs` (the kernel's SYN_SENT time; 0 for sockets older than the programs). A socket
+   * freed and its address reused by another means the first one ended and its end record was
+   * lost (a full ring): it is ended now (counted in `repairedEnds`), so the new socket's
+   * counters never go to its destination and its active connection does not stay forever.
+   */
+  #current(sk: number, startNs: number): Conn | undefined {
+    const c = this.#conns.get(sk);
+    if (c === undefined || c.startNs === startNs) return c;
+    this.#conns.delete(sk);
+    if (!c.ended) {
+      c.ended = true;
+      this.#sync(c);
+      this.counters.repairedEnds++;
+    }
+    return undefined;
+  }
+
   #bind(c: Conn, sk: number): void {
     (c as { sk: number }).sk = sk;
     this.#seededByInode.forEach((v, k) => v === c && this.#seededByInode.delete(k));
@@ -661,7 +709,7 @@ export class ConnectionTracker {
   }
 
   #end(e: Readonly<TcpEvent>): void {
-    let c = this.#conns.get(e.sk);
+    let c = this.#current(e.sk, e.startNs);
     if (c === undefined) {
       const key = tupleKey(e.netns, e.saddr, e.sport, e.daddr, e.dport);
       c = this.#seededByTuple.get(key);
@@ -692,7 +740,7 @@ export class ConnectionTracker {
       return;
     }
     const c = this.#recent.get(e.sk);
-    if (c === undefined) {
+    if (c === undefined || c.startNs !== e.startNs) {
       this.counters.untrackedEnds++;
       return;
     }
@@ -721,7 +769,7 @@ export class ConnectionTracker {
       this.counters.filtered.not_a_container++;
       return;
     }
-    if (owner === "pending") {
+    if (owner === "pending" || owner === "unknown") {
       if (this.#pendingListens.length < this.#maxListens) {
         this.#pendingListens.push({ netns, ip, port, pid, cgroupId, sinceMs: this.#now() });
       } else this.counters.listensOverflow++;

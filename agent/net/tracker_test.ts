@@ -209,6 +209,55 @@ Deno.test("ConnectionTracker drops what waits for its container too long, counte
   equal(t.connectionCount, 0);
 });
 
+Deno.test("ConnectionTracker waits for the cgroup of a vanished process, then counts or gives up", () => {
+  let now = 0;
+  let known = false;
+  const web: ContainerRef = { id: "/docker/web" };
+  const { t } = setup({
+    resolve: (_pid, cgroupId) => cgroupId === 7 && known ? web : "unknown",
+    now: () => now,
+  });
+  t.handle(ev("connect", { sk: ++nextSk, cgroupId: 7 }));
+  t.handle(ev("failed", { sk: ++nextSk, cgroupId: 8 }));
+  equal(t.pendingCount, 2);
+  now = 5_000;
+  known = true; // another process of cgroup 7 was seen
+  t.settle();
+  equal([...t.net("/docker/web")!.destinations.values()][0].connects, 1);
+  equal(t.pendingCount, 1);
+  now = 14_000;
+  t.settle();
+  equal(t.pendingCount, 1, "still within the wait");
+  now = 16_000;
+  t.settle();
+  equal(t.pendingCount, 0);
+  equal(t.counters.unattributed, 1);
+  equal(t.counters.filtered.not_a_container, 0);
+});
+
+Deno.test("ConnectionTracker ends a connection whose end was lost when its socket address is reused", () => {
+  const { t } = setup();
+  const sk = ++nextSk;
+  t.handle(ev("connect", { sk, startNs: 1000, dport: 5432 }));
+  const d = () => [...t.net("/docker/web")!.destinations.values()][0];
+  t.update(entry({ sk, startNs: 1000, bytesSent: 10 }));
+  deepEqual([d().active, d().bytesSent], [1, 10]);
+  // its END record was lost; the address now holds another socket (an accepted one, say)
+  t.update(entry({ sk, startNs: 2000, bytesSent: 999, flags: TcpFlag.INBOUND }));
+  deepEqual([d().active, d().bytesSent], [0, 10], "ended, and the other socket's bytes not taken");
+  equal(t.counters.repairedEnds, 1);
+  // a new connect at the same address while an old one is still followed
+  t.handle(ev("connect", { sk: ++nextSk, startNs: 3000, dport: 6000 }));
+  t.handle(ev("connect", { sk: nextSk, startNs: 4000, dport: 6000 }));
+  const d6 = [...t.net("/docker/web")!.destinations.values()][1];
+  deepEqual([d6.connects, d6.active], [2, 1]);
+  equal(t.counters.repairedEnds, 2);
+  // an END of another socket than the one followed: not applied to it
+  t.handle(ev("end", { sk: nextSk, startNs: 5000, dport: 6000, bytesSent: 77 }));
+  deepEqual([d6.active, d6.bytesSent], [0, 0]);
+  equal(t.counters.untrackedEnds, 1);
+});
+
 Deno.test("ConnectionTracker applies the contract's filters and counts each reason", () => {
   const { t } = setup();
   t.handle(ev("connect", { sk: ++nextSk, dport: 45000 }));
@@ -287,6 +336,32 @@ Deno.test("ConnectionTracker follows connections found at start: active now, byt
     flags: TcpFlag.UNTRACKED,
   }));
   deepEqual([d().active, d().bytesSent], [0, 50]);
+});
+
+Deno.test("ConnectionTracker looks up the actual destination of connections found at start", () => {
+  const { t } = setup();
+  t.seed([
+    existing({ localPort: 41000, remoteAddress: "10.96.0.10", remotePort: 80, inode: 557 }),
+    existing({ localPort: 41001, remoteAddress: "10.88.0.9", remotePort: 80, inode: 558 }),
+  ], true);
+  equal(t.net("/docker/web"), undefined, "nothing counted before the lookup");
+  const need = [...t.needingActual()];
+  deepEqual(need.map((c) => [c.daddr, c.dport, c.sport]), [
+    ["10.96.0.10", 80, 41000],
+    ["10.88.0.9", 80, 41001],
+  ]);
+  t.setActual(need[0], { ip: "10.244.1.5", port: 8080 });
+  t.setActual(need[1], undefined);
+  t.settle();
+  const dests = [...t.net("/docker/web")!.destinations.values()]
+    .map((d) => [d.destination, d.actualDestination, d.connects, d.active]);
+  deepEqual(dests, [
+    ["10.96.0.10:80", "10.244.1.5:8080", 0, 1],
+    ["10.88.0.9:80", "10.88.0.9:80", 0, 1],
+  ]);
+  const sk = ++nextSk;
+  t.handle(ev("end", { sk, sport: 41000, daddr: "10.96.0.10", dport: 80 }));
+  equal([...t.net("/docker/web")!.destinations.values()][0].active, 0);
 });
 
 Deno.test("ConnectionTracker forgets destinations without attempts after 10 minutes, not active ones", () => {

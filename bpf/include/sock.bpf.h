@@ -76,8 +76,12 @@ static __always_inline __u16 osp_sk_addrs(const struct sock *sk, __u8 saddr[16],
 		return family;
 	}
 	if (family == OSP_AF_INET6) {
-		BPF_CORE_READ_INTO(saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		/*
+		 * An explicit size: BPF_CORE_READ_INTO copies sizeof(*dst), and dst is a
+		 * parameter here, a pointer to one byte.
+		 */
+		bpf_core_read(saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(daddr, 16, &sk->__sk_common.skc_v6_daddr);
 		return family;
 	}
 	return 0;

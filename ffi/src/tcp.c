@@ -70,7 +70,7 @@ static const char *choose_tp(struct osp_object *o, const struct btf *btf, const 
 int osp_open_tcp(struct osp_object *o, uint64_t mark)
 {
 	struct tcp_bpf *skel = tcp_bpf__open();
-	const char *state, *retrans, *send, *recv;
+	const char *state, *retrans, *send, *recv, *mptcp_recv;
 	bool fentry, nat, fd_hooks, accept_hook;
 	struct btf *btf;
 	int accept_nargs;
@@ -89,6 +89,9 @@ int osp_open_tcp(struct osp_object *o, uint64_t mark)
 			    "osp_tcp_retrans_raw");
 	send = choose_tp(o, btf, "sock_send_length", "osp_tcp_send_btf", "osp_tcp_send_raw");
 	recv = choose_tp(o, btf, "tcp_rcv_space_adjust", "osp_tcp_rcv_btf", "osp_tcp_rcv_raw");
+	/* what MPTCP sockets read (their subflows' sequence numbers are not counted) */
+	mptcp_recv = choose_tp(o, btf, "sock_recv_length", "osp_tcp_mptcp_recv_btf",
+			       "osp_tcp_mptcp_recv_raw");
 
 	/* some kernels load tp_btf but refuse every fentry (EPERM): probe a real target */
 	fentry = !(o->flags & OSP_OPEN_NO_FENTRY) && osp_probe_fentry(btf, "tcp_v4_connect") == 1;
@@ -150,8 +153,10 @@ int osp_open_tcp(struct osp_object *o, uint64_t mark)
 
 	snprintf(o->info, sizeof(o->info),
 		 "object=tcp\nstate_hook=%s\nretransmit_hook=%s\nsend_hook=%s\nreceive_hook=%s\n"
-		 "fentry=%d\naccept_owner=%s\ndescriptors=%d\nnat=%s\nwakeup_bytes=%u\n",
-		 state, retrans, send, recv, fentry, accept_hook ? "accept" : "first_io", fd_hooks,
+		 "mptcp_receive_hook=%s\nfentry=%d\naccept_owner=%s\ndescriptors=%d\nnat=%s\n"
+		 "wakeup_bytes=%u\n",
+		 state, retrans, send, recv, mptcp_recv, fentry, accept_hook ? "accept" : "first_io",
+		 fd_hooks,
 		 nat ? "fentry" : "netlink", skel->rodata->osp_wakeup_bytes);
 	return 0;
 }
