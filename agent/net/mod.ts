@@ -91,6 +91,14 @@ export const NET_FLAGS: readonly FlagSpec[] = [
     group: GROUP,
   },
   {
+    name: "disable-net-module",
+    env: "DISABLE_NET_MODULE",
+    kind: "bool",
+    help: "Switch the net module off: no TCP programs, no container_net_* series (Osprey's " +
+      "own flag, for comparisons such as deno task bench:net)",
+    group: GROUP,
+  },
+  {
     name: "max-connections",
     env: "MAX_CONNECTIONS",
     kind: "int",
@@ -162,6 +170,12 @@ export const netModule: ModuleSpec = {
   flags: NET_FLAGS,
   permissions(_flags, paths) {
     return [{ descriptor: { name: "read", path: paths.proc }, flag: `--allow-read=${paths.proc}` }];
+  },
+  disabledBy(flags) {
+    if (flags["disable-net-module"] === true) {
+      return { reason: "disabled by --disable-net-module", flag: "--disable-net-module=false" };
+    }
+    return undefined;
   },
   start(ctx): ModuleInstance {
     const { flags, paths, registry, log } = ctx;
