@@ -54,6 +54,14 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 accept_nargs = 2;
 
 /*
+ * Set by the loader when the fentry programs that fill "connect_fd" and
+ * "tcp_nat" are loaded: otherwise those maps stay empty, and looking them up
+ * on every connect would cost a hash lookup for nothing.
+ */
+const volatile __u32 connect_fd_hook = 0;
+const volatile __u32 nat_hook = 0;
+
+/*
  * 2 MiB: about 14,000 records, 1.4 s of a 10,000 connections/s churn at
  * three records per connection, drained every 100 ms. Losses are counted.
  */
@@ -222,7 +230,7 @@ static __always_inline void start_connect(const struct sock *sk)
 		.pid = current_tgid(),
 		.fd = -1,
 	};
-	__s32 *fd = bpf_map_lookup_elem(&connect_fd, &tid);
+	__s32 *fd = connect_fd_hook ? bpf_map_lookup_elem(&connect_fd, &tid) : NULL;
 
 	if (fd)
 		c.fd = *fd;
@@ -270,7 +278,7 @@ static __always_inline void connect_done(const struct sock *sk, struct osp_tcp_c
 	fill_event(e, sk, type, c, TCP_SYN_SENT, new);
 	if (c)
 		e->duration_ns = e->hdr.ts_ns - c->start_ns;
-	if (type == OSP_REC_TCP_CONNECT) {
+	if (type == OSP_REC_TCP_CONNECT && nat_hook) {
 		__builtin_memcpy(t.saddr, e->saddr, sizeof(t.saddr));
 		__builtin_memcpy(t.daddr, e->daddr, sizeof(t.daddr));
 		t.sport = e->sport;
@@ -398,6 +406,9 @@ static __always_inline int on_state(const struct sock *sk, int old, int new)
 		start_inbound(sk);
 		return 0;
 	}
+	/* the steps in between (FIN_WAIT1 -> FIN_WAIT2, CLOSE_WAIT -> LAST_ACK, ...) change nothing */
+	if (old != TCP_SYN_SENT && old != TCP_ESTABLISHED && new != TCP_CLOSE)
+		return 0;
 	c = bpf_map_lookup_elem(&tcp_conns, &key);
 	if (old == TCP_SYN_SENT) {
 		connect_done(sk, c, new);
@@ -416,16 +427,18 @@ static __always_inline int on_state(const struct sock *sk, int old, int new)
  * The entry of a connection that opened before the programs were attached
  * (or did not fit then), made when it first sends, receives or retransmits,
  * so its counters are not lost. pid is 0 when the caller runs in softirq.
+ * copied_seq is what the new entry starts from; a caller without it passes
+ * seq_known false, and it is read only if an entry is made (most calls find
+ * one).
  */
 static __always_inline struct osp_tcp_conn *conn_lazy(const struct sock *sk, bool owner_is_current,
-						      __u32 copied_seq)
+						      __u32 copied_seq, bool seq_known)
 {
 	__u64 key = (__u64)sk;
 	struct osp_tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &key);
 	struct osp_tcp_conn n = {
 		.fd = -1,
 		.flags = OSP_TCP_F_UNTRACKED,
-		.copied_seq = copied_seq,
 	};
 
 	if (!c && BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_CLOSE)
@@ -442,6 +455,7 @@ static __always_inline struct osp_tcp_conn *conn_lazy(const struct sock *sk, boo
 		n.pid = current_tgid();
 		n.cgroup_id = bpf_get_current_cgroup_id();
 	}
+	n.copied_seq = seq_known ? copied_seq : sk_copied_seq(sk);
 	/* what lets user space match it with what it found in /proc at start */
 	n.inode = osp_sk_inode(sk);
 	if (bpf_map_update_elem(&tcp_conns, &key, &n, BPF_NOEXIST) != 0) {
@@ -460,7 +474,7 @@ static __always_inline void add_sent(const struct sock *sk, long ret)
 
 	if (ret <= 0)
 		return;
-	c = conn_lazy(sk, true, sk_copied_seq(sk));
+	c = conn_lazy(sk, true, 0, false);
 	if (!c)
 		return;
 	__sync_fetch_and_add(&c->bytes_sent, (__u64)ret);
@@ -493,7 +507,7 @@ static __always_inline int on_retransmit(const struct sock *sk)
 
 	if (osp_sk_protocol(sk) != IPPROTO_TCP)
 		return 0;
-	c = conn_lazy(sk, false, sk_copied_seq(sk));
+	c = conn_lazy(sk, false, 0, false);
 	if (!c)
 		return 0;
 	c->retransmits = sk_total_retrans(sk);
@@ -648,7 +662,7 @@ static __always_inline void add_received(struct sock *sk, __u32 seq, __u32 copie
 	struct osp_tcp_conn *c;
 	__u32 advance;
 
-	c = conn_lazy(sk, true, seq - copied);
+	c = conn_lazy(sk, true, seq - copied, true);
 	if (!c)
 		return;
 	advance = seq - c->copied_seq;
@@ -707,7 +721,7 @@ static __always_inline int on_recv_length(struct sock *sk, int ret, int flags)
 	sk = mptcp_first(sk);
 	if (!sk)
 		return 0;
-	c = conn_lazy(sk, true, sk_copied_seq(sk));
+	c = conn_lazy(sk, true, 0, false);
 	if (!c)
 		return 0;
 	__sync_fetch_and_add(&c->bytes_received, (__u64)ret);

@@ -130,6 +130,7 @@ int osp_open_tcp(struct osp_object *o, uint64_t mark)
 	set_autoload(o->obj, "osp_tcp_accept4_exit", fd_hooks && accept_hook);
 	set_autoload(o->obj, "osp_tcp_connect_enter", fd_hooks);
 	set_autoload(o->obj, "osp_tcp_connect_exit", fd_hooks);
+	skel->rodata->connect_fd_hook = fd_hooks;
 	/*
 	 * conntrack built in, or a loaded module with BTF (libbpf finds module
 	 * functions itself); an fentry on a function nobody has would fail the
@@ -138,6 +139,7 @@ int osp_open_tcp(struct osp_object *o, uint64_t mark)
 	nat = fentry && (func_nargs(btf, "__nf_conntrack_confirm") == 1 ||
 			 access("/sys/kernel/btf/nf_conntrack", R_OK) == 0);
 	set_autoload(o->obj, "osp_tcp_nat_confirm", nat);
+	skel->rodata->nat_hook = nat;
 	btf__free(btf);
 
 	if (*state == 'o') {
