@@ -16,20 +16,35 @@ export interface IpAddress {
   scopeId: number;
 }
 
-const V4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const HEX_GROUP_RE = /^[0-9a-fA-F]{1,4}$/;
 
+/**
+ * Dotted-quad IPv4 ("10.0.0.1"): four decimal parts of one to three digits, each at most 255,
+ * no leading zeros (some parsers read those as octal). A character scan, not a regular
+ * expression: the network module parses an address per connection.
+ */
 function parseV4(text: string, out: Uint8Array, at: number): boolean {
-  const m = V4_RE.exec(text);
-  if (!m) return false;
-  for (let k = 0; k < 4; k++) {
-    const part = m[k + 1];
-    // leading zeros read as octal in some parsers: refuse them
-    if (part.length > 1 && part[0] === "0") return false;
-    const v = Number(part);
-    if (v > 255) return false;
-    out[at + k] = v;
+  const n = text.length;
+  if (n < 7 || n > 15) return false;
+  let addr = 0, parts = 0, value = 0, digits = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? text.charCodeAt(i) : 0x2e; // the end closes the last part like a dot
+    if (c >= 0x30 && c <= 0x39) {
+      if (digits === 1 && value === 0) return false; // a leading zero
+      if (++digits > 3) return false;
+      value = value * 10 + (c - 0x30);
+    } else if (c === 0x2e) {
+      if (digits === 0 || value > 255 || parts === 4) return false;
+      addr = addr * 256 + value;
+      parts++;
+      value = digits = 0;
+    } else return false;
   }
+  if (parts !== 4) return false;
+  out[at] = addr >>> 24;
+  out[at + 1] = (addr >>> 16) & 0xff;
+  out[at + 2] = (addr >>> 8) & 0xff;
+  out[at + 3] = addr & 0xff;
   return true;
 }
 
@@ -116,6 +131,14 @@ export function addressBytes(addr: string, out: Uint8Array = new Uint8Array(16))
 }
 
 /**
+ * IPv4 texts by address: records carry the same few addresses over and over, and one string
+ * each (not a new one per record) spares the garbage collector and lets maps keyed by it reuse
+ * its hash. Emptied when it reaches its bound.
+ */
+const v4Texts = new Map<number, string>();
+const V4_TEXTS_MAX = 4096;
+
+/**
  * 16 address bytes as text: IPv4-mapped addresses as dotted IPv4, others
  * as RFC 5952 IPv6 (lower case, the longest run of two or more zero groups
  * as `::`).
@@ -128,9 +151,17 @@ export function formatAddress(bytes: Uint8Array, offset = 0): string {
   let mapped = bytes[offset + 10] === 0xff && bytes[offset + 11] === 0xff;
   for (let i = 0; mapped && i < 10; i++) mapped = bytes[offset + i] === 0;
   if (mapped) {
-    return `${bytes[offset + 12]}.${bytes[offset + 13]}.${bytes[offset + 14]}.${
-      bytes[offset + 15]
-    }`;
+    const v4 = bytes[offset + 12] * 0x1000000 +
+      ((bytes[offset + 13] << 16) | (bytes[offset + 14] << 8) | bytes[offset + 15]);
+    let text = v4Texts.get(v4);
+    if (text === undefined) {
+      text = `${bytes[offset + 12]}.${bytes[offset + 13]}.${bytes[offset + 14]}.${
+        bytes[offset + 15]
+      }`;
+      if (v4Texts.size >= V4_TEXTS_MAX) v4Texts.clear();
+      v4Texts.set(v4, text);
+    }
+    return text;
   }
   const words: number[] = [];
   for (let i = 0; i < 8; i++) words.push((bytes[offset + 2 * i] << 8) | bytes[offset + 2 * i + 1]);
