@@ -16,13 +16,24 @@ import { parseIpAddress } from "../../ffi/mod.ts";
 /** 16 bytes: IPv6, or IPv4-mapped IPv6 (`::ffff:a.b.c.d`). */
 export type Ip16 = Uint8Array;
 
+/** Parsed addresses by text (`null`: not an address), emptied when it reaches its bound. */
+const parsed = new Map<string, Ip16 | null>();
+const PARSED_MAX = 4096;
+
 /**
  * Parses dotted IPv4 or IPv6 text (the C library's parser: no zones here); undefined when it is
- * neither.
+ * neither. Remembers the last few thousand texts: the module parses the same few addresses for
+ * every connection (its filters, NAT lookups), so the bytes returned are shared: read them only.
  */
 export function parseIp(text: string): Ip16 | undefined {
-  const a = parseIpAddress(text);
-  return a === undefined || a.scopeId !== 0 ? undefined : a.bytes;
+  let ip = parsed.get(text);
+  if (ip === undefined) {
+    const a = parseIpAddress(text);
+    ip = a === undefined || a.scopeId !== 0 ? null : a.bytes;
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(text, ip);
+  }
+  return ip ?? undefined;
 }
 
 /** Whether the address is IPv4 (IPv4-mapped). */

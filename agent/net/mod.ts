@@ -455,7 +455,14 @@ class NatSource {
       if (this.#failed || this.#closed) { for (const c of need) tracker.setActual(c, undefined); }
       return;
     }
-    const results = this.#watcher.lookup(need);
+    // addresses as bytes: parseIp() remembers them, the watcher would parse every text again
+    const results = this.#watcher.lookup(need.map((c) => ({
+      saddr: parseIp(c.saddr) ?? c.saddr,
+      daddr: parseIp(c.daddr) ?? c.daddr,
+      sport: c.sport,
+      dport: c.dport,
+      startNs: c.startNs,
+    })));
     need.forEach((c, i) => {
       const r = results[i];
       tracker.setActual(c, r.found ? { ip: r.addr, port: r.port } : undefined);

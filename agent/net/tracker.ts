@@ -190,6 +190,9 @@ export interface TrackerOptions {
   readonly maxRecentlyEnded?: number;
 }
 
+/** Addresses whose `ip:port` texts are kept (each with every port seen). */
+const HOST_PORTS_MAX = 4096;
+
 /** include/net/tcp_states.h */
 const TCP_ESTABLISHED = 1;
 
@@ -228,6 +231,8 @@ export class ConnectionTracker {
   }[] = [];
   /** Listen key → container, for LISTEN_CLOSE records (whoever closes it). */
   readonly #listenOwner = new Map<string, ContainerNet>();
+  /** `ip:port` texts by address and port (see #hostPort). */
+  readonly #hostPorts = new Map<string, Map<number, string>>();
   readonly counters: TrackerCounters = {
     connectionsOverflow: 0,
     destinationsOverflow: 0,
@@ -514,8 +519,16 @@ export class ConnectionTracker {
   #newConn(
     base: Pick<Conn, "sk" | "netns" | "pid" | "cgroupId" | "saddr" | "sport" | "daddr" | "dport">,
   ): Conn {
+    // field by field: `base` may be a whole TcpEvent, whose other fields a spread would copy
     return {
-      ...base,
+      sk: base.sk,
+      netns: base.netns,
+      pid: base.pid,
+      cgroupId: base.cgroupId,
+      saddr: base.saddr,
+      sport: base.sport,
+      daddr: base.daddr,
+      dport: base.dport,
       startNs: 0,
       actual: base.daddr,
       aport: base.dport,
@@ -624,9 +637,9 @@ export class ConnectionTracker {
       return;
     }
     const net = this.#netOf(owner.id);
-    const destination = joinHostPort(c.daddr, c.dport);
+    const destination = this.#hostPort(c.daddr, c.dport);
     if (c.connected || c.applied.connect) {
-      const actualDestination = joinHostPort(c.actual, c.aport);
+      const actualDestination = this.#hostPort(c.actual, c.aport);
       const key = destination + "\0" + actualDestination;
       let dest = net.destinations.get(key);
       if (dest === undefined) {
@@ -645,6 +658,21 @@ export class ConnectionTracker {
     this.#sync(c);
   }
 
+  /**
+   * `ip:port` label values, made once per address and port rather than per connection: the
+   * decoders hand out one string per address, so the lookups allocate nothing.
+   */
+  #hostPort(ip: string, port: number): string {
+    let byPort = this.#hostPorts.get(ip);
+    if (byPort === undefined) {
+      if (this.#hostPorts.size >= HOST_PORTS_MAX) this.#hostPorts.clear();
+      this.#hostPorts.set(ip, byPort = new Map());
+    }
+    let text = byPort.get(port);
+    if (text === undefined) byPort.set(port, text = joinHostPort(ip, port));
+    return text;
+  }
+
   /** Brings the destination's counters in step with what is known about the connection. */
   #sync(c: Conn): void {
     if (c.state !== "tracked") return;
@@ -652,7 +680,7 @@ export class ConnectionTracker {
     if (c.failed && !a.failed) {
       a.failed = true;
       const net = c.net!;
-      const destination = joinHostPort(c.daddr, c.dport);
+      const destination = this.#hostPort(c.daddr, c.dport);
       net.failed.set(destination, (net.failed.get(destination) ?? 0) + 1);
       return;
     }
