@@ -332,13 +332,19 @@ static __always_inline void connection_end(const struct sock *sk, struct osp_tcp
 {
 	__u64 key = (__u64)sk;
 	struct osp_tcp_event *e;
+	__u64 sent, received;
 
 	if (c && new == TCP_CLOSE)
 		add_unread(sk, c);
+	/* what END reports, read once (see below) */
+	sent = c ? c->bytes_sent : 0;
+	received = c ? c->bytes_received : 0;
 	/* inbound connections are counted in the map only; no metric needs their end */
 	if (!c || !(c->flags & OSP_TCP_F_INBOUND)) {
 		if (osp_ringbuf_reserve(&tcp_events, e, OSP_REC_TCP_END)) {
 			fill_event(e, sk, OSP_REC_TCP_END, c, TCP_ESTABLISHED, new);
+			e->bytes_sent = sent;
+			e->bytes_received = received;
 			osp_ringbuf_submit(&tcp_events, e);
 		}
 	}
@@ -348,10 +354,16 @@ static __always_inline void connection_end(const struct sock *sk, struct osp_tcp
 		bpf_map_delete_elem(&tcp_conns, &key);
 		return;
 	}
-	/* what comes after this (half-closed traffic, FIN retransmits) goes into CLOSE */
+	/*
+	 * What comes after this (half-closed traffic, FIN retransmits) goes into
+	 * CLOSE. The counters keep only that: what END reported is taken off
+	 * atomically rather than the counter zeroed, because a send may be adding
+	 * at this very moment (sock_send_length runs after the socket lock is
+	 * released), and zeroing would lose it.
+	 */
 	c->flags |= OSP_TCP_F_ENDED;
-	c->bytes_sent = 0;
-	c->bytes_received = 0;
+	__sync_fetch_and_add(&c->bytes_sent, -sent);
+	__sync_fetch_and_add(&c->bytes_received, -received);
 	c->end_retransmits = c->retransmits;
 }
 
@@ -363,7 +375,9 @@ static __always_inline void connection_close(const struct sock *sk, struct osp_t
 	bool after_end, lazy_only;
 
 	add_unread(sk, c);
-	after_end = (c->flags & OSP_TCP_F_ENDED) && (c->flags & OSP_TCP_F_ACTIVE_AFTER_END);
+	/* the flag, or counters a send racing with END left (it saw no ENDED flag yet) */
+	after_end = (c->flags & OSP_TCP_F_ENDED) &&
+		    ((c->flags & OSP_TCP_F_ACTIVE_AFTER_END) || c->bytes_sent || c->bytes_received);
 	/* counted lazily and never seen leaving ESTABLISHED: this is its only record */
 	lazy_only = !(c->flags & OSP_TCP_F_ENDED) && (c->flags & OSP_TCP_F_UNTRACKED);
 
