@@ -19,6 +19,7 @@ import { hostPaths } from "./paths.ts";
 import { PENDING_FLAGS } from "./pending_flags.ts";
 import { processEventsModule } from "./process_events/mod.ts";
 import { containersModule } from "./containers/mod.ts";
+import { netModule } from "./net/mod.ts";
 import { selfModule } from "./self/mod.ts";
 import {
   createApp,
@@ -58,7 +59,13 @@ function readEnv(name: string): string | undefined {
 
 /** The modules in start order. */
 function moduleList(logStats: Parameters<typeof selfModule>[1]): ModuleSpec[] {
-  return [selfModule(VERSION, logStats), nodeModule, processEventsModule, containersModule];
+  return [
+    selfModule(VERSION, logStats),
+    nodeModule,
+    processEventsModule,
+    containersModule,
+    netModule,
+  ];
 }
 
 /**

@@ -144,7 +144,6 @@ Deno.test("agentFlags() take the reference DaemonSet's and operator's arguments"
   deepEqual(p.values["track-public-network"], ["10.0.0.0/8", "203.0.113.0/24"]);
   deepEqual(p.unimplemented, [
     "disable-log-parsing",
-    "track-public-network",
     "api-key",
     "metrics-endpoint",
     "logs-endpoint",

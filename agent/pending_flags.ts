@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { checkGlob, checkHttpUrl, checkIpPrefix, checkPortRanges } from "./flag_syntax.ts";
+import { checkGlob, checkHttpUrl } from "./flag_syntax.ts";
 import type { FlagSpec } from "./flags.ts";
 
 const DAY_MS = 86_400_000;
@@ -53,30 +53,6 @@ const ENTRIES: readonly FlagSpec[] = [
     help: "Longest log sample kept in a label value (longer ones are cut)",
   },
   // Network tracking
-  {
-    name: "disable-pinger",
-    env: "DISABLE_PINGER",
-    kind: "bool",
-    help: "Send no ICMP echo requests to measure round-trip times to upstreams",
-  },
-  {
-    name: "track-public-network",
-    env: "TRACK_PUBLIC_NETWORK",
-    kind: "list",
-    default: ["0.0.0.0/0"],
-    check: checkIpPrefix,
-    accepts: "address/bits, e.g. 203.0.113.0/24 or 2001:db8::/32 (repeatable)",
-    help: "Public networks whose connections are tracked (private networks always are)",
-  },
-  {
-    name: "ephemeral-port-range",
-    env: "EPHEMERAL_PORT_RANGE",
-    kind: "string",
-    default: "32768-60999",
-    check: checkPortRanges,
-    accepts: "FROM-TO port ranges separated by spaces or commas, or empty for none",
-    help: "Destination and listening ports in these ranges are not tracked (50051 always is)",
-  },
   {
     name: "max-fqdns-per-container",
     env: "MAX_FQDNS_PER_CONTAINER",

@@ -14,6 +14,8 @@
 
 #include "proc.h"
 #include "include/ring.bpf.h"
+#define OSP_COUNTERS_MAX OSP_PROC_CNT_MAX
+#include "include/counters.bpf.h"
 #include "include/task.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -51,21 +53,6 @@ struct {
 	__type(value, __u64); /* boot ns of the mark */
 } oom_victims SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, OSP_PROC_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} osp_counters SEC(".maps");
-
-static __always_inline void count(__u32 idx)
-{
-	__u64 *n = bpf_map_lookup_elem(&osp_counters, &idx);
-
-	if (n)
-		*n += 1;
-}
-
 /* the fields every proc record carries; the caller sets cgroup_id */
 static __always_inline void fill_task(struct osp_proc_event *e, struct task_struct *task,
 				      __u16 type)
@@ -95,7 +82,7 @@ static __always_inline int handle_fork(struct task_struct *child)
 	fill_task(e, child, OSP_REC_PROC_START);
 	/* current is the parent; CLONE_INTO_CGROUP may have placed the child elsewhere */
 	e->cgroup_id = osp_task_cgroup_id(child);
-	bpf_ringbuf_submit(e, 0);
+	osp_ringbuf_submit(&proc_events, e);
 	return 0;
 }
 
@@ -116,7 +103,7 @@ static __always_inline int handle_exec(struct task_struct *task, struct linux_bi
 		e->filename[0] = '\0';
 	else if (n == sizeof(e->filename))
 		e->flags |= OSP_PROC_F_FILENAME_TRUNC;
-	bpf_ringbuf_submit(e, 0);
+	osp_ringbuf_submit(&proc_events, e);
 	return 0;
 }
 
@@ -148,7 +135,7 @@ static __always_inline int handle_exit(struct task_struct *task, __u64 *args)
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->exit_code = osp_task_wait_status(task);
 	e->flags = flags;
-	bpf_ringbuf_submit(e, 0);
+	osp_ringbuf_submit(&proc_events, e);
 	return 0;
 }
 

@@ -9,13 +9,14 @@ import { BpfError, Errno, errnoName } from "./errors.ts";
 import { ProcCounter, REC_TYPE_MAX, RecordType } from "./records.ts";
 import { RingBuffer } from "./ring_buffer.ts";
 import { cString, type Native, parseKeyValues } from "./_native.ts";
-import { AttachCode, ProgramFlag, ProgramKind } from "./symbols.ts";
+import { AttachCode, MapCursor, ProgramFlag, ProgramKind } from "./symbols.ts";
+import { MAP_CURSOR_SIZE, TcpRecordType } from "./tcp_records.ts";
 
 /** The BPF objects libosprey embeds. */
-export type ObjectKind = "proc" | "bench";
+export type ObjectKind = "proc" | "bench" | "tcp";
 
 /** How a program hooks into the kernel. */
-export type ProgramVariant = "tp_btf" | "raw_tp" | "syscall" | "other";
+export type ProgramVariant = "tp_btf" | "raw_tp" | "fentry" | "fexit" | "syscall" | "other";
 
 /** A program of an object. */
 export interface ProgramInfo {
@@ -66,6 +67,8 @@ const VARIANTS: Record<number, ProgramVariant> = {
   [ProgramKind.TP_BTF]: "tp_btf",
   [ProgramKind.RAW_TP]: "raw_tp",
   [ProgramKind.SYSCALL]: "syscall",
+  [ProgramKind.FENTRY]: "fentry",
+  [ProgramKind.FEXIT]: "fexit",
 };
 
 const TYPE_NAMES: Record<number, string> = {
@@ -73,6 +76,12 @@ const TYPE_NAMES: Record<number, string> = {
   [RecordType.PROC_EXEC]: "exec",
   [RecordType.PROC_EXIT]: "exit",
   [RecordType.BENCH]: "bench",
+  [TcpRecordType.CONNECT]: "connect",
+  [TcpRecordType.FAILED]: "failed",
+  [TcpRecordType.END]: "end",
+  [TcpRecordType.CLOSE]: "close",
+  [TcpRecordType.LISTEN]: "listen",
+  [TcpRecordType.LISTEN_CLOSE]: "listen_close",
 };
 
 function u64s(buf: Uint8Array, n: number): number[] {
@@ -231,6 +240,54 @@ export class BpfObject {
       oomJoined: c[ProcCounter.OOM_JOINED] ?? 0,
       oomMapFull: c[ProcCounter.OOM_MAP_FULL] ?? 0,
     };
+  }
+
+  /**
+   * Set the size of one of the object's maps. Only before {@linkcode load}.
+   *
+   * @throws {BpfError} EBUSY once loaded, ENOENT for an unknown map
+   */
+  resizeMap(mapName: string, maxEntries: number): void {
+    const op = `resize map "${mapName}" of "${this.kind}" to ${maxEntries} entries`;
+    this.#assertOpen(op);
+    this.#native.check(
+      this.#native.symbols.osp_object_resize_map(this.#handle, cString(mapName), maxEntries),
+      op,
+    );
+  }
+
+  /**
+   * Read every entry of a hash map, in batches into `buf`: for each batch,
+   * `fn(buf, n)` gets n keys (each padded to 8 bytes) followed by n values
+   * (each padded likewise). The buffer is reused between batches. One pass
+   * over a map that changes meanwhile may miss or repeat an entry.
+   *
+   * @returns the number of entries read
+   * @throws {BpfError} ENOSPC when `buf` cannot hold one hash bucket
+   */
+  readMap(mapName: string, buf: Uint8Array, fn: (buf: Uint8Array, n: number) => void): number {
+    const op = `read map "${mapName}" of "${this.kind}"`;
+    this.#assertOpen(op);
+    const name = cString(mapName);
+    const cursor = new Uint8Array(MAP_CURSOR_SIZE);
+    const state = new DataView(cursor.buffer);
+    let total = 0;
+    while (state.getUint32(0, true) !== MapCursor.DONE) {
+      const n = this.#native.check(
+        this.#native.symbols.osp_map_read(
+          this.#handle,
+          name,
+          cursor,
+          cursor.byteLength,
+          buf,
+          buf.byteLength,
+        ),
+        op,
+      );
+      if (n > 0) fn(buf, n);
+      total += n;
+    }
+    return total;
   }
 
   /**

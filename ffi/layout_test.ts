@@ -2,14 +2,17 @@ import { deepEqual, equal } from "node:assert/strict";
 import { openLibrary } from "./lib.ts";
 import { EXPECTED_PING_CONSTANTS, EXPECTED_PING_LAYOUT } from "./ping.ts";
 import { EXPECTED_CONSTANTS, EXPECTED_LAYOUT } from "./records.ts";
+import { TCP_EXPECTED_CONSTANTS, TCP_EXPECTED_LAYOUT } from "./tcp_records.ts";
 import {
   ABI_VERSION,
   AttachCode,
   FILE_STAT_SIZE,
+  MapCursor,
   OpenFlag,
   ProgramFlag,
   ProgramKind,
 } from "./symbols.ts";
+import { NAT_EXPECTED_CONSTANTS, NAT_EXPECTED_LAYOUT } from "./nat.ts";
 import { builtLibrary, libraryIgnoreReason } from "./_test_util.ts";
 
 const ignoreReason = libraryIgnoreReason();
@@ -20,12 +23,19 @@ const ABI_CONSTANTS: Record<string, number> = {
   OSP_PROG_TP_BTF: ProgramKind.TP_BTF,
   OSP_PROG_RAW_TP: ProgramKind.RAW_TP,
   OSP_PROG_SYSCALL: ProgramKind.SYSCALL,
+  OSP_PROG_FENTRY: ProgramKind.FENTRY,
+  OSP_PROG_FEXIT: ProgramKind.FEXIT,
+  OSP_MAP_CURSOR_START: MapCursor.START,
+  OSP_MAP_CURSOR_BATCH: MapCursor.BATCH,
+  OSP_MAP_CURSOR_BY_KEY: MapCursor.BY_KEY,
+  OSP_MAP_CURSOR_DONE: MapCursor.DONE,
   OSP_PROG_F_AUTOLOAD: ProgramFlag.AUTOLOAD,
   OSP_PROG_F_ATTACHED: ProgramFlag.ATTACHED,
   OSP_ATTACH_SKIPPED: AttachCode.SKIPPED,
   OSP_ATTACH_ON_DEMAND: AttachCode.ON_DEMAND,
   OSP_OPEN_FORCE_RAW_TP: OpenFlag.FORCE_RAW_TP,
   OSP_OPEN_LEGACY_EXIT: OpenFlag.LEGACY_EXIT,
+  OSP_OPEN_NO_FENTRY: OpenFlag.NO_FENTRY,
   OSP_FILE_STAT_SIZE: FILE_STAT_SIZE,
 };
 
@@ -48,16 +58,27 @@ Deno.test({
     using lib = openLibrary(builtLibrary());
     equal(lib.abiVersion(), ABI_VERSION);
     const { fields } = parseLayout(lib.layout());
-    deepEqual(fields, { ...EXPECTED_LAYOUT, ...EXPECTED_PING_LAYOUT });
+    deepEqual(fields, {
+      ...EXPECTED_LAYOUT,
+      ...TCP_EXPECTED_LAYOUT,
+      ...EXPECTED_PING_LAYOUT,
+      ...NAT_EXPECTED_LAYOUT,
+    });
   },
 });
 
 Deno.test({
-  name: "osp_layout() constants match records.ts, symbols.ts and ping.ts",
+  name: "osp_layout() constants match records.ts, symbols.ts, tcp_records.ts, ping.ts and nat.ts",
   ignore: ignoreReason !== "",
   fn() {
     using lib = openLibrary(builtLibrary());
     const { constants } = parseLayout(lib.layout());
-    deepEqual(constants, { ...EXPECTED_CONSTANTS, ...ABI_CONSTANTS, ...EXPECTED_PING_CONSTANTS });
+    deepEqual(constants, {
+      ...EXPECTED_CONSTANTS,
+      ...TCP_EXPECTED_CONSTANTS,
+      ...ABI_CONSTANTS,
+      ...EXPECTED_PING_CONSTANTS,
+      ...NAT_EXPECTED_CONSTANTS,
+    });
   },
 });

@@ -1,6 +1,6 @@
 /**
  * The opened libosprey: the parent of every BPF object (and, through them,
- * every ring). Get one from {@linkcode openLibrary} in lib.ts.
+ * every ring) and of every NAT watcher. Get one from {@linkcode openLibrary} in lib.ts.
  *
  * @module
  */
@@ -15,6 +15,7 @@ import {
 import type { Native } from "./_native.ts";
 import { ping, type PingOptions, type PingResult } from "./ping.ts";
 import { RawFile } from "./raw_file.ts";
+import { type NatWatcher, type NatWatcherOptions, openNatWatcher } from "./nat.ts";
 import {
   FILE_STAT_SIZE,
   ObjectKindCode,
@@ -52,6 +53,12 @@ export interface OpenObjectOptions {
    */
   forceRawTracepoint?: boolean;
   /**
+   * Use no fentry/fexit programs even where the kernel loads them (to
+   * exercise the tracepoint-only paths).
+   * @default {false}
+   */
+  noFentry?: boolean;
+  /**
    * Find a process's last exiting thread through signal->live, as on
    * kernels whose sched_process_exit lacks the group_dead argument (to
    * exercise that path).
@@ -70,6 +77,7 @@ export class OspreyLibrary {
   #dylib: Deno.DynamicLibrary<typeof symbols>;
   #objects = new Set<BpfObject>();
   #files = new Set<RawFile>();
+  #nats = new Set<NatWatcher>();
   #closed = false;
   #inflight = 0;
   #unloadWhenIdle = false;
@@ -164,7 +172,8 @@ export class OspreyLibrary {
   openObject(kind: ObjectKind, options: OpenObjectOptions = {}): BpfObject {
     this.#assertOpen(`open object "${kind}"`);
     const flags = (options.forceRawTracepoint ? OpenFlag.FORCE_RAW_TP : 0) |
-      (options.legacyExitCheck ? OpenFlag.LEGACY_EXIT : 0);
+      (options.legacyExitCheck ? OpenFlag.LEGACY_EXIT : 0) |
+      (options.noFentry ? OpenFlag.NO_FENTRY : 0);
     const h = this.#native.check(
       this.#dylib.symbols.osp_object_open(ObjectKindCode[kind], flags),
       `open object "${kind}"`,
@@ -230,6 +239,38 @@ export class OspreyLibrary {
   }
 
   /**
+   * Watch conntrack in a network namespace, to resolve where DNATed TCP
+   * connections really go. The library's own thread enters the namespace
+   * (no thread of Deno's does), subscribes to conntrack events and seeds its
+   * cache from a dump of the table, on Deno's blocking pool.
+   *
+   * Needs CAP_NET_ADMIN in that namespace (ctnetlink), and CAP_SYS_ADMIN
+   * plus permission to open the path (CAP_SYS_PTRACE for another process's
+   * /proc/<pid>/ns/net) to enter a namespace other than the caller's.
+   *
+   * @param netns a network namespace file such as "/host/proc/1/ns/net",
+   * or "" for the caller's own
+   * @param options cache size, event socket, GET budget, test switches
+   * @returns the watcher; the library closes it if you do not
+   * @throws {BpfError} ENOENT (no such path), EINVAL (not a network
+   * namespace), EPERM (a capability is missing; the message says which)
+   */
+  async openNatWatcher(netns: string, options: NatWatcherOptions = {}): Promise<NatWatcher> {
+    this.#assertOpen("watch conntrack");
+    const w = await openNatWatcher(this.#native, netns, options, (x) => this.#nats.delete(x));
+    if (this.#closed) {
+      w.close();
+      throw new BpfError("watch conntrack", Errno.EBADF, {
+        detail: "the library was closed while the watcher opened",
+      });
+    }
+    this.#nats.add(w);
+    return w;
+  }
+
+  /**
+   * Close every file, object (detaching its programs, closing its rings) and NAT watcher,
+   * then unload the library, once no nonblocking call is still running in it. Idempotent.
    * Close every file and object (detaching its programs, closing its rings), then
    * Read up to `buf.length` bytes at `offset` of the file at `path`, opened by the kernel's own
    * path resolution (osp_file_read()): `<proc>/<pid>/exe` opens the process's executable in
@@ -285,6 +326,7 @@ export class OspreyLibrary {
     this.#closed = true;
     for (const file of [...this.#files]) file.close();
     for (const obj of [...this.#objects]) obj.close();
+    for (const w of [...this.#nats]) w.close();
     if (this.#inflight === 0) this.#unload();
     else this.#unloadWhenIdle = true;
   }

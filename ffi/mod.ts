@@ -68,8 +68,6 @@ export {
   decodePingResults,
   DEFAULT_PING_TIMEOUT_MS,
   encodePingTargets,
-  type IpAddress,
-  parseIpAddress,
   PING_MAX_TARGETS,
   PING_MAX_TIMEOUT_MS,
   type PingFailure,
@@ -78,4 +76,32 @@ export {
   type PingResult,
   type RawPingResult,
 } from "./ping.ts";
+export {
+  decodeNatResult,
+  encodeNatQuery,
+  NAT_QUERY_SIZE,
+  NAT_RESULT_SIZE,
+  type NatQuery,
+  type NatResult,
+  type NatStats,
+  NatWatcher,
+  type NatWatcherInfo,
+  type NatWatcherOptions,
+} from "./nat.ts";
+export { addressBytes, formatAddress, type IpAddress, parseIpAddress } from "./ip_address.ts";
 export { ABI_VERSION, FILE_STAT_SIZE } from "./symbols.ts";
+export {
+  decodeTcpEvent,
+  emptyTcpEvent,
+  forEachTcpConn,
+  socketKey,
+  TCP_CONN_SIZE,
+  TCP_EVENT_SIZE,
+  type TcpConnEntry,
+  TcpCounter,
+  type TcpEvent,
+  type TcpEventType,
+  TcpFlag,
+  TcpRecordType,
+  TcpState,
+} from "./tcp_records.ts";

@@ -13,6 +13,7 @@
 
 import { BpfError, Errno, errnoName } from "./errors.ts";
 import { cString, type Native } from "./_native.ts";
+import { type IpAddress, parseIpAddress } from "./ip_address.ts";
 
 // --- struct osp_ping_target (ffi/include/osprey.h) ---
 export const PING_TARGET_SIZE = 24;
@@ -82,98 +83,6 @@ export const EXPECTED_PING_CONSTANTS: Readonly<Record<string, number>> = {
   AF_INET: AddressFamily.INET,
   AF_INET6: AddressFamily.INET6,
 };
-
-/** An IP address as osp_ping() takes it. */
-export interface IpAddress {
-  /** 4 for IPv4 (including IPv4-mapped IPv6 text), 6 for IPv6. */
-  family: 4 | 6;
-  /** 16 bytes in network order; IPv4 as ::ffff:a.b.c.d. */
-  bytes: Uint8Array;
-  /** Interface index of an IPv6 zone ("fe80::1%3"), else 0. */
-  scopeId: number;
-}
-
-const V4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-const HEX_GROUP_RE = /^[0-9a-fA-F]{1,4}$/;
-
-function parseV4(text: string, out: Uint8Array, at: number): boolean {
-  const m = V4_RE.exec(text);
-  if (!m) return false;
-  for (let k = 0; k < 4; k++) {
-    const part = m[k + 1];
-    // leading zeros read as octal in some parsers: refuse them
-    if (part.length > 1 && part[0] === "0") return false;
-    const v = Number(part);
-    if (v > 255) return false;
-    out[at + k] = v;
-  }
-  return true;
-}
-
-/** Groups of one side of "::"; false when malformed. */
-function parseGroups(text: string, out: number[], allowV4Tail: boolean): boolean {
-  if (text === "") return true;
-  const parts = text.split(":");
-  for (let k = 0; k < parts.length; k++) {
-    const part = parts[k];
-    if (k === parts.length - 1 && allowV4Tail && part.includes(".")) {
-      const v4 = new Uint8Array(4);
-      if (!parseV4(part, v4, 0)) return false;
-      out.push(v4[0] << 8 | v4[1], v4[2] << 8 | v4[3]);
-      return true;
-    }
-    if (!HEX_GROUP_RE.test(part)) return false;
-    out.push(parseInt(part, 16));
-  }
-  return true;
-}
-
-/**
- * Parse an IPv4 or IPv6 address literal ("10.0.0.1", "fd00::1",
- * "::ffff:10.0.0.1", "fe80::1%3"). IPv4-mapped IPv6 addresses count as IPv4.
- * A zone must be a numeric interface index: names mean nothing in another
- * network namespace.
- *
- * @param text the literal
- * @returns the address, or undefined when `text` is not one
- */
-export function parseIpAddress(text: string): IpAddress | undefined {
-  const bytes = new Uint8Array(16);
-  if (parseV4(text, bytes, 12)) {
-    bytes[10] = bytes[11] = 0xff;
-    return { family: 4, bytes, scopeId: 0 };
-  }
-  let scopeId = 0;
-  let addr = text;
-  const pct = text.indexOf("%");
-  if (pct >= 0) {
-    const zone = text.slice(pct + 1);
-    if (!/^\d{1,10}$/.test(zone) || Number(zone) > 0xffffffff) return undefined;
-    scopeId = Number(zone);
-    addr = text.slice(0, pct);
-  }
-  const halves = addr.split("::");
-  if (halves.length > 2) return undefined;
-  const head: number[] = [];
-  const tail: number[] = [];
-  if (!parseGroups(halves[0], head, halves.length === 1)) return undefined;
-  if (halves.length === 2 && !parseGroups(halves[1], tail, true)) return undefined;
-  const groups = head.length + tail.length;
-  if (halves.length === 1 ? groups !== 8 : groups > 7) return undefined;
-  for (let k = 0; k < head.length; k++) {
-    bytes[2 * k] = head[k] >> 8;
-    bytes[2 * k + 1] = head[k] & 0xff;
-  }
-  for (let k = 0; k < tail.length; k++) {
-    const at = 16 - 2 * (tail.length - k);
-    bytes[at] = tail[k] >> 8;
-    bytes[at + 1] = tail[k] & 0xff;
-  }
-  const mapped = bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff &&
-    bytes[11] === 0xff;
-  if (mapped) return scopeId === 0 ? { family: 4, bytes, scopeId: 0 } : undefined;
-  return { family: 6, bytes, scopeId };
-}
 
 /**
  * Write `struct osp_ping_target` records.

@@ -1,9 +1,9 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { BpfError } from "./errors.ts";
+import { parseIpAddress } from "./ip_address.ts";
 import {
   decodePingResults,
   encodePingTargets,
-  parseIpAddress,
   ping,
   PING_RESULT_SIZE,
   PING_TARGET_SIZE,

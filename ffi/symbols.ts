@@ -3,9 +3,9 @@
  * parameter carries the C declaration it stands for. Only numbers and
  * caller-owned buffers cross, so `--allow-ffi` can be scoped to the library.
  *
- * `osp_ring_wait`, `osp_bench_produce`, `osp_ping` and `osp_file_read` block,
- * so they run on Deno's blocking pool (`nonblocking: true`); everything else
- * is a quick sync call.
+ * `osp_ring_wait`, `osp_bench_produce`, `osp_ping`, `osp_nat_open` and
+ * `osp_file_read` block, so they run on Deno's blocking pool
+ * (`nonblocking: true`); everything else is a quick sync call.
  *
  * @module
  */
@@ -143,6 +143,25 @@ export const symbols = {
     ],
     result: "i32",
   },
+  osp_object_resize_map: {
+    parameters: [
+      "i32", // int h
+      "buffer", // const uint8_t *map_name (NUL-terminated)
+      "u32", // uint32_t max_entries
+    ],
+    result: "i32",
+  },
+  osp_map_read: {
+    parameters: [
+      "i32", // int h
+      "buffer", // const uint8_t *map_name (NUL-terminated)
+      "buffer", // uint8_t *cursor (struct osp_map_cursor)
+      "u32", // uint32_t cursor_cap
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
   osp_bench_produce: {
     parameters: [
       "i32", // int h
@@ -198,6 +217,47 @@ export const symbols = {
     ],
     result: "i32",
   },
+  osp_nat_open: {
+    parameters: [
+      "buffer", // const uint8_t *netns_path (NUL-terminated, "" = the caller's)
+      "buffer", // const uint8_t *options (struct osp_nat_options, or NULL)
+      "u32", // uint32_t options_len
+    ],
+    result: "i32",
+    nonblocking: true, // enters the namespace and dumps the conntrack table
+  },
+  osp_nat_info: {
+    parameters: [
+      "i32", // int h
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
+  osp_nat_lookup: {
+    parameters: [
+      "i32", // int h
+      "buffer", // const uint8_t *queries (count struct osp_nat_query)
+      "u32", // uint32_t count
+      "buffer", // uint8_t *results (struct osp_nat_result each)
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
+  osp_nat_stats: {
+    parameters: [
+      "i32", // int h
+      "buffer", // uint8_t *buf (struct osp_nat_stats)
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
+  osp_nat_close: {
+    parameters: [
+      "i32", // int h
+    ],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded library's typed symbols. */
@@ -210,13 +270,23 @@ export const ABI_VERSION = 2;
 export const FILE_STAT_SIZE = 48;
 
 /** enum osp_object_kind. */
-export const ObjectKindCode = { proc: 1, bench: 2 } as const;
+export const ObjectKindCode = { proc: 1, bench: 2, tcp: 3 } as const;
 
 /** enum osp_open_flags. */
-export const OpenFlag = { FORCE_RAW_TP: 1, LEGACY_EXIT: 2 } as const;
+export const OpenFlag = { FORCE_RAW_TP: 1, LEGACY_EXIT: 2, NO_FENTRY: 4 } as const;
 
 /** enum osp_program_kind (low byte of osp_program_flags()). */
-export const ProgramKind = { OTHER: 0, TP_BTF: 1, RAW_TP: 2, SYSCALL: 3 } as const;
+export const ProgramKind = {
+  OTHER: 0,
+  TP_BTF: 1,
+  RAW_TP: 2,
+  SYSCALL: 3,
+  FENTRY: 4,
+  FEXIT: 5,
+} as const;
+
+/** enum osp_map_cursor_state; the cursor is struct osp_map_cursor. */
+export const MapCursor = { START: 0, BATCH: 1, BY_KEY: 2, DONE: 3 } as const;
 
 /** OSP_PROG_F_* bits of osp_program_flags(). */
 export const ProgramFlag = { AUTOLOAD: 1 << 8, ATTACHED: 1 << 9 } as const;

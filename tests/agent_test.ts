@@ -107,6 +107,24 @@ Deno.test("agent on a fixture host runs without root and without BPF", async () 
       }
     }
     equal(Number(series.slice(series.lastIndexOf(" ") + 1)), usage / 1e9, series);
+    // The container's recorded network state (tests/fixtures/net/podman): its two listens on
+    // "::" reported at its namespace's non-loopback address, its connection to 10.88.0.1:5432
+    // active; no BPF here, so from /proc only.
+    const net = (await scrape(agent.url)).split("\n").filter((l) =>
+      l.startsWith("container_net_tcp_listen_info{") ||
+      l.startsWith("container_net_tcp_active_connections{")
+    ).map((l) => l.replace(/,machine_id="[^"]*",system_uuid="[^"]*"/, "")).sort();
+    equal(
+      net.join("\n"),
+      [
+        'container_net_tcp_active_connections{container_id="/podman/osprey-meta-test",app_id="",' +
+        'destination="10.88.0.1:5432",actual_destination="10.88.0.1:5432"} 1',
+        'container_net_tcp_listen_info{container_id="/podman/osprey-meta-test",app_id="",' +
+        'listen_addr="10.88.0.41:8080",proxy=""} 1',
+        'container_net_tcp_listen_info{container_id="/podman/osprey-meta-test",app_id="",' +
+        'listen_addr="10.88.0.41:9090",proxy=""} 1',
+      ].join("\n"),
+    );
     // The whole exposition passes promtool's parser and linter...
     const check = await promtoolCheck(text);
     equal(check.code, 0, check.out);

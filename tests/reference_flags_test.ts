@@ -55,9 +55,6 @@ const OPERATOR_ENV: Record<string, string> = {
 /** The not-implemented flags those set, in the order the agent names them. */
 const EXPECTED_NOT_IMPLEMENTED = [
   "disable-log-parsing",
-  "disable-pinger",
-  "track-public-network",
-  "ephemeral-port-range",
   "max-fqdns-per-container",
   "disable-l7-tracing",
   "exclude-http-requests-by-path",
@@ -184,10 +181,15 @@ Deno.test("--help lists coroot-node-agent's not-implemented flags in their own g
   const at = r.stdout.indexOf(`\n${PENDING_GROUP}:\n`);
   ok(at > 0, r.stdout);
   for (
-    const f of ["--disable-pinger", "--track-public-network <list>", "--max-spool-size <bytes>"]
+    const f of [
+      "--disable-l7-tracing",
+      "--exclude-http-requests-by-path <list>",
+      "--max-spool-size <bytes>",
+    ]
   ) {
     ok(r.stdout.indexOf(`  ${f}\n`) > at, f);
   }
   ok(r.stdout.indexOf("  --max-containers <int>\n") < at);
+  ok(r.stdout.indexOf("  --track-public-network <list>\n") < at, "implemented by the net module");
   match(r.stdout, /--max-containers <int>\n.*\[env MAX_CONTAINERS; default 5000; 1 to 100000\]/);
 });

@@ -63,6 +63,7 @@ import {
 import { ContainerFamilies } from "./metrics.ts";
 import { parseUptime, readProcText } from "./proc.ts";
 import { ContainerRegistry } from "./registry.ts";
+import { containerDirectory } from "./directory.ts";
 import {
   API_TIMEOUT_MS,
   configuredSockets,
@@ -76,6 +77,7 @@ import { ContainerDisks, diskCollector, resourcesCollector } from "./resources.t
 import { SystemdUnits, UNIT_DIRS } from "./systemd.ts";
 
 export { ContainerRegistry } from "./registry.ts";
+export { type ContainerDirectory, containerDirectory } from "./directory.ts";
 export type { ContainerRegistryOptions, ContainerView, ProcessEventLike } from "./registry.ts";
 export { ContainerFamilies, SeriesOwner } from "./metrics.ts";
 export { appIdOf, containerIdentity } from "./container_id.ts";
@@ -428,6 +430,7 @@ export const containersModule: ModuleSpec = {
       registry.handleEvent(e);
     });
     registry.scan();
+    containerDirectory.publish(registry);
 
     const collectors: Collector[] = [
       {
@@ -457,6 +460,7 @@ export const containersModule: ModuleSpec = {
     return {
       collectors,
       stop() {
+        containerDirectory.publish(undefined);
         unsubscribe();
         registry.close();
         api?.close();

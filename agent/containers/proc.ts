@@ -14,6 +14,8 @@
 import type { SkipLine } from "../file_format_error.ts";
 import { FileFormatError, skipOrThrow } from "../file_format_error.ts";
 import { parseU64, textLines } from "../host_text.ts";
+export { isPidName, listPids } from "../procfs.ts";
+import { procErrorKind } from "../procfs.ts";
 
 /** A file of `<proc>` that does not read as the kernel writes it. */
 export class ProcFormatError extends FileFormatError {
@@ -137,23 +139,11 @@ export function parseMountInfo(
   return mounts;
 }
 
-/** True for a `<proc>` directory entry that is a process. */
-export function isPidName(name: string): boolean {
-  if (name.length === 0 || name.length > 10) return false;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return name.charCodeAt(0) !== 48;
-}
-
 /** True for the errors of reading a `<proc>/<pid>` file of a process that is gone. */
 function goneProcess(err: unknown): boolean {
-  if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
-    return true;
-  }
-  // ESRCH and friends from a process that exited between open and read
-  return err instanceof Error && /ESRCH|No such process/.test(err.message);
+  // a process that exited between open and read gives ESRCH; an unreadable one is as good as gone
+  const kind = procErrorKind(err);
+  return kind === "gone" || kind === "denied";
 }
 
 /** Reads a `<proc>` text file; undefined when the process is gone (or the file unreadable). */
@@ -178,11 +168,4 @@ export function readProcBytes(path: string): Uint8Array | undefined {
     if (goneProcess(err)) return undefined;
     throw err;
   }
-}
-
-/** The pids under `<proc>`. */
-export function listPids(proc: string): number[] {
-  const out: number[] = [];
-  for (const e of Deno.readDirSync(proc)) if (isPidName(e.name)) out.push(Number(e.name));
-  return out;
 }

@@ -183,6 +183,8 @@ class CgroupEntry {
   pendingStarts: number[] = [];
   pendingOoms = 0;
   readonly cgroupIds = new Set<number>();
+  /** Its v2 cgroup id, the inode of its v2 directory (what BPF records carry); 0 unknown. */
+  v2Id = 0;
   dirs?: CgroupDirs;
 
   constructor(path: string, cgroups: ProcCgroups, cls: CgroupClass) {
@@ -323,6 +325,7 @@ export class ContainerRegistry {
   readonly #concurrency: number;
   #running = 0;
   readonly #waiting: (() => void)[] = [];
+  readonly #removeListeners = new Set<(c: ContainerView) => void>();
 
   constructor(opts: ContainerRegistryOptions) {
     this.#o = opts;
@@ -345,6 +348,14 @@ export class ContainerRegistry {
     this.#root = new CgroupEntry("/", { v2: "/", v1: {} }, { kind: "standalone" });
     this.#root.state = "ignored";
     this.#root.ignore = "root";
+    // the host's own processes that exit before they are read are known to be in no container
+    const v2Root = opts.cgroupFs?.v2Root;
+    if (v2Root) {
+      try {
+        this.#root.v2Id = Deno.statSync(v2Root).ino ?? 0;
+        if (this.#root.v2Id !== 0) this.#byCgroupId.set(this.#root.v2Id, this.#root);
+      } catch { /* not readable: such records are "unknown" */ }
+    }
     this.setEventSource("polling");
   }
 
@@ -360,6 +371,52 @@ export class ContainerRegistry {
   /** The containers, for the resource collectors. */
   containers(): IterableIterator<ContainerView> {
     return this.#containers.values();
+  }
+
+  /**
+   * The container a process belongs to, as far as the registry knows now: its view,
+   * `"pending"` while its identity is being looked up, or undefined (not in a container). A
+   * pid the registry has not seen yet is read from `<proc>` first; when that fails (the
+   * process already exited), the cgroup v2 id a BPF record carried finds the container by
+   * another of its processes, and it decides too when it is not the id of the cgroup read for
+   * the pid (the process moved since). `"unknown"` when neither is known: the process is gone
+   * and no process of its cgroup was seen (yet: another may be seen soon, or at the next
+   * rescan). Other modules (the network module) attribute their events with it.
+   */
+  lookupPid(pid: number, cgroupId = 0): ContainerView | "pending" | "unknown" | undefined {
+    let proc = this.#procs.get(pid);
+    if (proc === undefined && pid > 0) {
+      this.#discover(pid, { cgroupId });
+      proc = this.#procs.get(pid);
+    }
+    let entry = proc?.entry;
+    if (cgroupId !== 0 && entry !== undefined && entry.v2Id !== 0 && entry.v2Id !== cgroupId) {
+      // the process moved after its cgroup was read (read between fork and the move into its
+      // container, by a rescan): the record says where it is; wait if that is not known yet
+      return this.#byCgroupId.has(cgroupId)
+        ? this.#answer(this.#byCgroupId.get(cgroupId)!)
+        : "unknown";
+    }
+    // a pid reused by another cgroup since the record was written: trust the record
+    if (
+      cgroupId !== 0 &&
+      (entry === undefined || (proc!.cgroupId !== 0 && proc!.cgroupId !== cgroupId))
+    ) {
+      entry = this.#byCgroupId.get(cgroupId) ?? entry;
+    }
+    if (entry === undefined) return "unknown";
+    return this.#answer(entry);
+  }
+
+  #answer(entry: CgroupEntry): ContainerView | "pending" | undefined {
+    if (entry.state === "pending") return "pending";
+    return entry.state === "container" ? entry.container : undefined;
+  }
+
+  /** Calls `fn` with every container the registry removes (after its series went); returns an unsubscribe function. */
+  onContainerRemoved(fn: (c: ContainerView) => void): () => void {
+    this.#removeListeners.add(fn);
+    return () => this.#removeListeners.delete(fn);
   }
 
   /** Number of tracked processes. */
@@ -637,11 +694,29 @@ export class ContainerRegistry {
     };
     this.#procs.set(pid, proc);
     this.#attach(proc, entry);
-    if (proc.cgroupId !== 0 && entry !== this.#root) this.#noteCgroupId(entry, proc.cgroupId);
+    this.#noteEventCgroupId(entry, proc.cgroupId);
+  }
+
+  /**
+   * Notes the cgroup id an event carried for the cgroup `<proc>/<pid>/cgroup` named later.
+   * A process may have moved in between (a fork's id is its parent's cgroup's, and the child
+   * may join another before it is read), so where the directory gave the cgroup's own id,
+   * another is taken only if the directory now has it (the cgroup was made again under the
+   * same path, as a restarted Podman container's is): a wrong one would send another
+   * cgroup's vanished processes here.
+   */
+  #noteEventCgroupId(entry: CgroupEntry, id: number): void {
+    if (id === 0 || entry === this.#root) return;
+    if (entry.v2Id !== 0 && entry.v2Id !== id) {
+      if (this.#v2Id(entry.cgroups) !== id) return;
+      entry.v2Id = id;
+    }
+    this.#noteCgroupId(entry, id);
   }
 
   #noteCgroupId(entry: CgroupEntry, id: number): void {
-    if (entry.cgroupIds.has(id)) return;
+    // the root's id is the root's, whatever other hierarchies say of its processes
+    if (entry.cgroupIds.has(id) || (id === this.#root.v2Id && entry !== this.#root)) return;
     entry.cgroupIds.add(id);
     this.#byCgroupId.set(id, entry);
   }
@@ -653,7 +728,7 @@ export class ContainerRegistry {
       this.#exit(proc, false);
       return;
     }
-    if (proc.cgroupId !== 0 && entry !== this.#root) this.#noteCgroupId(entry, proc.cgroupId);
+    this.#noteEventCgroupId(entry, proc.cgroupId);
     if (entry === proc.entry) return;
     this.#detach(proc, false);
     proc.entry = entry;
@@ -773,6 +848,9 @@ export class ContainerRegistry {
     }
     const entry = new CgroupEntry(path, cgroups, cls);
     this.#entries.set(path, entry);
+    // so a record of a process that exited before it was read still finds its cgroup
+    entry.v2Id = this.#v2Id(cgroups);
+    if (entry.v2Id !== 0) this.#noteCgroupId(entry, entry.v2Id);
     if (cls.kind === "unknown") {
       this.#ignore(entry, "unknown_layout");
       this.#unknownCount++;
@@ -801,6 +879,20 @@ export class ContainerRegistry {
     }
     this.#resolve(entry);
     return entry;
+  }
+
+  /** The v2 cgroup id of a cgroup: its v2 directory's inode; 0 without one or unreadable. */
+  #v2Id(cgroups: ProcCgroups): number {
+    if (this.#o.cgroupFs === undefined) return 0;
+    // a cgroup placed by another hierarchy (v1, hybrid) that is the root one in v2
+    if (cgroups.v2 === "/") return this.#root.v2Id;
+    const dir = cgroupDirs(this.#o.cgroupFs, cgroups).v2;
+    if (dir === undefined || isRawHostPath(dir)) return 0;
+    try {
+      return Deno.statSync(dir).ino ?? 0;
+    } catch {
+      return 0; // gone already, or not permitted: events' ids are used instead
+    }
   }
 
   #ignore(entry: CgroupEntry, why: EntryIgnore): void {
@@ -1050,6 +1142,7 @@ export class ContainerRegistry {
       if (e.dirs) this.#o.forgetDirs?.(e.dirs);
     }
     this.#o.onRemove?.(c);
+    for (const fn of this.#removeListeners) fn(c);
   }
 
   // ---- application type ------------------------------------------------------------------

@@ -566,3 +566,67 @@ Deno.test("unknown layouts beyond 1024 distinct cgroups are counted as overflow"
     h.close();
   }
 });
+
+Deno.test("lookupPid() finds a vanished process's container by the id of its cgroup directory", async () => {
+  // a v2 hierarchy whose directories give the cgroup ids (their inodes), as cgroupfs does
+  const cg = Deno.makeTempDirSync({ prefix: "osprey-cgfs-" });
+  Deno.writeTextFileSync(`${cg}/cgroup.controllers`, "cpu\n");
+  Deno.mkdirSync(`${cg}/system.slice/app.service`, { recursive: true });
+  Deno.mkdirSync(`${cg}/system.slice/other.service`, { recursive: true });
+  const appId = Deno.statSync(`${cg}/system.slice/app.service`).ino!;
+  const otherId = Deno.statSync(`${cg}/system.slice/other.service`).ino!;
+  const rootId = Deno.statSync(cg).ino!;
+  const h = harness({
+    cgroupFs: { root: cg, layout: "v2", v2Root: cg, v1Roots: {}, v2Controllers: ["cpu"] },
+  });
+  try {
+    // found by a scan: no event ever named its cgroup id
+    h.host.spawn(100, { cgroup: "/system.slice/app.service", startMs: T0 - 5000 });
+    h.reg.scan();
+    await h.reg.settled();
+    const idOf = (v: ReturnType<typeof h.reg.lookupPid>) => typeof v === "object" ? v.id : v;
+    equal(idOf(h.reg.lookupPid(100)), "/system.slice/app.service");
+    // a process of it that exited before its record was handled
+    equal(idOf(h.reg.lookupPid(4242, appId)), "/system.slice/app.service", "by its cgroup id");
+
+    // a child forked in the root cgroup moves to other.service before it is read: its fork's
+    // cgroup id (the root's) must not become other.service's
+    h.host.spawn(200, { cgroup: "/system.slice/other.service", startMs: T0, ppid: 1 });
+    h.event({ type: "start", pid: 200, ppid: 1, cgroupId: rootId });
+    h.event({ type: "exec", pid: 200, cgroupId: otherId, filename: "/bin/client" });
+    await h.reg.settled();
+    equal(idOf(h.reg.lookupPid(4343, otherId)), "/system.slice/other.service");
+    equal(h.reg.lookupPid(4444, rootId), undefined, "a vanished host process is in no container");
+    // the cgroup made again under the same path (a restarted container): its new id is taken
+    const app = `${cg}/system.slice/app.service`;
+    Deno.mkdirSync(`${app}.new`);
+    Deno.removeSync(app);
+    Deno.renameSync(`${app}.new`, app);
+    const appId2 = Deno.statSync(app).ino!;
+    ok(appId2 !== appId);
+    h.host.spawn(300, { cgroup: "/system.slice/app.service", startMs: T0 });
+    h.event({ type: "exec", pid: 300, cgroupId: appId2, filename: "/bin/app" });
+    equal(idOf(h.reg.lookupPid(4747, appId2)), "/system.slice/app.service");
+    // read by a rescan between its fork and its move into other.service: the record decides
+    h.host.spawn(400, { cgroup: "/", startMs: T0 });
+    h.reg.scan();
+    h.host.setCgroup(400, "/system.slice/other.service");
+    equal(idOf(h.reg.lookupPid(400, otherId)), "/system.slice/other.service");
+    equal(h.reg.lookupPid(400, 123_456_789), "unknown", "moved to a cgroup not seen yet");
+    equal(h.reg.lookupPid(400, rootId), undefined);
+    // the same in a cgroup that only a v1 hierarchy places (v2 at the root): it has the
+    // root's id, which stays the root's
+    h.host.spawn(500, { cgroup: "1:memory:/process_api/x\n0::/\n", startMs: T0 });
+    h.reg.scan();
+    h.host.setCgroup(500, "1:memory:/system.slice/other.service\n0::/system.slice/other.service\n");
+    equal(idOf(h.reg.lookupPid(500, otherId)), "/system.slice/other.service");
+    equal(h.reg.lookupPid(500, 135_791_113), "unknown");
+    equal(h.reg.lookupPid(4848, rootId), undefined, "the root's id is still the root's");
+    // gone, in a cgroup never seen: neither a container nor none, yet
+    equal(h.reg.lookupPid(4545, 987_654_321), "unknown");
+    equal(h.reg.lookupPid(4646), "unknown");
+  } finally {
+    h.close();
+    Deno.removeSync(cg, { recursive: true });
+  }
+});

@@ -61,6 +61,7 @@ import { uptimeCollector } from "./uptime.ts";
 import { readUserHz } from "./user_hz.ts";
 
 export { HostFileFormatError } from "./_errors.ts";
+export { isLinkLocalOrMulticast, parseFibTrieLocal, parseIfInet6 } from "./addresses.ts";
 export { CLOUD_INFO_LABELS, emptyCloudInfo } from "./info.ts";
 export type { CloudInfo } from "./info.ts";
 export {

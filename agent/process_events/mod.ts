@@ -8,15 +8,9 @@
  *
  * @module
  */
-import {
-  BpfError,
-  decodeProcEvent,
-  emptyProcEvent,
-  forEachFrame,
-  libraryCandidates,
-  openLibrary,
-} from "../../ffi/mod.ts";
-import type { BpfObject, OspreyLibrary, RingBuffer } from "../../ffi/mod.ts";
+import { BpfError, decodeProcEvent, emptyProcEvent, forEachFrame } from "../../ffi/mod.ts";
+import type { RingBuffer } from "../../ffi/mod.ts";
+import { bpfFamilies, libraryPath, loadObject } from "../bpf/mod.ts";
 import type { FlagSpec } from "../flags.ts";
 import type { ModuleInstance, ModuleSpec } from "../modules.ts";
 import { processEventHub } from "./hub.ts";
@@ -35,10 +29,6 @@ export const PROCESS_EVENTS_FLAGS: readonly FlagSpec[] = [{
   help: "Load no BPF programs (process lifecycle and OOM kills come from them)",
   group: "Kernel",
 }];
-
-function libraryPath(): string {
-  return libraryCandidates()[0] ?? "libosprey.so";
-}
 
 /** The module definition. */
 export const processEventsModule: ModuleSpec = {
@@ -60,55 +50,16 @@ export const processEventsModule: ModuleSpec = {
   },
   start(ctx): ModuleInstance {
     const { registry, log } = ctx;
-    let lib: OspreyLibrary | undefined;
-    let obj: BpfObject | undefined;
-    let ring: RingBuffer | undefined;
+    const loaded = loadObject("proc", ctx);
+    let ring: RingBuffer;
     try {
-      lib = openLibrary(libraryPath());
-      const support = lib.kernelSupport();
-      for (const note of support.notes) log.info("kernel note", { note });
-      if (!support.ok) throw new Error(support.message);
-      obj = lib.openObject("proc");
-      obj.load();
-      const attached = registry.gauge({
-        name: "osprey_bpf_program_attached",
-        help: "Whether each BPF program is attached (1) or failed to attach (0)",
-        labelNames: ["program", "variant"],
-      });
-      let ok = 0;
-      for (const r of obj.attach()) {
-        if (r.skipped) continue;
-        attached.labels(r.program, r.variant).set(r.attached ? 1 : 0);
-        if (r.attached) {
-          ok++;
-          log.debug("attached", { program: r.program, variant: r.variant });
-        } else {
-          log.warn("cannot attach BPF program", {
-            program: r.program,
-            variant: r.variant,
-            errno: r.code ?? r.errno,
-            reason: r.message,
-          });
-        }
-      }
-      if (ok === 0) throw new Error("no process-event program could be attached");
-      ring = obj.openRing(RING);
+      ring = loaded.obj.openRing(RING);
     } catch (err) {
-      lib?.close();
+      loaded.close();
       if (err instanceof BpfError) throw new Error(err.message, { cause: err });
       throw err;
     }
-
-    const records = registry.counter({
-      name: "osprey_ringbuf_records_total",
-      help: "Records received from BPF ring buffers, by ring and record type",
-      labelNames: ["ring", "record_type"],
-    });
-    const lost = registry.counter({
-      name: "osprey_ringbuf_lost_records_total",
-      help: "Records the kernel dropped because a ring buffer was full, by ring and record type",
-      labelNames: ["ring", "record_type"],
-    });
+    const { records, lost } = bpfFamilies(registry);
     const oomKills = registry.counter({
       name: "osprey_oom_kills_total",
       help: "Processes on the host killed by the OOM killer, seen by the process_events programs",
@@ -137,8 +88,7 @@ export const processEventsModule: ModuleSpec = {
     })();
     loop.catch((err) => log.error("process event loop stopped", { error: err }));
 
-    const theObj = obj;
-    const theLib = lib;
+    const theObj = loaded.obj;
     return {
       collectors: [{
         name: "process_events",
@@ -151,7 +101,7 @@ export const processEventsModule: ModuleSpec = {
       async stop() {
         stopping.abort();
         await loop.catch(() => {});
-        theLib.close(); // closes the object: detaches every program and frees the ring
+        loaded.close(); // closes the object: detaches every program and frees the ring
       },
     };
   },

@@ -18,9 +18,9 @@
  * - text outputs are NUL-terminated and cut to the buffer; binary outputs are
  *   little-endian (host order on every supported target).
  *
- * Threads: osp_ring_wait(), osp_bench_produce(), osp_ping() and osp_file_read()
- * block and are meant to run on another thread (Deno: nonblocking: true);
- * every other call is quick.
+ * Threads: osp_ring_wait(), osp_bench_produce(), osp_ping(), osp_nat_open() and
+ * osp_file_read() block and are meant to run on another thread (Deno:
+ * nonblocking: true); every other call is quick.
  * Closing a handle while another thread waits on it is safe: the waiter is
  * woken and returns -ECANCELED, and memory is freed when it leaves.
  */
@@ -44,6 +44,7 @@ extern "C" {
 enum osp_object_kind {
 	OSP_OBJECT_PROC = 1,  /**< bpf/proc.bpf.c: process lifecycle */
 	OSP_OBJECT_BENCH = 2, /**< bpf/bench.bpf.c: ring-buffer benchmark producer */
+	OSP_OBJECT_TCP = 3,   /**< bpf/tcp.bpf.c: TCP connections, listens, bytes, retransmits */
 };
 
 /** osp_object_open() flags. */
@@ -55,6 +56,8 @@ enum osp_open_flags {
 	 * without sched_process_exit's group_dead argument need (tests that path).
 	 */
 	OSP_OPEN_LEGACY_EXIT = 1u << 1,
+	/** Use no fentry/fexit programs even where they load (tests the tracepoint paths). */
+	OSP_OPEN_NO_FENTRY = 1u << 2,
 };
 
 /** osp_program_flags() low byte: how the program attaches. */
@@ -63,6 +66,8 @@ enum osp_program_kind {
 	OSP_PROG_TP_BTF = 1,
 	OSP_PROG_RAW_TP = 2,
 	OSP_PROG_SYSCALL = 3, /**< run on demand with BPF_PROG_TEST_RUN */
+	OSP_PROG_FENTRY = 4,
+	OSP_PROG_FEXIT = 5,
 };
 
 /** osp_program_flags() bits above the kind byte. */
@@ -83,6 +88,28 @@ enum osp_attach_result {
 struct osp_frame_hdr {
 	uint32_t len;	   /**< record bytes, without header or padding */
 	uint32_t reserved; /**< 0 */
+};
+
+/** Bytes of the key position osp_map_read() keeps in a cursor. */
+#define OSP_MAP_CURSOR_KEY 64
+
+/** osp_map_cursor.state */
+enum osp_map_cursor_state {
+	OSP_MAP_CURSOR_START = 0,  /**< set by the caller before the first read */
+	OSP_MAP_CURSOR_BATCH = 1,  /**< more to read, with batch operations */
+	OSP_MAP_CURSOR_BY_KEY = 2, /**< more to read, key by key */
+	OSP_MAP_CURSOR_DONE = 3,   /**< every entry was returned */
+};
+
+/**
+ * Where osp_map_read() left off; the caller zeroes it to start. One pass
+ * over a map that changes meanwhile may miss or repeat an entry, never
+ * return a torn one.
+ */
+struct osp_map_cursor {
+	uint32_t state; /**< enum osp_map_cursor_state */
+	uint32_t reserved;
+	uint8_t token[OSP_MAP_CURSOR_KEY];
 };
 
 /** @return OSP_ABI_VERSION of this build. */
@@ -194,6 +221,25 @@ OSP_API int osp_lost(int h, uint8_t *buf, uint32_t cap);
 OSP_API int osp_counters(int h, uint8_t *buf, uint32_t cap);
 
 /**
+ * @brief Set a map's size before the object is loaded.
+ * @param map_name NUL-terminated
+ * @return 0, -EBUSY once loaded, -ENOENT for an unknown map
+ */
+OSP_API int osp_object_resize_map(int h, const uint8_t *map_name, uint32_t max_entries);
+
+/**
+ * @brief Read the next entries of a loaded object's hash map.
+ *
+ * Writes n keys, each padded to a multiple of 8 bytes, then n values, each
+ * padded likewise, at the start of buf, and advances the cursor (struct
+ * osp_map_cursor, zeroed to start). Call again until the cursor's state is
+ * OSP_MAP_CURSOR_DONE. Uses the kernel's batch lookup where it has one.
+ * @return n (0 once done), -ENOSPC when buf cannot hold one hash bucket
+ */
+OSP_API int osp_map_read(int h, const uint8_t *map_name, uint8_t *cursor, uint32_t cursor_cap,
+			 uint8_t *buf, uint32_t cap);
+
+/**
  * @brief Run the bench object's producer until count records were offered
  * to its ring "bench_events", in batches, waiting for free ring space before
  * each batch so a keeping-up consumer sees no loss. Blocks: call it from
@@ -296,6 +342,158 @@ OSP_API int osp_file_pread(int f, uint8_t *buf, uint32_t cap, uint64_t offset);
 
 /** @brief Close a file handle; idempotent. */
 OSP_API int osp_file_close(int f);
+/* --- NAT: where TCP connections really go, from conntrack (conntrack.c) --- */
+
+/** struct osp_nat_options.flags. */
+enum osp_nat_flags {
+	/**
+	 * If net.netfilter.nf_conntrack_events is 0 in the watched namespace,
+	 * write 1 (as the reference agent does). Without it the sysctl is only
+	 * read.
+	 */
+	OSP_NAT_SET_EVENTS = 1u << 0,
+	/**
+	 * Do not subscribe to events: every cache miss is asked with a
+	 * ctnetlink GET (what the watcher falls back to when events are off).
+	 */
+	OSP_NAT_NO_EVENTS = 1u << 1,
+	/** Do not seed the cache from a dump of the table at open. */
+	OSP_NAT_NO_SEED = 1u << 2,
+};
+
+/**
+ * Options of osp_nat_open(), passed as a caller-owned buffer; a zero field
+ * takes its default, a shorter buffer leaves the rest at their defaults.
+ */
+struct osp_nat_options {
+	uint32_t capacity;    /**< cached NAT entries; 0: 65536; at most 1 << 24 */
+	uint32_t flags;	      /**< enum osp_nat_flags */
+	uint32_t rcvbuf;      /**< event socket receive buffer, bytes; 0: 8 MiB */
+	uint32_t interval_ms; /**< event thread's pause after each drain; 0: 20 */
+	uint32_t get_rate;    /**< ctnetlink GETs per second at most; 0: 2000; UINT32_MAX: no limit */
+	uint32_t reserved;    /**< 0 */
+};
+
+/**
+ * One connection to look up, in its original direction (as the application
+ * connected). The first 40 bytes are laid out as bpf/tcp.h's struct
+ * osp_tcp_tuple. Addresses are IPv6, or IPv4-mapped IPv6 (::ffff:a.b.c.d)
+ * for IPv4; ports in host order.
+ */
+struct osp_nat_query {
+	uint8_t saddr[16] __attribute__((aligned(8))); /**< local address */
+	uint8_t daddr[16];			       /**< remote address, e.g. a Service VIP */
+	uint16_t sport;				       /**< local port */
+	uint16_t dport;				       /**< remote port */
+	uint32_t reserved;			       /**< 0 */
+	/**
+	 * CLOCK_BOOTTIME ns when the connect began (SYN_SENT, as TCP records
+	 * carry it), or 0 if unknown. A miss is verified with a GET only when
+	 * an event may have been lost (overrun, truncation, eviction) at or
+	 * after this time; 0 means "any time since open".
+	 */
+	uint64_t start_ns;
+};
+
+/** struct osp_nat_result.flags. */
+enum osp_nat_result_flags {
+	OSP_NAT_R_FOUND = 1u << 0,  /**< DNAT: addr/port are the actual destination */
+	OSP_NAT_R_GET = 1u << 1,    /**< answered by a ctnetlink GET, not the cache */
+	OSP_NAT_R_SEEDED = 1u << 2, /**< the cache entry came from the dump at open */
+	/**
+	 * Not found, but not verified either: a GET was needed and the GET
+	 * budget was spent, or the GET failed. Treat as "not NATed", counted.
+	 */
+	OSP_NAT_R_UNVERIFIED = 1u << 3,
+	OSP_NAT_R_BAD_QUERY = 1u << 4, /**< mixed IPv4/IPv6 addresses: not looked up */
+};
+
+/** One answer of osp_nat_lookup(), in the order of the queries. */
+struct osp_nat_result {
+	uint8_t addr[16] __attribute__((aligned(8))); /**< reply source: the real peer */
+	uint16_t port;				      /**< host order */
+	uint16_t flags;				      /**< enum osp_nat_result_flags */
+	uint32_t reserved;
+};
+
+/** Counters of a NAT watcher, read with osp_nat_stats(); all u64. */
+struct osp_nat_stats {
+	uint64_t events;	/**< conntrack NEW messages read from the event socket */
+	uint64_t nat_events;	/**< ... of them TCP with a changed destination (cached) */
+	uint64_t dumped;	/**< entries in the dump at open */
+	uint64_t seeded;	/**< ... of them cached (TCP with a changed destination) */
+	uint64_t cached;	/**< entries in the cache now */
+	uint64_t capacity;	/**< the cache's fixed capacity */
+	uint64_t evicted;	/**< entries pushed out, oldest first, by newer ones */
+	uint64_t overruns;	/**< ENOBUFS reports of the event socket */
+	uint64_t dropped;	/**< events the kernel could not queue (SO_MEMINFO drops) */
+	uint64_t truncated;	/**< event messages larger than a receive slot */
+	uint64_t lookups;	/**< queries answered */
+	uint64_t hits;		/**< found in the cache */
+	uint64_t misses;	/**< not in the cache */
+	uint64_t gets;		/**< ctnetlink GETs sent for misses */
+	uint64_t get_found;	/**< ... that found a DNAT entry */
+	uint64_t get_errors;	/**< ... that failed other than "no such entry" */
+	uint64_t unverified;	/**< misses that needed a GET and got none (budget, error) */
+	uint64_t drains;	/**< times the event thread woke and drained the socket */
+	uint64_t thread_cpu_ns; /**< CPU time of the event thread */
+	uint64_t last_loss_ns;	/**< CLOCK_BOOTTIME of the last possible event loss; 0 none */
+};
+
+/**
+ * @brief Watch conntrack in a network namespace and cache where DNATed TCP
+ * connections really go.
+ *
+ * A thread of the library's own enters the namespace (setns; the caller's
+ * threads never change namespace), creates the netlink sockets there (they
+ * keep it), reads net.netfilter.nf_conntrack_events, subscribes to
+ * conntrack NEW events and seeds the cache from a dump of the table; then
+ * it drains events in the background. Blocks for the dump: call it from
+ * another thread (Deno: nonblocking: true).
+ *
+ * @param netns_path NUL-terminated path of a network namespace file (e.g.
+ * /host/proc/1/ns/net), or "" for the caller's namespace
+ * @param options struct osp_nat_options, or NULL
+ * @param options_len bytes of options (at most sizeof)
+ * @return watcher handle > 0; -ENOENT no such path, -EINVAL not a network
+ * namespace, -EPERM no CAP_SYS_ADMIN (setns) or CAP_NET_ADMIN (ctnetlink),
+ * -EPROTONOSUPPORT no conntrack netlink in the kernel
+ */
+OSP_API int osp_nat_open(const uint8_t *netns_path, const uint8_t *options, uint32_t options_len);
+
+/**
+ * @brief Describe the watcher as "key=value\n" lines: netns, netns_inode,
+ * nf_conntrack_events (the sysctl as read, -1 unreadable), events_set,
+ * mode (events or get), capacity, rcvbuf, interval_ms, get_rate,
+ * thread_tid.
+ */
+OSP_API int osp_nat_info(int h, uint8_t *buf, uint32_t cap);
+
+/**
+ * @brief Resolve connections: for each struct osp_nat_query write a
+ * struct osp_nat_result. First drains the event socket, so every event the
+ * kernel queued before the call is in the cache; a miss then means "not
+ * NATed" unless an event may have been lost since the query's start_ns, in
+ * which case a ctnetlink GET answers it (at most get_rate per second).
+ * @param queries count struct osp_nat_query
+ * @param results room for count struct osp_nat_result (cap bytes)
+ * @return count, -ENOSPC if cap is too small, -EBADF stale handle
+ */
+OSP_API int osp_nat_lookup(int h, const uint8_t *queries, uint32_t count, uint8_t *results,
+			   uint32_t cap);
+
+/**
+ * @brief Copy struct osp_nat_stats (cut to cap).
+ * @return bytes written
+ */
+OSP_API int osp_nat_stats(int h, uint8_t *buf, uint32_t cap);
+
+/**
+ * @brief Stop the event thread and free the watcher. Safe while another
+ * thread is inside osp_nat_lookup() (that call finishes; memory is freed
+ * when it leaves). Idempotent.
+ */
+OSP_API int osp_nat_close(int h);
 
 /** Bytes osp_file_read() writes to its st buffer. */
 #define OSP_FILE_STAT_SIZE 48

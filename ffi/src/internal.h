@@ -58,7 +58,9 @@ int osp_copy_text(uint8_t *buf, uint32_t cap, const char *text, size_t len);
 
 /* --- objects (object.c) --- */
 
-#define OSP_MAX_PROGS 16
+#define OSP_MAX_PROGS 32
+/* rings wake their consumer once this fraction of them is full (ring.bpf.h) */
+#define OSP_WAKEUP_FRACTION 8
 #define OSP_MAX_OBJ_RINGS 8
 
 struct osp_object {
@@ -90,6 +92,9 @@ int osp_object_add_ring(struct osp_object *o, int r);
 /* first map of that name; NULL if none */
 struct bpf_map *osp_object_map(struct osp_object *o, const char *name);
 
+/* per-kind openers: create the skeleton, choose variants, set load-time constants */
+int osp_open_tcp(struct osp_object *o, uint64_t mark);
+
 /* --- rings (ring.c) --- */
 extern struct osp_table osp_rings;
 
@@ -103,6 +108,12 @@ extern struct osp_table osp_rings;
  * if we may not even try.
  */
 int osp_probe_tp_btf(const void *vmlinux_btf, const char *tp_name);
+/*
+ * 1 if an fentry program on this kernel function loads (BTF has it, the
+ * kernel allows trampolines there), 0 otherwise. Some kernels refuse every
+ * fentry with EPERM although tp_btf works.
+ */
+int osp_probe_fentry(const void *vmlinux_btf, const char *func);
 /*
  * Inspect the prototype of vmlinux's btf_trace_<tp_name> typedef: returns the
  * number of tracepoint arguments (without the leading void *) and describes

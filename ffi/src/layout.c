@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "proc.h"
+#include "tcp.h"
 
 struct text {
 	char b[8192];
@@ -68,6 +69,47 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	FIELD(osp_proc_event, comm);
 	FIELD(osp_proc_event, filename);
 
+	STRUCT(osp_tcp_event);
+	FIELD(osp_tcp_event, hdr);
+	FIELD(osp_tcp_event, sk);
+	FIELD(osp_tcp_event, cgroup_id);
+	FIELD(osp_tcp_event, start_ns);
+	FIELD(osp_tcp_event, duration_ns);
+	FIELD(osp_tcp_event, bytes_sent);
+	FIELD(osp_tcp_event, bytes_received);
+	FIELD(osp_tcp_event, pid);
+	FIELD(osp_tcp_event, fd);
+	FIELD(osp_tcp_event, netns);
+	FIELD(osp_tcp_event, retransmits);
+	FIELD(osp_tcp_event, family);
+	FIELD(osp_tcp_event, sport);
+	FIELD(osp_tcp_event, dport);
+	FIELD(osp_tcp_event, aport);
+	FIELD(osp_tcp_event, flags);
+	FIELD(osp_tcp_event, old_state);
+	FIELD(osp_tcp_event, new_state);
+	FIELD(osp_tcp_event, reserved);
+	FIELD(osp_tcp_event, saddr);
+	FIELD(osp_tcp_event, daddr);
+	FIELD(osp_tcp_event, aaddr);
+
+	STRUCT(osp_tcp_conn);
+	FIELD(osp_tcp_conn, start_ns);
+	FIELD(osp_tcp_conn, cgroup_id);
+	FIELD(osp_tcp_conn, bytes_sent);
+	FIELD(osp_tcp_conn, bytes_received);
+	FIELD(osp_tcp_conn, inode);
+	FIELD(osp_tcp_conn, pid);
+	FIELD(osp_tcp_conn, fd);
+	FIELD(osp_tcp_conn, retransmits);
+	FIELD(osp_tcp_conn, copied_seq);
+	FIELD(osp_tcp_conn, flags);
+	FIELD(osp_tcp_conn, end_retransmits);
+
+	STRUCT(osp_map_cursor);
+	FIELD(osp_map_cursor, state);
+	FIELD(osp_map_cursor, reserved);
+	FIELD(osp_map_cursor, token);
 	STRUCT(osp_ping_target);
 	FIELD(osp_ping_target, addr);
 	FIELD(osp_ping_target, family);
@@ -83,6 +125,12 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	CONST(OSP_REC_PROC_START);
 	CONST(OSP_REC_PROC_EXEC);
 	CONST(OSP_REC_PROC_EXIT);
+	CONST(OSP_REC_TCP_CONNECT);
+	CONST(OSP_REC_TCP_FAILED);
+	CONST(OSP_REC_TCP_END);
+	CONST(OSP_REC_TCP_CLOSE);
+	CONST(OSP_REC_TCP_LISTEN);
+	CONST(OSP_REC_TCP_LISTEN_CLOSE);
 	CONST(OSP_REC_BENCH);
 	CONST(OSP_REC_TYPE_MAX);
 	CONST(OSP_PROC_F_OOM_KILLED);
@@ -91,15 +139,37 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	CONST(OSP_PROC_CNT_OOM_JOINED);
 	CONST(OSP_PROC_CNT_OOM_MAP_FULL);
 	CONST(OSP_PROC_CNT_MAX);
+	CONST(OSP_TCP_F_INBOUND);
+	CONST(OSP_TCP_F_UNTRACKED);
+	CONST(OSP_TCP_F_ENDED);
+	CONST(OSP_TCP_F_AFTER_END);
+	CONST(OSP_TCP_F_NAT);
+	CONST(OSP_TCP_F_ACTIVE_AFTER_END);
+	CONST(OSP_TCP_CNT_CONN_FULL);
+	CONST(OSP_TCP_CNT_LAZY);
+	CONST(OSP_TCP_CNT_CONNECT_UNTRACKED);
+	CONST(OSP_TCP_CNT_ACCEPTED);
+	CONST(OSP_TCP_CNT_NAT_SEEN);
+	CONST(OSP_TCP_CNT_NAT_FULL);
+	CONST(OSP_TCP_CNT_NAT_USED);
+	CONST(OSP_TCP_CNT_MAX);
+	CONST(OSP_MAP_CURSOR_START);
+	CONST(OSP_MAP_CURSOR_BATCH);
+	CONST(OSP_MAP_CURSOR_BY_KEY);
+	CONST(OSP_MAP_CURSOR_DONE);
 	CONST(OSP_PROG_TP_BTF);
 	CONST(OSP_PROG_RAW_TP);
 	CONST(OSP_PROG_SYSCALL);
+	CONST(OSP_PROG_FENTRY);
+	CONST(OSP_PROG_FEXIT);
 	CONST(OSP_PROG_F_AUTOLOAD);
 	CONST(OSP_PROG_F_ATTACHED);
 	CONST(OSP_ATTACH_SKIPPED);
 	CONST(OSP_ATTACH_ON_DEMAND);
 	CONST(OSP_OPEN_FORCE_RAW_TP);
 	CONST(OSP_OPEN_LEGACY_EXIT);
+	CONST(OSP_OPEN_NO_FENTRY);
+	CONST(OSP_TCP_F_FIN_COUNTED);
 	CONST(OSP_PING_MAX_TARGETS);
 	CONST(OSP_PING_MAX_TIMEOUT_MS);
 	CONST(OSP_PING_DGRAM_ONLY);
@@ -112,6 +182,59 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	CONST(AF_INET);
 	CONST(AF_INET6);
 	CONST(OSP_FILE_STAT_SIZE);
+
+	STRUCT(osp_nat_options);
+	FIELD(osp_nat_options, capacity);
+	FIELD(osp_nat_options, flags);
+	FIELD(osp_nat_options, rcvbuf);
+	FIELD(osp_nat_options, interval_ms);
+	FIELD(osp_nat_options, get_rate);
+	FIELD(osp_nat_options, reserved);
+
+	STRUCT(osp_nat_query);
+	FIELD(osp_nat_query, saddr);
+	FIELD(osp_nat_query, daddr);
+	FIELD(osp_nat_query, sport);
+	FIELD(osp_nat_query, dport);
+	FIELD(osp_nat_query, reserved);
+	FIELD(osp_nat_query, start_ns);
+
+	STRUCT(osp_nat_result);
+	FIELD(osp_nat_result, addr);
+	FIELD(osp_nat_result, port);
+	FIELD(osp_nat_result, flags);
+	FIELD(osp_nat_result, reserved);
+
+	STRUCT(osp_nat_stats);
+	FIELD(osp_nat_stats, events);
+	FIELD(osp_nat_stats, nat_events);
+	FIELD(osp_nat_stats, dumped);
+	FIELD(osp_nat_stats, seeded);
+	FIELD(osp_nat_stats, cached);
+	FIELD(osp_nat_stats, capacity);
+	FIELD(osp_nat_stats, evicted);
+	FIELD(osp_nat_stats, overruns);
+	FIELD(osp_nat_stats, dropped);
+	FIELD(osp_nat_stats, truncated);
+	FIELD(osp_nat_stats, lookups);
+	FIELD(osp_nat_stats, hits);
+	FIELD(osp_nat_stats, misses);
+	FIELD(osp_nat_stats, gets);
+	FIELD(osp_nat_stats, get_found);
+	FIELD(osp_nat_stats, get_errors);
+	FIELD(osp_nat_stats, unverified);
+	FIELD(osp_nat_stats, drains);
+	FIELD(osp_nat_stats, thread_cpu_ns);
+	FIELD(osp_nat_stats, last_loss_ns);
+
+	CONST(OSP_NAT_SET_EVENTS);
+	CONST(OSP_NAT_NO_EVENTS);
+	CONST(OSP_NAT_NO_SEED);
+	CONST(OSP_NAT_R_FOUND);
+	CONST(OSP_NAT_R_GET);
+	CONST(OSP_NAT_R_SEEDED);
+	CONST(OSP_NAT_R_UNVERIFIED);
+	CONST(OSP_NAT_R_BAD_QUERY);
 
 	if (t.overflow)
 		return -ENOSPC; /* t.b has room to spare; grow it with the list */

@@ -45,6 +45,8 @@ static const char *kind_name(uint32_t kind)
 		return "proc";
 	case OSP_OBJECT_BENCH:
 		return "bench";
+	case OSP_OBJECT_TCP:
+		return "tcp";
 	default:
 		return "?";
 	}
@@ -152,6 +154,8 @@ static int open_proc(struct osp_object *o, uint64_t mark)
 	skel->rodata->exit_has_group_dead =
 		nargs >= 2 && arg.is_bool && !(o->flags & OSP_OPEN_LEGACY_EXIT);
 	btf__free(btf);
+	skel->rodata->osp_wakeup_bytes =
+		bpf_map__max_entries(skel->maps.proc_events) / OSP_WAKEUP_FRACTION;
 
 	snprintf(o->info, sizeof(o->info),
 		 "object=proc\nattach_mode=%s\nmark_victim_arg=%s\nexit_group_dead_arg=%d\n",
@@ -183,6 +187,10 @@ static uint8_t prog_kind(const struct bpf_program *p)
 		return OSP_PROG_RAW_TP;
 	if (!strcmp(sec, "syscall"))
 		return OSP_PROG_SYSCALL;
+	if (!strncmp(sec, "fentry/", 7))
+		return OSP_PROG_FENTRY;
+	if (!strncmp(sec, "fexit/", 6))
+		return OSP_PROG_FEXIT;
 	return OSP_PROG_OTHER;
 }
 
@@ -207,6 +215,9 @@ OSP_API int osp_object_open(uint32_t which, uint32_t flags)
 		break;
 	case OSP_OBJECT_BENCH:
 		err = open_bench(o, mark);
+		break;
+	case OSP_OBJECT_TCP:
+		err = osp_open_tcp(o, mark);
 		break;
 	default:
 		err = osp_fail(mark, -EINVAL, "open object %u: unknown object kind", which);

@@ -55,6 +55,29 @@ int osp_probe_tp_btf(const void *vmlinux_btf, const char *tp_name)
 	return errno == EPERM || errno == EACCES ? -errno : 0;
 }
 
+int osp_probe_fentry(const void *vmlinux_btf, const char *func)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY);
+	int id, fd;
+
+	if (!vmlinux_btf)
+		return 0;
+	id = btf__find_by_name_kind(vmlinux_btf, func, BTF_KIND_FUNC);
+	if (id < 0)
+		return 0;
+	opts.attach_btf_id = (__u32)id;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	return 0;
+}
+
 int osp_btf_tp_args(const void *vmlinux_btf, const char *tp_name, int arg_idx,
 		    struct osp_tp_arg *arg)
 {

@@ -85,6 +85,16 @@ export class TestCgroup {
         } catch (e) {
           if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
         }
+        // a new cpuset cgroup starts with no CPUs (so may one an earlier run left): its
+        // children would copy that, and no process could join them (EIO)
+        for (const k of ["cpuset.cpus", "cpuset.mems"]) {
+          try {
+            if (Deno.readTextFileSync(`${dir}/${k}`).trim() !== "") continue;
+            Deno.writeTextFileSync(`${dir}/${k}`, Deno.readTextFileSync(`${dir}/../${k}`));
+          } catch (e) {
+            if (!(e instanceof Deno.errors.NotFound)) throw e;
+          }
+        }
       }
     }
     await sh(

@@ -72,7 +72,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the DaemonSet: hostPID, read-only host mounts the image grants, 5 capabilities, probes",
+  name: "the DaemonSet: hostPID, read-only host mounts the image grants, 7 capabilities, probes",
   ignore: ignoreReason !== "",
   fn() {
     const files = load();
@@ -94,8 +94,10 @@ Deno.test({
     deepEqual(sc.capabilities.drop, ["ALL"]);
     deepEqual([...sc.capabilities.add].sort(), [
       "BPF",
+      "NET_ADMIN",
       "NET_RAW",
       "PERFMON",
+      "SYS_ADMIN",
       "SYS_PTRACE",
       "SYS_RESOURCE",
     ]);
