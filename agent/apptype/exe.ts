@@ -31,7 +31,7 @@
  * @module
  */
 import { open } from "node:fs/promises";
-import { BpfError, Errno, type OspreyLibrary } from "../../ffi/mod.ts";
+import { BpfError, Errno, type FileStat, type OspreyLibrary } from "../../ffi/mod.ts";
 import { ElfError, type ElfFacts, readElfFacts } from "./elf.ts";
 
 /** How an inspection ended, for the outcome counter. */
@@ -48,17 +48,8 @@ export type ExeOutcome =
   | "timeout"
   | "busy";
 
-/** A file's identity and type, as fstat gives them. */
-export interface ReadStat {
-  readonly dev: bigint;
-  readonly ino: bigint;
-  /** Bytes. */
-  readonly size: number;
-  readonly mtimeNs: bigint;
-  readonly ctimeNs: bigint;
-  /** st_mode. */
-  readonly mode: number;
-}
+/** A file's identity and type, as fstat gives them (the C library's FileStat). */
+export type ReadStat = FileStat;
 
 /**
  * Reads up to `buf.length` bytes at `offset` of the file at `path` (opened, described and

@@ -4,6 +4,8 @@
  * @module
  */
 
+export { prng } from "../_fuzz_testing.ts";
+
 /** `tests/fixtures/cgroups/` as an absolute path. */
 export const FIXTURES: string = new URL("../../tests/fixtures/cgroups", import.meta.url).pathname;
 
@@ -21,16 +23,4 @@ export function layouts(): string[] {
 /** A fixture cgroup file system root: `v1`, `v2` or `hybrid`. */
 export function fsRoot(layout: "v1" | "v2" | "hybrid"): string {
   return `${FIXTURES}/fs/${layout}`;
-}
-
-/** Mulberry32: a small seeded PRNG, uniform in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -12,24 +12,13 @@ import { parseProcNetTcp, type ProcNetTcpSocket, type ProcNetTcpTable } from "./
 import type { SocketOwner } from "./socket_owners.ts";
 import { parseNetNamespaceLink, parseSocketLink } from "./socket_owners.ts";
 import { TESTDATA } from "./_reconcile_testing.ts";
+import { prng } from "../_fuzz_testing.ts";
 
 const SEED = 0x7c9e11;
 const LINE_ITERATIONS = 4000;
 const TEXT_ITERATIONS = 1500;
 const JOIN_ITERATIONS = 1500;
 const LE = { littleEndian: true };
-
-/** mulberry32. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALPHABET = " \t\r\n:0123456789ABCDEFabcdefxX-\u0000\u00e9\ud83d";
 

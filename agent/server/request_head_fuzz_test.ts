@@ -10,23 +10,11 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { HeadScanner, parseRequestHead, RequestHeadError } from "./request_head.ts";
 import type { RequestHead } from "./request_head.ts";
 import { toRequest } from "./serve.ts";
+import { prng } from "../_fuzz_testing.ts";
 
 const ITERATIONS = 20_000;
 const SEED = 0x7e4d;
 const LIMITS = { maxRequestLineBytes: 256, maxHeadBytes: 1024, maxFields: 20 };
-
-/** xorshift32: a small seeded generator. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x1_0000_0000;
-  };
-}
 
 const SEEDS = [
   "GET /metrics HTTP/1.1\r\nHost: 10.0.0.1:9100\r\nUser-Agent: Prometheus/2.42.0\r\n" +

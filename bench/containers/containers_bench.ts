@@ -36,11 +36,8 @@ import {
   removeContainers,
 } from "../../tests/containers/podman.ts";
 import { ensureTestImage } from "../../tests/containers/rootfs.ts";
+import { flag } from "../_args.ts";
 
-function flag(name: string, def: string): string {
-  const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
-  return a ? a.slice(name.length + 3) : def;
-}
 function durationMs(s: string): number {
   const m = s.match(/^(\d+(?:\.\d+)?)(ms|s)$/);
   if (!m) throw new Error(`bad duration ${s}`);

@@ -30,11 +30,7 @@ import {
   type OspreyLibrary,
 } from "../../ffi/mod.ts";
 import { NatLab } from "../../tests/helpers/netns_lab.ts";
-
-function flag(name: string, def: string): string {
-  const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
-  return a ? a.slice(name.length + 3) : def;
-}
+import { flag } from "../_args.ts";
 
 const RATE = Number(flag("rate", "5000"));
 const SECONDS = Number(flag("seconds", "10"));

@@ -40,11 +40,7 @@ import {
   startBenchAgent,
   TCPLOAD,
 } from "./_lab.ts";
-
-function flag(name: string, def: string): string {
-  const a = Deno.args.find((x) => x.startsWith(`--${name}=`));
-  return a ? a.slice(name.length + 3) : def;
-}
+import { flag } from "../_args.ts";
 
 const CONNECTIONS = Number(flag("connections", "100000"));
 const ADDRESSES = Number(flag("addresses", "100"));

@@ -31,22 +31,11 @@ import { copyFixture, FIXTURES, IDS } from "./_testing.ts";
 import { clearParseCache } from "./_fs.ts";
 import { clearEventsFollowers } from "./podman.ts";
 import { hostPaths } from "../../paths.ts";
+import { prng } from "../../_fuzz_testing.ts";
 
 const SEED = 0x05b7e1;
 const PARSER_ITERATIONS = 2400;
 const LOOKUP_ITERATIONS = 600;
-
-/** mulberry32: a small, fast, seedable PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = prng(SEED);
 const int = (n: number) => Math.floor(rand() * n);
