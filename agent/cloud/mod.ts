@@ -88,7 +88,7 @@ export const CLOUD_FLAGS: readonly FlagSpec[] = [
     name: "provider",
     env: "PROVIDER",
     kind: "string",
-    help: "provider label of node_cloud_info, instead of the one found (does not choose " +
+    help: "The provider label of node_cloud_info, instead of the one found (does not choose " +
       "which metadata service is asked)",
     group: GROUP,
   },
@@ -96,14 +96,14 @@ export const CLOUD_FLAGS: readonly FlagSpec[] = [
     name: "region",
     env: "REGION",
     kind: "string",
-    help: "region label of node_cloud_info and of container series, instead of the one found",
+    help: "The region label of node_cloud_info and of container series, instead of the one found",
     group: GROUP,
   },
   {
     name: "availability-zone",
     env: "AVAILABILITY_ZONE",
     kind: "string",
-    help: "availability_zone label of node_cloud_info (az of container series), instead of " +
+    help: "The availability_zone label of node_cloud_info (az of container series), instead of " +
       "the one found",
     group: GROUP,
   },
@@ -111,14 +111,14 @@ export const CLOUD_FLAGS: readonly FlagSpec[] = [
     name: "instance-type",
     env: "INSTANCE_TYPE",
     kind: "string",
-    help: "instance_type label of node_cloud_info, instead of the one found",
+    help: "The instance_type label of node_cloud_info, instead of the one found",
     group: GROUP,
   },
   {
     name: "instance-life-cycle",
     env: "INSTANCE_LIFE_CYCLE",
     kind: "string",
-    help: "instance_life_cycle label of node_cloud_info, instead of the one found",
+    help: "The instance_life_cycle label of node_cloud_info, instead of the one found",
     group: GROUP,
   },
   {
