@@ -20,6 +20,7 @@ import { PENDING_FLAGS } from "./pending_flags.ts";
 import { processEventsModule } from "./process_events/mod.ts";
 import { containersModule } from "./containers/mod.ts";
 import { netModule } from "./net/mod.ts";
+import { cloudModule, configureCloud } from "./cloud/mod.ts";
 import { selfModule } from "./self/mod.ts";
 import {
   createApp,
@@ -65,6 +66,7 @@ function moduleList(logStats: Parameters<typeof selfModule>[1]): ModuleSpec[] {
     processEventsModule,
     containersModule,
     netModule,
+    cloudModule,
   ];
 }
 
@@ -154,6 +156,8 @@ export async function main(args: readonly string[]): Promise<number> {
 
   const registry = new Registry();
   await applyIdentity(registry, paths, log);
+  // Overrides and the az/region labels of container series, whether or not the cloud module runs.
+  configureCloud(flags, registry, { log });
   const scheduler = new CollectorScheduler(registry, log, {
     intervalMs: Number(flags["collect-interval"]),
     timeoutMs: Number(flags["collect-timeout"]),

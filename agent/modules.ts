@@ -37,6 +37,8 @@ export interface ModuleInstance {
   readonly collectors?: readonly Collector[];
   /** Resolves once the module is fully up (e.g. BPF programs attached). */
   readonly ready?: Promise<void>;
+  /** What the start-up table says about a running module (e.g. "no cloud vendor ..."). */
+  readonly note?: string;
   /** Releases everything the module holds; must finish within a few seconds. */
   stop(): Promise<void> | void;
 }
@@ -177,7 +179,7 @@ export async function startModules(
         module: spec.name,
         state: "off",
         reason: `not granted: ${missing.map((m) => describe(m.descriptor)).join(", ")}`,
-        enable: missing.map((m) => m.flag).join(" "),
+        enable: [...new Set(missing.map((m) => m.flag))].join(" "),
       });
       continue;
     }
@@ -190,7 +192,7 @@ export async function startModules(
           log.error("module failed after start", { error: err });
         }));
       }
-      record({ module: spec.name, state: "on", reason: "", enable: "" });
+      record({ module: spec.name, state: "on", reason: inst.note ?? "", enable: "" });
     } catch (err) {
       log.error("module failed to start", { error: err });
       record({

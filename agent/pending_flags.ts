@@ -132,37 +132,6 @@ const ENTRIES: readonly FlagSpec[] = [
     kind: "bool",
     help: "Do not read GPU metrics through NVML",
   },
-  // Cloud metadata overrides
-  {
-    name: "provider",
-    env: "PROVIDER",
-    kind: "string",
-    help: "provider label of node_cloud_info, instead of the one found",
-  },
-  {
-    name: "region",
-    env: "REGION",
-    kind: "string",
-    help: "region label of node_cloud_info, instead of the one found",
-  },
-  {
-    name: "availability-zone",
-    env: "AVAILABILITY_ZONE",
-    kind: "string",
-    help: "availability_zone label of node_cloud_info, instead of the one found",
-  },
-  {
-    name: "instance-type",
-    env: "INSTANCE_TYPE",
-    kind: "string",
-    help: "instance_type label of node_cloud_info, instead of the one found",
-  },
-  {
-    name: "instance-life-cycle",
-    env: "INSTANCE_LIFE_CYCLE",
-    kind: "string",
-    help: "instance_life_cycle label of node_cloud_info, instead of the one found",
-  },
   // Push to a collector
   {
     name: "collector-endpoint",

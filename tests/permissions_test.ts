@@ -49,3 +49,10 @@ Deno.test("the agent set is narrow: scoped reads, one library, no run or write",
   ok(agent.net && agent.net.every((h) => !h.includes("*")));
   equal(sets.fixture.ffi, undefined);
 });
+
+Deno.test("only the agent set reaches the cloud metadata services, and only those addresses", async () => {
+  const { METADATA_HOSTS } = await import("../agent/cloud/mod.ts");
+  const local = ["0.0.0.0", "127.0.0.1", "[::]", "[::1]"];
+  deepEqual(sets.agent.net, [...local, ...METADATA_HOSTS]);
+  deepEqual(sets.fixture.net, ["127.0.0.1", "[::1]"]);
+});

@@ -23,6 +23,8 @@ const REFERENCE_ARGS = [
   "--ephemeral-port-range=32768-60999",
   "--provider=aws",
   "--availability-zone=us-east-1a",
+  // Belt and braces: were this host's DMI to name a cloud, its metadata requests go to loopback.
+  "--cloud-metadata-base-url=http://127.0.0.1:1",
   "--max-spool-size=1GB",
   "--go-heap-profiler=disabled",
   "--log-per-second=10.0",
@@ -60,8 +62,6 @@ const EXPECTED_NOT_IMPLEMENTED = [
   "exclude-http-requests-by-path",
   "instrumentation-delay",
   "go-heap-profiler",
-  "provider",
-  "availability-zone",
   "collector-endpoint",
   "api-key",
   "metrics-endpoint",
@@ -104,6 +104,9 @@ Deno.test("the reference DaemonSet's arguments and the operator's environment st
     await agent.waitReady();
     const text = await scrape(agent.url);
     match(text, /^node_agent_info\{.*version="\d+\.\d+\.\d+".*\} 1$/m);
+    // the overrides label node_cloud_info; with no region, container series get no az/region
+    match(text, /^node_cloud_info\{provider="aws",.*,region="",availability_zone="us-east-1a",/m);
+    ok(!/^container_\S*az=/m.test(text));
     const lines = agent.stderr().split("\n").filter((l) => l.includes("accepted, not implemented"));
     equal(lines.length, 1, agent.stderr());
     match(lines[0], /level=warn /);

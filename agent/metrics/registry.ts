@@ -35,6 +35,18 @@ export interface RegistryOptions {
 
 const EOF_LINE = new TextEncoder().encode("# EOF\n");
 
+/** Labels for the families a predicate picks (see {@linkcode Registry.setScopedConstLabels}). */
+interface LabelScope {
+  readonly select: (familyName: string) => boolean;
+  readonly names: readonly string[];
+  /** Rendered `a="x",b="y"`, "" for none. */
+  readonly pairs: string;
+}
+
+function renderPairs(labels: Readonly<Record<string, string>>): string {
+  return Object.keys(labels).map((n) => `${n}="${escapeLabelValue(labels[n])}"`).join(",");
+}
+
 /**
  * Holds metric families and encodes their current state. Encoding never waits on anything:
  * it writes what the series hold at that moment.
@@ -61,6 +73,7 @@ export class Registry {
   #constLabels: Readonly<Record<string, string>> = Object.freeze({});
   #constNames: readonly string[] = [];
   #constPairs = "";
+  #scope: LabelScope = { select: () => false, names: [], pairs: "" };
 
   constructor(opts: RegistryOptions = {}) {
     if (opts.constLabels !== undefined) this.setConstLabels(opts.constLabels);
@@ -144,10 +157,67 @@ export class Registry {
         );
       }
     }
+    const clashScoped = names.find((n) => this.#scope.names.includes(n));
+    if (clashScoped !== undefined) {
+      throw new TypeError(
+        `Cannot set constant label "${clashScoped}": it is one of the scoped constant labels`,
+      );
+    }
     this.#constLabels = Object.freeze({ ...labels });
     this.#constNames = names;
-    this.#constPairs = names.map((n) => `${n}="${escapeLabelValue(labels[n])}"`).join(",");
-    for (const family of this.#families) family[SET_CONST_LABELS](this.#constPairs);
+    this.#constPairs = renderPairs(labels);
+    for (const family of this.#families) family[SET_CONST_LABELS](this.#pairsFor(family.name));
+  }
+
+  /**
+   * Adds `labels` to every series of the families `select` picks by name (after their own
+   * labels, before the registry-wide constant labels), replacing the scoped labels set before;
+   * `{}` removes them. Families registered later are picked too. This is how `az` and `region`
+   * go on container series only (reference §1.4). Re-renders the picked families' series (cost
+   * proportional to their number), so call it when the labels change, not on every round.
+   *
+   * @throws {TypeError} on a bad label name, a name a picked family uses as a label, or a
+   *   name that is also a registry-wide constant label; nothing changes then.
+   */
+  setScopedConstLabels(
+    select: (familyName: string) => boolean,
+    labels: Readonly<Record<string, string>>,
+  ): void {
+    const names = Object.keys(labels);
+    for (const name of names) {
+      assertLabelName(name, "the registry's scoped constant labels");
+      if (typeof labels[name] !== "string") {
+        throw new TypeError(`Invalid value for scoped label "${name}": it must be a string`);
+      }
+      if (this.#constNames.includes(name)) {
+        throw new TypeError(
+          `Cannot set scoped label "${name}": it is one of the registry's constant labels`,
+        );
+      }
+    }
+    for (const family of this.#families) {
+      if (!select(family.name)) continue;
+      const clash = family[CONFLICT](names);
+      if (clash !== undefined) {
+        throw new TypeError(
+          `Cannot set scoped label "${clash}": ${family.type} "${family.name}" has a label of that name`,
+        );
+      }
+    }
+    const before = this.#scope;
+    this.#scope = { select, names, pairs: renderPairs(labels) };
+    for (const family of this.#families) {
+      if (before.select(family.name) || select(family.name)) {
+        family[SET_CONST_LABELS](this.#pairsFor(family.name));
+      }
+    }
+  }
+
+  /** The rendered constant pairs of the family named `name`: its scope's, then the registry's. */
+  #pairsFor(name: string): string {
+    const scoped = this.#scope.pairs !== "" && this.#scope.select(name) ? this.#scope.pairs : "";
+    if (scoped === "") return this.#constPairs;
+    return this.#constPairs === "" ? scoped : `${scoped},${this.#constPairs}`;
   }
 
   /**
@@ -195,7 +265,16 @@ export class Registry {
         `Cannot register ${what}: label "${clash}" is one of the registry's constant labels`,
       );
     }
-    if (this.#constPairs !== "") family[SET_CONST_LABELS](this.#constPairs);
+    const scoped = this.#scope.select(family.name)
+      ? family[CONFLICT](this.#scope.names)
+      : undefined;
+    if (scoped !== undefined) {
+      throw new TypeError(
+        `Cannot register ${what}: label "${scoped}" is one of the registry's scoped constant labels`,
+      );
+    }
+    const pairs = this.#pairsFor(family.name);
+    if (pairs !== "") family[SET_CONST_LABELS](pairs);
     for (const claim of claims) this.#claims.set(claim, family.name);
     this.#byName.set(family.name, family);
     let i = this.#families.length;

@@ -169,3 +169,51 @@ Deno.test("Registry treats label values with NUL as distinct series", () => {
   equal(g.size, 2);
   deepEqual([...g].map((s) => s.labelValues), [["x\0y", "z"], ["x", "y\0z"]]);
 });
+
+Deno.test("Registry.setScopedConstLabels() labels only the picked families, later ones too", () => {
+  const reg = new Registry({ constLabels: { machine_id: "m" } });
+  const c = reg.gauge({ name: "container_x", help: "X", labelNames: ["container_id"] });
+  const n = reg.gauge({ name: "node_x", help: "N" });
+  c.labels("/a").set(1);
+  n.labels().set(2);
+  const isContainer = (name: string) => name.startsWith("container_");
+  reg.setScopedConstLabels(isContainer, { az: "us-east-1a", region: "us-east-1" });
+  const later = reg.counter({ name: "container_y_total", help: "Y", labelNames: ["container_id"] });
+  later.labels("/b").inc();
+  const lines = text(reg).split("\n").filter((l) => l && !l.startsWith("#"));
+  deepEqual(lines, [
+    'container_x{container_id="/a",az="us-east-1a",region="us-east-1",machine_id="m"} 1',
+    'container_y_total{container_id="/b",az="us-east-1a",region="us-east-1",machine_id="m"} 1',
+    'node_x{machine_id="m"} 2',
+  ]);
+  // New values re-render; {} removes them; the registry-wide labels stay.
+  reg.setScopedConstLabels(isContainer, { az: "b", region: "r" });
+  equal(
+    text(reg).includes('container_x{container_id="/a",az="b",region="r",machine_id="m"} 1'),
+    true,
+  );
+  reg.setScopedConstLabels(isContainer, {});
+  equal(text(reg).includes('container_x{container_id="/a",machine_id="m"} 1'), true);
+  equal(text(reg).includes("az="), false);
+});
+
+Deno.test("Registry.setScopedConstLabels() refuses clashes and leaves the labels unchanged", () => {
+  const reg = new Registry({ constLabels: { machine_id: "m" } });
+  const g = reg.gauge({ name: "container_z", help: "Z", labelNames: ["region"] });
+  g.labels("x").set(1);
+  throws(
+    () => reg.setScopedConstLabels((n) => n.startsWith("container_"), { region: "r" }),
+    /Cannot set scoped label "region": gauge "container_z" has a label of that name/,
+  );
+  throws(
+    () => reg.setScopedConstLabels(() => true, { machine_id: "x" }),
+    /is one of the registry's constant labels/,
+  );
+  reg.setScopedConstLabels((n) => n.startsWith("container_") && n !== "container_z", { az: "a" });
+  throws(
+    () => reg.gauge({ name: "container_w", help: "W", labelNames: ["az"] }),
+    /label "az" is one of the registry's scoped constant labels/,
+  );
+  throws(() => reg.setConstLabels({ az: "x" }), /is one of the scoped constant labels/);
+  equal(text(reg).includes('container_z{region="x",machine_id="m"} 1'), true);
+});

@@ -3,9 +3,9 @@
  *
  * The hostname is read again every round from the source chosen at start (see
  * `agent/identity`), so a renamed host shows its new name; the kernel release cannot change
- * while the host runs and is read once. Cloud metadata
- * is not fetched yet: `node_cloud_info` carries its ten labels empty, as the reference agent
- * does when it knows nothing, until a cloud module supplies a {@linkcode CloudInfo}.
+ * while the host runs and is read once. `node_cloud_info` carries what the cloud module's hub
+ * holds each round (`agent/cloud`): its ten labels empty, as the reference agent's when it
+ * knows nothing, until the metadata service answered or overrides are set.
  *
  * @module
  */
@@ -13,30 +13,10 @@ import type { Collector } from "../collector.ts";
 import type { HostnameSource } from "../identity/mod.ts";
 import { readHostname } from "../identity/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
+import type { CloudInfo } from "../cloud/mod.ts";
+import { CLOUD_INFO_LABELS, emptyCloudInfo } from "../cloud/mod.ts";
 import type { HostFiles } from "./_read.ts";
 import { LabelSets, readOptionalHostText, round } from "./_read.ts";
-
-/** The labels of `node_cloud_info`, in the contract's order. */
-export const CLOUD_INFO_LABELS = [
-  "provider",
-  "account_id",
-  "instance_id",
-  "instance_type",
-  "instance_life_cycle",
-  "region",
-  "availability_zone",
-  "availability_zone_id",
-  "local_ipv4",
-  "public_ipv4",
-] as const;
-
-/** Cloud metadata, one value per label of `node_cloud_info` ("" when unknown). */
-export type CloudInfo = Record<typeof CLOUD_INFO_LABELS[number], string>;
-
-/** Cloud metadata with every value unknown. */
-export function emptyCloudInfo(): CloudInfo {
-  return Object.fromEntries(CLOUD_INFO_LABELS.map((l) => [l, ""])) as CloudInfo;
-}
 
 /** Options of {@linkcode infoCollector}. */
 export interface InfoCollectorOptions {
@@ -44,7 +24,7 @@ export interface InfoCollectorOptions {
   readonly hostnameSource: HostnameSource;
   /** `uname -r` of the host. */
   readonly kernelRelease: string;
-  /** The current cloud metadata; all empty until a cloud module exists. */
+  /** The current cloud metadata (the cloud hub's); all empty when absent. */
   readonly cloud?: () => CloudInfo;
   /** Kept host files; the live hostname sysctl is read through them. */
   readonly files?: HostFiles;

@@ -5,7 +5,7 @@
  *
  * | collector     | families                                                          | source |
  * |---------------|-------------------------------------------------------------------|--------|
- * | `node_info`   | `node_info`, `node_cloud_info`                                    | identity |
+ * | `node_info`   | `node_info`, `node_cloud_info`                                    | identity, the cloud hub |
  * | `node_uptime` | `node_uptime_seconds`                                             | `<proc>/uptime` |
  * | `node_cpu`    | `node_resources_cpu_usage_seconds_total`, `…_cpu_logical_cores`   | `<proc>/stat` |
  * | `node_memory` | `node_resources_memory_{total,free,available,cached}_bytes`       | `<proc>/meminfo` |
@@ -51,7 +51,8 @@ import {
   interfaceFilter,
   NET_EXTRA_FLAG,
 } from "./filters.ts";
-import type { CloudInfo } from "./info.ts";
+import type { CloudInfo } from "../cloud/mod.ts";
+import { cloudMetadata } from "../cloud/mod.ts";
 import { infoCollector } from "./info.ts";
 import { memoryCollector } from "./memory.ts";
 import { netCollector } from "./net.ts";
@@ -62,8 +63,6 @@ import { readUserHz } from "./user_hz.ts";
 
 export { HostFileFormatError } from "./_errors.ts";
 export { isLinkLocalOrMulticast, parseFibTrieLocal, parseIfInet6 } from "./addresses.ts";
-export { CLOUD_INFO_LABELS, emptyCloudInfo } from "./info.ts";
-export type { CloudInfo } from "./info.ts";
 export {
   DEFAULT_DISK_DEVICES,
   DEFAULT_NET_INTERFACES,
@@ -189,6 +188,7 @@ export const nodeModule: ModuleSpec = {
       userHz: userHz.hz,
       ipv4Source,
       identity: id,
+      cloud: () => cloudMetadata.info(),
       log: ctx.log,
     });
     return { collectors: node.collectors, stop: () => node.close() };

@@ -34,7 +34,10 @@ export function freePort(): number {
 export interface StartAgentOptions {
   /** Deno permission arguments, e.g. `["-P=agent"]` or `["--allow-net=127.0.0.1"]`. */
   permissions: string[];
-  /** Agent flags; `--listen` is added unless present. */
+  /**
+   * Agent flags; `--listen` is added unless present, and `--cloud-metadata-base-url` (a closed
+   * loopback port) unless present.
+   */
   args?: string[];
   env?: Record<string, string>;
   /** Run as this uid/gid (through setpriv) instead of the test's own user. */
@@ -65,6 +68,11 @@ export interface AgentProcess {
 /** Starts `agent/main.ts` under `deno run` with the given permissions. */
 export function startAgent(opts: StartAgentOptions): AgentProcess {
   const args = [...(opts.args ?? [])];
+  // Were the test host's DMI to name a cloud, the agent's metadata requests go to a closed
+  // loopback port, never to a metadata address (agent/cloud; tests/cloud picks its own URL).
+  if (!args.some((a) => a.startsWith("--cloud-metadata-base-url"))) {
+    args.push("--cloud-metadata-base-url=http://127.0.0.1:1");
+  }
   let port: number;
   const listen = args.find((a) => a.startsWith("--listen="));
   if (listen) {
