@@ -484,6 +484,13 @@ class Http1Server {
       const forbidden = /^(connect|trace|track)$/i.test(head.method);
       return plainResponse(forbidden ? 501 : 400, request.message);
     }
+    if (request.method !== head.method) {
+      // new Request() upper-cases get, head, post, put, delete and options; methods are
+      // case-sensitive (RFC 9110 §9.1), so `get` is not GET.
+      const refused = plainResponse(405, `method ${head.method} not allowed; use GET or HEAD`);
+      refused.headers.set("allow", "GET, HEAD");
+      return refused;
+    }
     try {
       return await this.#app.fetch(request);
     } catch (err) {

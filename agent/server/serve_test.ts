@@ -288,6 +288,24 @@ Deno.test("serve() drops a short request body and keeps the connection; a chunke
   match(got, /^HTTP\/1\.1 405 Method Not Allowed\r\n[^]*connection: close\r\n/);
 });
 
+Deno.test("serve() takes methods case-sensitively: get and head are not GET and HEAD", async () => {
+  // new Request() upper-cases six method names; the app must see the method as sent.
+  await using s = await startServer({});
+  using conn = await connect(s.port);
+  await send(
+    conn,
+    "get /metrics HTTP/1.1\r\nHost: a\r\n\r\nhead /healthz HTTP/1.1\r\nHost: a\r\n\r\n" +
+      "Post /metrics HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+  );
+  const r = new ResponseReader(conn);
+  for (const method of ["get", "head", "Post"]) {
+    const refused = await r.next();
+    equal(refused.status, 405, method);
+    equal(refused.headers.get("allow"), "GET, HEAD", method);
+  }
+  equal(dec.decode((await r.next()).body), "ok\n");
+});
+
 Deno.test("serve() closes a connection that sends half a request line after the header timeout and keeps serving others", async () => {
   await using s = await startServer({ headerTimeoutMs: 300 });
   const slow = await Promise.all([1, 2, 3].map(() => connect(s.port)));
