@@ -200,6 +200,28 @@ Deno.test("KeptFiles: sees new contents, a removed file, forget and close, the d
   }
 });
 
+Deno.test("readers with a skip callback: a wanted key with no line is skipped, counted once", () => {
+  // A garbled key ("an\0on") reads as a good line of another key: the value it held is lost,
+  // and that must be counted like any skipped line, but not twice when its line was skipped.
+  const dir = Deno.makeTempDirSync({ prefix: "osprey-cgroups-" });
+  const put = (name: string, text: string) => Deno.writeTextFileSync(`${dir}/${name}`, text);
+  const skipped: string[] = [];
+  const skip = (e: FileFormatError) => skipped.push(`${e.file.slice(dir.length + 1)}:${e.line}`);
+  try {
+    put("memory.stat", "an\0on 4096\nfile 8192000\nfile_mapped 2445312\n");
+    deepEqual(readMemory({ v2: dir }, directFiles, skip), { cacheBytes: 8192000 });
+    deepEqual(skipped, ["memory.stat:0"]);
+    put("memory.stat", "anon 1x\nfile 8192000\nfile_mapped 2445312\n");
+    deepEqual(readMemory({ v2: dir }, directFiles, skip), { cacheBytes: 8192000 });
+    deepEqual(skipped, ["memory.stat:0", "memory.stat:1"]);
+    put("cpu.stat", "usage\0usec 813456\nthrottled_usec 1843210\n");
+    deepEqual(readCpu({ v2: dir }, directFiles, skip), { throttledSeconds: 1.84321 });
+    deepEqual(skipped, ["memory.stat:0", "memory.stat:1", "cpu.stat:0"]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("readers with a skip callback: an odd line costs the values it holds, not the group", () => {
   const dir = Deno.makeTempDirSync({ prefix: "osprey-cgroups-" });
   const put = (name: string, text: string) => Deno.writeTextFileSync(`${dir}/${name}`, text);
