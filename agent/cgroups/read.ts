@@ -283,6 +283,11 @@ export interface CpuStats {
   usageSeconds?: number;
   /** Time throttled by the CFS quota: v1 cpu.stat throttled_time ÷ 1e9; v2 throttled_usec ÷ 1e6. */
   throttledSeconds?: number;
+  /**
+   * True when read with a `skip` callback, the throttling counter is missing and a line of its
+   * cpu.stat was skipped: the counter is unknown (not the 0 of a cgroup without one).
+   */
+  throttledUnreadable?: true;
   /** CFS quota in cores: v1 cfs_quota_us ÷ cfs_period_us; v2 cpu.max. Undefined without a limit. */
   limitCores?: number;
 }
@@ -329,8 +334,14 @@ export function readCpu(
     const statPath = `${d.cpu}/cpu.stat`;
     const stat = files.read(statPath);
     if (stat !== undefined) {
-      const [ns] = parsed(statPath, () => flatKeyedValues(stat, statPath, THROTTLED_TIME, skip));
+      const seen = { garbled: false };
+      const lineSkip = noting(skip, seen);
+      const [ns] = parsed(
+        statPath,
+        () => flatKeyedValues(stat, statPath, THROTTLED_TIME, lineSkip),
+      );
       if (ns !== undefined) out.throttledSeconds = ns / 1e9;
+      else if (seen.garbled) out.throttledUnreadable = true;
     }
     const quotaPath = `${d.cpu}/cpu.cfs_quota_us`, periodPath = `${d.cpu}/cpu.cfs_period_us`;
     const quota = files.read(quotaPath);
@@ -346,6 +357,7 @@ export function readCpu(
   } else if (d.v2 !== undefined) {
     const us = readV2Stat().get("throttled_usec"); // only with the cpu controller enabled
     if (us !== undefined) out.throttledSeconds = us / 1e6;
+    else if (v2StatSeen.garbled) out.throttledUnreadable = true;
     const maxPath = `${d.v2}/cpu.max`;
     const max = files.read(maxPath);
     if (max !== undefined) {

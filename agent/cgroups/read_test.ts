@@ -222,6 +222,32 @@ Deno.test("readers with a skip callback: a wanted key with no line is skipped, c
   }
 });
 
+Deno.test("readCpu() with a skip callback: a skipped throttling line is unknown, not 0", () => {
+  // The contract's 0 is for a cgroup without the counter; a garbled line must not reset it.
+  const dir = Deno.makeTempDirSync({ prefix: "osprey-cgroups-" });
+  const put = (name: string, text: string) => Deno.writeTextFileSync(`${dir}/${name}`, text);
+  const skip = () => {};
+  try {
+    put("cpuacct.usage", "344414596\n");
+    put("cpu.stat", "nr_periods 10\nnr_throttled 3\nthrottled_time 2807x\n");
+    deepEqual(readCpu({ cpuacct: dir, cpu: dir }, directFiles, skip), {
+      usageSeconds: 0.344414596,
+      throttledUnreadable: true,
+    });
+    put("cpu.stat", "nr_periods 10\nnr_throttled 3\n"); // no counter: the contract's 0
+    deepEqual(readCpu({ cpuacct: dir, cpu: dir }, directFiles, skip), {
+      usageSeconds: 0.344414596,
+    });
+    put("cpu.stat", "usage_usec 813456\nthrottled_usec 18x\n");
+    deepEqual(readCpu({ v2: dir }, directFiles, skip), {
+      usageSeconds: 0.813456,
+      throttledUnreadable: true,
+    });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("readers with a skip callback: an odd line costs the values it holds, not the group", () => {
   const dir = Deno.makeTempDirSync({ prefix: "osprey-cgroups-" });
   const put = (name: string, text: string) => Deno.writeTextFileSync(`${dir}/${name}`, text);
