@@ -77,6 +77,9 @@ export const CORE_FLAGS: readonly FlagSpec[] = [
     env: "HOST_ROOT",
     kind: "string",
     default: "/",
+    // An empty path would resolve against the working directory, as a relative one does.
+    check: (value) => value === "" ? "empty" : undefined,
+    accepts: "a directory, absolute or relative to the working directory",
     help: "Where the host's root is visible (/host in a container, a fixture tree in development)",
     group: "Host paths",
   },

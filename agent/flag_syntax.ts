@@ -364,9 +364,13 @@ export function checkRegExp(pattern: string): string | undefined {
   return problemOf(() => new RegExp(pattern));
 }
 
-/** Returns undefined when `pattern` compiles as a whole-name regular expression (`^(?:x)$`). */
+/**
+ * Returns undefined when `pattern` compiles as a whole-name regular expression (`^(?:x)$`): on
+ * its own first, so that parentheses the wrapper would balance (`)|(`, which as `^(?:)|()$`
+ * matches every name) are refused.
+ */
 export function checkWholeNameRegExp(pattern: string): string | undefined {
-  return problemOf(() => new RegExp(`^(?:${pattern})$`));
+  return problemOf(() => new RegExp(pattern)) ?? problemOf(() => new RegExp(`^(?:${pattern})$`));
 }
 
 /** Returns undefined for an empty value or an absolute `http:` or `https:` URL. */

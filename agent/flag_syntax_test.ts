@@ -270,4 +270,7 @@ Deno.test("checks of URLs, paths and regular expressions", () => {
   ok(checkRegExp("(") !== undefined);
   equal(checkWholeNameRegExp("nbd\\d+"), undefined);
   ok(checkWholeNameRegExp("[") !== undefined);
+  // Parentheses the anchoring wrapper would balance must not escape it: `)|(` would match all.
+  ok(checkWholeNameRegExp(")|(") !== undefined);
+  ok(checkWholeNameRegExp("a)(b") !== undefined);
 });

@@ -352,3 +352,15 @@ Deno.test("helpText() lists every core flag with its environment twin", () => {
   match(text, /default 0\.0\.0\.0:80/);
   ok(!text.includes(PENDING_GROUP));
 });
+
+Deno.test("parseFlags() refuses an empty --host-root (it would resolve to the working directory)", () => {
+  throws(
+    () => parseFlags(CORE_FLAGS, ["--host-root="], noEnv),
+    (e) => e instanceof FlagError && /^--host-root "": empty/.test(e.message),
+  );
+  equal(
+    parseFlags(CORE_FLAGS, ["--host-root=tests/fixtures/host"], noEnv).values["host-root"],
+    "tests/fixtures/host",
+  );
+  equal(parseFlags(CORE_FLAGS, [], envOf({ HOST_ROOT: "" })).values["host-root"], "/");
+});

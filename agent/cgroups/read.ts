@@ -244,18 +244,32 @@ function oneLine<T>(path: string, skip: SkipLine | undefined, parse: () => T): T
   }
 }
 
-/** A key the reader needs: without `skip` its absence is a format error, with it undefined. */
+/**
+ * A key the reader needs: without `skip` its absence is a format error. With `skip` the value
+ * is undefined, and the absence goes to `skip` too unless `garbled` (a line of the file was
+ * skipped already, most likely the key's own: one odd line is counted once).
+ */
 function wanted(
   value: number | undefined,
   key: string,
   path: string,
   skip: SkipLine | undefined,
+  garbled = false,
 ): number | undefined {
-  if (value === undefined && skip === undefined) {
+  if (value === undefined) {
     const cause = new CgroupFormatError(path, 0, `no "${key}" line`);
-    throw new CgroupReadError(path, "format", cause.message, cause);
+    if (skip === undefined) throw new CgroupReadError(path, "format", cause.message, cause);
+    if (!garbled) skip(cause);
   }
   return value;
+}
+
+/** `skip`, noting in `seen.garbled` that it was called; undefined without `skip`. */
+function noting(skip: SkipLine | undefined, seen: { garbled: boolean }): SkipLine | undefined {
+  return skip && ((problem) => {
+    seen.garbled = true;
+    skip(problem);
+  });
 }
 
 const THROTTLED_TIME = ["throttled_time"] as const;
@@ -269,6 +283,11 @@ export interface CpuStats {
   usageSeconds?: number;
   /** Time throttled by the CFS quota: v1 cpu.stat throttled_time ÷ 1e9; v2 throttled_usec ÷ 1e6. */
   throttledSeconds?: number;
+  /**
+   * True when read with a `skip` callback, the throttling counter is missing and a line of its
+   * cpu.stat was skipped: the counter is unknown (not the 0 of a cgroup without one).
+   */
+  throttledUnreadable?: true;
   /** CFS quota in cores: v1 cfs_quota_us ÷ cfs_period_us; v2 cpu.max. Undefined without a limit. */
   limitCores?: number;
 }
@@ -287,10 +306,12 @@ export function readCpu(
 ): CpuStats {
   let v2Stat: Map<string, number> | undefined;
   const v2StatPath = `${d.v2}/cpu.stat`;
+  const v2StatSeen = { garbled: false };
   const readV2Stat = (): Map<string, number> => {
     if (v2Stat) return v2Stat;
     const text = need(files, v2StatPath);
-    return v2Stat = parsed(v2StatPath, () => parseFlatKeyed(text, v2StatPath, skip));
+    const lineSkip = noting(skip, v2StatSeen);
+    return v2Stat = parsed(v2StatPath, () => parseFlatKeyed(text, v2StatPath, lineSkip));
   };
 
   let usageSeconds: number | undefined;
@@ -300,7 +321,8 @@ export function readCpu(
     const ns = oneLine(path, skip, () => parseSingleValue(text, path));
     if (ns !== undefined) usageSeconds = ns / 1e9;
   } else if (d.v2 !== undefined) {
-    const us = wanted(readV2Stat().get("usage_usec"), "usage_usec", v2StatPath, skip);
+    const stat = readV2Stat();
+    const us = wanted(stat.get("usage_usec"), "usage_usec", v2StatPath, skip, v2StatSeen.garbled);
     if (us !== undefined) usageSeconds = us / 1e6;
   } else {
     throw new CgroupReadError("(no cpuacct or v2 directory)", "no-controller", "no CPU counters");
@@ -312,8 +334,14 @@ export function readCpu(
     const statPath = `${d.cpu}/cpu.stat`;
     const stat = files.read(statPath);
     if (stat !== undefined) {
-      const [ns] = parsed(statPath, () => flatKeyedValues(stat, statPath, THROTTLED_TIME, skip));
+      const seen = { garbled: false };
+      const lineSkip = noting(skip, seen);
+      const [ns] = parsed(
+        statPath,
+        () => flatKeyedValues(stat, statPath, THROTTLED_TIME, lineSkip),
+      );
       if (ns !== undefined) out.throttledSeconds = ns / 1e9;
+      else if (seen.garbled) out.throttledUnreadable = true;
     }
     const quotaPath = `${d.cpu}/cpu.cfs_quota_us`, periodPath = `${d.cpu}/cpu.cfs_period_us`;
     const quota = files.read(quotaPath);
@@ -329,6 +357,7 @@ export function readCpu(
   } else if (d.v2 !== undefined) {
     const us = readV2Stat().get("throttled_usec"); // only with the cpu controller enabled
     if (us !== undefined) out.throttledSeconds = us / 1e6;
+    else if (v2StatSeen.garbled) out.throttledUnreadable = true;
     const maxPath = `${d.v2}/cpu.max`;
     const max = files.read(maxPath);
     if (max !== undefined) {
@@ -375,8 +404,12 @@ export function readMemory(
   const statPath = `${dir}/memory.stat`;
   const text = need(files, statPath);
   const keys = v1 ? V1_MEMORY_KEYS : V2_MEMORY_KEYS;
-  const values = parsed(statPath, () => flatKeyedValues(text, statPath, keys, skip));
-  const [rss, mapped, cache] = keys.map((k, i) => wanted(values[i], k, statPath, skip));
+  const seen = { garbled: false };
+  const lineSkip = noting(skip, seen);
+  const values = parsed(statPath, () => flatKeyedValues(text, statPath, keys, lineSkip));
+  const [rss, mapped, cache] = keys.map((k, i) =>
+    wanted(values[i], k, statPath, skip, seen.garbled)
+  );
   const out: MemoryStats = {};
   if (rss !== undefined && mapped !== undefined) out.rssBytes = rss + mapped;
   if (cache !== undefined) out.cacheBytes = cache;

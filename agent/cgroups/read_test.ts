@@ -200,6 +200,54 @@ Deno.test("KeptFiles: sees new contents, a removed file, forget and close, the d
   }
 });
 
+Deno.test("readers with a skip callback: a wanted key with no line is skipped, counted once", () => {
+  // A garbled key ("an\0on") reads as a good line of another key: the value it held is lost,
+  // and that must be counted like any skipped line, but not twice when its line was skipped.
+  const dir = Deno.makeTempDirSync({ prefix: "osprey-cgroups-" });
+  const put = (name: string, text: string) => Deno.writeTextFileSync(`${dir}/${name}`, text);
+  const skipped: string[] = [];
+  const skip = (e: FileFormatError) => skipped.push(`${e.file.slice(dir.length + 1)}:${e.line}`);
+  try {
+    put("memory.stat", "an\0on 4096\nfile 8192000\nfile_mapped 2445312\n");
+    deepEqual(readMemory({ v2: dir }, directFiles, skip), { cacheBytes: 8192000 });
+    deepEqual(skipped, ["memory.stat:0"]);
+    put("memory.stat", "anon 1x\nfile 8192000\nfile_mapped 2445312\n");
+    deepEqual(readMemory({ v2: dir }, directFiles, skip), { cacheBytes: 8192000 });
+    deepEqual(skipped, ["memory.stat:0", "memory.stat:1"]);
+    put("cpu.stat", "usage\0usec 813456\nthrottled_usec 1843210\n");
+    deepEqual(readCpu({ v2: dir }, directFiles, skip), { throttledSeconds: 1.84321 });
+    deepEqual(skipped, ["memory.stat:0", "memory.stat:1", "cpu.stat:0"]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("readCpu() with a skip callback: a skipped throttling line is unknown, not 0", () => {
+  // The contract's 0 is for a cgroup without the counter; a garbled line must not reset it.
+  const dir = Deno.makeTempDirSync({ prefix: "osprey-cgroups-" });
+  const put = (name: string, text: string) => Deno.writeTextFileSync(`${dir}/${name}`, text);
+  const skip = () => {};
+  try {
+    put("cpuacct.usage", "344414596\n");
+    put("cpu.stat", "nr_periods 10\nnr_throttled 3\nthrottled_time 2807x\n");
+    deepEqual(readCpu({ cpuacct: dir, cpu: dir }, directFiles, skip), {
+      usageSeconds: 0.344414596,
+      throttledUnreadable: true,
+    });
+    put("cpu.stat", "nr_periods 10\nnr_throttled 3\n"); // no counter: the contract's 0
+    deepEqual(readCpu({ cpuacct: dir, cpu: dir }, directFiles, skip), {
+      usageSeconds: 0.344414596,
+    });
+    put("cpu.stat", "usage_usec 813456\nthrottled_usec 18x\n");
+    deepEqual(readCpu({ v2: dir }, directFiles, skip), {
+      usageSeconds: 0.813456,
+      throttledUnreadable: true,
+    });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("readers with a skip callback: an odd line costs the values it holds, not the group", () => {
   const dir = Deno.makeTempDirSync({ prefix: "osprey-cgroups-" });
   const put = (name: string, text: string) => Deno.writeTextFileSync(`${dir}/${name}`, text);

@@ -184,8 +184,9 @@ function collectOne(o: ResourcesOptions, c: ContainerView): void {
     put(s, f.cpuUsage, cpu.usageSeconds);
     // The contract emits the throttled counter whenever the CPU stats are readable, as 0 when
     // the cgroup has no throttling counter (v1 without throttled_time, v2 without the cpu
-    // controller's throttled_usec).
-    s.get(f.cpuThrottled).set(cpu.throttledSeconds ?? 0);
+    // controller's throttled_usec); a skipped line of the counter costs the series instead.
+    if (cpu.throttledUnreadable) s.remove([f.cpuThrottled]);
+    else s.get(f.cpuThrottled).set(cpu.throttledSeconds ?? 0);
     if (cpu.limitCores !== undefined && cpu.limitCores > 0) s.get(f.cpuLimit).set(cpu.limitCores);
     else s.remove([f.cpuLimit]);
   } catch {

@@ -80,12 +80,19 @@ export interface Prefix {
 
 /**
  * Parses `address/bits` (IPv4 or IPv6) into a {@linkcode Prefix}; throws SyntaxError for
- * anything else (the flag parser has checked the syntax already).
+ * anything else (the flag parser has checked the syntax already). Takes what that check takes
+ * (netaddr's syntax): leading zeros in IPv4 fields (decimal, `010` is 10) and in IPv6 groups
+ * (`00001`), a zone (ignored), a signed prefix length (`+8`).
  */
 export function parsePrefix(text: string): Prefix {
   const slash = text.lastIndexOf("/");
-  const ip = slash < 0 ? undefined : parseIp(text.slice(0, slash).replace(/%.*$/, ""));
-  const bits = Number(text.slice(slash + 1));
+  const address = text.slice(0, slash).replace(/%.*$/, "").replace(
+    /(^|[.:])0+(?=[0-9a-f])/gi,
+    "$1",
+  );
+  const ip = slash < 0 ? undefined : parseIp(address);
+  const bitsText = text.slice(slash + 1);
+  const bits = /^[+-]?[0-9]+$/.test(bitsText) ? Number(bitsText) : NaN;
   if (ip === undefined || !Number.isInteger(bits)) {
     throw new SyntaxError(`Cannot parse network "${text}"`);
   }

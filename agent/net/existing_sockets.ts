@@ -42,6 +42,7 @@
  *
  * @module
  */
+import type { SkipLine } from "../file_format_error.ts";
 import type { PortRange } from "../flag_syntax.ts";
 import type { HostPaths } from "../paths.ts";
 import { listPids } from "../procfs.ts";
@@ -163,6 +164,8 @@ export interface ExistingSocketsOptions {
   readonly signal?: AbortSignal;
   /** Yield to the event loop after this many milliseconds of work. @default 20 */
   readonly sliceMs?: number;
+  /** Gets each line of a `tcp` or `tcp6` table that does not parse (also counted in `badLines`). */
+  readonly skip?: SkipLine;
 }
 
 /**
@@ -209,7 +212,7 @@ export async function existingSockets(
       break;
     }
     await slicer.tick();
-    const got = await readNamespaceTable(proc, ns, members, slicer);
+    const got = await readNamespaceTable(proc, ns, members, slicer, opts.skip);
     if (got === undefined) {
       namespacesUnread++;
       continue;
@@ -260,6 +263,7 @@ async function readNamespaceTable(
   ns: number,
   pids: readonly number[],
   slicer: TimeSlicer,
+  skip: SkipLine | undefined,
 ): Promise<{ table: NamespaceTable; bad: number } | undefined> {
   const scratch = newScanStats();
   for (const pid of pids) {
@@ -269,13 +273,20 @@ async function readNamespaceTable(
     if (readNetNamespace(proc, pid, scratch) !== ns) continue;
     const sockets: ProcNetTcpSocket[] = [];
     let bad = 0;
-    for (const text of [v4, v6]) {
+    for (const [text, file] of [[v4, "tcp"], [v6, "tcp6"]]) {
+      let firstLine = 1;
       for (let at = 0; at < text.length;) {
         let end = text.indexOf("\n", Math.min(at + CHUNK_CHARS, text.length - 1));
         end = end < 0 ? text.length : end + 1;
-        const part = parseProcNetTcp(text.slice(at, end));
+        const slice = text.slice(at, end);
+        const part = parseProcNetTcp(slice, {
+          skip,
+          file: `${proc}/${pid}/net/${file}`,
+          firstLine,
+        });
         for (const s of part.sockets) sockets.push(s);
         bad += part.bad;
+        if (skip !== undefined) firstLine += countLines(slice);
         at = end;
         await slicer.tick();
       }
@@ -283,6 +294,13 @@ async function readNamespaceTable(
     return { table: { netns: ns, sockets }, bad };
   }
   return undefined;
+}
+
+/** The `\n`s in `text`. */
+function countLines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
+  return n;
 }
 
 /** About 4,000 lines of `tcp` (150 characters each). */

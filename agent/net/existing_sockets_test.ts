@@ -314,3 +314,23 @@ Deno.test("existingSockets() throws a clear error when <proc> cannot be listed",
     ok(err.cause instanceof Deno.errors.NotFound);
   }
 });
+
+Deno.test("existingSockets() hands odd lines of the socket tables to skip, with their file and line", async () => {
+  const root = Deno.makeTempDirSync({ prefix: "osprey-net-" });
+  try {
+    const fixture = new URL("../../tests/fixtures/host", import.meta.url).pathname;
+    await new Deno.Command("cp", { args: ["-a", `${fixture}/.`, root] }).output();
+    const tcp = `${root}/proc/4300/net/tcp`;
+    const lines = Deno.readTextFileSync(tcp).split("\n");
+    lines.splice(2, 0, "   7: garbage");
+    Deno.writeTextFileSync(tcp, lines.join("\n"));
+    const skipped: string[] = [];
+    const got = await existingSockets(hostPaths({ hostRoot: root }), {
+      skip: (e) => skipped.push(`${e.file.slice(root.length)}:${e.line}`),
+    });
+    equal(got.stats.badLines, 1);
+    deepEqual(skipped, ["/proc/4300/net/tcp:3"]);
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});

@@ -56,6 +56,20 @@ Deno.test("prefixContains() keeps IPv4 and IPv6 prefixes apart", () => {
   throws(() => parsePrefix("nonsense/8"), SyntaxError);
 });
 
+Deno.test("parsePrefix() reads every network the --track-public-network check lets through", () => {
+  // netaddr (and so the flag check) reads IPv4 fields with leading zeros as decimal and IPv6
+  // groups with more than four digits; a network the check accepts must not fail the module.
+  ok(prefixContains(parsePrefix("010.0.0.0/8"), ip("10.9.9.9")));
+  ok(!prefixContains(parsePrefix("010.0.0.0/8"), ip("8.0.0.1")));
+  ok(prefixContains(parsePrefix("203.000.113.0/24"), ip("203.0.113.77")));
+  ok(prefixContains(parsePrefix("0000:00001::/32"), ip("0:1::5")));
+  ok(prefixContains(parsePrefix("::ffff:010.1.2.3/128"), ip("10.1.2.3")));
+  ok(prefixContains(parsePrefix("1.2.3.4/+8"), ip("1.9.9.9")));
+  throws(() => parsePrefix("1.2.3.4/1e1"), SyntaxError);
+  throws(() => parsePrefix("::/0x10"), SyntaxError);
+  throws(() => parsePrefix("1.2.3.4/ 8"), SyntaxError);
+});
+
 Deno.test("joinHostPort() brackets IPv6", () => {
   equal(joinHostPort("10.0.0.1", 80), "10.0.0.1:80");
   equal(joinHostPort("fd00::1", 443), "[fd00::1]:443");

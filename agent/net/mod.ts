@@ -34,8 +34,10 @@ import { bpfFamilies, libraryPath, type LoadedObject, loadObject } from "../bpf/
 import type { Collector } from "../collector.ts";
 import { containerDirectory, type ContainerView } from "../containers/mod.ts";
 import { checkIpPrefix, checkPortRanges, parsePortRanges, type PortRange } from "../flag_syntax.ts";
+import type { SkipLine } from "../file_format_error.ts";
 import type { FlagSpec, FlagValues } from "../flags.ts";
 import type { ModuleInstance, ModuleSpec } from "../modules.ts";
+import { parseErrors } from "../parse_errors.ts";
 import type { Logger } from "../log.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
@@ -249,6 +251,11 @@ export const netModule: ModuleSpec = {
       pinger?.forget(c.id);
     });
 
+    const errors = parseErrors(registry, { log });
+    const v4Skip = errors.sink("net_reconcile", "<pid>/net/tcp");
+    const v6Skip = errors.sink("net_reconcile", "<pid>/net/tcp6");
+    const tableSkip: SkipLine = (e) => (e.file.endsWith("6") ? v6Skip : v4Skip)(e);
+
     let scanning: Promise<void> | undefined;
     let lastScanMs = 0;
     const reconcileMs = loaded === undefined ? RECONCILE_POLLING_MS : RECONCILE_MS;
@@ -259,6 +266,7 @@ export const netModule: ModuleSpec = {
       }
       scanning ??= reconcileFromProc(paths, tracker, addresses, {
         ephemeralPorts,
+        skip: tableSkip,
         first,
         // without BPF every scan is a source of connections, not only the first
         seedAgain: loaded === undefined,
@@ -360,6 +368,8 @@ async function reconcileFromProc(
   addresses: NetnsAddressCache,
   o: {
     ephemeralPorts: PortRange[];
+    /** Odd lines of `<pid>/net/tcp{,6}`, for `osprey_parse_errors_total`. */
+    skip: SkipLine;
     first: boolean;
     seedAgain: boolean;
     log: Logger;
@@ -369,6 +379,7 @@ async function reconcileFromProc(
 ): Promise<void> {
   const found = await existingSockets(paths, {
     ephemeralPorts: o.ephemeralPorts,
+    skip: o.skip,
     signal: o.signal,
   });
   for (const l of found.listens) addresses.notePid(l.netns, l.pid);

@@ -27,6 +27,7 @@
  * @module
  */
 import { TcpState } from "../../ffi/mod.ts";
+import { FileFormatError, type SkipLine } from "../file_format_error.ts";
 import { formatIpv6, numberToIpv4 } from "../ip_text.ts";
 
 /** The kernel's TCP states (`include/net/tcp_states.h`), the decoders' table. */
@@ -85,6 +86,12 @@ export interface ParseProcNetTcpOptions {
    * @default the byte order of this host
    */
   readonly littleEndian?: boolean;
+  /** Gets each odd line (after it is counted in `bad`), named by `file` and its line number. */
+  readonly skip?: SkipLine;
+  /** The file the text comes from, for `skip`. @default "/proc/net/tcp" */
+  readonly file?: string;
+  /** The line number of the text's first line in `file` (the text may be a slice). @default 1 */
+  readonly firstLine?: number;
 }
 
 /** The byte order of this host. */
@@ -136,10 +143,24 @@ export function parseProcNetTcp(
     return a;
   };
   let bad = 0;
-  for (const line of text.split("\n")) {
+  const lines = text.split("\n");
+  const odd = (i: number, reason: string) => {
+    bad++;
+    const file = opts.file ?? "/proc/net/tcp";
+    opts.skip?.(new FileFormatError(file, (opts.firstLine ?? 1) + i, reason));
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
     const m = LINE.exec(line);
     if (m === null) {
-      if (line.trim() !== "" && !HEADER.test(line)) bad++;
+      if (line.trim() !== "" && !HEADER.test(line)) {
+        odd(
+          i,
+          `not a socket line: ${
+            JSON.stringify(line.length > 80 ? line.slice(0, 77) + "..." : line)
+          }`,
+        );
+      }
       continue;
     }
     const uid = Number(m[6]);
@@ -149,7 +170,7 @@ export function parseProcNetTcp(
       m[1].length !== m[3].length || uid > 0xffffffff || localAddress === undefined ||
       remoteAddress === undefined
     ) {
-      bad++;
+      odd(i, "local and remote addresses of different widths, or a uid above 2^32 - 1");
       continue;
     }
     sockets.push({

@@ -203,6 +203,19 @@ Deno.test("parseProcNetTcp() skips and counts odd lines, never failing the file"
   deepEqual(t.sockets[0], t.sockets[1]);
 });
 
+Deno.test("parseProcNetTcp() hands each odd line to skip with its file and line number", () => {
+  const good = line4("0100007F:1F90", "0100007F:C000", "01");
+  const got: string[] = [];
+  const t = parseProcNetTcp([HEADER4, good, "garbage", good, "junk"].join("\n"), {
+    ...LE,
+    file: "/proc/7/net/tcp",
+    firstLine: 11,
+    skip: (e) => got.push(`${e.file}:${e.line}`),
+  });
+  equal(t.bad, 2);
+  deepEqual(got, ["/proc/7/net/tcp:13", "/proc/7/net/tcp:15"]);
+});
+
 Deno.test("parseProcNetTcp() of empty text, a lone header, blank lines and a header in the middle", () => {
   deepEqual(parseProcNetTcp(""), { sockets: [], bad: 0 });
   deepEqual(parseProcNetTcp(HEADER4 + "\n"), { sockets: [], bad: 0 });

@@ -95,6 +95,7 @@ export function extraFilter(extra: string, flag: string): NameFilter | undefined
   if (extra.trim() === "") return undefined;
   let re: RegExp;
   try {
+    new RegExp(extra); // alone first: `)|(` compiles only inside the wrapper, and matches all
     re = new RegExp(`^(?:${extra})$`);
   } catch (err) {
     throw new FlagError(

@@ -184,4 +184,7 @@ Deno.test("extraFilter rejects a bad regex with a FlagError naming the flag", ()
   throws(() => diskFilter("("), FlagError);
   throws(() => interfaceFilter("("), /--net-interfaces-extra-regex/);
   equal(extraFilter("", "x"), undefined);
+  // A pattern that compiles only inside the anchoring wrapper (`^(?:)|()$` matches every name).
+  throws(() => extraFilter(")|(", "disk-devices-extra-regex"), FlagError);
+  throws(() => diskFilter("loop0)|(x"), FlagError);
 });

@@ -310,9 +310,10 @@ class Http1Server {
 
   async #acceptLoop(): Promise<void> {
     let backoffMs = 0;
-    let failures = 0;
-    let unlogged = 0;
-    let lastLog = -Infinity;
+    let failures = 0; // since "accepting connections again" was last logged
+    let unlogged = 0; // since "cannot accept connections" was last logged
+    let warned = false; // "cannot accept connections" logged, recovery not yet
+    let lastLog = -Infinity; // not reset on recovery: at the descriptor limit accept flaps
     while (!this.#stopping) {
       let conn: Deno.Conn;
       try {
@@ -333,18 +334,18 @@ class Http1Server {
           });
           lastLog = now;
           unlogged = 0;
+          warned = true;
         }
         backoffMs = Math.min(backoffMs === 0 ? 5 : backoffMs * 2, 1000);
         await sleep(backoffMs, this.#wake.signal);
         continue;
       }
-      if (failures > 0) {
+      if (warned) {
         this.#log?.info("accepting connections again", { failed_accepts: failures });
         failures = 0;
-        unlogged = 0;
-        backoffMs = 0;
-        lastLog = -Infinity;
+        warned = false;
       }
+      backoffMs = 0;
       this.#admit(conn);
     }
     this.#accepting = false;
@@ -483,6 +484,13 @@ class Http1Server {
       // new Request() refuses CONNECT, TRACE and TRACK, and header bytes Headers cannot hold
       const forbidden = /^(connect|trace|track)$/i.test(head.method);
       return plainResponse(forbidden ? 501 : 400, request.message);
+    }
+    if (request.method !== head.method) {
+      // new Request() upper-cases get, head, post, put, delete and options; methods are
+      // case-sensitive (RFC 9110 §9.1), so `get` is not GET.
+      const refused = plainResponse(405, `method ${head.method} not allowed; use GET or HEAD`);
+      refused.headers.set("allow", "GET, HEAD");
+      return refused;
     }
     try {
       return await this.#app.fetch(request);

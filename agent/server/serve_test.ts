@@ -288,6 +288,24 @@ Deno.test("serve() drops a short request body and keeps the connection; a chunke
   match(got, /^HTTP\/1\.1 405 Method Not Allowed\r\n[^]*connection: close\r\n/);
 });
 
+Deno.test("serve() takes methods case-sensitively: get and head are not GET and HEAD", async () => {
+  // new Request() upper-cases six method names; the app must see the method as sent.
+  await using s = await startServer({});
+  using conn = await connect(s.port);
+  await send(
+    conn,
+    "get /metrics HTTP/1.1\r\nHost: a\r\n\r\nhead /healthz HTTP/1.1\r\nHost: a\r\n\r\n" +
+      "Post /metrics HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n",
+  );
+  const r = new ResponseReader(conn);
+  for (const method of ["get", "head", "Post"]) {
+    const refused = await r.next();
+    equal(refused.status, 405, method);
+    equal(refused.headers.get("allow"), "GET, HEAD", method);
+  }
+  equal(dec.decode((await r.next()).body), "ok\n");
+});
+
 Deno.test("serve() closes a connection that sends half a request line after the header timeout and keeps serving others", async () => {
   await using s = await startServer({ headerTimeoutMs: 300 });
   const slow = await Promise.all([1, 2, 3].map(() => connect(s.port)));
@@ -435,4 +453,56 @@ Deno.test("serve() survives mutated request heads on real sockets and keeps answ
   match(await get(s.port, "/healthz"), /^HTTP\/1\.1 200 OK\r\n/);
   while (s.rec.open > 0) await new Promise((r) => setTimeout(r, 10));
   equal(s.rec.count("write_timeout"), 0);
+});
+
+Deno.test("serve() logs accept failures at most every 10 s, also when accept fails and recovers by turns", async () => {
+  // At the descriptor limit, each closed connection lets one accept through and the next fails:
+  // recovering must not restart the log interval, or every turn logs two lines.
+  const realListen = Deno.listen;
+  let calls = 0;
+  // deno-lint-ignore no-explicit-any
+  (Deno as any).listen = (opts: Deno.TcpListenOptions) => {
+    const real = realListen(opts);
+    return new Proxy(real, {
+      get(target, key) {
+        if (key !== "accept") {
+          const v = Reflect.get(target, key, target);
+          return typeof v === "function" ? v.bind(target) : v;
+        }
+        return () => {
+          if (++calls % 2 === 1) {
+            return Promise.reject(
+              Object.assign(new Error("Too many open files"), { code: "EMFILE" }),
+            );
+          }
+          return target.accept();
+        };
+      },
+    });
+  };
+  const lines: string[] = [];
+  const log = { info: (msg: string) => lines.push(msg), warn: (msg: string) => lines.push(msg) };
+  const rec = new Recorder();
+  const ctl = new AbortController();
+  try {
+    const server = await serve(createApp({ registry: new Registry(), ready: () => true }), {
+      hostname: "127.0.0.1",
+      port: 0,
+      signal: ctl.signal,
+      metrics: rec,
+      log,
+    });
+    for (let i = 0; i < 5; i++) match(await get(server.addr.port, "/healthz"), /^HTTP\/1\.1 200 /);
+    ctl.abort();
+    await server.finished;
+  } finally {
+    Deno.listen = realListen;
+  }
+  ok(rec.count("accept_emfile") >= 5);
+  equal(
+    lines.filter((l) => l === "cannot accept connections; retrying").length,
+    1,
+    lines.join("; "),
+  );
+  ok(lines.filter((l) => l === "accepting connections again").length <= 1, lines.join("; "));
 });
