@@ -103,6 +103,11 @@ export async function main(args: readonly string[]): Promise<number> {
     parsed = parseFlags(flagSpecs, args, readEnv);
   } catch (e) {
     if (e instanceof FlagError) {
+      // --help answers even when another flag or an env twin holds a bad value
+      if (args.includes("--help") || args.includes("-h")) {
+        out(helpText(flagSpecs, USAGE));
+        return 0;
+      }
       err(`osprey: ${e.message}`);
       return 2;
     }

@@ -196,3 +196,16 @@ Deno.test("--help lists coroot-node-agent's not-implemented flags in their own g
   ok(r.stdout.indexOf("  --track-public-network <list>\n") < at, "implemented by the net module");
   match(r.stdout, /--max-containers <int>\n.*\[env MAX_CONTAINERS; default 5000; 1 to 100000\]/);
 });
+
+Deno.test("--help answers even when a flag or an env twin holds a bad value", async () => {
+  for (
+    const [args, env] of [
+      [["--help", "--max-containers=-1"], {}],
+      [["-h"], { COLLECT_INTERVAL: "0" }],
+    ] as const
+  ) {
+    const r = await run([...args], env);
+    equal(r.code, 0, r.stderr);
+    match(r.stdout, /--max-containers <int>/);
+  }
+});

@@ -60,9 +60,12 @@ export function parseProcStat(text: string, file = "stat"): ProcStat {
 
 /** Seconds since boot from `/proc/uptime` (its first field). */
 export function parseUptime(text: string): number {
-  const s = Number(text.trim().split(/\s+/)[0]);
-  if (!Number.isFinite(s) || s < 0) throw new ProcFormatError("uptime", 1, `"${text.trim()}"`);
-  return s;
+  // the kernel prints "%lu.%02lu" (fs/proc/uptime.c): nothing else is a time
+  const first = text.trim().split(/\s+/)[0];
+  if (!/^\d+(?:\.\d+)?$/.test(first)) {
+    throw new ProcFormatError("uptime", 1, `"${text.trim()}"`);
+  }
+  return Number(first);
 }
 
 /** One line of `/proc/<pid>/mountinfo` (proc(5)). */

@@ -28,7 +28,10 @@ Deno.test("parseProcStat takes ppid and starttime after the last parenthesis", (
 
 Deno.test("parseUptime", () => {
   equal(parseUptime("1234.56 789.00\n"), 1234.56);
-  throws(() => parseUptime("x"), ProcFormatError);
+  equal(parseUptime("17 3"), 17);
+  for (const bad of ["x", "0x10 1", "1e3 1", "-1.5 2", "", "Infinity 1"]) {
+    throws(() => parseUptime(bad), ProcFormatError, bad);
+  }
 });
 
 Deno.test("parseMountInfo reads the recorded Podman container and skips odd lines", () => {
