@@ -33,24 +33,41 @@ interface Slot {
   suppressed: number;
 }
 
+/** What every view of one registry's skipped lines shares: the family and the log pacing. */
+interface SharedCounts {
+  readonly family: Counter<readonly ["collector", "file"]>;
+  readonly every: number;
+  readonly now: () => number;
+  readonly slots: Map<string, Slot>;
+}
+
 /** The family of skipped lines and its log. */
 export class ParseErrors {
-  readonly #family: Counter<readonly ["collector", "file"]>;
+  readonly #shared: SharedCounts;
   readonly #log: Logger;
-  readonly #every: number;
-  readonly #now: () => number;
-  readonly #slots = new Map<string, Slot>();
 
-  constructor(registry: Registry, opts: ParseErrorsOptions = {}) {
-    this.#family = registry.counter({
-      name: "osprey_parse_errors_total",
-      help: "Lines of host files skipped because they could not be parsed (each costs only " +
-        "the series it would have fed), by collector and file",
-      labelNames: ["collector", "file"] as const,
-    });
+  /**
+   * @param source the registry to create the family in, or a ParseErrors whose counts and log
+   *   pacing this one shares (then only `opts.log` is used)
+   */
+  constructor(source: Registry | ParseErrors, opts: ParseErrorsOptions = {}) {
+    this.#shared = source instanceof ParseErrors ? source.#shared : {
+      family: source.counter({
+        name: "osprey_parse_errors_total",
+        help: "Lines of host files skipped because they could not be parsed (each costs only " +
+          "the series it would have fed), by collector and file",
+        labelNames: ["collector", "file"] as const,
+      }),
+      every: opts.logEveryMs ?? 600_000,
+      now: opts.now ?? Date.now,
+      slots: new Map(),
+    };
     this.#log = opts.log ?? silentLogger;
-    this.#every = opts.logEveryMs ?? 600_000;
-    this.#now = opts.now ?? Date.now;
+  }
+
+  /** The same counts and log pacing, logged through `log` (so a line names its module). */
+  loggingTo(log: Logger): ParseErrors {
+    return new ParseErrors(this, { log });
   }
 
   /**
@@ -67,14 +84,15 @@ export class ParseErrors {
 
   #slot(collector: string, file: string): Slot {
     const key = `${collector}\0${file}`;
-    let slot = this.#slots.get(key);
+    const { slots, family } = this.#shared;
+    let slot = slots.get(key);
     if (slot === undefined) {
       slot = {
-        series: this.#family.labels(collector, file),
+        series: family.labels(collector, file),
         lastLogged: -Infinity,
         suppressed: 0,
       };
-      this.#slots.set(key, slot);
+      slots.set(key, slot);
     }
     return slot;
   }
@@ -82,8 +100,8 @@ export class ParseErrors {
   #skipped(collector: string, file: string, problem: FileFormatError): void {
     const slot = this.#slot(collector, file);
     slot.series.inc();
-    const t = this.#now();
-    if (t - slot.lastLogged < this.#every) {
+    const t = this.#shared.now();
+    if (t - slot.lastLogged < this.#shared.every) {
       slot.suppressed++;
       return;
     }
@@ -108,11 +126,12 @@ function baseName(path: string): string {
 const perRegistry = new WeakMap<Registry, ParseErrors>();
 
 /**
- * The registry's {@linkcode ParseErrors}, made on the first call (with that call's options;
- * later calls get the same instance and their options are ignored).
+ * The registry's {@linkcode ParseErrors}: the counts and log pacing are made on the first call
+ * (with that call's `logEveryMs` and `now`, later ones are ignored); each call's `log` is its
+ * own.
  */
 export function parseErrors(registry: Registry, opts: ParseErrorsOptions = {}): ParseErrors {
   let p = perRegistry.get(registry);
   if (p === undefined) perRegistry.set(registry, p = new ParseErrors(registry, opts));
-  return p;
+  return opts.log === undefined ? p : p.loggingTo(opts.log);
 }

@@ -73,3 +73,24 @@ Deno.test("parseErrors() gives one instance per registry", () => {
   equal(parseErrors(a), parseErrors(a));
   equal(parseErrors(a) === parseErrors(b), false);
 });
+
+Deno.test("parseErrors() with a log shares the counts and pacing and logs through that log", () => {
+  const lines: Record<string, unknown>[] = [];
+  const { log } = createLogger({ format: "json", write: (l) => lines.push(JSON.parse(l)) });
+  const reg = new Registry();
+  const node = parseErrors(reg, { log: log.with({ module: "node" }) });
+  const net = parseErrors(reg, { log: log.with({ module: "net" }) });
+  node.sink("node_memory", "meminfo")(new FileFormatError("/p/meminfo", 1, "x"));
+  net.sink("net_reconcile", "<pid>/net/tcp")(new FileFormatError("/p/7/net/tcp", 2, "y"));
+  // the same slot through the other view is paced, not logged again
+  net.sink("node_memory", "meminfo")(new FileFormatError("/p/meminfo", 1, "x"));
+  deepEqual(lines.map((l) => [l.module, l.collector]), [
+    ["node", "node_memory"],
+    ["net", "net_reconcile"],
+  ]);
+  equal(
+    text(reg).split("\n").filter((l) => l.startsWith("osprey_parse_errors_total{")).join("\n"),
+    'osprey_parse_errors_total{collector="node_memory",file="meminfo"} 2\n' +
+      'osprey_parse_errors_total{collector="net_reconcile",file="<pid>/net/tcp"} 1',
+  );
+});
