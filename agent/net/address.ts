@@ -76,6 +76,11 @@ export interface Prefix {
   readonly ip: Ip16;
   /** Prefix length counted in the 16-byte form (IPv4 /24 is 96 + 24). */
   readonly bits: number;
+  /**
+   * Whether it was written as an IPv4 network. An IPv6 one (even `::ffff:0:0/96` or `::/0`)
+   * holds no IPv4 address, as in Go's netip, which the reference's filter uses.
+   */
+  readonly v4: boolean;
 }
 
 /**
@@ -98,11 +103,12 @@ export function parsePrefix(text: string): Prefix {
   }
   const v4 = !text.slice(0, slash).includes(":");
   if (bits < 0 || bits > (v4 ? 32 : 128)) throw new SyntaxError(`Bad prefix length in "${text}"`);
-  return { ip, bits: v4 ? 96 + bits : bits };
+  return { ip, bits: v4 ? 96 + bits : bits, v4 };
 }
 
-/** Whether `ip` is inside `p` (an IPv4 prefix holds only IPv4 addresses). */
+/** Whether `ip` is inside `p` (an IPv4 prefix holds only IPv4 addresses, an IPv6 one only IPv6). */
 export function prefixContains(p: Prefix, ip: Ip16): boolean {
+  if (p.v4 !== isV4(ip)) return false;
   let bits = p.bits;
   for (let i = 0; i < 16 && bits > 0; i++, bits -= 8) {
     const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;

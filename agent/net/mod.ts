@@ -356,7 +356,7 @@ function nodePublicNetworks(paths: HostPaths): Prefix[] {
     const ip = parseIp(a.ip);
     if (ip === undefined || isLoopback(ip) || isPrivate(ip) || isLinkLocalUnicast(ip)) continue;
     if (a.prefixLength < 1 || a.prefixLength > 128 || ip[0] === 0xff) continue;
-    out.push({ ip, bits: a.prefixLength });
+    out.push({ ip, bits: a.prefixLength, v4: false });
   }
   return out;
 }
