@@ -173,6 +173,8 @@ export class ExeInspector {
   readonly #timeoutMs: number;
   readonly #maxStuck: number;
   readonly #cache = new Map<string, ElfFacts>();
+  /** Reads under way, by file identity: a second path to the same binary waits for the first. */
+  readonly #reading = new Map<string, Promise<ElfFacts | undefined>>();
   readonly #waiting: (() => void)[] = [];
   #running = 0;
   #stuck = 0;
@@ -256,7 +258,25 @@ export class ExeInspector {
       this.#cache.set(key, hit);
       return hit;
     }
-    const got = first.bytesRead;
+    const pending = this.#reading.get(key);
+    if (pending !== undefined) return await pending;
+    const reading = this.#readFacts(path, key, head, first.bytesRead, st.size);
+    this.#reading.set(key, reading);
+    try {
+      return await reading;
+    } finally {
+      this.#reading.delete(key);
+    }
+  }
+
+  /** Reads and caches the facts of the file `key` names; `head` holds its first `got` bytes. */
+  async #readFacts(
+    path: string,
+    key: string,
+    head: Uint8Array,
+    got: number,
+    size: number,
+  ): Promise<ElfFacts | undefined> {
     let facts: ElfFacts;
     try {
       facts = await readElfFacts(async (buf, offset) => {
@@ -267,7 +287,7 @@ export class ExeInspector {
         const r = await this.#read(path, offset, buf);
         if (r === null || keyOf(r.stat) !== key) throw new FileChanged(path);
         return r.bytesRead;
-      }, st.size);
+      }, size);
       this.#o.onOutcome?.(outcomeOf(facts));
     } catch (err) {
       if (err instanceof FileChanged) return undefined;

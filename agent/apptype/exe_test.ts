@@ -2,7 +2,13 @@ import { deepEqual, equal } from "node:assert/strict";
 import { buildTestBinaries, goInstalled } from "./_testing.ts";
 import { builtLibrary, libraryIgnoreReason } from "../../ffi/_test_util.ts";
 import { openLibrary } from "../../ffi/mod.ts";
-import { ExeInspector, type ExeOutcome, type FileReader, libraryFileReader } from "./exe.ts";
+import {
+  ExeInspector,
+  type ExeOutcome,
+  type FileReader,
+  libraryFileReader,
+  nodeFileReader,
+} from "./exe.ts";
 
 const NONE = { go: false, rust: false, dotnetApphost: false };
 
@@ -104,6 +110,28 @@ Deno.test("ExeInspector: a binary replaced in place is read again; the cache evi
     equal(c.evictions(), 1, "three binaries in a cache of two");
     equal(inspector.size, 2);
     deepEqual(c.outcomes, ["other", "rust", "dotnet"]);
+  } finally {
+    b.cleanup();
+  }
+});
+
+Deno.test("ExeInspector: two paths to one binary read at once are read and counted once", async () => {
+  const b = await buildTestBinaries();
+  try {
+    const c = counted();
+    // every read yields to the other inspection first, so both pass the cache lookup together
+    const node = nodeFileReader();
+    const read: FileReader = async (path, offset, buf) => {
+      await new Promise((r) => setTimeout(r, 5));
+      return await node(path, offset, buf);
+    };
+    const inspector = new ExeInspector({ ...c.opts, read, concurrency: 4 });
+    const linked = `${b.dir}/linked`;
+    Deno.linkSync(b.c, linked);
+    const got = await Promise.all([inspector.inspect(b.c), inspector.inspect(linked)]);
+    deepEqual(got, [NONE, NONE]);
+    deepEqual(c.outcomes, ["other"]);
+    equal(inspector.size, 1);
   } finally {
     b.cleanup();
   }
