@@ -20,6 +20,7 @@ import { PENDING_FLAGS } from "./pending_flags.ts";
 import { processEventsModule } from "./process_events/mod.ts";
 import { containersModule } from "./containers/mod.ts";
 import { netModule } from "./net/mod.ts";
+import { delayacctModule } from "./delayacct/mod.ts";
 import { selfModule } from "./self/mod.ts";
 import {
   createApp,
@@ -65,6 +66,7 @@ function moduleList(logStats: Parameters<typeof selfModule>[1]): ModuleSpec[] {
     processEventsModule,
     containersModule,
     netModule,
+    delayacctModule,
   ];
 }
 

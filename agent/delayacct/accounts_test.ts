@@ -1,0 +1,75 @@
+import { equal } from "node:assert/strict";
+import { DelayAccounts } from "./accounts.ts";
+
+function round(a: DelayAccounts, fn: () => void): void {
+  a.beginRound();
+  fn();
+  a.endRound();
+}
+
+Deno.test("DelayAccounts counts a new process whole, then its growth, and keeps it after exit", () => {
+  const a = new DelayAccounts();
+  round(a, () => a.add("c", 10, 1000, { source: "taskstats", cpuNs: 500, blkioNs: 70 }));
+  equal(a.totals("c")?.cpuNs, 500);
+  equal(a.totals("c")?.blkioNs, 70);
+  round(a, () => a.add("c", 10, 1000, { source: "taskstats", cpuNs: 800, blkioNs: 100 }));
+  equal(a.totals("c")?.cpuNs, 800);
+  equal(a.totals("c")?.blkioNs, 100);
+  round(a, () => {}); // it exited
+  equal(a.processCount, 0);
+  equal(a.totals("c")?.cpuNs, 800);
+  // a second process adds to what the first left
+  round(a, () => a.add("c", 11, 2000, { source: "taskstats", cpuNs: 50, blkioNs: 0 }));
+  equal(a.totals("c")?.cpuNs, 850);
+});
+
+Deno.test("DelayAccounts never goes down on pid reuse, by start time or by a falling counter", () => {
+  const a = new DelayAccounts();
+  round(a, () => a.add("c", 10, 1000, { source: "taskstats", cpuNs: 900, blkioNs: 10 }));
+  // same pid, another start: a new process, counted whole
+  round(a, () => a.add("c", 10, 5000, { source: "taskstats", cpuNs: 100, blkioNs: 5 }));
+  equal(a.totals("c")?.cpuNs, 1000);
+  equal(a.totals("c")?.blkioNs, 15);
+  equal(a.restarts, 1);
+  // same start as far as the registry knows, but the counter fell: taken for a new one
+  round(a, () => a.add("c", 10, 5000, { source: "taskstats", cpuNs: 40, blkioNs: 5 }));
+  equal(a.totals("c")?.cpuNs, 1040);
+  equal(a.pidReuses, 1);
+});
+
+Deno.test("DelayAccounts follows schedstat threads, and re-bases when the source changes", () => {
+  const a = new DelayAccounts();
+  const threads = (...kv: [number, number][]) => ({
+    source: "schedstat" as const,
+    threads: new Map(kv),
+  });
+  round(a, () => a.add("c", 10, 1, threads([10, 100], [11, 50])));
+  equal(a.totals("c")?.cpuNs, 150);
+  // thread 11 exited, 12 started: 10 grows by 20, 12 counts whole
+  round(a, () => a.add("c", 10, 1, threads([10, 120], [12, 30])));
+  equal(a.totals("c")?.cpuNs, 200);
+  // taskstats from now on: its value is the baseline, nothing added
+  round(a, () => a.add("c", 10, 1, { source: "taskstats", cpuNs: 400 }));
+  equal(a.totals("c")?.cpuNs, 200);
+  round(a, () => a.add("c", 10, 1, { source: "taskstats", cpuNs: 450 }));
+  equal(a.totals("c")?.cpuNs, 250);
+  // no block I/O reading before: a known process's first one is its baseline
+  round(a, () => a.add("c", 10, 1, { source: "taskstats", cpuNs: 450, blkioNs: 30 }));
+  equal(a.totals("c")?.blkioNs, 0);
+  round(a, () => a.add("c", 10, 1, { source: "taskstats", cpuNs: 450, blkioNs: 45 }));
+  equal(a.totals("c")?.blkioNs, 15);
+});
+
+Deno.test("DelayAccounts gives growth to the container a process moved to, and keeps failed reads", () => {
+  const a = new DelayAccounts();
+  round(a, () => a.add("a", 10, 1, { source: "taskstats", cpuNs: 100 }));
+  round(a, () => a.add("b", 10, 1, { source: "taskstats", cpuNs: 130 }));
+  equal(a.totals("a")?.cpuNs, 100);
+  equal(a.totals("b")?.cpuNs, 30);
+  round(a, () => a.keep(10, 1)); // a read failed: still followed
+  equal(a.processCount, 1);
+  round(a, () => a.add("b", 10, 1, { source: "taskstats", cpuNs: 140 }));
+  equal(a.totals("b")?.cpuNs, 40);
+  a.forget("a");
+  equal(a.totals("a"), undefined);
+});
