@@ -263,3 +263,24 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "without CAP_NET_ADMIN the kernel refuses every pid (EPERM per record, not the call)",
+  ignore: rootReason !== "",
+  async fn() {
+    const script = new URL("./testdata/taskstats_child.ts", import.meta.url).pathname;
+    const out = await new Deno.Command("capsh", {
+      args: [
+        "--drop=cap_net_admin",
+        "--",
+        "-c",
+        `exec "${Deno.execPath()}" run -A --no-config "${script}" "${builtLibrary()}"`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    deepEqual(JSON.parse(text), { errnos: [1, 1] });
+  },
+});
