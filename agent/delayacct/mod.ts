@@ -108,6 +108,19 @@ export function taskstatsNamespace(paths: HostPaths): { path: string; note: stri
   };
 }
 
+/**
+ * The agent's pid as the host's procfs numbers it (`<proc>/self` names it), or undefined when
+ * that link cannot be read.
+ */
+export function ownHostPid(paths: HostPaths): number | undefined {
+  try {
+    const n = Number(Deno.readLinkSync(under(paths.proc, "self")));
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** One container process of a round. */
 interface Member {
   readonly containerId: string;
@@ -140,6 +153,13 @@ class DelayCollector {
 
   /** Opens libosprey and the taskstats socket; on failure says why in {@linkcode taskstatsOff}. */
   async open(): Promise<void> {
+    const hostPid = ownHostPid(this.#paths);
+    if (hostPid !== undefined && hostPid !== Deno.pid) {
+      this.taskstatsOff = `the agent is not in the host's PID namespace (pid ${Deno.pid}, ` +
+        `${hostPid} on the host) and taskstats looks pids up in its own: run it with the ` +
+        "host's (hostPID: true, --pid=host)";
+      return;
+    }
     const path = libraryPath();
     if (!granted({ name: "ffi", path })) {
       this.taskstatsOff = `not granted: --allow-ffi=${path}`;
@@ -295,12 +315,12 @@ export function describeSources(
   state: DelayacctState,
   taskstatsOff: string,
 ): { note: string; hint: string } {
-  const cpu = state.enabled && taskstatsOff === ""
+  const sources = state.enabled && taskstatsOff === ""
     ? "CPU and disk delay from taskstats"
-    : "CPU delay from /proc/<pid>/task/<tid>/schedstat" +
-      (state.enabled ? `, no disk delay (${taskstatsOff})` : ", no disk delay");
+    : "CPU delay from /proc/<pid>/task/<tid>/schedstat, no disk delay" +
+      (taskstatsOff === "" ? "" : ` (no taskstats: ${taskstatsOff})`);
   return {
-    note: `${state.enabled ? "on" : "off"}: ${state.reason}; ${cpu}`,
+    note: `${state.enabled ? "on" : "off"}: ${state.reason}; ${sources}`,
     hint: state.enabled ? "" : "--enable-delayacct (or delayacct on the kernel command line)",
   };
 }

@@ -86,11 +86,13 @@ async function agentRun(
   args: string[],
   permissions: string[],
   check: (url: string, stderr: () => string) => Promise<void>,
+  wrap?: string[],
 ): Promise<void> {
   await ensureHostView();
   const agent = startAgent({
     permissions: ["-P=agent", ...permissions],
     args: ["--collect-interval=500ms", ...args],
+    wrap,
   });
   try {
     await agent.waitReady();
@@ -98,6 +100,12 @@ async function agentRun(
   } catch (e) {
     throw new Error(`${e}\nagent stderr:\n${agent.stderr().slice(-4000)}`);
   } finally {
+    if (wrap) {
+      // unshare --fork does not pass SIGTERM on: stop the agent, its child, itself
+      const pid = agent.child.pid;
+      const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
+      for (const k of kids.split(/\s+/).filter(Boolean)) Deno.kill(Number(k), "SIGTERM");
+    }
     await agent.stop();
   }
 }
@@ -156,5 +164,24 @@ Deno.test({
       );
     });
     equal(readTaskDelayacct(), before, `${TASK_DELAYACCT} restored`);
+  },
+});
+
+Deno.test({
+  name: "agent: in its own PID namespace taskstats is not used (it would look up other pids)",
+  ignore: reason !== "",
+  async fn() {
+    await withTaskDelayacct("1", () =>
+      agentRun([], [], async (url, stderr) => {
+        const s = await waitFor("delayacct state metrics", async () => {
+          const s = await scrapeParsed(url);
+          return s.value("osprey_delayacct_enabled") === undefined ? undefined : s;
+        });
+        equal(s.value("osprey_delayacct_enabled"), 1);
+        equal(s.value("osprey_delayacct_cpu_from_schedstat"), 1);
+        equal(s.find("container_resources_disk_delay_seconds_total").length, 0);
+        const row = tableRow(stderr());
+        ok(row.includes("not in the host's PID namespace"), row);
+      }, ["unshare", "--pid", "--fork", "--kill-child"]));
   },
 });
