@@ -174,6 +174,12 @@ for (const accounting of ["1", "0"] as const) {
           if (again && accounting === "1") {
             equal(reuses.find((s) => s.labels.kind === "reuse")?.value, 1, text);
           }
+          // the exited processes were read once more before they left the container: counted
+          const gones = parseSamples(text).find((s) =>
+            s.name === "osprey_delayacct_read_errors_total" && s.labels.error === "ESRCH" &&
+            s.labels.source === (accounting === "1" ? "taskstats" : "schedstat")
+          );
+          ok((gones?.value ?? 0) >= 1, `ESRCH counted: ${gones?.value}`);
           const disk = value(reg, "container_resources_disk_delay_seconds_total");
           if (accounting === "1") ok(disk !== undefined, "disk delay served while on");
           else equal(disk, undefined, "no disk delay while off");
