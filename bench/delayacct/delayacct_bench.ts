@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { openLibrary } from "../../ffi/mod.ts";
+import { decodeTaskstatsRecord, openLibrary } from "../../ffi/mod.ts";
+import { DelayAccounts } from "../../agent/delayacct/accounts.ts";
 import { readMainThreadRunDelay, readThreadRunDelays } from "../../agent/delayacct/schedstat.ts";
 import { flag } from "../_args.ts";
 
@@ -99,6 +100,9 @@ try {
   const tsMs: number[] = [], tsCpu: number[] = [];
   const ssMs: number[] = [], ssCpu: number[] = [];
   const thMs: number[] = [];
+  const startMs: number[] = [];
+  const accMs: number[] = [];
+  const accounts = new DelayAccounts();
   let tsOk = 0, ssOk = 0;
   await ts.queryRaw(pids); // warm-up
   for (let r = 0; r < ROUNDS; r++) {
@@ -115,6 +119,26 @@ try {
     ssMs.push(performance.now() - t0);
     ssCpu.push(cpuMs() - c0);
     ssOk = n;
+
+    // what the module adds on top of the query: decode every record, add it to the counters
+    t0 = performance.now();
+    const { records } = await ts.queryRaw(pids);
+    const q = performance.now();
+    accounts.beginRound();
+    for (let i = 0; i < pids.length; i++) {
+      const rec = decodeTaskstatsRecord(records, i);
+      accounts.add("bench", pids[i], 0, {
+        source: "taskstats",
+        cpuNs: Number(rec.cpuDelayNs),
+        blkioNs: Number(rec.blkioDelayNs),
+      });
+    }
+    accounts.endRound();
+    accMs.push(performance.now() - q);
+
+    t0 = performance.now();
+    await ts.queryRaw(pids, { start: true });
+    startMs.push(performance.now() - t0);
 
     t0 = performance.now();
     const m = new Map<number, number>();
@@ -135,6 +159,14 @@ try {
   );
   console.log(
     `/proc/<pid>/task/*/schedstat (the module's fallback): ${th50.toFixed(1)} ms median`,
+  );
+  console.log(
+    `module's own work per refresh (decode ${pids.length} records, add to the counters): ${
+      median(accMs).toFixed(1)
+    } ms median`,
+  );
+  console.log(
+    `taskstats with begin times (two requests per pid): ${median(startMs).toFixed(1)} ms median`,
   );
   console.log(`ratio: taskstats is ${(ss50 / ts50).toFixed(2)}x faster than /proc/<pid>/schedstat`);
 } finally {
