@@ -18,6 +18,7 @@ import { waitContainerVisible, withContainerAgent } from "../containers/agent.ts
 import { scrapeParsed, sleep, waitFor } from "../containers/metrics.ts";
 import {
   cgroupDir,
+  cgroupMounts,
   containerPid,
   ContainerScope,
   podman,
@@ -88,15 +89,23 @@ Deno.test({
   },
 });
 
-/** major:minor of the block device a directory lives on, checked to be a real one (not tmpfs). */
+/**
+ * The whole disk a directory lives on, as a device file for `--device-write-bps`; throws
+ * unless it is a real block device (sysfs knows it by major:minor; tmpfs and overlay do not).
+ */
 function blockDevice(dir: string): string {
-  const st = Deno.statSync(dir);
-  const dev = st.dev;
+  const dev = Deno.statSync(dir).dev;
   const major = Math.floor(dev / 256) & 0xfff, minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
-  const mm = `${major}:${minor}`;
-  // sysfs knows every block device by major:minor; tmpfs and overlay have none there
-  Deno.statSync(`/sys/dev/block/${mm}`);
-  return mm;
+  const sys = Deno.realPathSync(`/sys/dev/block/${major}:${minor}`);
+  let partition = false;
+  try {
+    Deno.statSync(`${sys}/partition`);
+    partition = true;
+  } catch { /* a whole disk */ }
+  const disk = partition ? sys.slice(0, sys.lastIndexOf("/")) : sys;
+  const name = /^DEVNAME=(.+)$/m.exec(Deno.readTextFileSync(`${disk}/uevent`))?.[1];
+  if (!name) throw new Error(`no DEVNAME for ${disk}`);
+  return `/dev/${name}`;
 }
 
 Deno.test({
@@ -121,7 +130,7 @@ Deno.test({
               "dd if=/dev/zero of=/data/f bs=64k count=96 oflag=direct 2>/data/dd.txt; " +
               "sleep 3600",
             ],
-            extra: ["-v", `${dir}:/data`, `--device-write-bps=/dev/block/${dev}:1mb`],
+            extra: ["-v", `${dir}:/data`, `--device-write-bps=${dev}:1mb`],
           });
           const id = podmanId(name);
           await waitContainerVisible(agent.url, id);
@@ -229,24 +238,14 @@ Deno.test({
           ]);
           const victimPid = hostPidOf(main, Number(victim));
           await watch(1500);
-          const procs = [
-            "cpu",
-            "cpuacct",
-            "pids",
-            "memory",
-            "blkio",
-            "devices",
-            "freezer",
-            "cpuset",
-            "",
-          ]
-            .flatMap((c) => {
-              try {
-                return [`${cgroupDir(main, c)}/cgroup.procs`];
-              } catch {
-                return [];
-              }
-            });
+          // the reused process joins the container's cgroup in every hierarchy
+          const procs = [...cgroupMounts().keys()].flatMap((c) => {
+            try {
+              return [`${cgroupDir(main, c)}/cgroup.procs`];
+            } catch {
+              return [];
+            }
+          });
           Deno.kill(victimPid, "SIGKILL");
           await sleep(400);
           reused = await spawnWithPid(victimPid, procs, "while :; do :; done");
@@ -280,7 +279,7 @@ Deno.test({
   },
 });
 
-/** The host pid of the process a container sees as `nsPid`, searched among the main pid's descendants' NSpid lines. */
+/** The host pid of the process the container's PID namespace calls `nsPid` (from NSpid lines). */
 function hostPidOf(main: number, nsPid: number): number {
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
