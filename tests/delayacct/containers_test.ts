@@ -5,7 +5,8 @@
  * - a container limited to 0.5 CPU running two busy loops for about 10 s waits for a CPU more
  *   than half the wall time, with accounting on (taskstats) and off (schedstat);
  * - a container whose writes are throttled (`--device-write-bps`) doing direct I/O to a file on
- *   a real block device waits for the disk about as long as its writer ran;
+ *   a real block device, started after the agent turned accounting on (`--enable-delayacct`),
+ *   waits for the disk about as long as its writer ran;
  * - a container whose processes keep exiting, and one of whose pids is reused by another
  *   process, never sees its counter go down.
  *
@@ -25,7 +26,9 @@ import {
   podmanIgnoreReason,
 } from "../containers/podman.ts";
 import { ensureTestImage } from "../containers/rootfs.ts";
-import { sysctlIgnoreReason, withTaskDelayacct } from "./_sysctl.ts";
+import { readTaskDelayacct, sysctlIgnoreReason, withTaskDelayacct } from "./_sysctl.ts";
+
+const HOST_SYSCTL = "/run/osprey/host/proc/sys/kernel/task_delayacct";
 
 const IGNORE = podmanIgnoreReason() || sysctlIgnoreReason() ||
   (defaultLibraryPath() ? "" : "libosprey not built (deno task build)");
@@ -117,8 +120,15 @@ Deno.test({
     const dir = Deno.makeTempDirSync({ dir: "/var/tmp", prefix: "osprey-t-dly-" });
     try {
       const dev = blockDevice(dir);
-      await withTaskDelayacct("1", async () => {
-        await withContainerAgent({ collectInterval: INTERVAL }, async (agent) => {
+      // accounting off until the agent turns it on (--enable-delayacct): the container, started
+      // afterwards, is accounted
+      await withTaskDelayacct("0", async () => {
+        await withContainerAgent({
+          collectInterval: INTERVAL,
+          extraArgs: ["--enable-delayacct"],
+          extraPermissions: [`--allow-write=${HOST_SYSCTL}`],
+        }, async (agent) => {
+          equal(readTaskDelayacct(), "1", "the agent turned accounting on");
           // 6 MiB at 1 MiB/s: about 6 s waiting for the disk; the writer starts once the agent
           // sees the container (the trigger file), and its report lands in /data/dd.txt
           const name = await scope.run("dly-io", {

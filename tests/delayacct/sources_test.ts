@@ -185,3 +185,43 @@ Deno.test({
       }, ["unshare", "--pid", "--fork", "--kill-child"]));
   },
 });
+
+Deno.test({
+  name: "kernel: block I/O delay counts only for tasks started after accounting was turned on",
+  ignore: reason !== "",
+  async fn() {
+    const dir = Deno.makeTempDirSync({ dir: "/var/tmp", prefix: "osprey-t-dly-" });
+    // synchronous direct writes to a real disk: the writer waits for each one
+    const writer = (name: string) =>
+      new Deno.Command("dd", {
+        args: ["if=/dev/zero", `of=${dir}/${name}`, "bs=4k", "count=1000000", "oflag=direct,dsync"],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+    const kids: Deno.ChildProcess[] = [];
+    try {
+      using lib = openLibrary();
+      using ts = await lib.openTaskstats("");
+      await withTaskDelayacct("0", async () => {
+        const before = writer("before");
+        kids.push(before);
+        await new Promise((r) => setTimeout(r, 500));
+        await withTaskDelayacct("1", async () => {
+          const after = writer("after");
+          kids.push(after);
+          await new Promise((r) => setTimeout(r, 1500));
+          const [b, a] = await ts.query([before.pid, after.pid]);
+          equal(b.errno, 0);
+          equal(a.errno, 0);
+          equal(b.blkioDelayNs, 0n, "the writer started while off gains no block I/O delay");
+          ok(a.blkioDelayNs > 100_000_000n, `the one started after waited ${a.blkioDelayNs} ns`);
+          // the CPU delay is there for both
+          ok(b.cpuCount > 0n && a.cpuCount > 0n);
+        });
+      });
+    } finally {
+      await stopAll(kids);
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
