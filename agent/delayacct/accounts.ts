@@ -73,6 +73,10 @@ export class DelayAccounts {
    * @param r the reading
    */
   add(containerId: string, pid: number, startMs: number, r: DelayReading): void {
+    if (r.source === "taskstats" ? r.cpuNs === undefined : r.threads === undefined) {
+      this.keep(pid, startMs); // a reading without its value changes nothing
+      return;
+    }
     let p = this.#procs.get(pid);
     if (p !== undefined && p.startMs !== startMs) {
       this.restarts++;

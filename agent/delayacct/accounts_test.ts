@@ -73,3 +73,12 @@ Deno.test("DelayAccounts gives growth to the container a process moved to, and k
   a.forget("a");
   equal(a.totals("a"), undefined);
 });
+
+Deno.test("DelayAccounts takes a reading without its value as no change", () => {
+  const a = new DelayAccounts();
+  round(a, () => a.add("c", 10, 1, { source: "taskstats", cpuNs: 100 }));
+  round(a, () => a.add("c", 10, 1, { source: "taskstats" }));
+  equal(a.processCount, 1);
+  round(a, () => a.add("c", 10, 1, { source: "taskstats", cpuNs: 120 }));
+  equal(a.totals("c")?.cpuNs, 120);
+});

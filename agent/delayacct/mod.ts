@@ -26,6 +26,7 @@
 import {
   BpfError,
   decodeTaskstatsRecord,
+  Errno,
   errnoName,
   openLibrary,
   type OspreyLibrary,
@@ -67,6 +68,9 @@ export const DELAYACCT_FLAGS: readonly FlagSpec[] = [{
     "Only tasks started afterwards gain block I/O delays",
   group: "Kernel",
 }];
+
+/** Why taskstats is not used when the kernel refuses its queries. */
+const EPERM_REASON = "the kernel refuses taskstats queries (EPERM): the agent lacks CAP_NET_ADMIN";
 
 /** Processes whose schedstat files are read between two yields to the event loop. */
 const SCHEDSTAT_SLICE = 256;
@@ -175,6 +179,17 @@ class DelayCollector {
     this.#netns = ns.path;
     try {
       this.#socket = await this.#lib.openTaskstats(ns.path);
+      // the kernel checks CAP_NET_ADMIN per query: ask about ourselves once now, so the
+      // start-up table tells the truth
+      const [self] = await this.#socket.query([Deno.pid]);
+      if (self.errno === Errno.EPERM) {
+        this.taskstatsOff = EPERM_REASON;
+        this.#socket.close();
+        this.#socket = undefined;
+        this.#lib.close();
+        this.#lib = undefined;
+        return;
+      }
       this.#log.info("delayacct: taskstats socket open", {
         ...this.#socket.info(),
         namespace: ns.note,
@@ -182,7 +197,9 @@ class DelayCollector {
     } catch (err) {
       if (!(err instanceof BpfError)) throw err;
       this.taskstatsOff = err.message;
-      this.#lib.close();
+      this.#socket?.close();
+      this.#socket = undefined;
+      this.#lib?.close();
       this.#lib = undefined;
     }
   }
@@ -210,7 +227,15 @@ class DelayCollector {
     const a = this.accounts;
     a.beginRound();
     let records: Uint8Array[] | undefined;
-    if (taskstats && this.state.enabled) records = await this.#query(members);
+    if (taskstats && this.state.enabled) {
+      records = await this.#query(members);
+      if (records === undefined) {
+        // refused or broken this round: schedstat instead (a source change re-bases, so
+        // nothing jumps)
+        this.source = "schedstat";
+        this.#f.cpuFromSchedstat.labels().set(1);
+      }
+    }
     if (signal.aborted) return;
     const readBlkio = records !== undefined && this.state.enabled;
     if (readBlkio) this.#diskShown = true;
@@ -283,7 +308,7 @@ class DelayCollector {
           const first = decodeTaskstatsRecord(records, 0);
           if (first.errno === 1) {
             // the kernel refuses TASKSTATS_CMD_GET without CAP_NET_ADMIN
-            this.taskstatsOff = "taskstats refused (EPERM): the agent lacks CAP_NET_ADMIN";
+            this.taskstatsOff = EPERM_REASON;
             this.#log.warn(
               "delayacct: " + this.taskstatsOff + "; CPU delay from schedstat, " +
                 "no disk delay",

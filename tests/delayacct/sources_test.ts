@@ -225,3 +225,22 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "agent: without CAP_NET_ADMIN taskstats is refused and the table says why",
+  ignore: reason !== "",
+  async fn() {
+    await withTaskDelayacct("1", () =>
+      agentRun([], [], async (url, stderr) => {
+        const s = await waitFor("delayacct state metrics", async () => {
+          const s = await scrapeParsed(url);
+          return s.value("osprey_delayacct_enabled") === undefined ? undefined : s;
+        });
+        equal(s.value("osprey_delayacct_enabled"), 1);
+        equal(s.value("osprey_delayacct_cpu_from_schedstat"), 1);
+        equal(s.find("container_resources_disk_delay_seconds_total").length, 0);
+        const row = tableRow(stderr());
+        ok(row.includes("lacks CAP_NET_ADMIN"), row);
+      }, ["capsh", "--drop=cap_net_admin", "--", "-c", 'exec "$0" "$@"']));
+  },
+});
