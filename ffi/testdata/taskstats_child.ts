@@ -1,4 +1,4 @@
-// Run by ffi/taskstats_test.ts under `capsh --drop=cap_net_admin`: asks taskstats about itself
+// Run by ffi/taskstats_test.ts under `setpriv --bounding-set -net_admin`: asks taskstats about itself
 // and PID 1 and prints each record's errno as JSON.
 import { openLibrary } from "../lib.ts";
 
