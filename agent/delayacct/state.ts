@@ -55,13 +55,13 @@ export function parseSysctl(text: string): boolean | undefined {
   return t === "1" ? true : t === "0" ? false : undefined;
 }
 
-function readText(path: string): string | undefined {
+/** The file's text; undefined when it does not exist, "denied" when it may not be read. */
+function readText(path: string): string | undefined | "denied" {
   try {
     return Deno.readTextFileSync(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
-      return undefined;
-    }
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    if (err instanceof Deno.errors.PermissionDenied) return "denied";
     throw err;
   }
 }
@@ -74,9 +74,25 @@ function readText(path: string): string | undefined {
  */
 export function readDelayacctState(paths: HostPaths): DelayacctState {
   const sysText = readText(under(paths.proc, SYSCTL));
-  const sysctl = sysText === undefined ? undefined : parseSysctl(sysText);
   const cmdText = readText(under(paths.proc, "cmdline"));
-  const cmdline = cmdText === undefined ? "unset" : parseCmdline(cmdText);
+  const cmdline = cmdText === undefined || cmdText === "denied" ? "unset" : parseCmdline(cmdText);
+  if (sysText === "denied") {
+    return {
+      sysctl: undefined,
+      cmdline,
+      enabled: false,
+      reason: "kernel.task_delayacct unreadable (EACCES): taken as off",
+    };
+  }
+  const sysctl = sysText === undefined ? undefined : parseSysctl(sysText);
+  if (sysText !== undefined && sysctl === undefined) {
+    return {
+      sysctl,
+      cmdline,
+      enabled: false,
+      reason: `kernel.task_delayacct reads "${sysText.trim().slice(0, 20)}": taken as off`,
+    };
+  }
   return describeState(sysctl, cmdline);
 }
 
