@@ -31,6 +31,8 @@ export interface DelayReading {
   readonly threads?: ReadonlyMap<number, number>;
   /** taskstats: `blkio_delay_total`, ns; undefined when not read. */
   readonly blkioNs?: number;
+  /** taskstats: `blkio_count`, the block I/O waits that ended (with blkioNs). */
+  readonly blkioCount?: number;
 }
 
 interface ProcState {
@@ -40,6 +42,7 @@ interface ProcState {
   cpuNs: number;
   threads?: Map<number, number>;
   blkioNs?: number;
+  blkioCount?: number;
 }
 
 /** A container's totals, in ns (as a float: exact to the ns up to 104 days). */
@@ -57,10 +60,22 @@ export class DelayAccounts {
   pidReuses = 0;
   /** Processes whose pid came back with another start time. */
   restarts = 0;
+  /**
+   * Block I/O delay increases not added because they cannot be true: longer than the
+   * process's age for each wait that ended (see {@linkcode plausibleBlkio}).
+   */
+  implausible = 0;
+  #nowMs = 0;
 
-  /** Starts a round: processes not added or kept until {@linkcode endRound} are forgotten. */
-  beginRound(): void {
+  /**
+   * Starts a round: processes not added or kept until {@linkcode endRound} are forgotten.
+   *
+   * @param nowMs wall clock of the readings, in the registry's start-time clock (for the
+   *   plausibility check of block I/O delays)
+   */
+  beginRound(nowMs = Date.now()): void {
     this.#round++;
+    this.#nowMs = nowMs;
   }
 
   /**
@@ -91,8 +106,9 @@ export class DelayAccounts {
       p = { startMs, round: this.#round, source: r.source, cpuNs: 0 };
       this.#procs.set(pid, p);
       t.cpuNs += this.#takeCpu(p, r, true);
-      if (r.blkioNs !== undefined) t.blkioNs += r.blkioNs;
+      if (r.blkioNs !== undefined) t.blkioNs += this.#blkioGrowth(p, r.blkioNs, r.blkioCount);
       p.blkioNs = r.blkioNs;
+      p.blkioCount = r.blkioCount;
       return;
     }
     p.round = this.#round;
@@ -104,8 +120,14 @@ export class DelayAccounts {
       t.cpuNs += this.#takeCpu(p, r, true);
     }
     if (r.blkioNs !== undefined) {
-      if (p.blkioNs !== undefined) t.blkioNs += r.blkioNs - p.blkioNs;
+      if (p.blkioNs !== undefined) {
+        const waits = r.blkioCount !== undefined && p.blkioCount !== undefined
+          ? r.blkioCount - p.blkioCount
+          : undefined;
+        t.blkioNs += this.#blkioGrowth(p, r.blkioNs - p.blkioNs, waits);
+      }
       p.blkioNs = r.blkioNs;
+      p.blkioCount = r.blkioCount;
     }
   }
 
@@ -141,6 +163,13 @@ export class DelayAccounts {
     return t;
   }
 
+  /** The block I/O growth to add: `grown`, or 0 when it cannot be true (counted). */
+  #blkioGrowth(p: ProcState, grown: number, waits: number | undefined): number {
+    if (waits === undefined || plausibleBlkio(grown, waits, this.#nowMs - p.startMs)) return grown;
+    this.implausible++;
+    return 0;
+  }
+
   #wentDown(p: ProcState, r: DelayReading): boolean {
     if (r.source === "taskstats" && r.cpuNs !== undefined && r.cpuNs < p.cpuNs) return true;
     return r.blkioNs !== undefined && p.blkioNs !== undefined && r.blkioNs < p.blkioNs;
@@ -165,4 +194,23 @@ export class DelayAccounts {
     p.threads = next;
     return count ? grown : 0;
   }
+}
+
+/** Slack for the start time's resolution and the clocks' difference, ms. */
+const AGE_SLACK_MS = 1000;
+
+/**
+ * Whether a block I/O delay increase can be true. Each wait that ended (`blkio_count` grew by
+ * one) lasted at most as long as the process has existed, so `grownNs` is at most `waits` times
+ * its age. The kernel breaks this when a wait began while accounting was off and ended after it
+ * was turned on: the wait's recorded start is then 0 and it counts as the whole time since
+ * boot (seen once on 6.18 as a 16,487 s jump for a container started seconds before).
+ *
+ * @param grownNs the increase of `blkio_delay_total`, ns
+ * @param waits the increase of `blkio_count`
+ * @param ageMs the process's age, ms
+ */
+export function plausibleBlkio(grownNs: number, waits: number, ageMs: number): boolean {
+  if (grownNs <= 0) return true;
+  return grownNs <= Math.max(0, waits) * (Math.max(0, ageMs) + AGE_SLACK_MS) * 1e6;
 }

@@ -1,5 +1,5 @@
 import { equal } from "node:assert/strict";
-import { DelayAccounts } from "./accounts.ts";
+import { DelayAccounts, plausibleBlkio } from "./accounts.ts";
 
 function round(a: DelayAccounts, fn: () => void): void {
   a.beginRound();
@@ -81,4 +81,38 @@ Deno.test("DelayAccounts takes a reading without its value as no change", () => 
   equal(a.processCount, 1);
   round(a, () => a.add("c", 10, 1, { source: "taskstats", cpuNs: 120 }));
   equal(a.totals("c")?.cpuNs, 120);
+});
+
+Deno.test("DelayAccounts drops a block I/O jump longer than the process's age per wait", () => {
+  const a = new DelayAccounts();
+  const now = 1_000_000;
+  a.beginRound(now);
+  // started 5 s ago, 10 waits of 0.2 s: plausible
+  a.add("c", 10, now - 5000, { source: "taskstats", cpuNs: 1, blkioNs: 2e9, blkioCount: 10 });
+  a.endRound();
+  equal(a.totals("c")?.blkioNs, 2e9);
+  // one more wait that "lasted" since boot (16,487 s) in a process 6 s old: not added
+  a.beginRound(now + 1000);
+  a.add("c", 10, now - 5000, {
+    source: "taskstats",
+    cpuNs: 1,
+    blkioNs: 2e9 + 16_487e9,
+    blkioCount: 11,
+  });
+  a.endRound();
+  equal(a.totals("c")?.blkioNs, 2e9);
+  equal(a.implausible, 1);
+  // later growth counts again from the new baseline
+  a.beginRound(now + 2000);
+  a.add("c", 10, now - 5000, {
+    source: "taskstats",
+    cpuNs: 1,
+    blkioNs: 2.5e9 + 16_487e9,
+    blkioCount: 12,
+  });
+  a.endRound();
+  equal(a.totals("c")?.blkioNs, 2.5e9);
+  equal(plausibleBlkio(5e9, 1, 4000), true); // one 5 s wait in a 4 s old process: within slack
+  equal(plausibleBlkio(6e9, 1, 4000), false);
+  equal(plausibleBlkio(1, 0, 4000), false); // growth without a wait that ended
 });

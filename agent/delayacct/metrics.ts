@@ -19,6 +19,7 @@ export class DelayFamilies {
   readonly readErrors: Counter<readonly string[]>;
   readonly queryFailures: Counter<readonly string[]>;
   readonly pidReuses: Counter<readonly string[]>;
+  readonly implausible: Counter<readonly string[]>;
 
   constructor(r: Registry) {
     this.cpuDelay = r.counter({
@@ -70,6 +71,14 @@ export class DelayFamilies {
         "start time (restart) or their counter went down (reuse)",
       labelNames: ["kind"],
     });
+    this.implausible = r.counter({
+      name: "osprey_delayacct_implausible_total",
+      help: "Block I/O delay increases not added because they cannot be true (longer than the " +
+        "process has existed, for each wait that ended): the kernel counts a wait that began " +
+        "before accounting was turned on as lasting since boot",
+      labelNames: [],
+    });
+    this.implausible.labels();
     this.processes.labels();
     for (const k of ["restart", "reuse"]) this.pidReuses.labels(k);
   }

@@ -225,7 +225,7 @@ class DelayCollector {
       view.forEachProcess((pid, startMs) => members.push({ containerId: view.id, pid, startMs }));
     }
     const a = this.accounts;
-    a.beginRound();
+    a.beginRound(Date.now());
     let records: Uint8Array[] | undefined;
     if (taskstats && this.state.enabled) {
       records = await this.#query(members);
@@ -244,6 +244,7 @@ class DelayCollector {
       const m = members[i];
       let cpuNs: number | undefined;
       let blkioNs: number | undefined;
+      let blkioCount: number | undefined;
       if (records !== undefined) {
         const r = decodeTaskstatsRecord(
           records[Math.floor(i / TASKSTATS_MAX_PIDS)],
@@ -255,10 +256,18 @@ class DelayCollector {
           continue;
         }
         cpuNs = Number(r.cpuDelayNs);
-        if (readBlkio) blkioNs = Number(r.blkioDelayNs);
+        if (readBlkio) {
+          blkioNs = Number(r.blkioDelayNs);
+          blkioCount = Number(r.blkioCount);
+        }
       }
       if (this.source === "taskstats") {
-        a.add(m.containerId, m.pid, m.startMs, { source: "taskstats", cpuNs, blkioNs });
+        a.add(m.containerId, m.pid, m.startMs, {
+          source: "taskstats",
+          cpuNs,
+          blkioNs,
+          blkioCount,
+        });
         continue;
       }
       if (i % SCHEDSTAT_SLICE === SCHEDSTAT_SLICE - 1) {
@@ -284,6 +293,7 @@ class DelayCollector {
     this.#f.processes.labels().set(a.processCount);
     this.#f.pidReuses.labels("restart").set(a.restarts);
     this.#f.pidReuses.labels("reuse").set(a.pidReuses);
+    this.#f.implausible.labels().set(a.implausible);
 
     for (const view of directory.containers()) {
       if (!view.visible || view.removed) continue;
