@@ -21,6 +21,7 @@ import { processEventsModule } from "./process_events/mod.ts";
 import { containersModule } from "./containers/mod.ts";
 import { netModule } from "./net/mod.ts";
 import { cloudModule, configureCloud } from "./cloud/mod.ts";
+import { delayacctModule } from "./delayacct/mod.ts";
 import { selfModule } from "./self/mod.ts";
 import {
   createApp,
@@ -67,6 +68,7 @@ function moduleList(logStats: Parameters<typeof selfModule>[1]): ModuleSpec[] {
     containersModule,
     netModule,
     cloudModule,
+    delayacctModule,
   ];
 }
 

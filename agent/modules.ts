@@ -35,10 +35,15 @@ export interface ModuleContext {
 export interface ModuleInstance {
   /** Collectors the scheduler should run for this module. */
   readonly collectors?: readonly Collector[];
+  /**
+   * What the start-up table says about a module that is on (its REASON column), e.g. which
+   * source its numbers come from; empty when there is nothing to say.
+   */
+  readonly note?: string;
+  /** Its TO ENABLE column while on: what would make it do more (e.g. a flag). */
+  readonly hint?: string;
   /** Resolves once the module is fully up (e.g. BPF programs attached). */
   readonly ready?: Promise<void>;
-  /** What the start-up table says about a running module (e.g. "no cloud vendor ..."). */
-  readonly note?: string;
   /** Releases everything the module holds; must finish within a few seconds. */
   stop(): Promise<void> | void;
 }
@@ -192,7 +197,7 @@ export async function startModules(
           log.error("module failed after start", { error: err });
         }));
       }
-      record({ module: spec.name, state: "on", reason: inst.note ?? "", enable: "" });
+      record({ module: spec.name, state: "on", reason: inst.note ?? "", enable: inst.hint ?? "" });
     } catch (err) {
       log.error("module failed to start", { error: err });
       record({

@@ -31,6 +31,7 @@ const ERRNO_NAMES: Readonly<Record<number, string>> = {
   38: "ENOSYS",
   61: "ENODATA",
   71: "EPROTO",
+  74: "EBADMSG",
   90: "EMSGSIZE",
   95: "EOPNOTSUPP",
   97: "EAFNOSUPPORT",

@@ -13,6 +13,7 @@ import {
   ProgramKind,
 } from "./symbols.ts";
 import { NAT_EXPECTED_CONSTANTS, NAT_EXPECTED_LAYOUT } from "./nat.ts";
+import { TASKSTATS_EXPECTED_CONSTANTS, TASKSTATS_EXPECTED_LAYOUT } from "./taskstats.ts";
 import { builtLibrary, libraryIgnoreReason } from "./_test_util.ts";
 
 const ignoreReason = libraryIgnoreReason();
@@ -63,12 +64,14 @@ Deno.test({
       ...TCP_EXPECTED_LAYOUT,
       ...EXPECTED_PING_LAYOUT,
       ...NAT_EXPECTED_LAYOUT,
+      ...TASKSTATS_EXPECTED_LAYOUT,
     });
   },
 });
 
 Deno.test({
-  name: "osp_layout() constants match records.ts, symbols.ts, tcp_records.ts, ping.ts and nat.ts",
+  name:
+    "osp_layout() constants match records.ts, symbols.ts, tcp_records.ts, ping.ts, nat.ts and taskstats.ts",
   ignore: ignoreReason !== "",
   fn() {
     using lib = openLibrary(builtLibrary());
@@ -79,6 +82,7 @@ Deno.test({
       ...ABI_CONSTANTS,
       ...EXPECTED_PING_CONSTANTS,
       ...NAT_EXPECTED_CONSTANTS,
+      ...TASKSTATS_EXPECTED_CONSTANTS,
     });
   },
 });

@@ -16,6 +16,7 @@ import type { Native } from "./_native.ts";
 import { ping, type PingOptions, type PingResult } from "./ping.ts";
 import { RawFile } from "./raw_file.ts";
 import { type NatWatcher, type NatWatcherOptions, openNatWatcher } from "./nat.ts";
+import { openTaskstats, type TaskstatsSocket } from "./taskstats.ts";
 import {
   FILE_STAT_SIZE,
   ObjectKindCode,
@@ -78,6 +79,7 @@ export class OspreyLibrary {
   #objects = new Set<BpfObject>();
   #files = new Set<RawFile>();
   #nats = new Set<NatWatcher>();
+  #taskstats = new Set<TaskstatsSocket>();
   #closed = false;
   #inflight = 0;
   #unloadWhenIdle = false;
@@ -269,6 +271,32 @@ export class OspreyLibrary {
   }
 
   /**
+   * Open a taskstats socket (generic netlink TASKSTATS) for delay accounting, on Deno's
+   * blocking pool. The family answers only in the initial network namespace: pass the host's
+   * namespace file when the agent runs in another one, and the library's own thread enters it
+   * to create the socket (CAP_SYS_ADMIN, and CAP_SYS_PTRACE to open another process's
+   * `/proc/<pid>/ns/net`). Queries need CAP_NET_ADMIN (the kernel marks the command
+   * GENL_ADMIN_PERM).
+   *
+   * @param netns the host's network namespace file (`<proc>/1/ns/net`), or "" for the caller's
+   * @returns the socket; the library closes it if you do not
+   * @throws {BpfError} ENOENT (no such path, or no TASKSTATS family in that namespace),
+   *   EINVAL (not a network namespace), EPERM (setns refused)
+   */
+  async openTaskstats(netns: string): Promise<TaskstatsSocket> {
+    this.#assertOpen("open taskstats");
+    const s = await openTaskstats(this.#native, netns, (x) => this.#taskstats.delete(x));
+    if (this.#closed) {
+      s.close();
+      throw new BpfError("open taskstats", Errno.EBADF, {
+        detail: "the library was closed while the socket opened",
+      });
+    }
+    this.#taskstats.add(s);
+    return s;
+  }
+
+  /**
    * Close every file, object (detaching its programs, closing its rings) and NAT watcher,
    * then unload the library, once no nonblocking call is still running in it. Idempotent.
    * Close every file and object (detaching its programs, closing its rings), then
@@ -327,6 +355,7 @@ export class OspreyLibrary {
     for (const file of [...this.#files]) file.close();
     for (const obj of [...this.#objects]) obj.close();
     for (const w of [...this.#nats]) w.close();
+    for (const t of [...this.#taskstats]) t.close();
     if (this.#inflight === 0) this.#unload();
     else this.#unloadWhenIdle = true;
   }

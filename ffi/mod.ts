@@ -88,6 +88,18 @@ export {
   type NatWatcherInfo,
   type NatWatcherOptions,
 } from "./nat.ts";
+export {
+  decodeTaskstatsAnswer,
+  decodeTaskstatsRecord,
+  decodeTaskstatsRecords,
+  encodePids,
+  TASKSTATS_MAX_PIDS,
+  TASKSTATS_RECORD_SIZE,
+  type TaskstatsInfo,
+  type TaskstatsRecord,
+  TaskstatsRecordFlag,
+  TaskstatsSocket,
+} from "./taskstats.ts";
 export { addressBytes, formatAddress, type IpAddress, parseIpAddress } from "./ip_address.ts";
 export { ABI_VERSION, FILE_STAT_SIZE } from "./symbols.ts";
 export {

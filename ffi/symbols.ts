@@ -3,8 +3,8 @@
  * parameter carries the C declaration it stands for. Only numbers and
  * caller-owned buffers cross, so `--allow-ffi` can be scoped to the library.
  *
- * `osp_ring_wait`, `osp_bench_produce`, `osp_ping`, `osp_nat_open` and
- * `osp_file_read` block, so they run on Deno's blocking pool
+ * `osp_ring_wait`, `osp_bench_produce`, `osp_ping`, `osp_nat_open`,
+ * `osp_taskstats_open`, `osp_taskstats_query` and `osp_file_read` block, so they run on Deno's blocking pool
  * (`nonblocking: true`); everything else is a quick sync call.
  *
  * @module
@@ -258,13 +258,56 @@ export const symbols = {
     ],
     result: "i32",
   },
+  osp_taskstats_open: {
+    parameters: [
+      "buffer", // const uint8_t *netns_path (NUL-terminated, "" = the caller's)
+    ],
+    result: "i32",
+    nonblocking: true, // may start a thread that enters the namespace
+  },
+  osp_taskstats_info: {
+    parameters: [
+      "i32", // int h
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
+  osp_taskstats_query: {
+    parameters: [
+      "i32", // int h
+      "buffer", // const uint8_t *pids (count uint32_t)
+      "u32", // uint32_t count
+      "buffer", // uint8_t *records (struct osp_taskstats_record each)
+      "u32", // uint32_t cap
+      "u32", // uint32_t flags (enum osp_taskstats_flags)
+    ],
+    result: "i32",
+    nonblocking: true, // a few hundred system calls for 10,000 pids
+  },
+  osp_taskstats_decode: {
+    parameters: [
+      "buffer", // const uint8_t *msg
+      "u32", // uint32_t len
+      "u32", // uint32_t family
+      "buffer", // uint8_t *record
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
+  osp_taskstats_close: {
+    parameters: [
+      "i32", // int h
+    ],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded library's typed symbols. */
 export type OspreySymbols = Deno.DynamicLibrary<typeof symbols>["symbols"];
 
 /** ABI version these bindings were written for (OSP_ABI_VERSION). */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /** OSP_FILE_STAT_SIZE: bytes osp_file_read() describes a file in. */
 export const FILE_STAT_SIZE = 48;

@@ -226,6 +226,11 @@ export interface ContainerView {
   readonly dirs: CgroupDirs | undefined;
   /** A live pid (for `<proc>/<pid>/mountinfo` and `/root`), or undefined. */
   anyPid(): number | undefined;
+  /**
+   * Calls `fn` with each live process the registry places in the container: its pid and its
+   * start time (wall-clock ms; a pid reused by another process comes with another start).
+   */
+  forEachProcess(fn: (pid: number, startMs: number) => void): void;
   readonly metadata?: ContainerMetadata;
   /** True once the container was removed (its series are gone; setting any would leak). */
   readonly removed: boolean;
@@ -256,12 +261,23 @@ class Container implements ContainerView {
   /** The label values of its `container_info` series, to replace it when they change. */
   infoKey = "";
   removed = false;
+  readonly #procs: ReadonlyMap<number, Proc>;
 
-  constructor(id: string, appId: string, createdAt: number) {
+  constructor(id: string, appId: string, createdAt: number, procs: ReadonlyMap<number, Proc>) {
     this.id = id;
     this.appId = appId;
     this.createdAt = createdAt;
     this.series = new SeriesOwner(id, appId);
+    this.#procs = procs;
+  }
+
+  forEachProcess(fn: (pid: number, startMs: number) => void): void {
+    for (const e of this.entries) {
+      for (const pid of e.pids) {
+        const p = this.#procs.get(pid);
+        if (p !== undefined) fn(pid, p.startMs);
+      }
+    }
   }
 
   get live(): boolean {
@@ -1067,7 +1083,7 @@ export class ContainerRegistry {
     }
     if (c === undefined) {
       const created = starts.length > 0 ? Math.min(...starts) : now;
-      c = new Container(id, printableHostPath(ident.appId), created);
+      c = new Container(id, printableHostPath(ident.appId), created, this.#procs);
       this.#containers.set(id, c);
     }
     if (md !== undefined) {

@@ -18,8 +18,8 @@
  * - text outputs are NUL-terminated and cut to the buffer; binary outputs are
  *   little-endian (host order on every supported target).
  *
- * Threads: osp_ring_wait(), osp_bench_produce(), osp_ping(), osp_nat_open() and
- * osp_file_read() block and are meant to run on another thread (Deno:
+ * Threads: osp_ring_wait(), osp_bench_produce(), osp_ping(), osp_nat_open(),
+ * osp_taskstats_open(), osp_taskstats_query() and osp_file_read() block and are meant to run on another thread (Deno:
  * nonblocking: true); every other call is quick.
  * Closing a handle while another thread waits on it is safe: the waiter is
  * woken and returns -ECANCELED, and memory is freed when it leaves.
@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 /** Bumped on every incompatible ABI change; ffi/lib.ts checks it. */
-#define OSP_ABI_VERSION 2
+#define OSP_ABI_VERSION 3
 
 /** Objects osp_object_open() can open; their BPF code is embedded. */
 enum osp_object_kind {
@@ -523,6 +523,112 @@ OSP_API int osp_nat_close(int h);
  */
 OSP_API int osp_file_read(const uint8_t *path, uint32_t path_len, uint64_t offset, uint8_t *buf,
 			  uint32_t len, uint8_t *st, uint32_t st_cap);
+
+/* --- delay accounting: netlink taskstats (taskstats.c) --- */
+
+/** Most pids one osp_taskstats_query() call takes. */
+#define OSP_TASKSTATS_MAX_PIDS 65536
+
+/** osp_taskstats_query() flags. */
+enum osp_taskstats_flags {
+	/**
+	 * Also ask for each pid's begin time (a second request per pid, the
+	 * PID command for the thread group leader): fills btime and elapsed_us.
+	 */
+	OSP_TASKSTATS_START = 1u << 0,
+};
+
+/** osp_taskstats_record.flags bits. */
+enum osp_taskstats_record_flags {
+	OSP_TASKSTATS_R_DELAYS = 1u << 0, /**< tgid, counts, delays and run time are set */
+	OSP_TASKSTATS_R_START = 1u << 1,  /**< btime and elapsed_us are set */
+};
+
+/**
+ * One answer of osp_taskstats_query(), at its pid's index: 72 bytes. The
+ * delay and run-time fields are the thread group's: its live threads plus
+ * what its exited threads left behind. All zero while delay accounting is
+ * off (kernel.task_delayacct=0, the default since Linux 5.14).
+ */
+struct osp_taskstats_record {
+	uint32_t pid;  /**< as asked */
+	uint32_t tgid; /**< the thread group answered for (the kernel's TASKSTATS_TYPE_TGID) */
+	/**
+	 * 0, or -errno for this pid alone: -ESRCH no such process (exited),
+	 * -EINVAL pid 0 or above INT32_MAX (not asked), -EMSGSIZE the answer
+	 * was truncated, -EBADMSG a malformed answer, -ENOBUFS no answer (the
+	 * receive buffer overran, also when asked again), or the kernel's
+	 * error (-EPERM without CAP_NET_ADMIN)
+	 */
+	int32_t error;
+	uint16_t flags;		  /**< OSP_TASKSTATS_R_* */
+	uint16_t version;	  /**< struct taskstats version the kernel answered with */
+	uint64_t cpu_count;	  /**< cpu_count: times it waited for a CPU */
+	uint64_t cpu_delay_ns;	  /**< cpu_delay_total: runnable, waiting for a CPU */
+	uint64_t blkio_count;	  /**< blkio_count */
+	uint64_t blkio_delay_ns;  /**< blkio_delay_total: waiting for synchronous block I/O */
+	uint64_t cpu_run_real_ns; /**< cpu_run_real_total: user + system time */
+	uint64_t btime;		  /**< with OSP_TASKSTATS_START: begin time, s since 1970 */
+	uint64_t elapsed_us;	  /**< with OSP_TASKSTATS_START: µs since it began */
+};
+
+/**
+ * @brief Open a taskstats (generic netlink TASKSTATS) socket.
+ *
+ * The family exists only in the initial network namespace. With a path, a
+ * thread of the library's own enters that namespace (setns, CAP_SYS_ADMIN)
+ * and creates the socket there; the socket keeps it, and queries then run
+ * on any thread. Blocks briefly: call it from another thread.
+ *
+ * @param netns_path NUL-terminated path of the host's network namespace
+ *   file (e.g. /host/proc/1/ns/net), or "" for the caller's own
+ * @return handle > 0; -ENOENT no such path, or no TASKSTATS family in that
+ *   namespace (not the initial one, or no CONFIG_TASKSTATS); -EINVAL not a
+ *   network namespace; -EPERM setns refused; message in osp_last_error()
+ */
+OSP_API int osp_taskstats_open(const uint8_t *netns_path);
+
+/**
+ * @brief Describe the socket as "key=value\n" lines: netns, netns_inode
+ * (of the socket's namespace), family_id, rcvbuf, batch.
+ */
+OSP_API int osp_taskstats_info(int h, uint8_t *buf, uint32_t cap);
+
+/**
+ * @brief Ask for the statistics of a batch of processes (thread groups).
+ *
+ * Requests are sent many to a datagram and answers matched by sequence
+ * number, so 10,000 pids take a few hundred system calls. What fails for
+ * one pid is that record's error; the call fails only as a whole for bad
+ * arguments or a broken socket. One query at a time per handle (others
+ * wait). Blocks: call it from another thread.
+ *
+ * @param pids count uint32_t pids (host order, any alignment), in the
+ *   caller's PID namespace
+ * @param count at most OSP_TASKSTATS_MAX_PIDS
+ * @param records receives count struct osp_taskstats_record
+ * @param cap bytes of records
+ * @param flags enum osp_taskstats_flags
+ * @return records without an error; -EBADF stale handle, -ENOSPC short
+ *   records, -E2BIG too many pids, -EINVAL bad flags, or -errno of the socket
+ */
+OSP_API int osp_taskstats_query(int h, const uint8_t *pids, uint32_t count, uint8_t *records,
+				uint32_t cap, uint32_t flags);
+
+/**
+ * @brief Decode one taskstats answer (a netlink message as received) into a
+ * record, the way osp_taskstats_query() does: for tests of malformed and
+ * truncated answers. The record is read first and updated (error set on
+ * failure).
+ * @param family the TASKSTATS family id to expect, or 0 for any
+ * @return 0, or the record's new -errno (-EMSGSIZE truncated, -EBADMSG
+ *   malformed, the kernel's error for an NLMSG_ERROR); -ENOSPC short record
+ */
+OSP_API int osp_taskstats_decode(const uint8_t *msg, uint32_t len, uint32_t family,
+				 uint8_t *record, uint32_t cap);
+
+/** @brief Close the socket and free the handle; idempotent. */
+OSP_API int osp_taskstats_close(int h);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <linux/taskstats.h>
 
 #include "internal.h"
 #include "proc.h"
@@ -235,6 +238,42 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	CONST(OSP_NAT_R_SEEDED);
 	CONST(OSP_NAT_R_UNVERIFIED);
 	CONST(OSP_NAT_R_BAD_QUERY);
+
+	STRUCT(osp_taskstats_record);
+	FIELD(osp_taskstats_record, pid);
+	FIELD(osp_taskstats_record, tgid);
+	FIELD(osp_taskstats_record, error);
+	FIELD(osp_taskstats_record, flags);
+	FIELD(osp_taskstats_record, version);
+	FIELD(osp_taskstats_record, cpu_count);
+	FIELD(osp_taskstats_record, cpu_delay_ns);
+	FIELD(osp_taskstats_record, blkio_count);
+	FIELD(osp_taskstats_record, blkio_delay_ns);
+	FIELD(osp_taskstats_record, cpu_run_real_ns);
+	FIELD(osp_taskstats_record, btime);
+	FIELD(osp_taskstats_record, elapsed_us);
+	CONST(OSP_TASKSTATS_MAX_PIDS);
+	CONST(OSP_TASKSTATS_START);
+	CONST(OSP_TASKSTATS_R_DELAYS);
+	CONST(OSP_TASKSTATS_R_START);
+	/* the kernel's answer, for tests that build one (fields only ever appended) */
+	FIELD(taskstats, version);
+	FIELD(taskstats, cpu_count);
+	FIELD(taskstats, cpu_delay_total);
+	FIELD(taskstats, blkio_count);
+	FIELD(taskstats, blkio_delay_total);
+	FIELD(taskstats, cpu_run_real_total);
+	FIELD(taskstats, cpu_run_virtual_total);
+	FIELD(taskstats, ac_btime);
+	FIELD(taskstats, ac_etime);
+	FIELD(taskstats, ac_btime64);
+	CONST(TASKSTATS_CMD_NEW);
+	CONST(TASKSTATS_TYPE_PID);
+	CONST(TASKSTATS_TYPE_TGID);
+	CONST(TASKSTATS_TYPE_STATS);
+	CONST(TASKSTATS_TYPE_AGGR_PID);
+	CONST(TASKSTATS_TYPE_AGGR_TGID);
+	CONST(NLMSG_ERROR);
 
 	if (t.overflow)
 		return -ENOSPC; /* t.b has room to spare; grow it with the list */

@@ -27,6 +27,8 @@ export interface ContainerAgentOptions {
   /** `--container-rescan-interval` (/proc rescan and dead-container collection), default "1s". */
   rescanInterval?: string;
   extraArgs?: string[];
+  /** Deno permission flags added to {@linkcode AGENT_PERMISSIONS}, e.g. one `--allow-write`. */
+  extraPermissions?: string[];
 }
 
 /** Runs `agent/host_view.sh` (idempotent): `-P=agent` reads /proc and /sys through it. */
@@ -56,7 +58,10 @@ export function containerAgentArgs(o: ContainerAgentOptions = {}): string[] {
 /** Starts the agent, waits for /readyz and checks that the containers module is on. */
 export async function startContainerAgent(o: ContainerAgentOptions = {}): Promise<AgentProcess> {
   await ensureHostView();
-  const agent = startAgent({ permissions: AGENT_PERMISSIONS, args: containerAgentArgs(o) });
+  const agent = startAgent({
+    permissions: [...AGENT_PERMISSIONS, ...(o.extraPermissions ?? [])],
+    args: containerAgentArgs(o),
+  });
   try {
     await agent.waitReady();
     await waitFor('osprey_module_state{module="containers",state="on"} 1', async () => {
