@@ -59,10 +59,19 @@ const KNOWN = new Set([
   "agent-v8-flags",
   "summarize",
 ]);
+const USAGE = `Usage (root; podman, runc, busybox-static, gcc, libc6-dev; see bench/soak/README.md):
+  deno task bench:soak [--duration=1h] [--warmup=5m] [--containers=20] [--scrape-every=1s]
+    [--sample-every=10s] [--max-growth=5] [--churn=30s] [--short] [--out=<dir>]
+    [--agent-v8-flags=<flags>] [-- <extra agent flags>]
+  deno task bench:soak --summarize=<samples.csv> [--warmup=5m] [--max-growth=5]`;
+if (OWN_ARGS.includes("--help") || OWN_ARGS.includes("-h")) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
 for (const a of OWN_ARGS) {
   const name = a.replace(/^--/, "").replace(/=.*$/, "");
   if (!a.startsWith("--") || !KNOWN.has(name)) {
-    console.error(`soak: unknown argument ${a} (agent flags go after --)`);
+    console.error(`soak: unknown argument ${a} (agent flags go after --)\n${USAGE}`);
     Deno.exit(2);
   }
 }
