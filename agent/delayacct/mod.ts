@@ -345,10 +345,14 @@ class DelayCollector {
   }
 }
 
-/** The start-up table's words for the state and the sources. */
+/**
+ * The start-up table's words for the state and the sources. `missingGrant` is the write grant
+ * `--enable-delayacct` lacked (then the TO ENABLE column names it instead of the flag).
+ */
 export function describeSources(
   state: DelayacctState,
   taskstatsOff: string,
+  missingGrant?: string,
 ): { note: string; hint: string } {
   const sources = state.enabled && taskstatsOff === ""
     ? "CPU and disk delay from taskstats"
@@ -356,7 +360,9 @@ export function describeSources(
       (taskstatsOff === "" ? "" : ` (no taskstats: ${taskstatsOff})`);
   return {
     note: `${state.enabled ? "on" : "off"}: ${state.reason}; ${sources}`,
-    hint: state.enabled ? "" : "--enable-delayacct (or delayacct on the kernel command line)",
+    hint: state.enabled
+      ? ""
+      : missingGrant ?? "--enable-delayacct (or delayacct on the kernel command line)",
   };
 }
 
@@ -384,9 +390,11 @@ export const delayacctModule: ModuleSpec = {
       throw new Error("the delayacct module needs the containers module, which is not running");
     }
     let state = readDelayacctState(paths);
+    let missingGrant: string | undefined;
     if (flags["enable-delayacct"] === true && !state.enabled) {
       const need = sysctlWriteNeed(paths);
       if (!granted(need.descriptor)) {
+        missingGrant = need.flag;
         log.warn("delayacct: --enable-delayacct needs a write grant; delay accounting stays off", {
           grant: need.flag,
         });
@@ -407,7 +415,7 @@ export const delayacctModule: ModuleSpec = {
     const families = new DelayFamilies(ctx.registry);
     const c = new DelayCollector(paths, log, families, state);
     await c.open();
-    const { note, hint } = describeSources(state, c.taskstatsOff);
+    const { note, hint } = describeSources(state, c.taskstatsOff, missingGrant);
     log.info("delayacct: sources", { state: note });
     const unsubscribe = containerDirectory.current!.onContainerRemoved((v) =>
       c.accounts.forget(v.id)

@@ -17,6 +17,10 @@ import { DelayAccounts } from "../../agent/delayacct/accounts.ts";
 import { readMainThreadRunDelay, readThreadRunDelays } from "../../agent/delayacct/schedstat.ts";
 import { flag } from "../_args.ts";
 
+if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+  console.log("Usage (root): deno task bench:delayacct [--processes=10000] [--rounds=10]");
+  Deno.exit(0);
+}
 const N = Number(flag("processes", "10000"));
 const ROUNDS = Number(flag("rounds", "10"));
 if (!Number.isInteger(N) || N < 1 || !Number.isInteger(ROUNDS) || ROUNDS < 1) {
@@ -58,7 +62,8 @@ async function killCgroup(dir: string): Promise<void> {
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 function cpuMs(): number {
@@ -168,7 +173,12 @@ try {
   console.log(
     `taskstats with begin times (two requests per pid): ${median(startMs).toFixed(1)} ms median`,
   );
-  console.log(`ratio: taskstats is ${(ss50 / ts50).toFixed(2)}x faster than /proc/<pid>/schedstat`);
+  const ratio = ss50 / ts50;
+  console.log(
+    ratio >= 1
+      ? `ratio: taskstats is ${ratio.toFixed(2)}x faster than /proc/<pid>/schedstat`
+      : `ratio: taskstats is ${(1 / ratio).toFixed(2)}x slower than /proc/<pid>/schedstat`,
+  );
 } finally {
   if (shell) {
     await killCgroup(dir);
