@@ -43,6 +43,7 @@ import type { Logger } from "../log.ts";
 import type { ModuleInstance, ModuleSpec, PermissionNeed } from "../modules.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
+import { netNamespaceInode } from "../identity/namespaces.ts";
 import { type CpuSource, DelayAccounts } from "./accounts.ts";
 import { DelayFamilies } from "./metrics.ts";
 import { readThreadRunDelays } from "./schedstat.ts";
@@ -85,23 +86,14 @@ function granted(d: Deno.PermissionDescriptor): boolean {
   return Deno.permissions.querySync(d).state === "granted";
 }
 
-function netnsInode(paths: HostPaths, pid: number | "self"): number {
-  try {
-    const m = /^net:\[(\d+)\]$/.exec(Deno.readLinkSync(under(paths.proc, `${pid}/ns/net`)));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
 /**
  * Where the taskstats socket must be made: "" (the agent's own namespace) when it is the
  * host's, the host's namespace file when not, and "" with `unknown` when the host's cannot be
  * read (some sandboxes refuse even root `<proc>/1/ns/*`): then the agent tries its own.
  */
 export function taskstatsNamespace(paths: HostPaths): { path: string; note: string } {
-  const own = netnsInode(paths, "self");
-  const host = netnsInode(paths, 1);
+  const own = netNamespaceInode(paths, "self");
+  const host = netNamespaceInode(paths, 1);
   if (host === 0 || own === 0) {
     return { path: "", note: "cannot tell the host's network namespace; trying the agent's" };
   }

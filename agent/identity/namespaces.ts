@@ -42,3 +42,21 @@ export async function sharesHostNamespace(
   if (own === undefined || host === undefined) return undefined;
   return own === host;
 }
+
+/** Inode of a namespace link's text (`net:[4026531840]`), 0 when it is not one. */
+export function namespaceInode(link: string): number {
+  const m = /^[a-z]+:\[(\d+)\]$/.exec(link);
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * Inode of `<proc>/<pid>/ns/net` (the network namespace), 0 when it cannot be read (the
+ * process is gone, or `<proc>/1` refuses even root in some sandboxes).
+ */
+export function netNamespaceInode(paths: HostPaths, pid: number | "self"): number {
+  try {
+    return namespaceInode(Deno.readLinkSync(under(paths.proc, `${pid}/ns/net`)));
+  } catch {
+    return 0;
+  }
+}

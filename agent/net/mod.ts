@@ -41,6 +41,7 @@ import { parseErrors } from "../parse_errors.ts";
 import type { Logger } from "../log.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
+import { netNamespaceInode } from "../identity/namespaces.ts";
 import {
   isLinkLocalUnicast,
   isLoopback,
@@ -146,20 +147,6 @@ function bpfWanted(flags: FlagValues, paths: HostPaths): boolean {
     Deno.permissions.querySync({ name: "ffi", path: libraryPath() }).state === "granted";
 }
 
-/** Inode of a namespace link (`net:[4026531840]`), 0 when unreadable. */
-export function namespaceInode(link: string): number {
-  const m = /^[a-z]+:\[(\d+)\]$/.exec(link);
-  return m ? Number(m[1]) : 0;
-}
-
-function readNetns(paths: HostPaths, pid: number | "self"): number {
-  try {
-    return namespaceInode(Deno.readLinkSync(under(paths.proc, `${pid}/ns/net`)));
-  } catch {
-    return 0;
-  }
-}
-
 /** How often connections and listens are checked against `/proc` (the reference: 10 min). */
 const RECONCILE_MS = 600_000;
 /** The same without BPF, where `/proc` is the only source. */
@@ -185,8 +172,8 @@ export const netModule: ModuleSpec = {
     if (directory === undefined) {
       throw new Error("the net module needs the containers module, which is not running");
     }
-    const ownNetns = readNetns(paths, "self");
-    let hostNetns = readNetns(paths, 1);
+    const ownNetns = netNamespaceInode(paths, "self");
+    let hostNetns = netNamespaceInode(paths, 1);
     if (hostNetns === 0) {
       // some sandboxes refuse even root the namespace links of PID 1 (EACCES)
       hostNetns = ownNetns;
@@ -417,7 +404,7 @@ function pingSources(
     if (net === undefined) continue;
     const pid = view.anyPid();
     if (pid === undefined) continue;
-    const ns = readNetns(paths, pid);
+    const ns = netNamespaceInode(paths, pid);
     out.push({
       id: view.id,
       net,
