@@ -9,7 +9,8 @@
  *   libraries Deno and libosprey load; DENO_DIR is also writable (Deno keeps its code cache
  *   there), and so is every `write` path of the set;
  * - TCP: the agent may bind only its listen port; it may connect only to the ports of the
- *   cloud metadata services (80 and 443) and of its `--*-endpoint` flags.
+ *   cloud metadata services (80 and 443), of its `--*-endpoint` flags and of
+ *   `--cloud-metadata-base-url`.
  *
  * The CLI prints one argument a line for tools/sandbox/start.sh.
  *
@@ -99,6 +100,7 @@ const ENDPOINT_FLAGS = [
   "logs-endpoint",
   "traces-endpoint",
   "profiles-endpoint",
+  "cloud-metadata-base-url",
 ];
 
 function flagValue(args: readonly string[], env: (k: string) => string | undefined, name: string) {
