@@ -116,6 +116,9 @@ Deno.test({
     const other = new Deno.Command("sleep", { args: ["60"], stdout: "null" }).spawn();
     try {
       const shadow = `${VIEW}/proc/self/root/etc/shadow`;
+      // Refused here without Landlock too (this machine's pid 1 is not readable by root's
+      // ptrace check); another process's environ stays readable under Landlock (README,
+      // "Security model"), which is why this is pid 1's.
       const environ1 = `${VIEW}/proc/1/environ`;
       const otherRoot = `${VIEW}/proc/${other.pid}/root`;
       const args = [
@@ -213,6 +216,8 @@ Deno.test({
         equal(s.value("osprey_module_state", { module: m, state: "on" }), 1, `module ${m}`);
       }
       ok(s.find("node_resources_cpu_usage_seconds_total", {}).length > 0, "node series");
+      // /proc/self is granted (the launcher's pid is the agent's): Deno's memory usage reads it
+      ok((s.value("process_resident_memory_bytes", {}) ?? 0) > 0, "process_resident_memory_bytes");
       ok(
         s.find("container_resources_cpu_usage_seconds_total", { container_id: server.id })
           .length > 0,
