@@ -30,11 +30,13 @@ export function parseSandboxState(value: string | undefined): SandboxState {
   return { kind: "none", abi: 0, reason: `unrecognised OSPREY_SANDBOX=${JSON.stringify(value)}` };
 }
 
-/** The start-up line under the module table. */
+/** The start-up line under the module table (what the kernel enforces at this ABI). */
 export function formatSandboxLine(s: SandboxState): string {
-  return s.kind === "landlock"
+  if (s.kind === "none") return `SANDBOX  none (${s.reason}): Deno's permission checks only`;
+  // TCP rules came with Landlock ABI 4 (Linux 6.7); before it the launcher leaves TCP to Deno
+  return s.abi >= 4
     ? `SANDBOX  landlock ABI ${s.abi}: the kernel enforces the file and TCP grants`
-    : `SANDBOX  none (${s.reason}): Deno's permission checks only`;
+    : `SANDBOX  landlock ABI ${s.abi}: the kernel enforces the file grants (TCP: Deno's checks)`;
 }
 
 /** Reads `OSPREY_SANDBOX` when the env permission allows it; none otherwise. */

@@ -20,6 +20,10 @@ Deno.test("formatSandboxLine names the ABI or the reason", () => {
     "SANDBOX  landlock ABI 7: the kernel enforces the file and TCP grants",
   );
   deepEqual(
+    formatSandboxLine({ kind: "landlock", abi: 3, reason: "" }),
+    "SANDBOX  landlock ABI 3: the kernel enforces the file grants (TCP: Deno's checks)",
+  );
+  deepEqual(
     formatSandboxLine({ kind: "none", abi: 0, reason: "turned off" }),
     "SANDBOX  none (turned off): Deno's permission checks only",
   );
