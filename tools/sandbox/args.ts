@@ -6,8 +6,9 @@
  * - every `read` path becomes a read-only rule (`--ro`: read files, list directories);
  * - the Deno binary, the checkout (the agent's code, node_modules, libosprey) and DENO_DIR
  *   (the npm and module caches) become read+execute rules (`--rx`), as do the shared
- *   libraries Deno and libosprey load; DENO_DIR is also writable (Deno keeps its code cache
- *   there), and so is every `write` path of the set;
+ *   libraries Deno and libosprey load. DENO_DIR stays read-only: Deno runs from a warm cache
+ *   and without writing its code cache (a writable cache would let the agent change code a
+ *   later run executes). Only the set's `write` paths and /dev/null are writable;
  * - TCP: the agent may bind only its listen port; it may connect only to the ports of the
  *   cloud metadata services (80 and 443), of its `--*-endpoint` flags and of
  *   `--cloud-metadata-base-url`.
@@ -24,6 +25,8 @@ export const RUNTIME_READ: readonly string[] = [
   "/etc/hosts",
   "/etc/nsswitch.conf",
   "/etc/localtime",
+  "/etc/ssl/certs", // CA certificates for an https metadata service (and their link targets)
+  "/usr/share/ca-certificates",
   "/dev/urandom",
   "/sys/kernel/btf/vmlinux", // libbpf's CO-RE relocations read the kernel's BTF
   "/sys/devices/system/cpu/possible", // libbpf sizes per-CPU maps from it
@@ -81,7 +84,7 @@ export function launcherArgs(i: SandboxInputs): string[] {
   add(`--rx=${i.denoBin}`);
   add(`--rx=${i.repo}`);
   for (const p of RUNTIME_EXEC) add(`--rx=${p}`);
-  if (i.denoDir !== undefined) add(`--rw=${i.denoDir}`);
+  if (i.denoDir !== undefined) add(`--rx=${i.denoDir}`);
   for (const p of i.write) add(`--rw=${absolute(i.repo, p)}`);
   for (const p of RUNTIME_WRITE) add(`--rw=${p}`);
   add(`--bind=${i.listenPort}`);

@@ -20,7 +20,7 @@ Deno.test("launcherArgs: read list read-only, code read+exec, writes, ports", ()
     "--rx=/lib64",
     "--rx=/usr/lib",
     "--rx=/usr/lib64",
-    "--rw=/root/.cache/deno",
+    "--rx=/root/.cache/deno",
     "--rw=/var/spool/osprey",
     "--rw=/dev/null",
     "--bind=9100",
