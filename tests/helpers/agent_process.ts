@@ -52,8 +52,10 @@ export function sandboxWrap(args: readonly string[], env: Record<string, string>
 }
 
 /**
- * `OSPREY_TEST_SANDBOX=1` runs every agent {@linkcode startAgent} starts (without `wrap` or
- * `asUser`) under the Landlock launcher: the end-to-end suites then check the sandboxed agent.
+ * `OSPREY_TEST_SANDBOX=1` runs every agent {@linkcode startAgent} starts with `-P=agent` (and
+ * without `wrap` or `asUser`) under the Landlock launcher with that set's rules: the end-to-end
+ * suites then check the sandboxed agent. Agents with other permissions (`-A` and a fixture host
+ * in a temporary directory, say) run as before: the rules would not match what they read.
  */
 const SANDBOX_ALL = Deno.env.get("OSPREY_TEST_SANDBOX") === "1";
 
@@ -143,7 +145,9 @@ export function startAgent(opts: StartAgentOptions): AgentProcess {
     throw new TypeError("startAgent(): wrap and asUser cannot be combined");
   }
   const wrap = opts.wrap ??
-    (SANDBOX_ALL && opts.asUser === undefined ? sandboxWrap(args, opts.env) : undefined);
+    (SANDBOX_ALL && opts.asUser === undefined && opts.permissions.includes("-P=agent")
+      ? sandboxWrap(args, opts.env)
+      : undefined);
   const [cmd, cmdArgs] = wrap !== undefined
     ? [wrap[0], [...wrap.slice(1), Deno.execPath(), ...denoArgs]]
     : opts.asUser === undefined
