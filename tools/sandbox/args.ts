@@ -13,7 +13,11 @@
  *   cloud metadata services (80 and 443), of its `--*-endpoint` flags and of
  *   `--cloud-metadata-base-url`.
  *
- * The CLI prints one argument a line for tools/sandbox/start.sh.
+ * - Deno's own net grant narrowed the same way ({@link narrowedNet}): loopback only on the listen
+ *   address, not on every port.
+ *
+ * The CLI prints Deno's `--allow-net=...` on its first line and the launcher's arguments one a
+ * line after it, for tools/sandbox/start.sh.
  *
  * @module
  */
@@ -115,6 +119,36 @@ function flagValue(args: readonly string[], env: (k: string) => string | undefin
   return env(name.toUpperCase().replaceAll("-", "_"));
 }
 
+/** Hosts of a net grant that mean "this machine" (any port of them reaches every local server). */
+const LOCAL_HOSTS = new Set(["0.0.0.0", "127.0.0.1", "[::]", "[::1]", "localhost"]);
+
+/**
+ * Deno's `--allow-net` list for the sandboxed start: the set's `net` list without its loopback
+ * and wildcard hosts (granted there on every port), plus exactly the listen address
+ * (`host:port`) and the `host:port` of each endpoint flag and `--cloud-metadata-base-url`.
+ * Throws {@link SandboxArgsError} as {@link portsFromAgentArgs} does.
+ */
+export function narrowedNet(
+  setNet: readonly string[],
+  args: readonly string[],
+  env: (k: string) => string | undefined,
+): string[] {
+  const listen = flagValue(args, env, "listen") ?? "0.0.0.0:80";
+  portsFromAgentArgs(args, env); // validates the listen address and the endpoints
+  const out = setNet.filter((h) => !LOCAL_HOSTS.has(h));
+  const add = (h: string) => {
+    if (!out.includes(h)) out.push(h);
+  };
+  add(listen);
+  for (const name of ENDPOINT_FLAGS) {
+    const v = flagValue(args, env, name);
+    if (v === undefined || v === "") continue;
+    const url = new URL(v);
+    add(`${url.hostname}:${url.port !== "" ? url.port : url.protocol === "http:" ? 80 : 443}`);
+  }
+  return out;
+}
+
 /**
  * The listen port and the endpoint ports from the agent's arguments and environment (a flag
  * wins over its variable; the default listen address is 0.0.0.0:80). Throws
@@ -160,5 +194,7 @@ if (import.meta.main) {
     repo,
     ...ports,
   });
-  console.log(args.join("\n"));
+  const net = narrowedNet(Array.isArray(set.net) ? set.net : [], Deno.args, (k) => Deno.env.get(k));
+  // the first line is Deno's net grant, the others the launcher's arguments
+  console.log([`--allow-net=${net.join(",")}`, ...args].join("\n"));
 }

@@ -1,5 +1,11 @@
 import { deepEqual, throws } from "node:assert/strict";
-import { launcherArgs, portsFromAgentArgs, RUNTIME_READ, SandboxArgsError } from "./args.ts";
+import {
+  launcherArgs,
+  narrowedNet,
+  portsFromAgentArgs,
+  RUNTIME_READ,
+  SandboxArgsError,
+} from "./args.ts";
 
 Deno.test("launcherArgs: read list read-only, code read+exec, writes, ports", () => {
   const args = launcherArgs({
@@ -49,4 +55,23 @@ Deno.test("portsFromAgentArgs: listen and endpoint ports, flag over variable", (
   );
   throws(() => portsFromAgentArgs(["--listen=localhost"], env({})), SandboxArgsError);
   throws(() => portsFromAgentArgs(["--logs-endpoint=not a url"], env({})), SandboxArgsError);
+});
+
+Deno.test("narrowedNet: loopback and wildcards only on the listen address and the endpoints", () => {
+  const set = ["0.0.0.0", "127.0.0.1", "[::]", "[::1]", "169.254.169.254", "api.example"];
+  const none = () => undefined;
+  deepEqual(narrowedNet(set, [], none), ["169.254.169.254", "api.example", "0.0.0.0:80"]);
+  deepEqual(
+    narrowedNet(
+      set,
+      ["--listen=127.0.0.1:9100", "--cloud-metadata-base-url=http://127.0.0.1:1"],
+      none,
+    ),
+    ["169.254.169.254", "api.example", "127.0.0.1:9100", "127.0.0.1:1"],
+  );
+  deepEqual(
+    narrowedNet(set, [], (k) => k === "METRICS_ENDPOINT" ? "https://[::1]/m" : undefined),
+    ["169.254.169.254", "api.example", "0.0.0.0:80", "[::1]:443"],
+  );
+  throws(() => narrowedNet(set, ["--listen=nope"], none), SandboxArgsError);
 });

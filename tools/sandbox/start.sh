@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs the agent with deno.json's "agent" permission set under the Landlock launcher
-# (README, "Security model"): tools/sandbox/args.ts turns the set into launcher arguments, the
-# launcher applies them and execs Deno. Arguments go to the agent. OSPREY_LANDLOCK=off runs
+# (README, "Security model"): tools/sandbox/args.ts turns the set into launcher arguments and a
+# narrowed --allow-net (loopback only on the listen address), the launcher applies the rules
+# and execs Deno. Arguments go to the agent. OSPREY_LANDLOCK=off runs
 # without the kernel sandbox (the start-up table then says so).
 set -eu
 cd "$(dirname "$0")/../.."
@@ -15,10 +16,13 @@ fi
 if [ ! -d node_modules/.deno ]; then
   deno install --quiet
 fi
-rules=$(deno run --quiet --no-prompt --allow-read --allow-env tools/sandbox/args.ts "$@")
+out=$(deno run --quiet --no-prompt --allow-read --allow-env tools/sandbox/args.ts "$@")
+# first line: Deno's narrowed net grant (it replaces the set's net list); then the rules
+net=$(printf '%s\n' "$out" | head -n 1)
+rules=$(printf '%s\n' "$out" | tail -n +2)
 IFS='
 '
 set -f
 # shellcheck disable=SC2086 # one launcher argument a line, paths without new lines
-exec "$LAUNCHER" $rules -- deno run -P=agent --v8-flags=--max-semi-space-size=1,--expose-gc \
-  agent/main.ts "$@"
+exec "$LAUNCHER" $rules -- deno run -P=agent "$net" \
+  --v8-flags=--max-semi-space-size=1,--expose-gc agent/main.ts "$@"
