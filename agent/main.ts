@@ -23,6 +23,7 @@ import { netModule } from "./net/mod.ts";
 import { cloudModule, configureCloud } from "./cloud/mod.ts";
 import { delayacctModule } from "./delayacct/mod.ts";
 import { selfModule } from "./self/mod.ts";
+import { currentSandbox, formatSandboxLine, recordSandbox } from "./self/sandbox.ts";
 import {
   createApp,
   formatListen,
@@ -162,6 +163,8 @@ export async function main(args: readonly string[]): Promise<number> {
   }
 
   const registry = new Registry();
+  const sandbox = currentSandbox();
+  recordSandbox(registry, sandbox);
   await applyIdentity(registry, paths, log);
   // Overrides and the az/region labels of container series, whether or not the cloud module runs.
   configureCloud(flags, registry, { log });
@@ -179,6 +182,8 @@ export async function main(args: readonly string[]): Promise<number> {
     signal: stopping.signal,
   });
   err(formatModuleTable(started.statuses));
+  err(formatSandboxLine(sandbox));
+  log.info("sandbox", { kind: sandbox.kind, abi: sandbox.abi, reason: sandbox.reason });
   for (const s of started.statuses) {
     log.info("module", { module: s.module, state: s.state, reason: s.reason, enable: s.enable });
   }

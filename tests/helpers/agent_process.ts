@@ -6,6 +6,9 @@
  * @module
  */
 
+import denoJson from "../../deno.json" with { type: "json" };
+import { launcherArgs, portsFromAgentArgs } from "../../tools/sandbox/args.ts";
+
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
 /** The repository root, absolute. */
@@ -21,6 +24,40 @@ export const AGENT_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: "2",
   MALLOC_MMAP_THRESHOLD_: "131072",
 };
+
+/** The Landlock launcher `deno task build` makes (README, "Security model"). */
+export const SANDBOX_LAUNCHER: string = `${ROOT}/ffi/.output/osprey-sandbox`;
+
+/**
+ * The launcher command (ending in `--`) that applies deno.json's "agent" set as Landlock rules
+ * for an agent run with `args` and `env`, as tools/sandbox/start.sh does for `deno task start`.
+ * Throws SandboxArgsError (tools/sandbox/args.ts) on a listen address without a port.
+ */
+export function sandboxWrap(args: readonly string[], env: Record<string, string> = {}): string[] {
+  const home = Deno.env.get("HOME");
+  const denoDir = Deno.env.get("DENO_DIR") ??
+    (home === undefined ? undefined : `${home}/.cache/deno`);
+  return [
+    SANDBOX_LAUNCHER,
+    ...launcherArgs({
+      read: denoJson.permissions.agent.read,
+      write: [],
+      denoBin: Deno.execPath(),
+      denoDir,
+      repo: ROOT,
+      ...portsFromAgentArgs(args, (k) => env[k] ?? Deno.env.get(k)),
+    }),
+    "--",
+  ];
+}
+
+/**
+ * `OSPREY_TEST_SANDBOX=1` runs every agent {@linkcode startAgent} starts with `-P=agent` (and
+ * without `wrap` or `asUser`) under the Landlock launcher with that set's rules: the end-to-end
+ * suites then check the sandboxed agent. Agents with other permissions (`-A` and a fixture host
+ * in a temporary directory, say) run as before: the rules would not match what they read.
+ */
+const SANDBOX_ALL = Deno.env.get("OSPREY_TEST_SANDBOX") === "1";
 
 /** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
 export function freePort(): number {
@@ -107,8 +144,12 @@ export function startAgent(opts: StartAgentOptions): AgentProcess {
   if (opts.wrap !== undefined && opts.asUser !== undefined) {
     throw new TypeError("startAgent(): wrap and asUser cannot be combined");
   }
-  const [cmd, cmdArgs] = opts.wrap !== undefined
-    ? [opts.wrap[0], [...opts.wrap.slice(1), Deno.execPath(), ...denoArgs]]
+  const wrap = opts.wrap ??
+    (SANDBOX_ALL && opts.asUser === undefined && opts.permissions.includes("-P=agent")
+      ? sandboxWrap(args, opts.env)
+      : undefined);
+  const [cmd, cmdArgs] = wrap !== undefined
+    ? [wrap[0], [...wrap.slice(1), Deno.execPath(), ...denoArgs]]
     : opts.asUser === undefined
     ? [Deno.execPath(), denoArgs]
     : view === undefined

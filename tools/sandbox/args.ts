@@ -1,0 +1,200 @@
+/**
+ * Turns a Deno permission set (deno.json `permissions.<name>`) into the arguments of the
+ * Landlock launcher `ffi/.output/osprey-sandbox` (README, "Security model"), so the kernel
+ * enforces the same file and TCP grants Deno checks.
+ *
+ * - every `read` path becomes a read-only rule (`--ro`: read files, list directories);
+ * - the Deno binary, the checkout (the agent's code, node_modules, libosprey) and DENO_DIR
+ *   (the npm and module caches) become read+execute rules (`--rx`), as do the shared
+ *   libraries Deno and libosprey load. DENO_DIR stays read-only: Deno runs from a warm cache
+ *   and without writing its code cache (a writable cache would let the agent change code a
+ *   later run executes). Only the set's `write` paths and /dev/null are writable;
+ * - TCP: the agent may bind only its listen port; it may connect only to the ports of the
+ *   cloud metadata services (80 and 443), of its `--*-endpoint` flags and of
+ *   `--cloud-metadata-base-url`.
+ *
+ * - Deno's own net grant narrowed the same way ({@link narrowedNet}): loopback only on the listen
+ *   address, not on every port.
+ *
+ * The CLI prints Deno's `--allow-net=...` on its first line and the launcher's arguments one a
+ * line after it, for tools/sandbox/start.sh.
+ *
+ * @module
+ */
+
+/** Files and directories every Deno process reads whatever its permission set. */
+export const RUNTIME_READ: readonly string[] = [
+  "/etc/ld.so.cache", // the dynamic loader's library index
+  "/etc/resolv.conf", // name resolution of a metadata host (IBM)
+  "/etc/hosts",
+  "/etc/nsswitch.conf",
+  "/etc/localtime",
+  "/etc/ssl/certs", // CA certificates for an https metadata service (and their link targets)
+  "/usr/share/ca-certificates",
+  "/dev/urandom",
+  "/sys/kernel/btf/vmlinux", // libbpf's CO-RE relocations read the kernel's BTF
+  "/sys/devices/system/cpu/possible", // libbpf sizes per-CPU maps from it
+  "/sys/devices/system/cpu/online",
+  // The launcher opens /proc/self, which is /proc/<its pid>, and the pid stays the agent's
+  // across execve: Deno's memory usage (statm), cgroup and maps reads of itself.
+  "/proc/self",
+  "/proc/meminfo",
+  "/proc/sys/kernel/osrelease",
+  "/proc/sys/kernel/unprivileged_bpf_disabled", // libosprey's kernel support probe
+  "/proc/sys/net/netfilter/nf_conntrack_events", // the NAT module's conntrack probe
+];
+
+/** Directories whose shared libraries Deno and libosprey map executable. */
+export const RUNTIME_EXEC: readonly string[] = ["/lib", "/lib64", "/usr/lib", "/usr/lib64"];
+
+/** Files every Deno process writes (opening /dev/null for the children's stdio). */
+export const RUNTIME_WRITE: readonly string[] = ["/dev/null"];
+
+/** What {@link launcherArgs} needs beyond the permission set. */
+export interface SandboxInputs {
+  /** `permissions.<name>.read` (absolute paths, or relative to `repo`). */
+  readonly read: readonly string[];
+  /** `permissions.<name>.write`. */
+  readonly write: readonly string[];
+  /** Absolute path of the Deno binary (`Deno.execPath()`). */
+  readonly denoBin: string;
+  /** DENO_DIR (the caches); undefined when not known. */
+  readonly denoDir?: string;
+  /** The checkout: the agent's code, node_modules and ffi/.output. */
+  readonly repo: string;
+  /** The TCP port the agent listens on. */
+  readonly listenPort: number;
+  /** TCP ports the agent connects to. */
+  readonly connectPorts: readonly number[];
+}
+
+function absolute(repo: string, p: string): string {
+  if (p.startsWith("/")) return p;
+  return `${repo.replace(/\/$/, "")}/${p.replace(/^\.\//, "")}`;
+}
+
+/** The launcher's arguments (before its `--`), in a fixed order; duplicates removed. */
+export function launcherArgs(i: SandboxInputs): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const add = (a: string) => {
+    if (!seen.has(a)) {
+      seen.add(a);
+      out.push(a);
+    }
+  };
+  for (const p of i.read) add(`--ro=${absolute(i.repo, p)}`);
+  for (const p of RUNTIME_READ) add(`--ro=${p}`);
+  add(`--rx=${i.denoBin}`);
+  add(`--rx=${i.repo}`);
+  for (const p of RUNTIME_EXEC) add(`--rx=${p}`);
+  if (i.denoDir !== undefined) add(`--rx=${i.denoDir}`);
+  for (const p of i.write) add(`--rw=${absolute(i.repo, p)}`);
+  for (const p of RUNTIME_WRITE) add(`--rw=${p}`);
+  add(`--bind=${i.listenPort}`);
+  for (const p of i.connectPorts) add(`--connect=${p}`);
+  return out;
+}
+
+/** Thrown when the agent's listen address or an endpoint flag cannot be read as a port. */
+export class SandboxArgsError extends Error {
+  override name = "SandboxArgsError";
+}
+
+const ENDPOINT_FLAGS = [
+  "collector-endpoint",
+  "metrics-endpoint",
+  "logs-endpoint",
+  "traces-endpoint",
+  "profiles-endpoint",
+  "cloud-metadata-base-url",
+];
+
+function flagValue(args: readonly string[], env: (k: string) => string | undefined, name: string) {
+  for (let k = args.length - 1; k >= 0; k--) {
+    const a = args[k];
+    if (a.startsWith(`--${name}=`)) return a.slice(name.length + 3);
+    if (a === `--${name}` && k + 1 < args.length) return args[k + 1];
+  }
+  return env(name.toUpperCase().replaceAll("-", "_"));
+}
+
+/** Hosts of a net grant that mean "this machine" (any port of them reaches every local server). */
+const LOCAL_HOSTS = new Set(["0.0.0.0", "127.0.0.1", "[::]", "[::1]", "localhost"]);
+
+/**
+ * Deno's `--allow-net` list for the sandboxed start: the set's `net` list without its loopback
+ * and wildcard hosts (granted there on every port), plus exactly the listen address
+ * (`host:port`) and the `host:port` of each endpoint flag and `--cloud-metadata-base-url`.
+ * Throws {@link SandboxArgsError} as {@link portsFromAgentArgs} does.
+ */
+export function narrowedNet(
+  setNet: readonly string[],
+  args: readonly string[],
+  env: (k: string) => string | undefined,
+): string[] {
+  const listen = flagValue(args, env, "listen") ?? "0.0.0.0:80";
+  portsFromAgentArgs(args, env); // validates the listen address and the endpoints
+  const out = setNet.filter((h) => !LOCAL_HOSTS.has(h));
+  const add = (h: string) => {
+    if (!out.includes(h)) out.push(h);
+  };
+  add(listen);
+  for (const name of ENDPOINT_FLAGS) {
+    const v = flagValue(args, env, name);
+    if (v === undefined || v === "") continue;
+    const url = new URL(v);
+    add(`${url.hostname}:${url.port !== "" ? url.port : url.protocol === "http:" ? 80 : 443}`);
+  }
+  return out;
+}
+
+/**
+ * The listen port and the endpoint ports from the agent's arguments and environment (a flag
+ * wins over its variable; the default listen address is 0.0.0.0:80). Throws
+ * {@link SandboxArgsError} on a listen address without a port or an endpoint that is not a URL.
+ */
+export function portsFromAgentArgs(
+  args: readonly string[],
+  env: (k: string) => string | undefined,
+): { listenPort: number; connectPorts: number[] } {
+  const listen = flagValue(args, env, "listen") ?? "0.0.0.0:80";
+  const m = /:(\d{1,5})$/.exec(listen);
+  if (m === null || Number(m[1]) > 65535) {
+    throw new SandboxArgsError(`--listen=${listen}: no TCP port to grant in the sandbox`);
+  }
+  const connect = new Set<number>([80, 443]);
+  for (const name of ENDPOINT_FLAGS) {
+    const v = flagValue(args, env, name);
+    if (v === undefined || v === "") continue;
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch (e) {
+      throw new SandboxArgsError(`--${name}=${v}: not a URL`, { cause: e });
+    }
+    connect.add(url.port !== "" ? Number(url.port) : url.protocol === "http:" ? 80 : 443);
+  }
+  return { listenPort: Number(m[1]), connectPorts: [...connect].sort((a, b) => a - b) };
+}
+
+if (import.meta.main) {
+  const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+  const config = JSON.parse(await Deno.readTextFile(`${repo}/deno.json`));
+  const set = config.permissions?.agent ?? {};
+  const ports = portsFromAgentArgs(Deno.args, (k) => Deno.env.get(k));
+  const home = Deno.env.get("HOME");
+  const denoDir = Deno.env.get("DENO_DIR") ??
+    (home === undefined ? undefined : `${home}/.cache/deno`);
+  const args = launcherArgs({
+    read: Array.isArray(set.read) ? set.read : [],
+    write: Array.isArray(set.write) ? set.write : [],
+    denoBin: Deno.execPath(),
+    denoDir,
+    repo,
+    ...ports,
+  });
+  const net = narrowedNet(Array.isArray(set.net) ? set.net : [], Deno.args, (k) => Deno.env.get(k));
+  // the first line is Deno's net grant, the others the launcher's arguments
+  console.log([`--allow-net=${net.join(",")}`, ...args].join("\n"));
+}

@@ -1,0 +1,77 @@
+import { deepEqual, throws } from "node:assert/strict";
+import {
+  launcherArgs,
+  narrowedNet,
+  portsFromAgentArgs,
+  RUNTIME_READ,
+  SandboxArgsError,
+} from "./args.ts";
+
+Deno.test("launcherArgs: read list read-only, code read+exec, writes, ports", () => {
+  const args = launcherArgs({
+    read: ["/run/osprey/host", "./tests/fixtures/host", "/run/osprey/host"],
+    write: ["/var/spool/osprey"],
+    denoBin: "/usr/bin/deno",
+    denoDir: "/root/.cache/deno",
+    repo: "/src/osprey",
+    listenPort: 9100,
+    connectPorts: [80, 443],
+  });
+  deepEqual(args.slice(0, 2), ["--ro=/run/osprey/host", "--ro=/src/osprey/tests/fixtures/host"]);
+  deepEqual(args.slice(2, 2 + RUNTIME_READ.length), RUNTIME_READ.map((p) => `--ro=${p}`));
+  deepEqual(args.slice(2 + RUNTIME_READ.length), [
+    "--rx=/usr/bin/deno",
+    "--rx=/src/osprey",
+    "--rx=/lib",
+    "--rx=/lib64",
+    "--rx=/usr/lib",
+    "--rx=/usr/lib64",
+    "--rx=/root/.cache/deno",
+    "--rw=/var/spool/osprey",
+    "--rw=/dev/null",
+    "--bind=9100",
+    "--connect=80",
+    "--connect=443",
+  ]);
+});
+
+Deno.test("portsFromAgentArgs: listen and endpoint ports, flag over variable", () => {
+  const env = (m: Record<string, string>) => (k: string) => m[k];
+  deepEqual(portsFromAgentArgs([], env({})), { listenPort: 80, connectPorts: [80, 443] });
+  deepEqual(
+    portsFromAgentArgs(["--listen=127.0.0.1:9100"], env({ LISTEN: "0.0.0.0:1" })),
+    { listenPort: 9100, connectPorts: [80, 443] },
+  );
+  deepEqual(
+    portsFromAgentArgs(["--listen", "[::1]:9200"], env({})).listenPort,
+    9200,
+  );
+  deepEqual(
+    portsFromAgentArgs(
+      ["--metrics-endpoint=http://collector:8080/v1"],
+      env({ TRACES_ENDPOINT: "https://x.example/t", COLLECTOR_ENDPOINT: "http://c:4318" }),
+    ).connectPorts,
+    [80, 443, 4318, 8080],
+  );
+  throws(() => portsFromAgentArgs(["--listen=localhost"], env({})), SandboxArgsError);
+  throws(() => portsFromAgentArgs(["--logs-endpoint=not a url"], env({})), SandboxArgsError);
+});
+
+Deno.test("narrowedNet: loopback and wildcards only on the listen address and the endpoints", () => {
+  const set = ["0.0.0.0", "127.0.0.1", "[::]", "[::1]", "169.254.169.254", "api.example"];
+  const none = () => undefined;
+  deepEqual(narrowedNet(set, [], none), ["169.254.169.254", "api.example", "0.0.0.0:80"]);
+  deepEqual(
+    narrowedNet(
+      set,
+      ["--listen=127.0.0.1:9100", "--cloud-metadata-base-url=http://127.0.0.1:1"],
+      none,
+    ),
+    ["169.254.169.254", "api.example", "127.0.0.1:9100", "127.0.0.1:1"],
+  );
+  deepEqual(
+    narrowedNet(set, [], (k) => k === "METRICS_ENDPOINT" ? "https://[::1]/m" : undefined),
+    ["169.254.169.254", "api.example", "0.0.0.0:80", "[::1]:443"],
+  );
+  throws(() => narrowedNet(set, ["--listen=nope"], none), SandboxArgsError);
+});
