@@ -228,7 +228,17 @@ Deno.test({
       });
 
       await t.step("every module is on: BPF loads inside the pod", () => {
-        for (const module of ["self", "node", "process_events", "containers"]) {
+        for (
+          const module of [
+            "self",
+            "node",
+            "process_events",
+            "containers",
+            "net",
+            "cloud",
+            "delayacct",
+          ]
+        ) {
           equal(s.value("osprey_module_state", { module, state: "on" }), 1, module);
         }
         ok(
