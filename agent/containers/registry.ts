@@ -213,6 +213,8 @@ interface Proc {
   /** golang, rust, dotnet from its executable; undefined until inspected. */
   binaryTypes?: readonly string[];
   binaryPending: boolean;
+  /** When {@linkcode ContainerRegistry.lookupPid} last re-read its cgroup for a moved record. */
+  movedCheckMs?: number;
 }
 
 /** A container as the collectors see it. */
@@ -300,6 +302,8 @@ const UNKNOWN_LOG_LIMIT = 5;
 /** Distinct cgroups of unknown layout held at once; more are counted as overflow. */
 const MAX_UNKNOWN_CGROUPS = 1024;
 const YOUNG_PROCESS_MS = 60_000;
+/** Least time between two re-reads of one process's cgroup asked by a record that moved it. */
+const MOVED_RECHECK_MS = 1_000;
 const FULL_RESCAN_EVERY_MS = 600_000;
 const START_TOLERANCE_MS = 1000;
 const METADATA_LOG_EVERY_MS = 60_000;
@@ -408,7 +412,10 @@ export class ContainerRegistry {
     let entry = proc?.entry;
     if (cgroupId !== 0 && entry !== undefined && entry.v2Id !== 0 && entry.v2Id !== cgroupId) {
       // the process moved after its cgroup was read (read between fork and the move into its
-      // container, by a rescan): the record says where it is; wait if that is not known yet
+      // container, by a rescan or a start event): the record says where it is. Not known yet:
+      // read the process's cgroup again (once a second at most), since a rescan re-reads it
+      // only while it is young and not in a container, so the wait could last ten minutes.
+      if (!this.#byCgroupId.has(cgroupId) && proc !== undefined) this.#recheckMoved(proc, cgroupId);
       return this.#byCgroupId.has(cgroupId)
         ? this.#answer(this.#byCgroupId.get(cgroupId)!)
         : "unknown";
@@ -422,6 +429,15 @@ export class ContainerRegistry {
     }
     if (entry === undefined) return "unknown";
     return this.#answer(entry);
+  }
+
+  #recheckMoved(proc: Proc, cgroupId: number): void {
+    const now = this.#now();
+    if (proc.movedCheckMs !== undefined && now - proc.movedCheckMs < MOVED_RECHECK_MS) return;
+    proc.movedCheckMs = now;
+    this.#recheckCgroup(proc);
+    // still running: its cgroup as read now takes the record's id if its directory has it
+    if (this.#procs.get(proc.pid) === proc) this.#noteEventCgroupId(proc.entry, cgroupId);
   }
 
   #answer(entry: CgroupEntry): ContainerView | "pending" | undefined {

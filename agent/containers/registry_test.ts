@@ -622,6 +622,19 @@ Deno.test("lookupPid() finds a vanished process's container by the id of its cgr
     equal(idOf(h.reg.lookupPid(500, otherId)), "/system.slice/other.service");
     equal(h.reg.lookupPid(500, 135_791_113), "unknown");
     equal(h.reg.lookupPid(4848, rootId), undefined, "the root's id is still the root's");
+    // read in a container's cgroup, then moved into one no process was seen in yet (the test
+    // harness's case: a rescan re-reads only young processes outside containers): the record
+    // makes the registry read its cgroup again
+    Deno.mkdirSync(`${cg}/system.slice/third.service`);
+    const thirdId = Deno.statSync(`${cg}/system.slice/third.service`).ino!;
+    h.host.spawn(600, { cgroup: "/system.slice/app.service", startMs: T0 });
+    h.reg.scan();
+    h.host.setCgroup(600, "/system.slice/third.service");
+    const moved = h.reg.lookupPid(600, thirdId);
+    ok(moved === "pending" || idOf(moved) === "/system.slice/third.service", String(moved));
+    await h.reg.settled();
+    equal(idOf(h.reg.lookupPid(600, thirdId)), "/system.slice/third.service");
+    equal(idOf(h.reg.lookupPid(4949, thirdId)), "/system.slice/third.service");
     // gone, in a cgroup never seen: neither a container nor none, yet
     equal(h.reg.lookupPid(4545, 987_654_321), "unknown");
     equal(h.reg.lookupPid(4646), "unknown");
