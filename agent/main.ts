@@ -146,7 +146,7 @@ export async function main(args: readonly string[]): Promise<number> {
     sysfsRoot: String(flags["sysfs-root"]) || undefined,
   });
   log.info("starting", { version: VERSION, listen: listenAddr.listen, host_root: paths.root });
-  if (listenAddr.forced) {
+  if (listenAddr.pushing) {
     log.warn("metrics are pushed: the listen address is forced to " + listenAddr.listen, {
       listen_flag: String(flags.listen),
     });

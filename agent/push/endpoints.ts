@@ -55,13 +55,17 @@ export function pushEndpoints(flags: FlagValues): PushEndpoints {
 
 /**
  * The listen address the agent uses: {@linkcode PUSH_LISTEN} when metrics are pushed (the
- * reference forces it then, whatever `--listen` says), else `--listen`. `forced` says whether
- * the flag was overridden.
+ * reference forces it then, whatever `--listen` says), else `--listen`. `pushing` says whether
+ * it was forced, `forced` whether that changed the flag's value.
  */
-export function effectiveListen(flags: FlagValues): { listen: string; forced: boolean } {
+export function effectiveListen(
+  flags: FlagValues,
+): { listen: string; pushing: boolean; forced: boolean } {
   const given = String(flags.listen);
-  if (pushEndpoints(flags).metrics === undefined) return { listen: given, forced: false };
-  return { listen: PUSH_LISTEN, forced: given !== PUSH_LISTEN };
+  if (pushEndpoints(flags).metrics === undefined) {
+    return { listen: given, pushing: false, forced: false };
+  }
+  return { listen: PUSH_LISTEN, pushing: true, forced: given !== PUSH_LISTEN };
 }
 
 /** Deno's net descriptor host (`host:port`) of an endpoint URL. */

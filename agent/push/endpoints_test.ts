@@ -27,14 +27,17 @@ Deno.test("joinSignalPath(): one slash between the parts, dot segments resolved"
 Deno.test("effectiveListen(): a metrics endpoint forces 127.0.0.1:10300, logs or traces do not", () => {
   deepEqual(effectiveListen({ listen: ":9100", "metrics-endpoint": "http://c/w" }), {
     listen: "127.0.0.1:10300",
+    pushing: true,
     forced: true,
   });
-  deepEqual(effectiveListen({ listen: ":9100", "collector-endpoint": "http://c" }), {
+  deepEqual(effectiveListen({ listen: "127.0.0.1:10300", "collector-endpoint": "http://c" }), {
     listen: "127.0.0.1:10300",
-    forced: true,
+    pushing: true,
+    forced: false,
   });
   deepEqual(effectiveListen({ listen: ":9100", "traces-endpoint": "http://c/t" }), {
     listen: ":9100",
+    pushing: false,
     forced: false,
   });
   equal(netHost(new URL("https://c/x")), "c:443");
