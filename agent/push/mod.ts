@@ -24,7 +24,7 @@ import { pushHttpClient } from "./http.ts";
 import { BatchExporter, loadOtlpTypes } from "./otlp_exporter.ts";
 import { encodeLogs } from "./otlp_logs.ts";
 import type { LogEntry, LogMessage } from "./otlp_logs.ts";
-import { encodeSpans, newIds } from "./otlp_traces.ts";
+import { encodeSpans, newIds, spanShape } from "./otlp_traces.ts";
 import type { L7Request, SpanEntry } from "./otlp_traces.ts";
 import { pushMetrics } from "./push_metrics.ts";
 import { RemoteWriter } from "./remote_writer.ts";
@@ -328,6 +328,7 @@ export function createPushModule(version: string, deps: PushModuleDeps = {}): Mo
             exporter.start();
             pushSinks.traces = {
               emit(req) {
+                if (spanShape(req) === undefined) return; // a request the reference makes no span of
                 if (sampling < 1 && !(random() < sampling)) return;
                 exporter.push({ req, ...newIds() });
               },
