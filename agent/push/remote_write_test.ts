@@ -1,5 +1,6 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { createHash } from "node:crypto";
+import protobuf from "protobufjs/minimal";
 import { Registry } from "../metrics/mod.ts";
 import {
   buildWriteRequest,
@@ -69,4 +70,38 @@ Deno.test("buildWriteRequest(): sorted labels, instance/job, histograms expanded
     { type: 3, name: "h_seconds", help: "H" },
   ]);
   deepEqual(snappyUncompress(snappyCompress(wr.raw)), wr.raw);
+});
+
+Deno.test("buildWriteRequest(): the same bytes as protobufjs' Writer (UTF-8, long values, empties)", () => {
+  const reg = new Registry({ constLabels: { machine_id: "m", system_uuid: "" } });
+  const g = reg.gauge({ name: "g", help: "ünïcode help", labelNames: ["a", "b"] });
+  g.labels("ключ", "x".repeat(300)).set(-1.5e300);
+  g.labels("", "v").set(NaN);
+  const h = reg.histogram({ name: "h", help: "", labelNames: ["z"], buckets: [1] });
+  h.labels("").observe(3);
+  const ts = 1_764_000_000_123;
+  const extra = pushLabels(reg);
+  const got = buildWriteRequest(reg, ts, extra).raw;
+
+  // the oracle: protobufjs, label by label in sorted order, empty values left out
+  const w = protobuf.Writer.create();
+  const series = (labels: Record<string, string>, value: number) => {
+    w.uint32(10).fork();
+    for (const k of Object.keys(labels).sort()) {
+      if (labels[k] === "") continue;
+      w.uint32(10).fork().uint32(10).string(k).uint32(18).string(labels[k]).ldelim();
+    }
+    w.uint32(18).fork().uint32(9).double(value).uint32(16).int64(ts).ldelim().ldelim();
+  };
+  const base = { ...extra, machine_id: "m", system_uuid: "" };
+  series({ ...base, __name__: "g", a: "ключ", b: "x".repeat(300) }, -1.5e300);
+  series({ ...base, __name__: "g", a: "", b: "v" }, NaN);
+  series({ ...base, __name__: "h_bucket", z: "", le: "1" }, 0);
+  series({ ...base, __name__: "h_bucket", z: "", le: "+Inf" }, 1);
+  series({ ...base, __name__: "h_sum", z: "" }, 3);
+  series({ ...base, __name__: "h_count", z: "" }, 1);
+  w.uint32(26).fork().uint32(8).int32(2).uint32(18).string("g").uint32(34).string("ünïcode help")
+    .ldelim();
+  w.uint32(26).fork().uint32(8).int32(3).uint32(18).string("h").ldelim();
+  deepEqual(got, w.finish());
 });
