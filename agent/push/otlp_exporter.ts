@@ -67,6 +67,9 @@ export interface BatchExporterOptions<T> {
   readonly timeoutMs?: number;
 }
 
+/** How long the last send at stop may take. */
+const FINAL_FLUSH_MS = 2000;
+
 /** The queue and its sender loop. */
 export class BatchExporter<T> {
   readonly #o: BatchExporterOptions<T>;
@@ -100,7 +103,7 @@ export class BatchExporter<T> {
     this.#loop = this.#run();
   }
 
-  /** Sends what is queued once more (best effort, bounded by `timeoutMs`) and stops. */
+  /** Sends one more batch of what is queued (best effort, at most 2 s) and stops. */
   async stop(): Promise<void> {
     this.#abort.abort();
     this.#wake?.();
@@ -119,7 +122,10 @@ export class BatchExporter<T> {
         await sleep(wait, signal);
       }
     }
-    if (this.#queue.length > 0) await this.#sendHead(backoff, undefined).catch(() => {});
+    // one last batch, bounded so the module stops within the agent's shutdown timeout
+    if (this.#queue.length > 0) {
+      await this.#sendHead(backoff, AbortSignal.timeout(FINAL_FLUSH_MS)).catch(() => {});
+    }
   }
 
   /** Sleeps `ms`, or less when a full batch or the stop wakes it. */

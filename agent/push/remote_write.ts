@@ -6,8 +6,8 @@
  * labels (`instance`, `job`, §1.4), one `MetricMetadata` per family, snappy block-compressed.
  *
  * Field numbers are those of Prometheus' `prompb/types.proto` and `prompb/remote.proto`;
- * the bytes are written by a small purpose-built writer (protobufjs' `Writer` was measured 20
- * times slower here, see {@linkcode buildWriteRequest}) and compressed with snappyjs.
+ * the bytes are written by a small purpose-built writer (protobufjs' `Writer` was measured
+ * about 4.5 times slower here, see {@linkcode buildWriteRequest}) and compressed with snappyjs.
  *
  * @module
  */
@@ -234,8 +234,8 @@ export interface WriteRequestBytes {
  * wins. Families without series are left out, metadata included.
  *
  * Written straight into one buffer (fixed labels pre-encoded once per family, each series'
- * own values once per series): protobufjs' `Writer` took 17 times as long as a gzip scrape
- * for 100,000 series (README "Push mode", benchmark).
+ * own values once per series): for 100,000 series protobufjs' `Writer` took 999 ms where this
+ * takes 184 to 219 ms, a gzip scrape of the same registry 36 to 63 ms (README "Push mode").
  */
 export function buildWriteRequest(
   registry: Registry,
