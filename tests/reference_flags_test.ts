@@ -180,13 +180,14 @@ Deno.test("--help lists coroot-node-agent's not-implemented flags in their own g
     const f of [
       "--disable-l7-tracing",
       "--exclude-http-requests-by-path <list>",
-      "--max-spool-size <bytes>",
+      "--profiles-prune-fraction <number>",
     ]
   ) {
     ok(r.stdout.indexOf(`  ${f}\n`) > at, f);
   }
   ok(r.stdout.indexOf("  --max-containers <int>\n") < at);
   ok(r.stdout.indexOf("  --track-public-network <list>\n") < at, "implemented by the net module");
+  ok(r.stdout.indexOf("  --max-spool-size <bytes>\n") < at, "implemented by the push module");
   match(r.stdout, /--max-containers <int>\n.*\[env MAX_CONTAINERS; default 5000; 1 to 100000\]/);
 });
 
