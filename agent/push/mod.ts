@@ -202,12 +202,22 @@ export function pushPermissions(flags: FlagValues): PermissionNeed[] {
   return needs;
 }
 
+/**
+ * The host name for `host.name`: the kernel's (`<proc>/sys/kernel/hostname`, as the node module
+ * reads it), else `<root>/etc/hostname`, else "".
+ */
 async function readHostName(paths: HostPaths): Promise<string> {
-  try {
-    return (await Deno.readTextFile(under(paths.root, "etc/hostname"))).trim();
-  } catch {
-    return "";
+  for (
+    const file of [under(paths.proc, "sys/kernel/hostname"), under(paths.root, "etc/hostname")]
+  ) {
+    try {
+      const name = (await Deno.readTextFile(file)).trim();
+      if (name !== "") return name;
+    } catch {
+      // next source
+    }
   }
+  return "";
 }
 
 /** Test seams of the module. */
