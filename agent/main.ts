@@ -22,6 +22,7 @@ import { containersModule } from "./containers/mod.ts";
 import { netModule } from "./net/mod.ts";
 import { cloudModule, configureCloud } from "./cloud/mod.ts";
 import { delayacctModule } from "./delayacct/mod.ts";
+import { createPushModule, effectiveListen } from "./push/mod.ts";
 import { selfModule } from "./self/mod.ts";
 import { currentSandbox, formatSandboxLine, recordSandbox } from "./self/sandbox.ts";
 import {
@@ -70,6 +71,7 @@ function moduleList(logStats: Parameters<typeof selfModule>[1]): ModuleSpec[] {
     netModule,
     cloudModule,
     delayacctModule,
+    createPushModule(VERSION),
   ];
 }
 
@@ -132,7 +134,9 @@ export async function main(args: readonly string[]): Promise<number> {
     perSecond: Number(flags["log-per-second"]),
     burst: Number(flags["log-burst"]),
   });
-  const listen = parseListen(String(flags.listen)); // checked by the flag parser
+  // Pushing metrics moves the listen address to loopback, as the reference does (§9.1).
+  const listenAddr = effectiveListen(flags);
+  const listen = parseListen(listenAddr.listen); // checked by the flag parser
   const limits = serverLimits(flags);
 
   const paths = hostPaths({
@@ -141,7 +145,12 @@ export async function main(args: readonly string[]): Promise<number> {
     procfsRoot: String(flags["procfs-root"]) || undefined,
     sysfsRoot: String(flags["sysfs-root"]) || undefined,
   });
-  log.info("starting", { version: VERSION, listen: flags.listen, host_root: paths.root });
+  log.info("starting", { version: VERSION, listen: listenAddr.listen, host_root: paths.root });
+  if (listenAddr.pushing) {
+    log.warn("metrics are pushed: the listen address is forced to " + listenAddr.listen, {
+      listen_flag: String(flags.listen),
+    });
+  }
   if (parsed.unimplemented.length > 0) log.warn(notImplementedLine(parsed.unimplemented));
   const fds = readFdLimits(paths);
   // The default cap shrinks to what the descriptor limit allows; a value given is used as is.

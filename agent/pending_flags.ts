@@ -12,7 +12,7 @@
  *
  * Bounds: the reference checks none of these values beyond their syntax. Osprey refuses what
  * could only hurt once the capability exists (a negative cap or delay, a sampling fraction
- * outside 0..1, a push interval below 1 s, timers longer than a day).
+ * outside 0..1, timers longer than a day).
  *
  * @module
  */
@@ -132,55 +132,7 @@ const ENTRIES: readonly FlagSpec[] = [
     kind: "bool",
     help: "Do not read GPU metrics through NVML",
   },
-  // Push to a collector
-  {
-    name: "collector-endpoint",
-    env: "COLLECTOR_ENDPOINT",
-    kind: "string",
-    check: checkHttpUrl,
-    accepts: URL_ACCEPTS,
-    help: "Base URL of a Coroot collector; metrics, logs, traces and profiles go to its " +
-      "/v1/metrics, /v1/logs, /v1/traces and /v1/profiles unless set one by one",
-  },
-  {
-    name: "api-key",
-    env: "API_KEY",
-    kind: "string",
-    help: "Coroot API key, sent as X-Api-Key",
-  },
-  {
-    name: "metrics-endpoint",
-    env: "METRICS_ENDPOINT",
-    kind: "string",
-    check: checkHttpUrl,
-    accepts: URL_ACCEPTS,
-    help: "Prometheus remote-write URL to push metrics to",
-  },
-  {
-    name: "logs-endpoint",
-    env: "LOGS_ENDPOINT",
-    kind: "string",
-    check: checkHttpUrl,
-    accepts: URL_ACCEPTS,
-    help: "OTLP/HTTP URL to send container logs to",
-  },
-  {
-    name: "traces-endpoint",
-    env: "TRACES_ENDPOINT",
-    kind: "string",
-    check: checkHttpUrl,
-    accepts: URL_ACCEPTS,
-    help: "OTLP/HTTP URL to send traces to",
-  },
-  {
-    name: "traces-sampling",
-    env: "TRACES_SAMPLING",
-    kind: "number",
-    default: 1,
-    min: 0,
-    max: 1,
-    help: "Share of traces sent",
-  },
+  // Profiling upload (the push module derives nothing for it yet)
   {
     name: "profiles-endpoint",
     env: "PROFILES_ENDPOINT",
@@ -188,42 +140,6 @@ const ENTRIES: readonly FlagSpec[] = [
     check: checkHttpUrl,
     accepts: URL_ACCEPTS,
     help: "URL to upload profiles to",
-  },
-  {
-    name: "insecure-skip-verify",
-    env: "INSECURE_SKIP_VERIFY",
-    kind: "bool",
-    help: "Do not verify the collector's TLS certificate",
-  },
-  {
-    name: "ca-file",
-    env: "CA_FILE",
-    kind: "string",
-    help: "Extra CA certificate file for the collector's TLS",
-  },
-  {
-    name: "scrape-interval",
-    env: "SCRAPE_INTERVAL",
-    kind: "duration",
-    default: 15_000,
-    min: 1000,
-    max: DAY_MS,
-    help: "How often metrics are gathered and pushed to --metrics-endpoint",
-  },
-  {
-    name: "wal-dir",
-    env: "WAL_DIR",
-    kind: "string",
-    default: "/tmp/coroot-node-agent",
-    help: "Directory of the spool that holds data the collector could not take yet",
-  },
-  {
-    name: "max-spool-size",
-    env: "MAX_SPOOL_SIZE",
-    kind: "bytes",
-    default: 500 * 1024 * 1024,
-    min: 0,
-    help: "Largest size of that spool",
   },
 ];
 

@@ -39,6 +39,7 @@ const EOF_LINE = new TextEncoder().encode("# EOF\n");
 interface LabelScope {
   readonly select: (familyName: string) => boolean;
   readonly names: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
   /** Rendered `a="x",b="y"`, "" for none. */
   readonly pairs: string;
 }
@@ -73,7 +74,7 @@ export class Registry {
   #constLabels: Readonly<Record<string, string>> = Object.freeze({});
   #constNames: readonly string[] = [];
   #constPairs = "";
-  #scope: LabelScope = { select: () => false, names: [], pairs: "" };
+  #scope: LabelScope = { select: () => false, names: [], labels: {}, pairs: "" };
 
   constructor(opts: RegistryOptions = {}) {
     if (opts.constLabels !== undefined) this.setConstLabels(opts.constLabels);
@@ -205,12 +206,28 @@ export class Registry {
       }
     }
     const before = this.#scope;
-    this.#scope = { select, names, pairs: renderPairs(labels) };
+    this.#scope = {
+      select,
+      names,
+      labels: Object.freeze({ ...labels }),
+      pairs: renderPairs(labels),
+    };
     for (const family of this.#families) {
       if (before.select(family.name) || select(family.name)) {
         family[SET_CONST_LABELS](this.#pairsFor(family.name));
       }
     }
+  }
+
+  /**
+   * The constant labels every series of the family named `name` carries on the wire: its
+   * scoped labels (see {@linkcode Registry.setScopedConstLabels}), then the registry-wide ones.
+   * For encoders that do not use the pre-rendered text (remote write).
+   */
+  constLabelsOf(name: string): Readonly<Record<string, string>> {
+    const scope = this.#scope;
+    if (scope.names.length === 0 || !scope.select(name)) return this.#constLabels;
+    return { ...scope.labels, ...this.#constLabels };
   }
 
   /** The rendered constant pairs of the family named `name`: its scope's, then the registry's. */

@@ -15,9 +15,14 @@
  *
  * - Deno's own net grant narrowed the same way ({@link narrowedNet}): loopback only on the listen
  *   address, not on every port.
+ * - push mode ({@link pushGrants}): with a metrics endpoint the listen address is
+ *   127.0.0.1:10300 (as the agent forces it), `--wal-dir` is writable (Deno and Landlock),
+ *   `--ca-file` readable, and `--insecure-skip-verify` becomes Deno's
+ *   `--unsafely-ignore-certificate-errors=<the endpoints' hosts>`.
  *
- * The CLI prints Deno's `--allow-net=...` on its first line and the launcher's arguments one a
- * line after it, for tools/sandbox/start.sh.
+ * The CLI prints Deno's flags (`--allow-net=...`, and in push mode `--allow-write`,
+ * `--allow-read`, `--unsafely-ignore-certificate-errors`) and the launcher's arguments, one a
+ * line, for tools/sandbox/start.sh (Deno's start with `--allow-` or `--unsafely-`).
  *
  * @module
  */
@@ -110,6 +115,82 @@ const ENDPOINT_FLAGS = [
   "cloud-metadata-base-url",
 ];
 
+/** The address the reference (and the agent) moves `--listen` to when it pushes metrics. */
+export const PUSH_LISTEN = "127.0.0.1:10300";
+
+/** The agent's listen address: {@link PUSH_LISTEN} when metrics are pushed, else `--listen`. */
+export function agentListen(
+  args: readonly string[],
+  env: (k: string) => string | undefined,
+): string {
+  if (pushedMetrics(args, env)) return PUSH_LISTEN;
+  return flagValue(args, env, "listen") ?? "0.0.0.0:80";
+}
+
+function pushedMetrics(args: readonly string[], env: (k: string) => string | undefined): boolean {
+  return (flagValue(args, env, "metrics-endpoint") ?? "") !== "" ||
+    (flagValue(args, env, "collector-endpoint") ?? "") !== "";
+}
+
+const GO_TRUE = new Set(["1", "t", "T", "true", "TRUE", "True"]);
+
+function boolFlag(args: readonly string[], env: (k: string) => string | undefined, name: string) {
+  for (let k = args.length - 1; k >= 0; k--) {
+    const a = args[k];
+    if (a === `--${name}`) return true;
+    if (a === `--no-${name}`) return false;
+    if (a.startsWith(`--${name}=`)) return GO_TRUE.has(a.slice(name.length + 3));
+  }
+  return GO_TRUE.has(env(name.toUpperCase().replaceAll("-", "_")) ?? "");
+}
+
+/** What push mode adds to a start: Deno flags, and paths for the launcher. */
+export interface PushGrants {
+  /** Deno flags beyond `-P=agent` and the net grant. */
+  readonly denoFlags: string[];
+  /** Paths the launcher makes writable / readable. */
+  readonly write: string[];
+  readonly read: string[];
+}
+
+/**
+ * Push mode's grants from the agent's arguments: with a metrics endpoint (or a collector
+ * endpoint), write and read on `--wal-dir` (default /tmp/coroot-node-agent); read on
+ * `--ca-file`; with `--insecure-skip-verify`, `--unsafely-ignore-certificate-errors` on the
+ * endpoints' host names. `setRead` is the set's read list, repeated in `--allow-read` because an
+ * extra `--allow-read` replaces the set's list (Deno 2.9.6).
+ */
+export function pushGrants(
+  setRead: readonly string[],
+  args: readonly string[],
+  env: (k: string) => string | undefined,
+): PushGrants {
+  const write: string[] = [];
+  const read: string[] = [];
+  const denoFlags: string[] = [];
+  if (pushedMetrics(args, env)) {
+    const wal = flagValue(args, env, "wal-dir") || "/tmp/coroot-node-agent";
+    write.push(wal);
+    read.push(wal);
+  }
+  const ca = flagValue(args, env, "ca-file") ?? "";
+  if (ca !== "") read.push(ca);
+  if (write.length > 0) denoFlags.push(`--allow-write=${write.join(",")}`);
+  if (read.length > 0) denoFlags.push(`--allow-read=${[...setRead, ...read].join(",")}`);
+  if (boolFlag(args, env, "insecure-skip-verify")) {
+    const hosts = new Set<string>();
+    for (const name of ENDPOINT_FLAGS) {
+      const v = flagValue(args, env, name);
+      if (v === undefined || v === "" || name === "cloud-metadata-base-url") continue;
+      hosts.add(new URL(v).hostname);
+    }
+    if (hosts.size > 0) {
+      denoFlags.push(`--unsafely-ignore-certificate-errors=${[...hosts].join(",")}`);
+    }
+  }
+  return { denoFlags, write, read };
+}
+
 function flagValue(args: readonly string[], env: (k: string) => string | undefined, name: string) {
   for (let k = args.length - 1; k >= 0; k--) {
     const a = args[k];
@@ -133,7 +214,7 @@ export function narrowedNet(
   args: readonly string[],
   env: (k: string) => string | undefined,
 ): string[] {
-  const listen = flagValue(args, env, "listen") ?? "0.0.0.0:80";
+  const listen = agentListen(args, env);
   portsFromAgentArgs(args, env); // validates the listen address and the endpoints
   const out = setNet.filter((h) => !LOCAL_HOSTS.has(h));
   const add = (h: string) => {
@@ -158,7 +239,7 @@ export function portsFromAgentArgs(
   args: readonly string[],
   env: (k: string) => string | undefined,
 ): { listenPort: number; connectPorts: number[] } {
-  const listen = flagValue(args, env, "listen") ?? "0.0.0.0:80";
+  const listen = agentListen(args, env);
   const m = /:(\d{1,5})$/.exec(listen);
   if (m === null || Number(m[1]) > 65535) {
     throw new SandboxArgsError(`--listen=${listen}: no TCP port to grant in the sandbox`);
@@ -183,18 +264,20 @@ if (import.meta.main) {
   const config = JSON.parse(await Deno.readTextFile(`${repo}/deno.json`));
   const set = config.permissions?.agent ?? {};
   const ports = portsFromAgentArgs(Deno.args, (k) => Deno.env.get(k));
+  const setRead: string[] = Array.isArray(set.read) ? set.read : [];
+  const push = pushGrants(setRead, Deno.args, (k) => Deno.env.get(k));
   const home = Deno.env.get("HOME");
   const denoDir = Deno.env.get("DENO_DIR") ??
     (home === undefined ? undefined : `${home}/.cache/deno`);
   const args = launcherArgs({
-    read: Array.isArray(set.read) ? set.read : [],
-    write: Array.isArray(set.write) ? set.write : [],
+    read: [...setRead, ...push.read],
+    write: [...(Array.isArray(set.write) ? set.write : []), ...push.write],
     denoBin: Deno.execPath(),
     denoDir,
     repo,
     ...ports,
   });
   const net = narrowedNet(Array.isArray(set.net) ? set.net : [], Deno.args, (k) => Deno.env.get(k));
-  // the first line is Deno's net grant, the others the launcher's arguments
-  console.log([`--allow-net=${net.join(",")}`, ...args].join("\n"));
+  // Deno's flags (--allow-*, --unsafely-*), then the launcher's arguments
+  console.log([`--allow-net=${net.join(",")}`, ...push.denoFlags, ...args].join("\n"));
 }

@@ -1,8 +1,10 @@
-import { deepEqual, throws } from "node:assert/strict";
+import { deepEqual, equal, throws } from "node:assert/strict";
 import {
+  agentListen,
   launcherArgs,
   narrowedNet,
   portsFromAgentArgs,
+  pushGrants,
   RUNTIME_READ,
   SandboxArgsError,
 } from "./args.ts";
@@ -71,7 +73,42 @@ Deno.test("narrowedNet: loopback and wildcards only on the listen address and th
   );
   deepEqual(
     narrowedNet(set, [], (k) => k === "METRICS_ENDPOINT" ? "https://[::1]/m" : undefined),
-    ["169.254.169.254", "api.example", "0.0.0.0:80", "[::1]:443"],
+    // a metrics endpoint moves the listen address to 127.0.0.1:10300, as in the agent
+    ["169.254.169.254", "api.example", "127.0.0.1:10300", "[::1]:443"],
   );
   throws(() => narrowedNet(set, ["--listen=nope"], none), SandboxArgsError);
+});
+
+Deno.test("pushGrants: the spool, the CA file and the insecure hosts; listen forced", () => {
+  const none = () => undefined;
+  deepEqual(pushGrants(["/r"], [], none), { denoFlags: [], write: [], read: [] });
+  const g = pushGrants(
+    ["/r"],
+    [
+      "--collector-endpoint=https://coroot.example:8443/base",
+      "--traces-endpoint=https://traces.example/v1/traces",
+      "--wal-dir=/var/lib/osprey",
+      "--ca-file=/etc/ca.pem",
+      "--insecure-skip-verify",
+    ],
+    none,
+  );
+  deepEqual(g.write, ["/var/lib/osprey"]);
+  deepEqual(g.read, ["/var/lib/osprey", "/etc/ca.pem"]);
+  deepEqual(g.denoFlags, [
+    "--allow-write=/var/lib/osprey",
+    "--allow-read=/r,/var/lib/osprey,/etc/ca.pem",
+    "--unsafely-ignore-certificate-errors=coroot.example,traces.example",
+  ]);
+  // the default spool, from the environment; no verification flag without the bool
+  deepEqual(
+    pushGrants([], [], (k) => k === "METRICS_ENDPOINT" ? "http://c:9/w" : undefined).denoFlags,
+    ["--allow-write=/tmp/coroot-node-agent", "--allow-read=/tmp/coroot-node-agent"],
+  );
+  equal(agentListen(["--listen=:9100", "--metrics-endpoint=http://c/w"], none), "127.0.0.1:10300");
+  equal(agentListen(["--listen=:9100", "--logs-endpoint=http://c/l"], none), ":9100");
+  deepEqual(
+    narrowedNet([], ["--collector-endpoint=http://c:8080"], none),
+    ["127.0.0.1:10300", "c:8080"],
+  );
 });

@@ -17,12 +17,17 @@ if [ ! -d node_modules/.deno ]; then
   deno install --quiet
 fi
 out=$(deno run --quiet --no-prompt --allow-read --allow-env tools/sandbox/args.ts "$@")
-# first line: Deno's narrowed net grant (it replaces the set's net list); then the rules
-net=$(printf '%s\n' "$out" | head -n 1)
-rules=$(printf '%s\n' "$out" | tail -n +2)
+# Deno's flags: the narrowed net grant (it replaces the set's net list) and, in push mode, the
+# spool's write grant, a read list with it, and --unsafely-ignore-certificate-errors; then the rules
+denoflags=$(printf '%s\n' "$out" | grep -E '^--(allow|unsafely)-')
+rules=$(printf '%s\n' "$out" | grep -vE '^--(allow|unsafely)-')
 IFS='
 '
 set -f
-# shellcheck disable=SC2086 # one launcher argument a line, paths without new lines
-exec "$LAUNCHER" $rules -- deno run -P=agent "$net" \
+# A writable path must exist before Landlock can grant it (the spool's --wal-dir).
+for r in $rules; do
+  case "$r" in --rw=*) [ -e "${r#--rw=}" ] || mkdir -p -m 0750 "${r#--rw=}" ;; esac
+done
+# shellcheck disable=SC2086 # one launcher argument or Deno flag a line, paths without new lines
+exec "$LAUNCHER" $rules -- deno run -P=agent $denoflags \
   --v8-flags=--max-semi-space-size=1,--expose-gc agent/main.ts "$@"
