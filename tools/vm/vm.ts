@@ -44,6 +44,8 @@ export interface VmResult {
   /** QEMU spawned → QEMU exited, ms. */
   totalMs: number;
   timedOut: boolean;
+  /** Every file the guest left in `/run/ctl` (besides run.sh and rc), by name. */
+  files: Record<string, string>;
 }
 
 /** QEMU could not be started (not installed: `apt-get install qemu-system-x86`). */
@@ -161,7 +163,13 @@ export async function bootVm(o: VmOptions): Promise<VmResult> {
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
-    return { kernel, code, bootMs, totalMs: performance.now() - t0, timedOut };
+    const files: Record<string, string> = {};
+    for await (const e of Deno.readDir(ctl)) {
+      if (e.isFile && e.name !== "run.sh" && e.name !== "rc") {
+        files[e.name] = await Deno.readTextFile(`${ctl}/${e.name}`);
+      }
+    }
+    return { kernel, code, bootMs, totalMs: performance.now() - t0, timedOut, files };
   } finally {
     clearTimeout(timer);
     try {
