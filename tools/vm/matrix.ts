@@ -102,7 +102,7 @@ export function table(results: KernelResult[]): string {
   ];
   const modulesCell = (m: KernelResult["modules"]) => {
     const off = Object.entries(m).filter(([, v]) => v.state !== "on")
-      .map(([k, v]) => `${k} ${v.state}: ${v.reason.slice(0, 90)}`);
+      .map(([k, v]) => `${k} ${v.state}: ${v.reason.slice(0, 140)}`);
     return Object.keys(m).length === 0 ? "(agent did not report)" : off.join("; ") || "none";
   };
   const obj = (p: ProbeReport | undefined, name: string) =>
