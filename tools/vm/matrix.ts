@@ -37,12 +37,14 @@ export interface KernelResult {
   timedOut: boolean;
 }
 
-function probeOf(text: string | undefined): ProbeReport | undefined {
+/** The `OSPREY-PROBE` line of guest_probe.ts output, parsed. */
+export function probeOf(text: string | undefined): ProbeReport | undefined {
   const line = text?.split("\n").find((l) => l.startsWith("OSPREY-PROBE "));
   return line ? JSON.parse(line.slice("OSPREY-PROBE ".length)) as ProbeReport : undefined;
 }
 
-function smokeOf(text: string | undefined): KernelResult["smoke"] {
+/** Deno test's summary line and the `rc=` line matrix_guest.sh appends. */
+export function smokeOf(text: string | undefined): KernelResult["smoke"] {
   const t = (text ?? "").replaceAll(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g"), "");
   const m =
     /^(ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed(?: \(\d+ steps?\))?(?: \| (\d+) ignored)?/m
@@ -58,7 +60,7 @@ function smokeOf(text: string | undefined): KernelResult["smoke"] {
 }
 
 /** module states: `msg="module" module=X state=Y reason="..."` lines of the agent's log. */
-function modulesOf(log: string | undefined): KernelResult["modules"] {
+export function modulesOf(log: string | undefined): KernelResult["modules"] {
   const out: KernelResult["modules"] = {};
   for (const line of (log ?? "").split("\n")) {
     const m = /msg="module" module=(\S+) state=(\S+) reason="((?:[^"\\]|\\.)*)"/.exec(line);

@@ -32,6 +32,11 @@ export interface VmOptions {
   onLine?: (line: string) => void;
   /** Kill the VM after this long (default: never). */
   timeoutMs?: number;
+  /**
+   * Called once QEMU runs, with the host path of the guest's `/run/ctl` (a file written there,
+   * say `stop`, is how a caller signals the guest script).
+   */
+  onStart?: (ctl: string) => void;
 }
 
 /** How a VM run ended. */
@@ -132,6 +137,7 @@ export async function bootVm(o: VmOptions): Promise<VmResult> {
       cause: e,
     });
   }
+  o.onStart?.(ctl);
   let bootMs = -1;
   let timedOut = false;
   const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => {
