@@ -551,10 +551,18 @@ int osp_tcp_accept(__u64 *ctx)
 	__u64 key;
 	__u32 tid;
 
-	if (accept_nargs == 2)
+	/*
+	 * The return value follows the arguments. Written plainly, clang merges the two loads into
+	 * one from ctx + (2 or 4) * 8, which the verifier refuses ("dereference of modified ctx
+	 * ptr"; seen on 6.1 in the kernel matrix). The empty asm in one branch keeps two loads at
+	 * constant offsets; accept_nargs is read-only data, so the verifier drops the dead one.
+	 */
+	if (accept_nargs == 2) {
 		sk = (struct sock *)ctx[2];
-	else
+		asm volatile("" : "+r"(sk));
+	} else {
 		sk = (struct sock *)ctx[4];
+	}
 	if (!sk || osp_sk_protocol(sk) != IPPROTO_TCP)
 		return 0;
 	key = (__u64)sk;

@@ -14,7 +14,7 @@ gate() {
 }
 gate "deno fmt --check" "$DENO" fmt --check
 gate "deno lint" "$DENO" lint
-gate "deno check" "$DENO" check agent/ ffi/ tests/ bench/
+gate "deno check" "$DENO" check agent/ ffi/ tests/ bench/ tools/vm/
 
 # The agent reads the host's /proc and /sys through this bind-mounted view (see README).
 [ "$(id -u)" = 0 ] && sh agent/host_view.sh
