@@ -60,16 +60,17 @@ export interface SandboxInputs {
   readonly denoBin: string;
   /** DENO_DIR (the caches); undefined when not known. */
   readonly denoDir?: string;
-  /** The checkout: the agent's code, node_modules and ffi/.output. */
-  readonly repo: string;
+  /** The checkout: the agent's code, node_modules and ffi/.output (none: no such rule). */
+  readonly repo: string | undefined;
   /** The TCP port the agent listens on. */
   readonly listenPort: number;
   /** TCP ports the agent connects to. */
   readonly connectPorts: readonly number[];
 }
 
-function absolute(repo: string, p: string): string {
+function absolute(repo: string | undefined, p: string): string {
   if (p.startsWith("/")) return p;
+  if (repo === undefined) throw new SandboxArgsError(`relative path ${p} without a code directory`);
   return `${repo.replace(/\/$/, "")}/${p.replace(/^\.\//, "")}`;
 }
 
@@ -86,7 +87,7 @@ export function launcherArgs(i: SandboxInputs): string[] {
   for (const p of i.read) add(`--ro=${absolute(i.repo, p)}`);
   for (const p of RUNTIME_READ) add(`--ro=${p}`);
   add(`--rx=${i.denoBin}`);
-  add(`--rx=${i.repo}`);
+  if (i.repo !== undefined) add(`--rx=${i.repo}`);
   for (const p of RUNTIME_EXEC) add(`--rx=${p}`);
   if (i.denoDir !== undefined) add(`--rx=${i.denoDir}`);
   for (const p of i.write) add(`--rw=${absolute(i.repo, p)}`);
@@ -206,8 +207,8 @@ function list(v: unknown): string[] {
  * `--allow-net=` flag replaced, or one added after `-P=<set>`). The rules come from the
  * command's own `--allow-read=`, `--allow-write=` and `--allow-net=` flags, or from the named
  * set of `-P=<name>`; read+execute goes to the Deno binary, the code (the script's directory,
- * or the working directory for a relative script), the `--allow-ffi=` library's directory and
- * DENO_DIR; the ports come from the agent's arguments (everything after the script).
+ * or the working directory for a relative script; nothing for a URL such as `data:`), the
+ * `--allow-ffi=` library's directory and DENO_DIR; the ports come from the agent's arguments (everything after the script).
  *
  * Flags must be written `--flag=value`. Throws {@linkcode SandboxArgsError} for a command that
  * is not `<deno> run [flags] <script> [args]`, and as {@linkcode portsFromAgentArgs} does.
@@ -235,7 +236,13 @@ export function wrapCommand(cmd: readonly string[], i: WrapInputs): string[] {
   const write = value("allow-write") ?? list(set.write);
   const net = value("allow-net") ?? list(set.net);
   const ffi = value("allow-ffi") ?? list(set.ffi);
-  const code = cmd[script].startsWith("/") ? dirOf(cmd[script]) : i.cwd;
+  // a URL script (data:, https:, ...) has no code directory; a relative one is the working
+  // directory's, which must not be "/" (that rule would grant every file)
+  const url = /^[a-z][a-z0-9+.-]*:/i.test(cmd[script]);
+  if (!url && !cmd[script].startsWith("/") && i.cwd === "/") {
+    throw new SandboxArgsError(`relative script ${cmd[script]} in "/": name it absolutely`);
+  }
+  const code = url ? undefined : cmd[script].startsWith("/") ? dirOf(cmd[script]) : i.cwd;
   const ports = portsFromAgentArgs(agentArgs, i.env);
   const rules = launcherArgs({
     read,
