@@ -1,6 +1,7 @@
 // osprey-sandbox: applies a Landlock ruleset to itself, then execs the agent.
 //
-//   osprey-sandbox [--landlock=auto|off|require] [--broker=on|off] [--ro=PATH]... [--rx=PATH]...
+//   osprey-sandbox [--landlock=auto|off|require] [--landlock-abi=N] [--broker=on|off]
+//                  [--ro=PATH]... [--rx=PATH]...
 //                  [--rw=PATH]... [--bind=PORT]... [--connect=PORT]... -- COMMAND [ARG]...
 //
 // --ro grants reading files and listing directories beneath PATH, --rx adds executing (and
@@ -14,8 +15,10 @@
 // Probe: landlock_create_ruleset(NULL, 0, VERSION) gives the ABI. Rights the ABI lacks are
 // left out of the ruleset (best effort). Without Landlock (ENOSYS, EOPNOTSUPP when built in
 // but off) the command runs with Deno's checks alone unless --landlock=require was given.
-// --landlock=off (or OSPREY_LANDLOCK=off in the environment) skips the sandbox on purpose,
-// which is how tests force the "no Landlock" path.
+// --landlock=off (or OSPREY_LANDLOCK=off in the environment) skips the sandbox on purpose.
+// --landlock-abi=N (or OSPREY_LANDLOCK_ABI=N) overrides the probe: the launcher acts as on a
+// kernel whose ABI is at most N, and N=0 as on a kernel without Landlock, which is how tests
+// force that path (and the older ABIs' rules) on a kernel that has it.
 //
 // The broker (broker.c; --broker=on, the default): before it enters the domain, the launcher
 // forks osprey-broker with one end of a SOCK_SEQPACKET socket pair, so the broker stays outside
@@ -97,9 +100,9 @@ struct path_rule {
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: osprey-sandbox [--landlock=auto|off|require] [--broker=on|off] [--ro=PATH]...\n"
-		"                      [--rx=PATH]... [--rw=PATH]... [--bind=PORT]... "
-		"[--connect=PORT]...\n"
+		"usage: osprey-sandbox [--landlock=auto|off|require] [--landlock-abi=N] [--broker=on|off]\n"
+		"                      [--ro=PATH]... [--rx=PATH]... [--rw=PATH]... [--bind=PORT]...\n"
+		"                      [--connect=PORT]...\n"
 		"                      -- COMMAND [ARG]...\n");
 }
 
@@ -113,6 +116,16 @@ static int parse_port(const char *s, uint64_t *out)
 	if (errno != 0 || end == s || *end != '\0' || v > 65535 || s[0] == '-')
 		return -1;
 	*out = v;
+	return 0;
+}
+
+static int parse_abi(const char *s, int *out)
+{
+	uint64_t v;
+
+	if (parse_port(s, &v) != 0 || v > 99)
+		return -1;
+	*out = (int)v;
 	return 0;
 }
 
@@ -225,6 +238,8 @@ int main(int argc, char **argv)
 	uint64_t *bind_ports, *connect_ports;
 	size_t npaths = 0, nbind = 0, nconnect = 0;
 	const char *mode = "auto", *broker = "on";
+	const char *env_abi = getenv("OSPREY_LANDLOCK_ABI");
+	int max_abi = -1;
 	const char *env_mode = getenv("OSPREY_LANDLOCK");
 	char state[64];
 	int i, cmd = -1, abi, ruleset;
@@ -259,6 +274,9 @@ int main(int argc, char **argv)
 			mode = a + 11;
 		} else if (strncmp(a, "--broker=", 9) == 0) {
 			broker = a + 9;
+		} else if (strncmp(a, "--landlock-abi=", 15) == 0) {
+			if (parse_abi(a + 15, &max_abi) != 0)
+				goto bad_abi;
 		} else {
 			fprintf(stderr, "osprey-sandbox: unknown argument %s\n", a);
 			usage();
@@ -267,6 +285,15 @@ int main(int argc, char **argv)
 		continue;
 bad_port:
 		fprintf(stderr, "osprey-sandbox: %s: not a TCP port (0-65535)\n", a);
+		return EXIT_LAUNCHER;
+bad_abi:
+		fprintf(stderr, "osprey-sandbox: %s: not a Landlock ABI version (0-99)\n", a);
+		return EXIT_LAUNCHER;
+	}
+	if (env_abi != NULL && env_abi[0] != '\0' && max_abi < 0 &&
+	    parse_abi(env_abi, &max_abi) != 0) {
+		fprintf(stderr, "osprey-sandbox: OSPREY_LANDLOCK_ABI=%s: not a Landlock ABI version (0-99)\n",
+			env_abi);
 		return EXIT_LAUNCHER;
 	}
 	if (cmd < 0 || cmd >= argc) {
@@ -292,8 +319,15 @@ bad_port:
 		goto run;
 	}
 	abi = (int)syscall(__NR_landlock_create_ruleset, NULL, 0, LL_CREATE_VERSION);
+	if (abi >= 1 && max_abi >= 0 && abi > max_abi) {
+		// the probe overridden: as a kernel with that ABI (0: as one without Landlock)
+		abi = max_abi;
+		if (abi == 0)
+			errno = ENOSYS;
+	}
 	if (abi < 1) {
-		const char *why = errno == ENOSYS ? "kernel without Landlock" :
+		const char *why = max_abi == 0 ? "kernel without Landlock, probe overridden to ABI 0" :
+				  errno == ENOSYS ? "kernel without Landlock" :
 				  errno == EOPNOTSUPP ? "Landlock not enabled at boot (lsm=)" :
 							"Landlock probe failed";
 		if (strcmp(mode, "require") == 0) {

@@ -170,3 +170,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "launcher: --landlock-abi and OSPREY_LANDLOCK_ABI override the probe (0: as a kernel " +
+    "without Landlock, the command runs with no domain and no broker)",
+  ignore: !LANDLOCK,
+  fn() {
+    const cmd = ["sh", "-c", 'echo "$OSPREY_SANDBOX ${OSPREY_BROKER_FD:-nobroker}"'];
+    const want = "none:kernel without Landlock, probe overridden to ABI 0 nobroker";
+    for (
+      const r of [
+        launch(["--rx=/", "--landlock-abi=0", "--", ...cmd]),
+        launch(["--rx=/", "--", ...cmd], { OSPREY_LANDLOCK_ABI: "0" }),
+      ]
+    ) {
+      equal(r.code, 0, r.stderr);
+      equal(r.stdout, want);
+    }
+    // a lower ABI than the kernel's: that ABI's rules (no TCP rules before 4)
+    const three = launch(["--rx=/", "--landlock-abi=3", "--", ...cmd]);
+    match(three.stdout, /^landlock:3 \d+$/);
+    const bad = launch(["--landlock-abi=x", "--", "true"]);
+    equal(bad.code, 125);
+    match(bad.stderr, /--landlock-abi=x: not a Landlock ABI version/);
+    // --landlock=require with the probe overridden to 0 refuses to run
+    equal(launch(["--landlock=require", "--landlock-abi=0", "--", "true"]).code, 125);
+  },
+});
