@@ -19,6 +19,7 @@ const OP = {
   EXE_LINK: 4,
   EXE_READ: 5,
   ROOT_STATFS: 6,
+  NETNS_OPEN: 7,
 } as const;
 
 /** Namespace kinds the broker reads `ns/<kind>` of (enum osp_broker_ns). */
@@ -60,6 +61,14 @@ export interface BrokerSocketFds {
   readonly gone: number;
   /** The sockets, by ascending fd. */
   readonly sockets: BrokerSocketFd[];
+}
+
+/** A network namespace file the broker opened and passed (see {@linkcode ProcBroker.openNetNamespace}). */
+export interface BrokerNamespaceFile extends Disposable {
+  /** `/proc/self/fd/<n>`: opens the namespace file for libosprey's calls that enter it. */
+  readonly path: string;
+  /** Closes the descriptor (idempotent). */
+  close(): void;
 }
 
 /** statfs(2) of a directory, as the broker read it (counts in blocks of `bsize`). */
@@ -114,6 +123,31 @@ export class ProcBroker {
    */
   namespaceLink(pid: number, kind: BrokerNamespace): string {
     return decoder.decode(this.#callSync(OP.NS_LINK, pid, BROKER_NS[kind], 0n, ""));
+  }
+
+  /**
+   * Opens `<proc>/<pid>/ns/net` in the broker, which passes the descriptor over its socket: the
+   * returned `path` (`/proc/self/fd/<n>`, the agent's own descriptor, which Landlock lets it
+   * open) is what libosprey's namespace-entering calls take (ping, NAT watcher, taskstats).
+   * Close it when done. On the calling thread; throws as namespaceLink.
+   */
+  openNetNamespace(pid: number): BrokerNamespaceFile {
+    const close = this.#native.symbols.osp_broker_close_fd;
+    if (close === null) throw new BpfError("ask the procfs broker", Errno.ENOSYS);
+    const fd = this.#callSync(OP.NETNS_OPEN, pid, 0, 0n, "", BROKER_SYNC_TIMEOUT_MS, true);
+    let open = true;
+    const file = {
+      path: `/proc/self/fd/${fd}`,
+      close(): void {
+        if (!open) return;
+        open = false;
+        close(fd);
+      },
+      [Symbol.dispose](): void {
+        file.close();
+      },
+    };
+    return file;
   }
 
   /** The text of `<proc>/<pid>/exe`, read on the calling thread. Throws as namespaceLink. */
@@ -256,8 +290,26 @@ export class ProcBroker {
     arg: number,
     offset: bigint,
     path: string,
+    timeoutMs?: number,
+  ): Uint8Array;
+  #callSync(
+    op: number,
+    pid: number,
+    arg: number,
+    offset: bigint,
+    path: string,
+    timeoutMs: number,
+    passedFd: true,
+  ): number;
+  #callSync(
+    op: number,
+    pid: number,
+    arg: number,
+    offset: bigint,
+    path: string,
     timeoutMs = BROKER_SYNC_TIMEOUT_MS,
-  ): Uint8Array {
+    passedFd = false,
+  ): Uint8Array | number {
     const fn = this.#native.symbols.osp_broker_call_sync;
     if (fn === null) throw new BpfError("ask the procfs broker", Errno.ENOSYS);
     // never block the event loop behind a slow statfs or exe read: a request that has taken
@@ -274,7 +326,15 @@ export class ProcBroker {
     const ans = new Uint8Array(ANS_HEADER + 4096);
     const n = fn(this.#fd, req, req.length, ans, ans.length, timeoutMs);
     if (n < 0) throw new BpfError(`procfs broker ${opName(op)} of pid ${pid}`, -n);
-    return this.#answer(ans, n, op, pid);
+    const data = this.#answer(ans, n, op, pid);
+    if (!passedFd) return data;
+    const fd = new DataView(ans.buffer).getInt32(12, true);
+    if (fd < 0) {
+      throw new BpfError(`procfs broker ${opName(op)} of pid ${pid}`, Errno.EPROTO, {
+        detail: "no descriptor came with the answer",
+      });
+    }
+    return fd;
   }
 
   async #call(

@@ -50,6 +50,7 @@ export {
   BROKER_PID_MAX,
   BROKER_READ_MAX,
   type BrokerNamespace,
+  type BrokerNamespaceFile,
   type BrokerSocketFd,
   type BrokerSocketFds,
   type BrokerStatfs,

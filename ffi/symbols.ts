@@ -217,6 +217,13 @@ export const symbols = {
     nonblocking: true,
     optional: true,
   },
+  osp_broker_close_fd: {
+    parameters: [
+      "i32", // int fd
+    ],
+    result: "i32",
+    optional: true,
+  },
   // the same C function on the calling thread, for the short procfs link reads
   osp_broker_call_sync: {
     name: "osp_broker_call",

@@ -10,7 +10,8 @@
  * | ---------- | -------------------------------------------------------------- |
  * | net        | `ns/net` of every process, the socket fds (start-up scan)       |
  * | containers | statfs of the volumes beneath `root`; `exe` (application types) |
- * | delayacct  | `ns/net` of pid 1                                              |
+ * | delayacct  | `ns/net` of pid 1; its descriptor for the taskstats socket      |
+ * | net        | descriptors of `ns/net` for the pinger and the NAT watcher      |
  *
  * @module
  */
@@ -30,6 +31,31 @@ let current: { broker: ProcBroker; lib: OspreyLibrary } | undefined;
  */
 export function procBrokerFor(proc: string): ProcBroker | undefined {
   return current !== undefined && current.broker.procRoot === proc ? current.broker : undefined;
+}
+
+/**
+ * Calls `use` with a path libosprey can open for the network namespace file `path`
+ * (`<proc>/<pid>/ns/net`) names. Under the broker that file is one Landlock refuses the agent, so
+ * the broker opens it and passes the descriptor, whose `/proc/self/fd/<n>` is given to `use` and
+ * closed once `use` settles. Any other path ("" for the agent's own namespace), or no broker:
+ * `path` as it is.
+ *
+ * @throws {BpfError} from the broker (ENOENT when the process is gone, EACCES, EBUSY), and what
+ *   `use` throws
+ */
+export async function withNetNamespace<T>(
+  proc: string,
+  path: string,
+  use: (path: string) => Promise<T>,
+): Promise<T> {
+  const broker = procBrokerFor(proc);
+  const prefix = `${proc.replace(/\/$/, "")}/`;
+  const m = broker !== undefined && path.startsWith(prefix)
+    ? /^(\d{1,7})\/ns\/net$/.exec(path.slice(prefix.length))
+    : null;
+  if (broker === undefined || m === null) return await use(path);
+  using file = broker.openNetNamespace(Number(m[1]));
+  return await use(file.path);
 }
 
 /** Whether the broker is in use, and why not. */

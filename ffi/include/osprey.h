@@ -536,7 +536,10 @@ OSP_API int osp_broker_check(int fd);
  * @brief Send one request to osprey-broker and wait for its answer.
  *
  * Answers whose first four bytes (the sequence number) differ from the
- * request's are dropped: they belong to requests that timed out earlier.
+ * request's are dropped: they belong to requests that timed out earlier. A
+ * descriptor passed with the answer (SCM_RIGHTS, close-on-exec) is written
+ * into the answer's bytes 12..15 (-1 when none); close it with
+ * osp_broker_close_fd().
  * Blocks up to timeout_ms: run it on another thread.
  *
  * @param fd the broker socket (OSPREY_BROKER_FD)
@@ -547,6 +550,12 @@ OSP_API int osp_broker_check(int fd);
  */
 OSP_API int osp_broker_call(int fd, const uint8_t *req, uint32_t req_len, uint8_t *ans,
 			    uint32_t ans_cap, uint32_t timeout_ms);
+
+/**
+ * @brief Close a descriptor the broker passed (an answer's bytes 12..15).
+ * @return 0, or -EBADF for a descriptor the broker did not pass (left open)
+ */
+OSP_API int osp_broker_close_fd(int fd);
 
 /* --- delay accounting: netlink taskstats (taskstats.c) --- */
 

@@ -20,7 +20,7 @@
  *   0  u32 seq
  *   4  i32 result   0, or a negative errno
  *   8  u32 len      bytes of data that follow
- *  12  u32 0
+ *  12  u32 0        (the agent's libosprey puts the received descriptor here)
  *  16  data         per op, see enum osp_broker_op
  *
  * The request set is closed: there is no "open this path" or "read this
@@ -70,6 +70,12 @@ enum osp_broker_op {
 	 * file or a symbolic link
 	 */
 	OSP_BROKER_ROOT_STATFS = 6,
+	/*
+	 * open <proc>/<pid>/ns/net read-only and pass the descriptor with the
+	 * answer (SCM_RIGHTS): for setns() by the pinger, NAT and taskstats,
+	 * which open namespace files themselves. Only network namespaces.
+	 */
+	OSP_BROKER_NETNS_OPEN = 7,
 };
 
 enum osp_broker_ns {

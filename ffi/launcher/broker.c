@@ -11,9 +11,9 @@
 //   (an executable without read permission) stay, in the effective and permitted sets;
 // - no_new_privs, not dumpable (with the agent's domain in between, the agent may not ptrace it
 //   anyway: the broker is outside the agent's Landlock domain);
-// - seccomp: a fixed list of system calls (read, write on its socket only, openat without any
-//   flag that writes or creates, readlinkat, getdents64, fstat, fstatfs, pread64, close, exit);
-//   any other system call kills it. No socket, connect, exec, ptrace, mmap.
+// - seccomp: a fixed list of system calls (read; write and sendmsg on its socket only; openat
+//   without any flag that writes or creates; readlinkat, getdents64, fstat, fstatfs, pread64,
+//   close, exit); any other system call kills it. No socket, connect, exec, ptrace, mmap.
 //
 // Landlock cannot confine it: a process in a domain may not ptrace-access processes outside
 // that domain, which is exactly the access the broker is for.
@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -338,7 +339,7 @@ static int bind_proc(const uint8_t *path, size_t plen)
 	return 0;
 }
 
-static int answer(size_t n, uint32_t *len)
+static int answer(size_t n, uint32_t *len, int *pass_fd)
 {
 	uint32_t op, arg;
 	int32_t pid;
@@ -359,7 +360,7 @@ static int answer(size_t n, uint32_t *len)
 		return -EINVAL;
 	if (op == OSP_BROKER_BIND_PROC)
 		return bind_proc(path, plen);
-	if (op < OSP_BROKER_NS_LINK || op > OSP_BROKER_ROOT_STATFS)
+	if (op < OSP_BROKER_NS_LINK || op > OSP_BROKER_NETNS_OPEN)
 		return -EOPNOTSUPP;
 	if (proc_fd < 0)
 		return -ENOTCONN;
@@ -381,6 +382,15 @@ static int answer(size_t n, uint32_t *len)
 		return exe_read(pid, offset, arg, len);
 	case OSP_BROKER_ROOT_STATFS:
 		return root_statfs(pid, path, plen, len);
+	case OSP_BROKER_NETNS_OPEN: {
+		char p[64];
+		int err = pid_path(p, sizeof(p), pid, "ns/net");
+
+		if (err)
+			return err;
+		*pass_fd = openat(proc_fd, p, O_RDONLY | O_CLOEXEC);
+		return *pass_fd < 0 ? -errno : 0;
+	}
 	}
 	return -EOPNOTSUPP;
 }
@@ -429,7 +439,8 @@ static int apply_seccomp(int sock)
 		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, OPEN_WRITE_FLAGS, 1, 0),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-		// write: only to the agent's socket
+		// write and sendmsg (a namespace descriptor): only to the agent's socket
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sendmsg, 1, 0),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_write, 0, 4),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)sock, 0, 1),
@@ -483,14 +494,34 @@ void osp_broker_run(int sock, pid_t parent)
 			continue;
 		if (n <= 0)
 			_exit(0); // the agent is gone
-		result = answer((size_t)n, &len);
+		int pass_fd = -1;
+		ssize_t sent;
+
+		result = answer((size_t)n, &len, &pass_fd);
 		if (result != 0)
 			len = 0;
 		put_u32(ans, n >= 4 ? get_u32(req) : 0);
 		memcpy(ans + 4, &result, 4);
 		put_u32(ans + 8, len);
 		put_u32(ans + 12, 0);
-		if (write(sock, ans, OSP_BROKER_ANS_HEADER + len) < 0 && errno != EINTR)
+		if (pass_fd >= 0) {
+			// the descriptor rides with the answer, then is closed here
+			char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+			struct iovec iov = { .iov_base = ans, .iov_len = OSP_BROKER_ANS_HEADER + len };
+			struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+					    .msg_controllen = sizeof(cbuf) };
+			struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+			sent = sendmsg(sock, &m, MSG_NOSIGNAL);
+			close(pass_fd);
+		} else {
+			sent = write(sock, ans, OSP_BROKER_ANS_HEADER + len);
+		}
+		if (sent < 0 && errno != EINTR)
 			_exit(0);
 	}
 }

@@ -21,6 +21,37 @@
 
 static pthread_mutex_t broker_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* descriptors the broker passed, which osp_broker_close_fd() may close */
+#define MAX_PASSED 1024
+static int passed_fds[MAX_PASSED];
+static int npassed;
+
+/* under broker_lock */
+static int remember_fd(int fd)
+{
+	if (npassed == MAX_PASSED)
+		return -1;
+	passed_fds[npassed++] = fd;
+	return 0;
+}
+
+OSP_API int osp_broker_close_fd(int fd)
+{
+	int i, found = -EBADF;
+
+	pthread_mutex_lock(&broker_lock);
+	for (i = 0; i < npassed; i++) {
+		if (passed_fds[i] == fd) {
+			passed_fds[i] = passed_fds[--npassed];
+			found = 0;
+			close(fd);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&broker_lock);
+	return found;
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -68,18 +99,43 @@ static int call_locked(int fd, const uint8_t *req, uint32_t req_len, uint8_t *an
 			return -errno;
 		if (r == 0)
 			return -ETIMEDOUT;
-		n = recv(fd, ans, ans_cap, MSG_TRUNC | MSG_DONTWAIT);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EPIPE; // the broker is gone
-		if (n < 16 || memcmp(ans, req, 4) != 0)
-			continue; // the late answer of a request that timed out
-		if ((size_t)n > ans_cap)
-			return -EMSGSIZE;
-		return (int)n;
+		{
+			char cbuf[CMSG_SPACE(sizeof(int))];
+			struct iovec iov = { .iov_base = ans, .iov_len = ans_cap };
+			struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+					    .msg_controllen = sizeof(cbuf) };
+			struct cmsghdr *c;
+			int passed = -1;
+
+			n = recvmsg(fd, &m, MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n < 0)
+				return -errno;
+			if (n == 0)
+				return -EPIPE; // the broker is gone
+			for (c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
+				if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+				    c->cmsg_len == CMSG_LEN(sizeof(int)))
+					memcpy(&passed, CMSG_DATA(c), sizeof(int));
+			}
+			if (n < 16 || memcmp(ans, req, 4) != 0) {
+				if (passed >= 0)
+					close(passed);
+				continue; // the late answer of a request that timed out
+			}
+			if ((size_t)n > ans_cap) {
+				if (passed >= 0)
+					close(passed);
+				return -EMSGSIZE;
+			}
+			if (passed >= 0 && remember_fd(passed) != 0) {
+				close(passed);
+				return -EMFILE;
+			}
+			memcpy(ans + 12, &passed, sizeof(int));
+			return (int)n;
+		}
 	}
 }
 

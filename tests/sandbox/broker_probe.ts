@@ -12,6 +12,7 @@ type Req =
   | { op: "bind"; path: string }
   | { op: "ns"; pid: number; kind: "net" | "uts" }
   | { op: "exeLink"; pid: number }
+  | { op: "netnsOpen"; pid: number }
   | { op: "socketFds"; pid: number }
   | { op: "readExe"; pid: number; offset: number; len: number }
   | { op: "statfs"; pid: number; path: string }
@@ -36,6 +37,12 @@ for (const r of reqs) {
       case "exeLink":
         value = broker.exeLink(r.pid);
         break;
+      case "netnsOpen": {
+        // the passed descriptor, seen through the host view of the agent's own fd table
+        using f = broker.openNetNamespace(r.pid);
+        value = Deno.readLinkSync(`${Deno.args[0]}/self/fd/${f.path.split("/").at(-1)}`);
+        break;
+      }
       case "socketFds":
         value = await broker.socketFds(r.pid);
         break;

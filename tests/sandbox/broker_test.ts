@@ -124,6 +124,8 @@ Deno.test({
         { op: "readExe", pid, offset: 0, len: 16 },
         { op: "statfs", pid, path: "/" },
         { op: "statfs", pid, path: "/tmp" },
+        { op: "netnsOpen", pid },
+        { op: "direct", path: `${VIEW_PROC}/${pid}/ns/net` }, // still refused: a descriptor, no grant
       ]);
       // the kernel refuses the agent's own reads: Landlock's ptrace rule
       deepEqual([codeOf(r[0]), codeOf(r[1])], ["EACCES", "EACCES"], JSON.stringify(r));
@@ -138,6 +140,9 @@ Deno.test({
       const fs = r[6] as { ok: true; value: { blocks: number; bsize: number } };
       ok(fs.ok && fs.value.blocks > 0 && fs.value.bsize > 0, JSON.stringify(r[6]));
       ok(r[7].ok, JSON.stringify(r[7]));
+      // the namespace descriptor the broker passed names the process's namespace
+      deepEqual(r[8], { ok: true, value: own });
+      equal(codeOf(r[9]), "EACCES");
     } finally {
       reader.releaseLock();
       other.kill();
@@ -171,6 +176,8 @@ Deno.test({
       ["an exe read over 64 KiB", raw(5, self, { arg: 70000 }), -22],
       ["a first fd above INT32_MAX", raw(3, self, { offset: 1n << 40n }), -22],
       ["a process that does not exist", raw(2, 4194303, { arg: 1 }), -2],
+      ["a namespace of a process that does not exist", raw(7, 4194303), -2],
+      ["a path on a namespace open", raw(7, self, { path: bytes("/x") }), -22],
       ["a second bind", { op: "bind", path: VIEW_PROC }, "EALREADY"],
     ];
     // a symbolic link on the way is not followed (Debian's /bin is one, to usr/bin)
