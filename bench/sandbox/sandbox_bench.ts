@@ -3,6 +3,8 @@
  * `deno task start` could start it, alternately in one run, on this machine:
  *
  * - `deno`: `deno run -P=agent ... agent/main.ts` (Deno's permission checks only);
+ * - `off`: `OSPREY_LANDLOCK=off tools/sandbox/start.sh`: the same way through args.ts and the
+ *   launcher, without the domain or the broker (what the launcher path costs by itself);
  * - `landlock`: `tools/sandbox/start.sh` (tools/sandbox/args.ts, then the launcher, its procfs
  *   broker and the Landlock domain; `deno task start`).
  *
@@ -10,7 +12,7 @@
  * after a settling pause, over a window of whole collection intervals, the agent's CPU time per
  * interval (utime + stime from `/proc/<pid>/stat`, the broker's included for `landlock`), its
  * RSS at the end (`VmRSS`, the broker's added) and the mean time of a scrape of `/metrics`.
- * Medians per mode and the ratio landlock / deno are printed as a Markdown table.
+ * Medians per mode and the ratios to `deno` are printed as a Markdown table.
  *
  *   deno task bench:sandbox [--rounds=3] [--window=20s] [--interval=5s] [--scrapes=50]
  *
@@ -44,7 +46,8 @@ if (!Number.isInteger(SCRAPES) || SCRAPES < 1) {
 }
 const CLK_TCK = 100; // USER_HZ on Linux
 
-type Mode = "deno" | "landlock";
+type Mode = "deno" | "off" | "landlock";
+const MODES: readonly Mode[] = ["deno", "off", "landlock"];
 
 interface Sample {
   healthzMs: number;
@@ -117,6 +120,7 @@ async function one(mode: Mode): Promise<Sample> {
       MALLOC_MMAP_THRESHOLD_: "131072",
       NO_COLOR: "1",
       DENO_NO_UPDATE_CHECK: "1",
+      ...(mode === "off" ? { OSPREY_LANDLOCK: "off" } : {}),
     },
     stdin: "null",
     stdout: "null",
@@ -160,10 +164,10 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-const samples: Record<Mode, Sample[]> = { deno: [], landlock: [] };
+const samples: Record<Mode, Sample[]> = { deno: [], off: [], landlock: [] };
 for (let r = 0; r < ROUNDS; r++) {
-  // alternate which goes first, so a trend on the machine does not favour one mode
-  const order: Mode[] = r % 2 === 0 ? ["deno", "landlock"] : ["landlock", "deno"];
+  // rotate which goes first, so a trend on the machine does not favour one mode
+  const order = MODES.map((_, k) => MODES[(k + r) % MODES.length]);
   for (const mode of order) {
     const s = await one(mode);
     samples[mode].push(s);
@@ -180,18 +184,20 @@ const rows: [string, keyof Sample, number][] = [
   ["start to /healthz (ms)", "healthzMs", 0],
   ["start to /readyz 200 (ms)", "readyMs", 0],
   [`CPU per ${INTERVAL_S} s collection interval (ms)`, "cpuMsPerInterval", 1],
-  ["RSS (MiB, the broker's included)", "rssMiB", 1],
+  ["RSS (MiB, landlock: the broker's included)", "rssMiB", 1],
   ["one scrape of /metrics (ms, fetch included)", "scrapeMs", 2],
 ];
 console.log(
-  `Median of ${ROUNDS} starts each, alternating; window ${WINDOW_S} s, ${SCRAPES} scrapes.\n`,
+  `Median of ${ROUNDS} starts each, in rotation; window ${WINDOW_S} s, ${SCRAPES} scrapes.\n`,
 );
-console.log("| measure | deno | landlock | landlock / deno |");
-console.log("| --- | --- | --- | --- |");
+console.log(
+  "| measure | deno | launcher, Landlock off | landlock | off / deno | landlock / deno |",
+);
+console.log("| --- | --- | --- | --- | --- | --- |");
 for (const [label, key, digits] of rows) {
-  const d = median(samples.deno.map((s) => s[key]));
-  const l = median(samples.landlock.map((s) => s[key]));
+  const [d, o, l] = MODES.map((m) => median(samples[m].map((s) => s[key])));
   console.log(
-    `| ${label} | ${d.toFixed(digits)} | ${l.toFixed(digits)} | ${(l / d).toFixed(2)} |`,
+    `| ${label} | ${d.toFixed(digits)} | ${o.toFixed(digits)} | ${l.toFixed(digits)} | ` +
+      `${(o / d).toFixed(2)} | ${(l / d).toFixed(2)} |`,
   );
 }
