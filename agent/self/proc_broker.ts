@@ -104,7 +104,7 @@ export function openProcBroker(sandbox: SandboxState, proc: string): BrokerState
 export function formatBrokerLine(s: BrokerState): string {
   return s.on
     ? "BROKER   on: other processes' fd, ns, exe and root through osprey-broker"
-    : `BROKER   off (${s.reason}): no socket owners at start, volume sizes or exe types`;
+    : `BROKER   off (${s.reason}): Landlock refuses other processes' fd, ns, exe and root`;
 }
 
 /** Sets `osprey_procfs_broker_up` (1 when the broker answers the agent's procfs requests). */
