@@ -26,6 +26,12 @@ import { createPushModule, effectiveListen } from "./push/mod.ts";
 import { selfModule } from "./self/mod.ts";
 import { currentSandbox, formatSandboxLine, recordSandbox } from "./self/sandbox.ts";
 import {
+  closeProcBroker,
+  formatBrokerLine,
+  openProcBroker,
+  recordBroker,
+} from "./self/proc_broker.ts";
+import {
   createApp,
   formatListen,
   httpServerMetrics,
@@ -174,6 +180,9 @@ export async function main(args: readonly string[]): Promise<number> {
   const registry = new Registry();
   const sandbox = currentSandbox();
   recordSandbox(registry, sandbox);
+  // before the modules start: net, containers and delayacct ask for it
+  const broker = paths.fixture ? undefined : openProcBroker(sandbox, paths.proc);
+  if (sandbox.kind === "landlock" && broker !== undefined) recordBroker(registry, broker);
   await applyIdentity(registry, paths, log);
   // Overrides and the az/region labels of container series, whether or not the cloud module runs.
   configureCloud(flags, registry, { log });
@@ -193,6 +202,10 @@ export async function main(args: readonly string[]): Promise<number> {
   err(formatModuleTable(started.statuses));
   err(formatSandboxLine(sandbox));
   log.info("sandbox", { kind: sandbox.kind, abi: sandbox.abi, reason: sandbox.reason });
+  if (sandbox.kind === "landlock" && broker !== undefined) {
+    err(formatBrokerLine(broker));
+    log.info("procfs broker", { on: broker.on, reason: broker.reason });
+  }
   for (const s of started.statuses) {
     log.info("module", { module: s.module, state: s.state, reason: s.reason, enable: s.enable });
   }
@@ -247,6 +260,7 @@ export async function main(args: readonly string[]): Promise<number> {
   serverAbort.abort();
   await server.finished;
   for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+  closeProcBroker();
   clearTimeout(hardStop);
   log.info("stopped");
   return 0;

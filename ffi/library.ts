@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ProcBroker } from "./broker.ts";
 import { BpfObject, type ObjectKind } from "./bpf_object.ts";
 import { BpfError, Errno, unwrap } from "./errors.ts";
 import {
@@ -294,6 +295,22 @@ export class OspreyLibrary {
     }
     this.#taskstats.add(s);
     return s;
+  }
+
+  /**
+   * The procfs broker the Landlock launcher started (`OSPREY_BROKER_FD`), bound to `procRoot`
+   * (README, "Security model"; ffi/broker.ts).
+   *
+   * @param fd the broker socket's descriptor number
+   * @param procRoot the procfs root every pid is relative to (the agent's `<proc>`)
+   * @throws {BpfError} ENOTSOCK (fd is no broker socket), EBADF, EINVAL (not a procfs root),
+   *   EALREADY (bound before), EPIPE (the broker is gone), ENOSYS (a library without the calls)
+   */
+  openBroker(fd: number, procRoot: string): ProcBroker {
+    this.#assertOpen("open the procfs broker");
+    const b = new ProcBroker(this.#native, fd, procRoot);
+    b.bind();
+    return b;
   }
 
   /**

@@ -43,6 +43,19 @@ export {
   type ProgramVariant,
 } from "./bpf_object.ts";
 export { RawFile } from "./raw_file.ts";
+export {
+  BROKER_DATA_MAX,
+  BROKER_NS,
+  BROKER_PATH_MAX,
+  BROKER_PID_MAX,
+  BROKER_READ_MAX,
+  type BrokerNamespace,
+  type BrokerNamespaceFile,
+  type BrokerSocketFd,
+  type BrokerSocketFds,
+  type BrokerStatfs,
+  ProcBroker,
+} from "./broker.ts";
 export { type BatchOptions, DEFAULT_DRAIN_BUFFER, MAX_WAIT_MS, RingBuffer } from "./ring_buffer.ts";
 export { BpfError, type BpfErrorOptions, Errno, errnoName, unwrap } from "./errors.ts";
 export {

@@ -196,6 +196,48 @@ export const symbols = {
     result: "i32",
     nonblocking: true,
   },
+  // the procfs broker (ffi/broker.ts); optional so that a library built before it still loads
+  osp_broker_check: {
+    parameters: [
+      "i32", // int fd
+    ],
+    result: "i32",
+    optional: true,
+  },
+  osp_broker_call: {
+    parameters: [
+      "i32", // int fd
+      "buffer", // const uint8_t *req
+      "u32", // uint32_t req_len
+      "buffer", // uint8_t *ans
+      "u32", // uint32_t ans_cap
+      "u32", // uint32_t timeout_ms
+    ],
+    result: "i32",
+    nonblocking: true,
+    optional: true,
+  },
+  osp_broker_close_fd: {
+    parameters: [
+      "i32", // int fd
+    ],
+    result: "i32",
+    optional: true,
+  },
+  // the same C function on the calling thread, for the short procfs link reads
+  osp_broker_call_sync: {
+    name: "osp_broker_call",
+    parameters: [
+      "i32", // int fd
+      "buffer", // const uint8_t *req
+      "u32", // uint32_t req_len
+      "buffer", // uint8_t *ans
+      "u32", // uint32_t ans_cap
+      "u32", // uint32_t timeout_ms
+    ],
+    result: "i32",
+    optional: true,
+  },
   osp_file_open: {
     parameters: [
       "buffer", // const uint8_t *path (NUL-terminated bytes)

@@ -1,6 +1,7 @@
 /**
  * The single-file package (tools/package.sh → dist/osprey): it unpacks once, runs the bundled
- * agent with the "agent" permission set and libosprey scoped by path, and stops cleanly.
+ * agent with the "agent" permission set and libosprey scoped by path under the Landlock launcher
+ * (with its procfs broker), and stops cleanly.
  */
 import { equal, match } from "node:assert/strict";
 import { freePort, isRoot, REPO_ROOT, scrape } from "./helpers/agent_process.ts";
@@ -8,6 +9,20 @@ import { freePort, isRoot, REPO_ROOT, scrape } from "./helpers/agent_process.ts"
 const haveLib = (() => {
   try {
     return Deno.statSync(`${REPO_ROOT}/ffi/.output/libosprey.so`).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+/** Whether this kernel has Landlock (its ABI version, asked by landlock_create_ruleset). */
+const LANDLOCK = (() => {
+  try {
+    const out = new Deno.Command(`${REPO_ROOT}/ffi/.output/osprey-sandbox`, {
+      args: ["--rx=/", "--", "sh", "-c", 'echo "$OSPREY_SANDBOX"'],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    return new TextDecoder().decode(out.stdout).startsWith("landlock:");
   } catch {
     return false;
   }
@@ -52,6 +67,11 @@ Deno.test({
         }
         match(text, /^osprey_module_state\{.*module="process_events",state="on".*\} 1$/m);
         match(text, /^osprey_module_state\{.*module="node",state="on".*\} 1$/m);
+        // under the Landlock launcher with its broker where the kernel has Landlock (this one)
+        if (LANDLOCK) {
+          match(text, /^osprey_sandbox_info\{kind="landlock",abi="\d+".*\} 1$/m);
+          match(text, /^osprey_procfs_broker_up\{.*\} 1$/m);
+        } else match(text, /^osprey_sandbox_info\{kind="none",abi="".*\} 1$/m);
       } finally {
         child.kill("SIGTERM");
         const status = await child.status;

@@ -5,7 +5,8 @@
 # is not downloadable offline), so this is the offline equivalent.
 #
 # The header runs the agent with the same permissions as deno.json's "agent" set, translated
-# to flags at packaging time, with --allow-ffi scoped to the extracted library's absolute path.
+# to flags at packaging time, with --allow-ffi scoped to the extracted library's absolute path,
+# under the Landlock launcher (osprey-sandbox, tools/sandbox/wrap.sh; README "Security model").
 #
 # Usage: tools/package.sh [out]   (after ./setup.sh; default out: dist/osprey)
 set -euo pipefail
@@ -14,13 +15,19 @@ ROOT=$PWD
 DENO=${DENO:-$ROOT/tools/deno/node_modules/@deno/linux-x64-glibc/deno}
 OUT=${1:-dist/osprey}
 LIB=ffi/.output/libosprey.so
-[ -f "$LIB" ] || { echo "package: $LIB is missing; run ./setup.sh (or deno task build) first" >&2; exit 1; }
+LAUNCHER=ffi/.output/osprey-sandbox
+for f in "$LIB" "$LAUNCHER"; do
+  [ -f "$f" ] || { echo "package: $f is missing; run ./setup.sh (or deno task build) first" >&2; exit 1; }
+done
 
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 "$DENO" bundle --quiet -o "$STAGE/osprey.js" agent/main.ts
+"$DENO" bundle --quiet -o "$STAGE/sandbox_args.js" tools/sandbox/args.ts
 cp "$DENO" "$STAGE/deno"
 cp "$LIB" "$STAGE/libosprey.so"
+cp "$LAUNCHER" "$STAGE/osprey-sandbox"
+cp tools/sandbox/wrap.sh "$STAGE/wrap.sh"
 cp agent/host_view.sh "$STAGE/host_view.sh"
 VERSION=$("$DENO" eval --no-config 'console.log(JSON.parse(Deno.readTextFileSync("deno.json")).version)')
 
@@ -39,7 +46,8 @@ console.log(flags.join(" "));')
 # generation and at most 2 glibc malloc arenas keep about 25 MB of RSS off the agent; gc()
 # exposed for the agent's collection a minute and a fixed 128 KiB mmap threshold keep it flat.
 V8_FLAGS=--v8-flags=--max-semi-space-size=1,--expose-gc
-(cd "$STAGE" && tar -czf payload.tgz deno osprey.js libosprey.so host_view.sh)
+(cd "$STAGE" && tar -czf payload.tgz deno osprey.js libosprey.so host_view.sh osprey-sandbox \
+  sandbox_args.js wrap.sh)
 HASH=$(sha256sum "$STAGE/payload.tgz" | cut -c1-16)
 mkdir -p "$(dirname "$OUT")"
 {
@@ -59,7 +67,7 @@ if [ ! -f "\$dir/.complete" ]; then
 fi
 case "\${1:-}" in --help|-h|--version) ;; *) sh "\$dir/host_view.sh" ;; esac
 export DENO_NO_UPDATE_CHECK=1 MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 OSPREY_FFI_LIB="\$dir/libosprey.so"
-exec "\$dir/deno" run --no-config --no-remote --no-prompt --quiet $V8_FLAGS $FLAGS --allow-ffi="\$dir/libosprey.so" "\$dir/osprey.js" "\$@"
+exec sh "\$dir/wrap.sh" "\$dir" "\$dir/deno" run --no-config --no-remote --no-prompt --quiet $V8_FLAGS $FLAGS --allow-ffi="\$dir/libosprey.so" "\$dir/osprey.js" "\$@"
 __OSPREY_PAYLOAD__
 HEADER
   cat "$STAGE/payload.tgz"

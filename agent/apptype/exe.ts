@@ -31,7 +31,13 @@
  * @module
  */
 import { open } from "node:fs/promises";
-import { BpfError, Errno, type FileStat, type OspreyLibrary } from "../../ffi/mod.ts";
+import {
+  BpfError,
+  Errno,
+  type FileStat,
+  type OspreyLibrary,
+  type ProcBroker,
+} from "../../ffi/mod.ts";
 import { ElfError, type ElfFacts, readElfFacts } from "./elf.ts";
 
 /** How an inspection ended, for the outcome counter. */
@@ -119,6 +125,36 @@ export function nodeFileReader(): FileReader {
     } finally {
       await file.close().catch(() => {});
     }
+  };
+}
+
+/**
+ * A {@linkcode FileReader} over the procfs broker (ffi/broker.ts), for the agent under Landlock,
+ * where the kernel refuses `<proc>/<pid>/exe` of processes outside its domain: the path must be
+ * `<proc>/<pid>/exe` of the broker's procfs root (anything else is refused with a TypeError, the
+ * broker reads nothing else); a long read takes several requests.
+ */
+export function brokerFileReader(broker: ProcBroker, proc: string): FileReader {
+  const prefix = `${proc.replace(/\/$/, "")}/`;
+  return async (path, offset, buf) => {
+    const m = path.startsWith(prefix) ? /^(\d{1,7})\/exe$/.exec(path.slice(prefix.length)) : null;
+    if (m === null) throw new TypeError(`read "${path}": the broker reads only ${prefix}<pid>/exe`);
+    const pid = Number(m[1]);
+    let got = 0;
+    let stat: FileStat | undefined;
+    while (got < buf.length) {
+      const r = await broker.readExe(pid, offset + got, buf.subarray(got));
+      if (r === null) return null;
+      stat ??= r.stat;
+      got += r.bytesRead;
+      if (r.bytesRead === 0) break;
+    }
+    if (stat === undefined) {
+      const r = await broker.readExe(pid, offset, new Uint8Array(0));
+      if (r === null) return null;
+      stat = r.stat;
+    }
+    return { bytesRead: got, stat };
   };
 }
 

@@ -35,6 +35,7 @@
 
 export { ElfError, type ElfFacts, type ElfProblem, readElfFacts } from "./elf.ts";
 export {
+  brokerFileReader,
   ExeInspector,
   type ExeInspectorOptions,
   type ExeOutcome,

@@ -23,6 +23,7 @@
  */
 import { libraryCandidates, openLibrary, type OspreyLibrary } from "../../ffi/mod.ts";
 import {
+  brokerFileReader,
   ExeInspector,
   type FileReader,
   libraryFileReader,
@@ -47,6 +48,7 @@ import { DISK_EXTRA_FLAG, wholeDiskFilter } from "../node/mod.ts";
 import { readUserHz } from "../node/user_hz.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
+import { procBrokerFor } from "../self/proc_broker.ts";
 import { processEventHub } from "../process_events/hub.ts";
 import {
   DEFAULT_CONTAINERD_STATE_DIRS,
@@ -280,10 +282,16 @@ function reportedDisks(flags: FlagValues, log: Logger): (name: string) => boolea
 /**
  * How executables are read for the golang, rust and dotnet application types: through
  * libosprey when its --allow-ffi is granted (Deno's own file APIs cannot open
- * `<proc>/<pid>/exe` under scoped read permissions), through node:fs when reads are not scoped
- * at all, else not (said once).
+ * `<proc>/<pid>/exe` under scoped read permissions), through the procfs broker under the
+ * Landlock sandbox, through node:fs when reads are not scoped at all, else not (said once).
  */
-function executableReader(log: Logger): { read?: FileReader; lib?: OspreyLibrary } {
+function executableReader(
+  log: Logger,
+  proc: string,
+): { read?: FileReader; lib?: OspreyLibrary } {
+  // under Landlock the kernel refuses <proc>/<pid>/exe of processes outside the domain
+  const broker = procBrokerFor(proc);
+  if (broker !== undefined) return { read: brokerFileReader(broker, proc) };
   const path = libraryPath();
   let why = `not granted: --allow-ffi=${path}`;
   if (Deno.permissions.querySync({ name: "ffi", path }).state === "granted") {
@@ -373,7 +381,7 @@ export const containersModule: ModuleSpec = {
       libraryPath: libraryCandidates()[0] ?? "libosprey.so",
       roots: [cgroupFs.root],
     });
-    const exe = executableReader(log);
+    const exe = executableReader(log, paths.proc);
     const files = new KeptFiles({ raw: rawFiles, maxOpen: keptFilesMax });
     const disks = new ContainerDisks(paths, { reported: reportedDisks(ctx.flags, ctx.log) });
     const units = new SystemdUnits(paths.root);

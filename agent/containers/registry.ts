@@ -48,6 +48,7 @@
  *
  * @module
  */
+import { procBrokerFor } from "../self/proc_broker.ts";
 import { FileFormatError } from "../file_format_error.ts";
 import {
   type CgroupClass,
@@ -1229,7 +1230,13 @@ export class ContainerRegistry {
     let type = guessByCmdline(raw);
     if (type === "") {
       try {
-        type = guessByExe(Deno.readLinkSync(under(this.#o.paths.proc, `${p.pid}/exe`)));
+        // under Landlock another process's exe link is the procfs broker's to read
+        const broker = procBrokerFor(this.#o.paths.proc);
+        type = guessByExe(
+          broker !== undefined
+            ? broker.exeLink(p.pid)
+            : Deno.readLinkSync(under(this.#o.paths.proc, `${p.pid}/exe`)),
+        );
       } catch {
         // exited, or no executable (a kernel thread): no type from it
       }

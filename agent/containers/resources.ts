@@ -27,7 +27,9 @@ import {
   readMemory,
   readPsi,
 } from "../cgroups/mod.ts";
+import { BpfError, Errno, type ProcBroker } from "../../ffi/mod.ts";
 import type { HostPaths } from "../paths.ts";
+import { procBrokerFor } from "../self/proc_broker.ts";
 import { under } from "../paths.ts";
 import { isContractDiskKind } from "../node/mod.ts";
 import {
@@ -270,6 +272,29 @@ export interface DiskOptions {
   readonly now?: () => number;
 }
 
+/**
+ * statfs of `mountPoint` beneath `<proc>/<pid>/root` through the procfs broker; undefined for a
+ * file (ENOTDIR: a file bind-mounted into the container is no file system of its own).
+ */
+async function brokerUsage(
+  broker: ProcBroker,
+  pid: number,
+  mountPoint: string,
+  timeoutMs: number,
+): Promise<FsUsage | undefined> {
+  try {
+    const s = await broker.rootStatfs(pid, mountPoint, timeoutMs);
+    return {
+      sizeBytes: s.blocks * s.bsize,
+      usedBytes: (s.blocks - s.bfree) * s.bsize,
+      reservedBytes: (s.bfree - s.bavail) * s.bsize,
+    };
+  } catch (err) {
+    if (err instanceof BpfError && err.errno === Errno.ENOTDIR) return undefined;
+    throw err;
+  }
+}
+
 /** Resolves with `p`, or rejects with a StatfsTimeout-like error after `ms`. */
 function within<T>(p: Promise<T>, path: string, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -290,6 +315,7 @@ export function diskCollector(o: DiskOptions): Collector {
   const backoffMs = o.statfsBackoffMs ?? 300_000;
   const statfs = o.statfs ?? statfsUsage;
   const limited = concurrencyLimit(o.statfsConcurrency ?? 4);
+  const broker = o.statfs === undefined ? procBrokerFor(o.paths.proc) : undefined;
   const perContainer = f.roundPerContainer.labels("containers_disk");
   let rounds = 0;
   return {
@@ -328,21 +354,37 @@ export function diskCollector(o: DiskOptions): Collector {
             if (signal.aborted || c.removed || o.disks.skipped(skipKey, now())) return;
             const path = root + d.disk.mountPoint;
             try {
-              // a file bind-mounted into the container (a config file) is no file system of its
-              // own; asynchronous because even a stat can hang on a sick disk
-              if (!(await within(Deno.stat(path), path, timeoutMs)).isDirectory) return;
-              dirs.push(d);
-              const u = await statfs(path, timeoutMs);
+              let u: FsUsage;
+              if (broker !== undefined) {
+                // under Landlock, <proc>/<pid>/root is the broker's to follow
+                const got = await brokerUsage(broker, pid, d.disk.mountPoint, timeoutMs);
+                if (got === undefined) return;
+                dirs.push(d);
+                u = got;
+              } else {
+                // a file bind-mounted into the container (a config file) is no file system of
+                // its own; asynchronous because even a stat can hang on a sick disk
+                if (!(await within(Deno.stat(path), path, timeoutMs)).isDirectory) return;
+                dirs.push(d);
+                u = await statfs(path, timeoutMs);
+              }
               if (c.removed) return;
               keep.add(key);
               s.get(f.diskSize, ...extra).set(u.sizeBytes);
               s.get(f.diskUsed, ...extra).set(u.usedBytes);
               s.get(f.diskReserved, ...extra).set(u.reservedBytes);
             } catch (err) {
-              if (err instanceof StatfsTimeout) {
+              if (
+                err instanceof StatfsTimeout ||
+                err instanceof BpfError && err.errno === Errno.ETIMEDOUT
+              ) {
                 f.statfsTimeouts.labels().inc();
                 o.disks.skip(skipKey, now() + backoffMs);
-              } else if (!(err instanceof Deno.errors.NotFound)) {
+              } else if (
+                !(err instanceof Deno.errors.NotFound) &&
+                !(err instanceof BpfError &&
+                  (err.errno === Errno.ENOENT || err.errno === Errno.ESRCH))
+              ) {
                 f.readErrors.labels("statfs").inc();
               }
             }

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { withNetNamespace } from "../self/proc_broker.ts";
 import {
   BpfError,
   decodeTaskstatsRecord,
@@ -170,7 +171,9 @@ class DelayCollector {
     const ns = taskstatsNamespace(this.#paths);
     this.#netns = ns.path;
     try {
-      this.#socket = await this.#lib.openTaskstats(ns.path);
+      // under Landlock the host's namespace file comes from the procfs broker
+      const lib = this.#lib;
+      this.#socket = await withNetNamespace(this.#paths.proc, ns.path, (p) => lib.openTaskstats(p));
       // the kernel checks CAP_NET_ADMIN per query: ask about ourselves once now, so the
       // start-up table tells the truth
       const [self] = await this.#socket.query([Deno.pid]);
@@ -327,7 +330,12 @@ class DelayCollector {
       socket.close();
       this.#socket = undefined;
       try {
-        this.#socket = await this.#lib!.openTaskstats(this.#netns);
+        const lib = this.#lib!;
+        this.#socket = await withNetNamespace(
+          this.#paths.proc,
+          this.#netns,
+          (p) => lib.openTaskstats(p),
+        );
       } catch (e) {
         if (!(e instanceof BpfError)) throw e;
         this.taskstatsOff = e.message;

@@ -4,12 +4,13 @@
  * `<proc>/<pid>/ns/<kind>` is a magic link whose text, `uts:[4026531838]`, names the namespace
  * by inode; two processes are in the same namespace exactly when the texts are equal. Reading
  * PID 1's links needs ptrace-read access to it (root, or CAP_SYS_PTRACE), so the answer can be
- * "unknown".
+ * "unknown". Under the Landlock sandbox another process's links come from the procfs broker.
  *
  * @module
  */
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
+import { procBrokerFor } from "../self/proc_broker.ts";
 
 /** The namespace kinds the agent compares. */
 export type NamespaceKind = "net" | "uts" | "mnt" | "pid";
@@ -21,6 +22,8 @@ export async function namespaceOf(
   kind: NamespaceKind,
 ): Promise<string | undefined> {
   try {
+    const broker = pid === "self" ? undefined : procBrokerFor(paths.proc);
+    if (broker !== undefined) return broker.namespaceLink(pid as number, kind);
     return await Deno.readLink(under(paths.proc, `${pid}/ns/${kind}`));
   } catch {
     return undefined;
@@ -51,10 +54,13 @@ export function namespaceInode(link: string): number {
 
 /**
  * Inode of `<proc>/<pid>/ns/net` (the network namespace), 0 when it cannot be read (the
- * process is gone, or `<proc>/1` refuses even root in some sandboxes).
+ * process is gone, or `<proc>/1` refuses even root in some sandboxes). Another process's link
+ * goes through the procfs broker when the agent has one (agent/self/proc_broker.ts).
  */
 export function netNamespaceInode(paths: HostPaths, pid: number | "self"): number {
   try {
+    const broker = pid === "self" ? undefined : procBrokerFor(paths.proc);
+    if (broker !== undefined) return namespaceInode(broker.namespaceLink(pid as number, "net"));
     return namespaceInode(Deno.readLinkSync(under(paths.proc, `${pid}/ns/net`)));
   } catch {
     return 0;

@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { withNetNamespace } from "../self/proc_broker.ts";
 import type { BpfObject, NatStats, NatWatcher, RingBuffer, TcpEvent } from "../../ffi/mod.ts";
 import {
   BpfError,
@@ -229,10 +230,19 @@ export const netModule: ModuleSpec = {
     // NAT: in the kernel where fentry loads, else conntrack over netlink through the library
     const nat = loaded === undefined || loaded.obj.info().nat === "fentry"
       ? undefined
-      : new NatSource(loaded, ownNetns === hostNetns ? "" : under(paths.proc, "1/ns/net"), log);
+      : new NatSource(
+        loaded,
+        ownNetns === hostNetns ? "" : under(paths.proc, "1/ns/net"),
+        paths.proc,
+        log,
+      );
+    // under Landlock, another process's namespace file comes from the procfs broker
     const pinger = loaded === undefined || flags["disable-pinger"] === true
       ? undefined
-      : new Pinger({ ping: (path, targets) => loaded!.lib.ping(path, targets) });
+      : new Pinger({
+        ping: (path, targets) =>
+          withNetNamespace(paths.proc, path, (p) => loaded!.lib.ping(p, targets)),
+      });
     const unsubscribe = directory.onContainerRemoved((c) => {
       tracker.forgetContainer(c.id);
       pinger?.forget(c.id);
@@ -426,18 +436,21 @@ class NatSource {
   #failed = false;
   #closed = false;
 
-  constructor(loaded: LoadedObject, netnsPath: string, log: Logger) {
-    this.ready = loaded.lib.openNatWatcher(netnsPath).then((w) => {
-      if (this.#closed) w.close();
-      else this.#watcher = w;
-      log.info("net: NAT destinations from conntrack", { ...w.info() });
-    }, (err) => {
-      this.#failed = true;
-      log.warn("net: cannot watch conntrack; actual_destination is the destination", {
-        error: err,
-        fix: "grant CAP_NET_ADMIN (and CAP_SYS_ADMIN in a pod outside the host network)",
-      });
-    });
+  constructor(loaded: LoadedObject, netnsPath: string, proc: string, log: Logger) {
+    this.ready = withNetNamespace(proc, netnsPath, (p) => loaded.lib.openNatWatcher(p)).then(
+      (w) => {
+        if (this.#closed) w.close();
+        else this.#watcher = w;
+        log.info("net: NAT destinations from conntrack", { ...w.info() });
+      },
+      (err) => {
+        this.#failed = true;
+        log.warn("net: cannot watch conntrack; actual_destination is the destination", {
+          error: err,
+          fix: "grant CAP_NET_ADMIN (and CAP_SYS_ADMIN in a pod outside the host network)",
+        });
+      },
+    );
   }
 
   /** Whether new connects should wait for a lookup. */

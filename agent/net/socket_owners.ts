@@ -9,7 +9,9 @@
  *   namespace exactly when the inodes are equal. It is the namespace of the thread group leader.
  *
  * Reading another process's fd and ns links needs ptrace-read access to it (the same uid and a
- * dumpable process, or CAP_SYS_PTRACE). A process that exits during the scan, an fd closed
+ * dumpable process, or CAP_SYS_PTRACE). Under the Landlock sandbox the kernel refuses it for
+ * every process outside the agent's domain, so the links come from the procfs broker then
+ * (agent/self/proc_broker.ts; one request per process for its socket fds). A process that exits during the scan, an fd closed
  * between listing and reading, and a refused process are skipped and counted; the scan never
  * throws for them.
  *
@@ -19,7 +21,9 @@
  *
  * @module
  */
+import type { ProcBroker } from "../../ffi/mod.ts";
 import { procErrorKind } from "../procfs.ts";
+import { procBrokerFor } from "../self/proc_broker.ts";
 
 /** One holder of a socket: a process and the fd number it holds the socket under. */
 export interface SocketOwner {
@@ -198,7 +202,10 @@ export async function scanNetNamespaces(
 export function readNetNamespace(proc: string, pid: number, stats: ScanStats): number | undefined {
   let link: string;
   try {
-    link = Deno.readLinkSync(`${proc}/${pid}/ns/net`);
+    const broker = procBrokerFor(proc);
+    link = broker !== undefined
+      ? broker.namespaceLink(pid, "net")
+      : Deno.readLinkSync(`${proc}/${pid}/ns/net`);
   } catch (err) {
     countProcessError(stats, err);
     return undefined;
@@ -223,6 +230,12 @@ export async function scanSocketOwners(
   const owners = new Map<number, SocketOwner[]>();
   const slicer = new TimeSlicer(opts);
   const keep = opts.inodes;
+  const broker = procBrokerFor(proc);
+  const add = (inode: number, pid: number, fd: number) => {
+    const list = owners.get(inode);
+    if (list === undefined) owners.set(inode, [{ pid, fd }]);
+    else list.push({ pid, fd });
+  };
   outer: for (const pid of pids) {
     if (slicer.stopped) {
       stats.complete = false;
@@ -230,6 +243,10 @@ export async function scanSocketOwners(
     }
     await slicer.tick();
     stats.processes++;
+    if (broker !== undefined) {
+      await brokerSocketFds(broker, pid, stats, keep, add);
+      continue;
+    }
     const dir = `${proc}/${pid}/fd`;
     let names: string[];
     try {
@@ -272,9 +289,7 @@ export async function scanSocketOwners(
         stats.errors++;
         continue;
       }
-      const list = owners.get(inode);
-      if (list === undefined) owners.set(inode, [{ pid, fd }]);
-      else list.push({ pid, fd });
+      add(inode, pid, fd);
     }
   }
   for (const list of owners.values()) {
@@ -282,4 +297,25 @@ export async function scanSocketOwners(
   }
   stats.elapsedMs = performance.now() - started;
   return { owners, stats };
+}
+
+/** One process's sockets through the procfs broker, counted as the direct scan counts them. */
+async function brokerSocketFds(
+  broker: ProcBroker,
+  pid: number,
+  stats: ScanStats,
+  keep: ReadonlySet<number> | undefined,
+  add: (inode: number, pid: number, fd: number) => void,
+): Promise<void> {
+  try {
+    const r = await broker.socketFds(pid);
+    stats.fds += r.fds;
+    stats.fdsGone += r.gone;
+    stats.socketFds += r.sockets.length;
+    for (const { fd, inode } of r.sockets) {
+      if (keep === undefined || keep.has(inode)) add(inode, pid, fd);
+    }
+  } catch (err) {
+    countProcessError(stats, err);
+  }
 }

@@ -102,7 +102,7 @@ export const PUSH_FLAGS: readonly FlagSpec[] = [
     env: "INSECURE_SKIP_VERIFY",
     kind: "bool",
     help: "Do not verify the collector's TLS certificate (Deno needs " +
-      "--unsafely-ignore-certificate-errors=<host> too; start:sandboxed adds it)",
+      "--unsafely-ignore-certificate-errors=<host> too; deno task start adds it)",
     group: GROUP,
   },
   {
@@ -260,7 +260,7 @@ export function createPushModule(version: string, deps: PushModuleDeps = {}): Mo
           .map((u) => u!.hostname);
         log.warn(
           "--insecure-skip-verify: Deno verifies certificates unless it was started with " +
-            "--unsafely-ignore-certificate-errors for the endpoint hosts (start:sandboxed adds it)",
+            "--unsafely-ignore-certificate-errors for the endpoint hosts (deno task start adds it)",
           { hosts: [...new Set(hosts)].join(",") },
         );
       }

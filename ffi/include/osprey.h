@@ -524,6 +524,39 @@ OSP_API int osp_nat_close(int h);
 OSP_API int osp_file_read(const uint8_t *path, uint32_t path_len, uint64_t offset, uint8_t *buf,
 			  uint32_t len, uint8_t *st, uint32_t st_cap);
 
+/* --- the procfs broker's agent end (broker.c; wire format: osprey_broker.h) --- */
+
+/**
+ * @brief Check that fd is a SOCK_SEQPACKET UNIX socket (the broker's).
+ * @return 0, -ENOTSOCK for another kind of descriptor, or -errno (-EBADF)
+ */
+OSP_API int osp_broker_check(int fd);
+
+/**
+ * @brief Send one request to osprey-broker and wait for its answer.
+ *
+ * Answers whose first four bytes (the sequence number) differ from the
+ * request's are dropped: they belong to requests that timed out earlier. A
+ * descriptor passed with the answer (SCM_RIGHTS, close-on-exec) is written
+ * into the answer's bytes 12..15 (-1 when none); close it with
+ * osp_broker_close_fd().
+ * Blocks up to timeout_ms: run it on another thread.
+ *
+ * @param fd the broker socket (OSPREY_BROKER_FD)
+ * @param req the request (at least 4 bytes)
+ * @param ans where the answer goes (at least 16 bytes)
+ * @return the answer's length, or -errno (-ETIMEDOUT, -EPIPE when the broker
+ *         is gone, -EMSGSIZE when ans is short, -ENOTSOCK)
+ */
+OSP_API int osp_broker_call(int fd, const uint8_t *req, uint32_t req_len, uint8_t *ans,
+			    uint32_t ans_cap, uint32_t timeout_ms);
+
+/**
+ * @brief Close a descriptor the broker passed (an answer's bytes 12..15).
+ * @return 0, or -EBADF for a descriptor the broker did not pass (left open)
+ */
+OSP_API int osp_broker_close_fd(int fd);
+
 /* --- delay accounting: netlink taskstats (taskstats.c) --- */
 
 /** Most pids one osp_taskstats_query() call takes. */

@@ -1,7 +1,8 @@
 // osprey-sandbox: applies a Landlock ruleset to itself, then execs the agent.
 //
-//   osprey-sandbox [--landlock=auto|off|require] [--ro=PATH]... [--rx=PATH]... [--rw=PATH]...
-//                  [--bind=PORT]... [--connect=PORT]... -- COMMAND [ARG]...
+//   osprey-sandbox [--landlock=auto|off|require] [--landlock-abi=N] [--broker=on|off]
+//                  [--ro=PATH]... [--rx=PATH]...
+//                  [--rw=PATH]... [--bind=PORT]... [--connect=PORT]... -- COMMAND [ARG]...
 //
 // --ro grants reading files and listing directories beneath PATH, --rx adds executing (and
 // mapping executable) files there, --rw grants every file-system right beneath PATH. A PATH
@@ -14,8 +15,17 @@
 // Probe: landlock_create_ruleset(NULL, 0, VERSION) gives the ABI. Rights the ABI lacks are
 // left out of the ruleset (best effort). Without Landlock (ENOSYS, EOPNOTSUPP when built in
 // but off) the command runs with Deno's checks alone unless --landlock=require was given.
-// --landlock=off (or OSPREY_LANDLOCK=off in the environment) skips the sandbox on purpose,
-// which is how tests force the "no Landlock" path.
+// --landlock=off (or OSPREY_LANDLOCK=off in the environment) skips the sandbox on purpose.
+// --landlock-abi=N (or OSPREY_LANDLOCK_ABI=N) overrides the probe: the launcher acts as on a
+// kernel whose ABI is at most N, and N=0 as on a kernel without Landlock, which is how tests
+// force that path (and the older ABIs' rules) on a kernel that has it.
+//
+// The broker (broker.c; --broker=on, the default): before it enters the domain, the launcher
+// forks osprey-broker with one end of a SOCK_SEQPACKET socket pair, so the broker stays outside
+// the domain and answers the few procfs reads Landlock's ptrace rule refuses inside it (another
+// process's fd, ns and exe links, statfs beneath its root). The other end stays open across the
+// exec; its number is in OSPREY_BROKER_FD. Only when the domain is entered: without Landlock the
+// agent reads those files itself.
 //
 // The command learns what was applied from OSPREY_SANDBOX: "landlock:<abi>" or
 // "none:<reason>". Exit status 125 means the launcher itself failed (bad argument, a ruleset
@@ -27,9 +37,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "broker.h"
 
 // The system header may predate the network and scope fields; the kernel's ABI is stable, so
 // the launcher spells out the parts it uses (struct layouts and bit values of the uAPI).
@@ -87,9 +100,10 @@ struct path_rule {
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: osprey-sandbox [--landlock=auto|off|require] [--ro=PATH]... [--rx=PATH]...\n"
-		"                      [--rw=PATH]... [--bind=PORT]... [--connect=PORT]... -- COMMAND "
-		"[ARG]...\n");
+		"usage: osprey-sandbox [--landlock=auto|off|require] [--landlock-abi=N] [--broker=on|off]\n"
+		"                      [--ro=PATH]... [--rx=PATH]... [--rw=PATH]... [--bind=PORT]...\n"
+		"                      [--connect=PORT]...\n"
+		"                      -- COMMAND [ARG]...\n");
 }
 
 static int parse_port(const char *s, uint64_t *out)
@@ -102,6 +116,16 @@ static int parse_port(const char *s, uint64_t *out)
 	if (errno != 0 || end == s || *end != '\0' || v > 65535 || s[0] == '-')
 		return -1;
 	*out = v;
+	return 0;
+}
+
+static int parse_abi(const char *s, int *out)
+{
+	uint64_t v;
+
+	if (parse_port(s, &v) != 0 || v > 99)
+		return -1;
+	*out = (int)v;
 	return 0;
 }
 
@@ -165,6 +189,37 @@ static int add_path_rule(int ruleset, const struct path_rule *r, uint64_t handle
 	return 0;
 }
 
+// Forks the broker with one end of a socket pair; the other end, kept open across exec, is
+// returned (negative on failure, said on stderr).
+static int start_broker(void)
+{
+	int sv[2], flags;
+	pid_t parent = getpid(), child;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+		fprintf(stderr, "osprey-sandbox: creating the broker's socket: %s\n", strerror(errno));
+		return -1;
+	}
+	fflush(stderr);
+	child = fork();
+	if (child < 0) {
+		fprintf(stderr, "osprey-sandbox: starting the broker: %s\n", strerror(errno));
+		return -1;
+	}
+	if (child == 0) {
+		close(sv[0]);
+		osp_broker_run(sv[1], parent);
+	}
+	close(sv[1]);
+	flags = fcntl(sv[0], F_GETFD);
+	if (flags < 0 || fcntl(sv[0], F_SETFD, flags & ~FD_CLOEXEC) != 0) {
+		fprintf(stderr, "osprey-sandbox: keeping the broker's socket open: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	return sv[0];
+}
+
 static int add_port_rule(int ruleset, uint64_t port, uint64_t access)
 {
 	struct net_port_attr attr = { .allowed_access = access, .port = port };
@@ -182,7 +237,9 @@ int main(int argc, char **argv)
 	struct path_rule *paths;
 	uint64_t *bind_ports, *connect_ports;
 	size_t npaths = 0, nbind = 0, nconnect = 0;
-	const char *mode = "auto";
+	const char *mode = "auto", *broker = "on";
+	const char *env_abi = getenv("OSPREY_LANDLOCK_ABI");
+	int max_abi = -1;
 	const char *env_mode = getenv("OSPREY_LANDLOCK");
 	char state[64];
 	int i, cmd = -1, abi, ruleset;
@@ -215,6 +272,11 @@ int main(int argc, char **argv)
 				goto bad_port;
 		} else if (strncmp(a, "--landlock=", 11) == 0) {
 			mode = a + 11;
+		} else if (strncmp(a, "--broker=", 9) == 0) {
+			broker = a + 9;
+		} else if (strncmp(a, "--landlock-abi=", 15) == 0) {
+			if (parse_abi(a + 15, &max_abi) != 0)
+				goto bad_abi;
 		} else {
 			fprintf(stderr, "osprey-sandbox: unknown argument %s\n", a);
 			usage();
@@ -223,6 +285,15 @@ int main(int argc, char **argv)
 		continue;
 bad_port:
 		fprintf(stderr, "osprey-sandbox: %s: not a TCP port (0-65535)\n", a);
+		return EXIT_LAUNCHER;
+bad_abi:
+		fprintf(stderr, "osprey-sandbox: %s: not a Landlock ABI version (0-99)\n", a);
+		return EXIT_LAUNCHER;
+	}
+	if (env_abi != NULL && env_abi[0] != '\0' && max_abi < 0 &&
+	    parse_abi(env_abi, &max_abi) != 0) {
+		fprintf(stderr, "osprey-sandbox: OSPREY_LANDLOCK_ABI=%s: not a Landlock ABI version (0-99)\n",
+			env_abi);
 		return EXIT_LAUNCHER;
 	}
 	if (cmd < 0 || cmd >= argc) {
@@ -235,6 +306,11 @@ bad_port:
 			mode);
 		return EXIT_LAUNCHER;
 	}
+	if (strcmp(broker, "on") != 0 && strcmp(broker, "off") != 0) {
+		fprintf(stderr, "osprey-sandbox: --broker=%s: expected on or off\n", broker);
+		return EXIT_LAUNCHER;
+	}
+	unsetenv("OSPREY_BROKER_FD"); // only this launcher's broker, if it starts one
 	if (env_mode != NULL && strcmp(env_mode, "off") == 0)
 		mode = "off";
 
@@ -243,8 +319,15 @@ bad_port:
 		goto run;
 	}
 	abi = (int)syscall(__NR_landlock_create_ruleset, NULL, 0, LL_CREATE_VERSION);
+	if (abi >= 1 && max_abi >= 0 && abi > max_abi) {
+		// the probe overridden: as a kernel with that ABI (0: as one without Landlock)
+		abi = max_abi;
+		if (abi == 0)
+			errno = ENOSYS;
+	}
 	if (abi < 1) {
-		const char *why = errno == ENOSYS ? "kernel without Landlock" :
+		const char *why = max_abi == 0 ? "kernel without Landlock, probe overridden to ABI 0" :
+				  errno == ENOSYS ? "kernel without Landlock" :
 				  errno == EOPNOTSUPP ? "Landlock not enabled at boot (lsm=)" :
 							"Landlock probe failed";
 		if (strcmp(mode, "require") == 0) {
@@ -256,6 +339,19 @@ bad_port:
 		goto run;
 	}
 
+	if (strcmp(broker, "on") == 0) {
+		char fd[16];
+		int sock = start_broker();
+
+		if (sock < 0)
+			return EXIT_LAUNCHER;
+		snprintf(fd, sizeof(fd), "%d", sock);
+		if (setenv("OSPREY_BROKER_FD", fd, 1) != 0) {
+			fprintf(stderr, "osprey-sandbox: setting OSPREY_BROKER_FD: %s\n",
+				strerror(errno));
+			return EXIT_LAUNCHER;
+		}
+	}
 	{
 		struct ruleset_attr attr = { 0 };
 		size_t attr_size = sizeof(uint64_t);

@@ -1,7 +1,8 @@
 /**
  * The Containerfile's ENTRYPOINT grants what deno.json's "agent" set grants, translated to the
  * pod layout: the host view (/run/osprey/host) becomes /host/proc and /host/sys, --allow-ffi
- * names the library's path in the image, everything else is the same. No root, no podman.
+ * names the library's path in the image, everything else is the same; the command runs through
+ * the Landlock launcher's wrapper, which builds its rules from these flags. No root, no podman.
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { SOURCES } from "./image.ts";
@@ -28,10 +29,16 @@ function instruction(name: string): string[] {
   );
 }
 
+/** The launcher wrapper the ENTRYPOINT starts with (README, "Security model"). */
+const WRAP = ["/bin/sh", "/opt/osprey/wrap.sh", "/opt/osprey"];
+
+/** The Deno command of the ENTRYPOINT (after the Landlock wrapper). */
 function entrypoint(): string[] {
   const [e] = instruction("ENTRYPOINT");
   ok(e, "no ENTRYPOINT in the runtime stage");
-  return JSON.parse(e);
+  const all = JSON.parse(e) as string[];
+  deepEqual(all.slice(0, WRAP.length), WRAP, "the ENTRYPOINT runs under the Landlock launcher");
+  return all.slice(WRAP.length);
 }
 
 function env(): Record<string, string> {
@@ -82,6 +89,13 @@ Deno.test("the ENTRYPOINT runs the bundle like the package does, reading /host/p
   const script = args.findIndex((a) => a.endsWith("osprey.js"));
   ok(script > 0, "no osprey.js in the ENTRYPOINT");
   deepEqual(args.slice(script + 1), ["--procfs-root=/host/proc", "--sysfs-root=/host/sys"]);
+});
+
+Deno.test("the image carries the launcher, the wrapper and the bundled rule builder", () => {
+  const copies = instruction("COPY").join(" ");
+  for (const f of ["osprey-sandbox", "sandbox_args.js", "wrap.sh"]) {
+    ok(copies.includes(`/out/${f}`), `the runtime stage copies ${f}`);
+  }
 });
 
 Deno.test("the image's environment: memory settings, the library path, a port it EXPOSEs", () => {

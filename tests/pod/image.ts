@@ -27,6 +27,7 @@ export const SOURCES: readonly string[] = [
   "agent",
   "bpf",
   "ffi",
+  "tools/sandbox",
 ];
 const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 

@@ -7,7 +7,9 @@
  * files and Podman's state read-only at their own paths, no capability but BPF, PERFMON,
  * SYS_RESOURCE, SYS_PTRACE and NET_RAW. A Podman container the test starts must show up, and the pod's
  * own container too (both only through the cgroup paths rebased out of its namespace), BPF must
- * load inside the pod, and `podman stop` must leave no program behind.
+ * load inside the pod, and `podman stop` must leave no program behind. The agent runs under the
+ * Landlock launcher with its procfs broker, and the kernel refuses the `/host/proc/<pid>/root`
+ * escape to a process run with the image's launcher and permission set.
  *
  * Needs root, podman with runc, busybox-static and gcc (the workload image, tests/containers/),
  * bpftool, and debootstrap unless the base images exist (or OSPREY_DEBIAN_ROOTFS names a Debian
@@ -246,6 +248,60 @@ Deno.test({
           "a BPF program is attached",
         );
       });
+
+      await t.step(
+        "the agent runs under Landlock with its procfs broker (the /data sizes came through it)",
+        () => {
+          const info = s.find("osprey_sandbox_info", { kind: "landlock" });
+          equal(info.length, 1, JSON.stringify(s.find("osprey_sandbox_info")));
+          equal(info[0].value, 1);
+          equal(s.value("osprey_procfs_broker_up", {}), 1);
+        },
+      );
+
+      await t.step(
+        "the kernel refuses the shadow file through /host/proc/<pid>/root to the image's " +
+          "launcher and permission set (EACCES); without Landlock it is read",
+        async () => {
+          // the ENTRYPOINT up to the agent's bundle, with a probe script instead of it: the same
+          // wrapper, launcher rules and Deno grants as the agent
+          const entry = JSON.parse(
+            await podman(["image", "inspect", "--format", "{{json .Config.Entrypoint}}", TAG]),
+          ) as string[];
+          const script = entry.indexOf("/opt/osprey/osprey.js");
+          ok(script > 0, entry.join(" "));
+          const code = "const out = {}; for (const p of Deno.args) { try { Deno.readFileSync(p); " +
+            "out[p] = 'ok'; } catch (e) { out[p] = e.code ?? e.name; } } " +
+            "console.log(JSON.stringify(out));";
+          const hostProc = new Deno.Command("sleep", { args: ["60"], stdout: "null" }).spawn();
+          try {
+            const paths = [
+              `/host/proc/${hostProc.pid}/root/etc/shadow`, // a host process: the host's root
+              "/host/proc/1/root/etc/shadow",
+              "/host/proc/self/root/etc/shadow",
+            ];
+            const probe = async (env: string[]) =>
+              JSON.parse(
+                await podman([
+                  "exec",
+                  ...env,
+                  agent,
+                  ...entry.slice(0, script),
+                  `data:application/javascript,${encodeURIComponent(code)}`,
+                  ...paths,
+                ]),
+              ) as Record<string, string>;
+            deepEqual(await probe([]), Object.fromEntries(paths.map((p) => [p, "EACCES"])));
+            // the escape the sandbox stops: Deno alone lets it through (pid 1 of this machine
+            // refuses even root its root link, so the host process is the witness)
+            const off = await probe(["-e", "OSPREY_LANDLOCK=off"]);
+            equal(off[paths[0]], "ok", JSON.stringify(off));
+          } finally {
+            hostProc.kill();
+            await hostProc.status;
+          }
+        },
+      );
 
       await t.step("the test's container is a series, named from Podman's files", () => {
         const [info] = s.find("container_info", { container_id: wid });

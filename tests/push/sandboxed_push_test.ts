@@ -1,5 +1,5 @@
 /**
- * Push mode through `deno task start:sandboxed`'s script (tools/sandbox/start.sh): the grants
+ * Push mode through `deno task start`'s script (tools/sandbox/start.sh): the grants
  * the launcher builds from the agent's flags (net on the listen address and the endpoint, write
  * on the spool, which the script creates, and the Landlock rules to match) let the push module
  * run under Landlock, listening on 127.0.0.1:10300, and its batches reach a loopback receiver.

@@ -52,6 +52,7 @@ Deno.test({
         [["--bind=70000", "--", "true"], /--bind=70000: not a TCP port/],
         [["--connect=-1", "--", "true"], /--connect=-1: not a TCP port/],
         [["--landlock=maybe", "--", "true"], /expected auto, off or require/],
+        [["--broker=maybe", "--", "true"], /--broker=maybe: expected on or off/],
         [["--ro=/etc"], /usage: osprey-sandbox/],
         [["--", "/nonexistent/cmd"], /running \/nonexistent\/cmd/],
       ] as const
@@ -140,5 +141,59 @@ Deno.test({
     const r = launch(["--landlock=require", "--rx=/", "--", "sh", "-c", 'echo "$OSPREY_SANDBOX"']);
     equal(r.code, 0, r.stderr);
     ok(r.stdout.startsWith("landlock:"), r.stdout);
+  },
+});
+
+Deno.test({
+  name: "launcher: OSPREY_BROKER_FD names an open socket only when it entered " +
+    "the domain with the broker on; an inherited value is dropped",
+  ignore: !LANDLOCK,
+  fn() {
+    // the descriptor is open in the command (a socket: its fd link says so)
+    const cmd = [
+      "sh",
+      "-c",
+      'if [ -n "$OSPREY_BROKER_FD" ]; then readlink /proc/self/fd/$OSPREY_BROKER_FD; ' +
+      "else echo unset; fi",
+    ];
+    const on = launch(["--rx=/", "--", ...cmd], { OSPREY_BROKER_FD: "7" });
+    equal(on.code, 0, on.stderr);
+    match(on.stdout, /^socket:\[\d+\]$/);
+    for (
+      const r of [
+        launch(["--rx=/", "--broker=off", "--", ...cmd], { OSPREY_BROKER_FD: "7" }),
+        launch(["--landlock=off", "--", ...cmd], { OSPREY_BROKER_FD: "7" }),
+      ]
+    ) {
+      equal(r.code, 0, r.stderr);
+      equal(r.stdout, "unset");
+    }
+  },
+});
+
+Deno.test({
+  name: "launcher: --landlock-abi and OSPREY_LANDLOCK_ABI override the probe (0: as a kernel " +
+    "without Landlock, the command runs with no domain and no broker)",
+  ignore: !LANDLOCK,
+  fn() {
+    const cmd = ["sh", "-c", 'echo "$OSPREY_SANDBOX ${OSPREY_BROKER_FD:-nobroker}"'];
+    const want = "none:kernel without Landlock, probe overridden to ABI 0 nobroker";
+    for (
+      const r of [
+        launch(["--rx=/", "--landlock-abi=0", "--", ...cmd]),
+        launch(["--rx=/", "--", ...cmd], { OSPREY_LANDLOCK_ABI: "0" }),
+      ]
+    ) {
+      equal(r.code, 0, r.stderr);
+      equal(r.stdout, want);
+    }
+    // a lower ABI than the kernel's: that ABI's rules (no TCP rules before 4)
+    const three = launch(["--rx=/", "--landlock-abi=3", "--", ...cmd]);
+    match(three.stdout, /^landlock:3 \d+$/);
+    const bad = launch(["--landlock-abi=x", "--", "true"]);
+    equal(bad.code, 125);
+    match(bad.stderr, /--landlock-abi=x: not a Landlock ABI version/);
+    // --landlock=require with the probe overridden to 0 refuses to run
+    equal(launch(["--landlock=require", "--landlock-abi=0", "--", "true"]).code, 125);
   },
 });

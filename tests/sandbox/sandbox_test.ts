@@ -237,33 +237,39 @@ Deno.test({
 });
 
 Deno.test({
-  name: "sandbox: with Landlock forced off the table says none and the agent runs",
+  name: "sandbox: with Landlock turned off, or the probe overridden to a kernel without it, the " +
+    "table says none and the agent runs",
   ignore: Deno.uid() !== 0 || IGNORE === "launcher not built (deno task build)",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     await ensureHostView();
-    const port = freePort();
-    const args = [`--listen=127.0.0.1:${port}`];
-    const agent = startAgent({
-      permissions: ["-P=agent"],
-      args,
-      env: { OSPREY_LANDLOCK: "off" },
-      wrap: sandboxWrap(args),
-    });
-    try {
-      await agent.waitReady();
-      const s = await scrapeParsed(agent.url);
-      equal(s.value("osprey_sandbox_info", { kind: "none", abi: "" }), 1);
-      equal(s.value("osprey_module_state", { module: "node", state: "on" }), 1);
-      ok(
-        /^SANDBOX {2}none \(turned off\): Deno's permission checks only$/m.test(agent.stderr()),
-        agent.stderr(),
-      );
-    } catch (e) {
-      throw withStderr(e, agent);
-    } finally {
-      await agent.stop();
+    for (
+      const [env, reason] of [
+        [{ OSPREY_LANDLOCK: "off" }, "turned off"],
+        [{ OSPREY_LANDLOCK_ABI: "0" }, "kernel without Landlock, probe overridden to ABI 0"],
+      ] as const
+    ) {
+      const port = freePort();
+      const args = [`--listen=127.0.0.1:${port}`];
+      const agent = startAgent({ permissions: ["-P=agent"], args, env, wrap: sandboxWrap(args) });
+      try {
+        await agent.waitReady();
+        const s = await scrapeParsed(agent.url);
+        equal(s.value("osprey_sandbox_info", { kind: "none", abi: "" }), 1);
+        equal(s.value("osprey_module_state", { module: "node", state: "on" }), 1);
+        ok(
+          agent.stderr().includes(`\nSANDBOX  none (${reason}): Deno's permission checks only\n`),
+          agent.stderr(),
+        );
+        // no broker without a domain: the agent reads <proc> itself
+        ok(!/^BROKER/m.test(agent.stderr()), agent.stderr());
+        equal(s.find("osprey_procfs_broker_up", {}).length, 0);
+      } catch (e) {
+        throw withStderr(e, agent);
+      } finally {
+        await agent.stop();
+      }
     }
   },
 });

@@ -1,5 +1,5 @@
 /**
- * `deno task start:sandboxed`'s script, tools/sandbox/start.sh, end to end: the agent it starts
+ * `deno task start`'s script, tools/sandbox/start.sh, end to end: the agent it starts
  * is in a Landlock domain (the table and `osprey_sandbox_info` say so), its modules are on, and
  * it keeps the pid the script started with (the launcher and Deno are exec'd), so SIGTERM stops
  * it cleanly.

@@ -65,16 +65,17 @@ export interface SandboxInputs {
   readonly denoBin: string;
   /** DENO_DIR (the caches); undefined when not known. */
   readonly denoDir?: string;
-  /** The checkout: the agent's code, node_modules and ffi/.output. */
-  readonly repo: string;
+  /** The checkout: the agent's code, node_modules and ffi/.output (none: no such rule). */
+  readonly repo: string | undefined;
   /** The TCP port the agent listens on. */
   readonly listenPort: number;
   /** TCP ports the agent connects to. */
   readonly connectPorts: readonly number[];
 }
 
-function absolute(repo: string, p: string): string {
+function absolute(repo: string | undefined, p: string): string {
   if (p.startsWith("/")) return p;
+  if (repo === undefined) throw new SandboxArgsError(`relative path ${p} without a code directory`);
   return `${repo.replace(/\/$/, "")}/${p.replace(/^\.\//, "")}`;
 }
 
@@ -91,7 +92,7 @@ export function launcherArgs(i: SandboxInputs): string[] {
   for (const p of i.read) add(`--ro=${absolute(i.repo, p)}`);
   for (const p of RUNTIME_READ) add(`--ro=${p}`);
   add(`--rx=${i.denoBin}`);
-  add(`--rx=${i.repo}`);
+  if (i.repo !== undefined) add(`--rx=${i.repo}`);
   for (const p of RUNTIME_EXEC) add(`--rx=${p}`);
   if (i.denoDir !== undefined) add(`--rx=${i.denoDir}`);
   for (const p of i.write) add(`--rw=${absolute(i.repo, p)}`);
@@ -259,25 +260,130 @@ export function portsFromAgentArgs(
   return { listenPort: Number(m[1]), connectPorts: [...connect].sort((a, b) => a - b) };
 }
 
+/** What {@linkcode wrapCommand} needs besides the command line. */
+export interface WrapInputs {
+  /** The launcher binary (`osprey-sandbox`). */
+  readonly launcher: string;
+  /** The working directory the command runs in (relative paths, `-P` sets from deno.json). */
+  readonly cwd: string;
+  /** Permission sets by name (deno.json `permissions`), for a `-P=<name>` command. */
+  readonly sets?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** DENO_DIR, read+execute. */
+  readonly denoDir?: string;
+  readonly env: (k: string) => string | undefined;
+}
+
+function dirOf(p: string): string {
+  const i = p.lastIndexOf("/");
+  return i <= 0 ? "/" : p.slice(0, i);
+}
+
+function list(v: unknown): string[] {
+  return Array.isArray(v) ? v.map(String) : [];
+}
+
+/**
+ * The whole command that runs a `deno run` command line under the launcher: the launcher, its
+ * rules, `--`, and the Deno command with its net grant narrowed ({@linkcode narrowedNet}; the
+ * `--allow-net=` flag replaced, or one added after `-P=<set>`). The rules come from the
+ * command's own `--allow-read=`, `--allow-write=` and `--allow-net=` flags, or from the named
+ * set of `-P=<name>`; read+execute goes to the Deno binary, the code (the script's directory,
+ * or the working directory for a relative script; nothing for a URL such as `data:`), the
+ * `--allow-ffi=` library's directory and DENO_DIR; the ports come from the agent's arguments (everything after the script).
+ *
+ * Flags must be written `--flag=value`. Throws {@linkcode SandboxArgsError} for a command that
+ * is not `<deno> run [flags] <script> [args]`, and as {@linkcode portsFromAgentArgs} does.
+ */
+export function wrapCommand(cmd: readonly string[], i: WrapInputs): string[] {
+  if (cmd.length < 3 || cmd[1] !== "run") {
+    throw new SandboxArgsError(`expected <deno> run [flags] <script> [args], got ${cmd.join(" ")}`);
+  }
+  const script = cmd.findIndex((a, k) => k >= 2 && !a.startsWith("-"));
+  if (script < 0) throw new SandboxArgsError(`no script in ${cmd.join(" ")}`);
+  const flags = cmd.slice(2, script);
+  const agentArgs = cmd.slice(script + 1);
+  const value = (name: string) => {
+    const f = flags.findLast((a) => a.startsWith(`--${name}=`));
+    return f === undefined ? undefined : f.slice(name.length + 3).split(",").filter((x) => x);
+  };
+  const setName = flags.findLast((a) => /^(-P|--permission-set)=/.test(a))?.replace(/^[^=]*=/, "");
+  let set: Readonly<Record<string, unknown>> = {};
+  if (setName !== undefined) {
+    const found = i.sets?.[setName];
+    if (found === undefined) throw new SandboxArgsError(`no permission set "${setName}"`);
+    set = found;
+  }
+  const read = value("allow-read") ?? list(set.read);
+  const write = value("allow-write") ?? list(set.write);
+  const net = value("allow-net") ?? list(set.net);
+  const ffi = value("allow-ffi") ?? list(set.ffi);
+  // a URL script (data:, https:, ...) has no code directory; a relative one is the working
+  // directory's, which must not be "/" (that rule would grant every file)
+  const url = /^[a-z][a-z0-9+.-]*:/i.test(cmd[script]);
+  if (!url && !cmd[script].startsWith("/") && i.cwd === "/") {
+    throw new SandboxArgsError(`relative script ${cmd[script]} in "/": name it absolutely`);
+  }
+  const code = url ? undefined : cmd[script].startsWith("/") ? dirOf(cmd[script]) : i.cwd;
+  const ports = portsFromAgentArgs(agentArgs, i.env);
+  const push = pushGrants(read, agentArgs, i.env);
+  const rules = launcherArgs({
+    read: [...read, ...push.read],
+    write: [...write, ...push.write],
+    denoBin: cmd[0],
+    denoDir: i.denoDir,
+    repo: code,
+    ...ports,
+  });
+  for (const f of ffi) {
+    const dir = dirOf(absolute(i.cwd, f));
+    if (!rules.includes(`--rx=${dir}`)) rules.push(`--rx=${dir}`);
+  }
+  const newFlags = [...flags];
+  // a flag of the command replaced in place, or added after the others (a later --allow-read
+  // replaces the set's list in Deno 2.9.6, so push mode's repeats the whole list)
+  const put = (name: string, flag: string) => {
+    const at = newFlags.findLastIndex((a) => a.startsWith(`--${name}=`));
+    if (at >= 0) newFlags[at] = flag;
+    else newFlags.push(flag);
+  };
+  put("allow-net", `--allow-net=${narrowedNet(net, agentArgs, i.env).join(",")}`);
+  if (push.write.length > 0) {
+    put("allow-write", `--allow-write=${[...write, ...push.write].join(",")}`);
+  }
+  if (push.read.length > 0) put("allow-read", `--allow-read=${[...read, ...push.read].join(",")}`);
+  for (const f of push.denoFlags) {
+    if (f.startsWith("--unsafely-ignore-certificate-errors=")) {
+      put("unsafely-ignore-certificate-errors", f);
+    }
+  }
+  return [i.launcher, ...rules, "--", cmd[0], "run", ...newFlags, ...cmd.slice(script)];
+}
+
 if (import.meta.main) {
-  const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
-  const config = JSON.parse(await Deno.readTextFile(`${repo}/deno.json`));
-  const set = config.permissions?.agent ?? {};
-  const ports = portsFromAgentArgs(Deno.args, (k) => Deno.env.get(k));
-  const setRead: string[] = Array.isArray(set.read) ? set.read : [];
-  const push = pushGrants(setRead, Deno.args, (k) => Deno.env.get(k));
+  const env = (k: string) => Deno.env.get(k);
   const home = Deno.env.get("HOME");
   const denoDir = Deno.env.get("DENO_DIR") ??
     (home === undefined ? undefined : `${home}/.cache/deno`);
-  const args = launcherArgs({
-    read: [...setRead, ...push.read],
-    write: [...(Array.isArray(set.write) ? set.write : []), ...push.write],
-    denoBin: Deno.execPath(),
-    denoDir,
-    repo,
-    ...ports,
-  });
-  const net = narrowedNet(Array.isArray(set.net) ? set.net : [], Deno.args, (k) => Deno.env.get(k));
-  // Deno's flags (--allow-*, --unsafely-*), then the launcher's arguments
-  console.log([`--allow-net=${net.join(",")}`, ...push.denoFlags, ...args].join("\n"));
+  const launcherFlag = Deno.args.find((a) => a.startsWith("--launcher="));
+  if (Deno.args[0] === "--command" || launcherFlag !== undefined) {
+    // args.ts --launcher=<path> [--config=<deno.json>] -- <deno> run [flags] <script> [args]:
+    // prints the sandboxed command, one argument a line (tools/sandbox/wrap.sh)
+    const dash = Deno.args.indexOf("--");
+    const config = Deno.args.find((a) => a.startsWith("--config="))?.slice(9);
+    const sets = config === undefined
+      ? undefined
+      : JSON.parse(await Deno.readTextFile(config)).permissions;
+    const out = wrapCommand(Deno.args.slice(dash + 1), {
+      launcher: launcherFlag?.slice(11) ?? "osprey-sandbox",
+      cwd: Deno.cwd(),
+      sets,
+      denoDir,
+      env,
+    });
+    console.log(out.join("\n"));
+  } else {
+    throw new SandboxArgsError(
+      "usage: args.ts --launcher=<path> [--config=<deno.json>] -- <deno> run [flags] <script> [args]",
+    );
+  }
 }

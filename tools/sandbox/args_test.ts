@@ -1,4 +1,4 @@
-import { deepEqual, equal, throws } from "node:assert/strict";
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import {
   agentListen,
   launcherArgs,
@@ -7,6 +7,7 @@ import {
   pushGrants,
   RUNTIME_READ,
   SandboxArgsError,
+  wrapCommand,
 } from "./args.ts";
 
 Deno.test("launcherArgs: read list read-only, code read+exec, writes, ports", () => {
@@ -111,4 +112,121 @@ Deno.test("pushGrants: the spool, the CA file and the insecure hosts; listen for
     narrowedNet([], ["--collector-endpoint=http://c:8080"], none),
     ["127.0.0.1:10300", "c:8080"],
   );
+});
+
+Deno.test("wrapCommand: rules from the command's own flags; --allow-net narrowed in place", () => {
+  const out = wrapCommand([
+    "/usr/local/bin/deno",
+    "run",
+    "--no-config",
+    "--allow-read=/host/proc,/host/sys",
+    "--allow-net=0.0.0.0,127.0.0.1,[::],[::1],169.254.169.254",
+    "--allow-ffi=/opt/osprey/libosprey.so",
+    "/opt/osprey/osprey.js",
+    "--procfs-root=/host/proc",
+  ], {
+    launcher: "/opt/osprey/osprey-sandbox",
+    cwd: "/",
+    denoDir: "/tmp/deno",
+    env: (k) => ({ LISTEN: "0.0.0.0:10300" } as Record<string, string>)[k],
+  });
+  const dash = out.indexOf("--");
+  equal(out[0], "/opt/osprey/osprey-sandbox");
+  const rules = out.slice(1, dash);
+  for (
+    const r of [
+      "--ro=/host/proc",
+      "--ro=/host/sys",
+      "--rx=/usr/local/bin/deno",
+      "--rx=/opt/osprey",
+      "--rx=/tmp/deno",
+      "--bind=10300",
+      "--connect=80",
+      "--connect=443",
+    ]
+  ) ok(rules.includes(r), `${r} in ${rules.join(" ")}`);
+  deepEqual(out.slice(dash + 1), [
+    "/usr/local/bin/deno",
+    "run",
+    "--no-config",
+    "--allow-read=/host/proc,/host/sys",
+    "--allow-net=169.254.169.254,0.0.0.0:10300",
+    "--allow-ffi=/opt/osprey/libosprey.so",
+    "/opt/osprey/osprey.js",
+    "--procfs-root=/host/proc",
+  ]);
+});
+
+Deno.test("wrapCommand: a -P set from deno.json; the narrowed grant follows it", () => {
+  const out = wrapCommand(
+    ["/bin/deno", "run", "-P=agent", "agent/main.ts", "--listen=127.0.0.1:9100"],
+    {
+      launcher: "ffi/.output/osprey-sandbox",
+      cwd: "/src/osprey",
+      sets: {
+        agent: { read: ["/run/osprey/host"], net: ["127.0.0.1", "[::1]"], ffi: ["./ffi/x.so"] },
+      },
+      env: () => undefined,
+    },
+  );
+  const dash = out.indexOf("--");
+  const rules = out.slice(1, dash);
+  ok(rules.includes("--ro=/run/osprey/host"));
+  ok(rules.includes("--rx=/src/osprey"));
+  ok(rules.includes("--rx=/src/osprey/ffi"));
+  ok(rules.includes("--bind=9100"));
+  deepEqual(out.slice(dash + 1), [
+    "/bin/deno",
+    "run",
+    "-P=agent",
+    "--allow-net=127.0.0.1:9100",
+    "agent/main.ts",
+    "--listen=127.0.0.1:9100",
+  ]);
+  throws(
+    () =>
+      wrapCommand(["/bin/deno", "eval", "1"], { launcher: "l", cwd: "/", env: () => undefined }),
+    SandboxArgsError,
+  );
+  throws(
+    () =>
+      wrapCommand(["/bin/deno", "run", "-P=nope", "x.ts"], {
+        launcher: "l",
+        cwd: "/",
+        sets: {},
+        env: () => undefined,
+      }),
+    SandboxArgsError,
+  );
+});
+
+Deno.test("wrapCommand: push mode adds the spool's write grant and rule, and the endpoint", () => {
+  const out = wrapCommand([
+    "/usr/local/bin/deno",
+    "run",
+    "--allow-read=/host/proc",
+    "--allow-net=0.0.0.0,169.254.169.254",
+    "/opt/osprey/osprey.js",
+    "--collector-endpoint=https://coroot.example:8443",
+    "--wal-dir=/var/lib/osprey",
+    "--insecure-skip-verify",
+  ], { launcher: "/opt/osprey/osprey-sandbox", cwd: "/", env: () => undefined });
+  const dash = out.indexOf("--");
+  const rules = out.slice(1, dash);
+  ok(rules.includes("--rw=/var/lib/osprey"), rules.join(" "));
+  ok(rules.includes("--ro=/var/lib/osprey"));
+  ok(rules.includes("--bind=10300"), "the listen address forced to 127.0.0.1:10300");
+  ok(rules.includes("--connect=8443"));
+  deepEqual(out.slice(dash + 1), [
+    "/usr/local/bin/deno",
+    "run",
+    "--allow-read=/host/proc,/var/lib/osprey",
+    "--allow-net=169.254.169.254,127.0.0.1:10300,coroot.example:8443",
+    "--allow-write=/var/lib/osprey",
+    "--unsafely-ignore-certificate-errors=coroot.example",
+    "/opt/osprey/osprey.js",
+    "--collector-endpoint=https://coroot.example:8443",
+    "--wal-dir=/var/lib/osprey",
+    "--insecure-skip-verify",
+  ]);
 });

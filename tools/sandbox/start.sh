@@ -1,9 +1,10 @@
 #!/bin/sh
-# Runs the agent with deno.json's "agent" permission set under the Landlock launcher
-# (README, "Security model"): tools/sandbox/args.ts turns the set into launcher arguments and a
-# narrowed --allow-net (loopback only on the listen address), the launcher applies the rules
-# and execs Deno. Arguments go to the agent. OSPREY_LANDLOCK=off runs
-# without the kernel sandbox (the start-up table then says so).
+# `deno task start`: the agent with deno.json's "agent" permission set under the Landlock
+# launcher (README, "Security model"). tools/sandbox/args.ts turns the set into the launcher's
+# rules and a narrowed --allow-net (loopback only on the listen address); the launcher forks the
+# procfs broker, applies the rules and execs Deno (one pid: signals reach the agent). Arguments go
+# to the agent. OSPREY_LANDLOCK=off runs without the kernel sandbox (the start-up table then says
+# so); a kernel without Landlock does the same by itself.
 set -eu
 cd "$(dirname "$0")/../.."
 LAUNCHER=ffi/.output/osprey-sandbox
@@ -16,18 +17,16 @@ fi
 if [ ! -d node_modules/.deno ]; then
   deno install --quiet
 fi
-out=$(deno run --quiet --no-prompt --allow-read --allow-env tools/sandbox/args.ts "$@")
-# Deno's flags: the narrowed net grant (it replaces the set's net list) and, in push mode, the
-# spool's write grant, a read list with it, and --unsafely-ignore-certificate-errors; then the rules
-denoflags=$(printf '%s\n' "$out" | grep -E '^--(allow|unsafely)-')
-rules=$(printf '%s\n' "$out" | grep -vE '^--(allow|unsafely)-')
+deno=$(command -v deno)
+out=$(deno run --quiet --no-prompt --allow-read --allow-env tools/sandbox/args.ts \
+  --launcher="$LAUNCHER" --config=deno.json -- \
+  "$deno" run -P=agent --v8-flags=--max-semi-space-size=1,--expose-gc agent/main.ts "$@")
 IFS='
 '
 set -f
-# A writable path must exist before Landlock can grant it (the spool's --wal-dir).
-for r in $rules; do
-  case "$r" in --rw=*) [ -e "${r#--rw=}" ] || mkdir -p -m 0750 "${r#--rw=}" ;; esac
+# A writable path must exist before Landlock can grant it (push mode's --wal-dir).
+for r in $out; do
+  case "$r" in --) break ;; --rw=*) [ -e "${r#--rw=}" ] || mkdir -p -m 0750 "${r#--rw=}" ;; esac
 done
-# shellcheck disable=SC2086 # one launcher argument or Deno flag a line, paths without new lines
-exec "$LAUNCHER" $rules -- deno run -P=agent $denoflags \
-  --v8-flags=--max-semi-space-size=1,--expose-gc agent/main.ts "$@"
+# shellcheck disable=SC2086 # one argument a line, paths without new lines
+exec $out
