@@ -105,6 +105,12 @@ Deno.test({
     const granted = grantedReads();
     const volumes = new Map(pod.volumes.map((v: Doc) => [v.name, v]));
     for (const m of c.volumeMounts) {
+      if (m.mountPath === "/tmp") {
+        // the one writable mount: push mode's spool and DENO_DIR, in the pod's own emptyDir
+        ok((volumes.get(m.name) as Doc)?.emptyDir, "/tmp is an emptyDir, not a host path");
+        ok(m.readOnly !== true, "/tmp is writable");
+        continue;
+      }
       equal(m.readOnly, true, `${m.mountPath} is read-only`);
       ok((volumes.get(m.name) as Doc)?.hostPath, `${m.mountPath} is a host path`);
       ok(
