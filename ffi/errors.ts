@@ -73,6 +73,7 @@ export const Errno = {
   EACCES: 13,
   EINVAL: 22,
   ENOSPC: 28,
+  EBADMSG: 74,
   EAFNOSUPPORT: 97,
   ENETUNREACH: 101,
   ETIMEDOUT: 110,
