@@ -4,15 +4,26 @@
  *
  * @module
  */
-import { PatternClassifier } from "../../agent/logs/parser/classifier.ts";
+import { type GroupingTunables, PatternClassifier } from "../../agent/logs/parser/classifier.ts";
 
 /**
- * The pattern id (the pattern's hash) of each line, in order.
+ * The pattern id of each line, in order: the index of its pattern (the order patterns were
+ * made in; two patterns may share a `pattern_hash`).
  *
  * @param lines one message per line
  * @param maxPatterns the pattern cap (the agent's is `--log-patterns-per-container`)
  */
-export function groupLines(lines: readonly string[], maxPatterns = Infinity): string[] {
-  const c = new PatternClassifier({ maxPatterns });
-  return lines.map((l) => c.classify(l).hash);
+export function groupLines(
+  lines: readonly string[],
+  maxPatterns = Infinity,
+  tunables?: GroupingTunables,
+): string[] {
+  const c = new PatternClassifier({ maxPatterns, tunables });
+  const ids = new Map<object, number>();
+  return lines.map((l) => {
+    const p = c.classify(l);
+    let id = ids.get(p);
+    if (id === undefined) ids.set(p, id = ids.size);
+    return String(id);
+  });
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import { hashWords, patternWords } from "./pattern.ts";
+import { messageTokens, valueLike, VAR } from "./tokens.ts";
 
 /** The overflow pattern's hash (the reference's). */
 export const OVERFLOW_HASH = "00000000000000000000000000000000";
@@ -30,30 +31,52 @@ export interface ClassifierOptions {
   sampleOf?: (message: string) => string;
 }
 
-function weakEqual(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  let diffs = 0;
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i] && ++diffs > 1) return false;
-  }
-  return true;
+/** Tunables of the grouping (the defaults are what the agent and `deno task patterns` use). */
+export interface GroupingTunables {
+  /** constant words two messages may differ in and still group */
+  maxWordDiffs: number;
+  /** share of tokens that may differ (values and words together) */
+  maxDiffShare: number;
+  /** share of tokens that must be equal constants */
+  minSameShare: number;
+  /** the first token must not be a differing word */
+  firstStrict: boolean;
+}
+
+/** The defaults of {@link GroupingTunables}. */
+export const DEFAULT_TUNABLES: GroupingTunables = {
+  maxWordDiffs: 0,
+  maxDiffShare: 0.5,
+  minSameShare: 0.5,
+  firstStrict: true,
+};
+
+interface Cluster extends Pattern {
+  /** the token shapes, constants turned into {@link VAR} where members differed */
+  tokens: string[];
 }
 
 /**
- * Patterns of one level. A message whose hash is a pattern's hash joins it; else one that is
- * similar joins it (taking its hash and sample); else it starts a new pattern while there is
- * room, and goes to the overflow pattern when there is none.
+ * Patterns of one level. A message joins the most similar pattern with as many tokens (see
+ * tokens.ts for the token shapes): positions where the pattern already holds a value match
+ * anything; other differing positions count, and a message joins only if at most
+ * `maxDiffShare` of its tokens differ and at most `maxWordDiffs` of those are plain words on
+ * both sides. A message that joins a pattern takes its hash and sample (the contract's rule);
+ * one that joins none starts a new pattern (hash: the reference's, of its own words) while
+ * there is room, and goes to the overflow pattern when there is none.
  */
 export class PatternClassifier {
   #max: number;
   #sampleOf: (m: string) => string;
-  #byHash = new Map<string, Pattern>();
-  #list: Pattern[] = [];
+  #tun: GroupingTunables;
+  #byLength = new Map<number, Cluster[]>();
+  #list: Cluster[] = [];
   #overflow: Pattern | null = null;
 
-  constructor(opts: ClassifierOptions) {
+  constructor(opts: ClassifierOptions & { tunables?: GroupingTunables }) {
     this.#max = opts.maxPatterns;
     this.#sampleOf = opts.sampleOf ?? ((m) => m);
+    this.#tun = opts.tunables ?? DEFAULT_TUNABLES;
   }
 
   /** Every pattern, the overflow one last (if any message went there). */
@@ -68,30 +91,69 @@ export class PatternClassifier {
 
   /** The pattern `message` belongs to (created if new); its count is incremented. */
   classify(message: string): Pattern {
-    const words = patternWords(message);
-    const hash = hashWords(words);
-    let p = this.#byHash.get(hash);
-    if (p === undefined) {
-      for (const q of this.#list) {
-        if (weakEqual(q.words, words)) {
-          p = q;
-          break;
+    const toks = messageTokens(message);
+    const n = toks.length;
+    let peers = this.#byLength.get(n);
+    let best: Cluster | null = null;
+    let bestDiffs = Infinity;
+    if (peers !== undefined) {
+      let consts = 0;
+      for (let i = 0; i < n; i++) if (toks[i] !== VAR) consts++;
+      const maxDiffs = Math.floor(consts * this.#tun.maxDiffShare);
+      const minSame = Math.ceil(consts * this.#tun.minSameShare);
+      for (const c of peers) {
+        const t = c.tokens;
+        let diffs = 0, words = 0, same = 0;
+        for (let i = 0; i < n; i++) {
+          const a = t[i], b = toks[i];
+          if (a === b) {
+            if (a !== VAR) same++;
+            continue;
+          }
+          if (a === VAR) continue;
+          if (++diffs > maxDiffs) break;
+          if (b !== VAR && !valueLike(a) && !valueLike(b)) {
+            if ((i === 0 && this.#tun.firstStrict) || ++words > this.#tun.maxWordDiffs) {
+              diffs = Infinity;
+              break;
+            }
+          }
+        }
+        if (same < minSame) continue;
+        if (diffs <= maxDiffs && diffs < bestDiffs) {
+          best = c;
+          bestDiffs = diffs;
+          if (diffs === 0) break;
         }
       }
     }
-    if (p === undefined) {
-      if (this.#list.length >= this.#max) {
-        p = this.#overflow ??= {
-          hash: OVERFLOW_HASH,
-          sample: OVERFLOW_SAMPLE,
-          words: [],
-          messages: 0,
-        };
-      } else {
-        p = { hash, sample: this.#sampleOf(message), words, messages: 0 };
-        this.#byHash.set(hash, p);
-        this.#list.push(p);
+    let p: Pattern;
+    if (best !== null) {
+      if (bestDiffs > 0) {
+        const t = best.tokens;
+        for (let i = 0; i < n; i++) if (t[i] !== toks[i]) t[i] = VAR;
       }
+      p = best;
+    } else if (this.#list.length >= this.#max) {
+      p = this.#overflow ??= {
+        hash: OVERFLOW_HASH,
+        sample: OVERFLOW_SAMPLE,
+        words: [],
+        messages: 0,
+      };
+    } else {
+      const words = patternWords(message);
+      const c: Cluster = {
+        hash: hashWords(words),
+        sample: this.#sampleOf(message),
+        words,
+        messages: 0,
+        tokens: toks,
+      };
+      this.#list.push(c);
+      if (peers === undefined) this.#byLength.set(n, peers = []);
+      peers.push(c);
+      p = c;
     }
     p.messages++;
     return p;
