@@ -1,0 +1,168 @@
+/**
+ * Decoders for container runtimes' log file formats: Docker's json-file and the CRI format
+ * (containerd, CRI-O, Podman's k8s-file). Each turns one raw file line into the line the
+ * application wrote, joining the pieces a runtime splits long lines into.
+ *
+ * - Docker json-file: `{"log":"<text>\n","stream":"stdout","time":"<RFC 3339>"}`; a `log`
+ *   without the trailing `\n` is a partial line (Docker cuts lines at 16 KiB) continued by the
+ *   next entry of the same stream.
+ * - CRI: `<RFC 3339 nano> <stream> <P|F> <text>`; `P` is a partial line continued by the next
+ *   entry of the same stream, `F` ends it. (A line with only three fields, as some runtimes
+ *   write for an empty line, is a full empty line.)
+ *
+ * Reassembled lines are capped at {@link PARTIAL_LIMIT_BYTES}: the rest of an over-long line is
+ * dropped and counted (`cut`), since the multiline collector would cut it there anyway.
+ *
+ * @module
+ */
+import { utf8Length } from "./level.ts";
+import { MULTILINE_LIMIT_BYTES, utf8CutIndex } from "./multiline.ts";
+
+/** Most UTF-8 bytes of one reassembled line. */
+export const PARTIAL_LIMIT_BYTES = MULTILINE_LIMIT_BYTES;
+
+/** A raw line that is not in the decoder's format (the line is skipped and counted). */
+export class LogDecodeError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "LogDecodeError";
+  }
+}
+
+/** One decoded line. */
+export interface DecodedLine {
+  /** the application's line, without its newline */
+  content: string;
+  /** the runtime's timestamp of the line (of its first piece), ms since the epoch; NaN if none */
+  timestampMs: number;
+}
+
+/** A line decoder: {@link DockerJsonDecoder}, {@link CriDecoder}. */
+export interface LineDecoder {
+  /**
+   * Decodes one raw line.
+   *
+   * @returns the complete line, or `null` while a partial line waits for its continuation
+   * @throws {LogDecodeError} if the line is not in the format
+   */
+  decode(raw: string): DecodedLine | null;
+  /** Partial lines pending (per stream), emitted as they are (on stop). */
+  drain(): DecodedLine[];
+  /** Pieces of over-long reassembled lines that were dropped. */
+  readonly cut: number;
+}
+
+/** Accumulates the pieces of partial lines per stream, capped. */
+class Partials {
+  #parts = new Map<string, { text: string; bytes: number; ts: number }>();
+  cut = 0;
+
+  /** Adds a piece; returns the whole line when `last`, else null. */
+  add(stream: string, text: string, ts: number, last: boolean): DecodedLine | null {
+    const p = this.#parts.get(stream);
+    if (p === undefined) {
+      if (last) return { content: text, timestampMs: ts };
+      const bytes = utf8Length(text);
+      if (bytes > PARTIAL_LIMIT_BYTES) {
+        text = text.slice(0, utf8CutIndex(text, PARTIAL_LIMIT_BYTES));
+        this.cut++;
+      }
+      this.#parts.set(stream, { text, bytes: Math.min(bytes, PARTIAL_LIMIT_BYTES), ts });
+      return null;
+    }
+    const room = PARTIAL_LIMIT_BYTES - p.bytes;
+    if (room <= 0) {
+      if (text.length > 0) this.cut++;
+    } else {
+      const bytes = utf8Length(text);
+      if (bytes > room) {
+        p.text += text.slice(0, utf8CutIndex(text, room));
+        p.bytes = PARTIAL_LIMIT_BYTES;
+        this.cut++;
+      } else {
+        p.text += text;
+        p.bytes += bytes;
+      }
+    }
+    if (!last) return null;
+    this.#parts.delete(stream);
+    return { content: p.text, timestampMs: p.ts };
+  }
+
+  drain(): DecodedLine[] {
+    const out: DecodedLine[] = [];
+    for (const p of this.#parts.values()) out.push({ content: p.text, timestampMs: p.ts });
+    this.#parts.clear();
+    return out;
+  }
+}
+
+/** Docker json-file lines; see the module doc. */
+export class DockerJsonDecoder implements LineDecoder {
+  #partials = new Partials();
+
+  get cut(): number {
+    return this.#partials.cut;
+  }
+
+  decode(raw: string): DecodedLine | null {
+    let v: unknown;
+    try {
+      v = JSON.parse(raw);
+    } catch (e) {
+      throw new LogDecodeError(`cannot decode a Docker json-file line: not JSON`, { cause: e });
+    }
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+      throw new LogDecodeError(`cannot decode a Docker json-file line: not a JSON object`);
+    }
+    const o = v as Record<string, unknown>;
+    const log = o.log;
+    if (typeof log !== "string") {
+      throw new LogDecodeError(`cannot decode a Docker json-file line: no "log" string`);
+    }
+    const stream = typeof o.stream === "string" ? o.stream : "";
+    const ts = typeof o.time === "string" ? Date.parse(o.time) : NaN;
+    const last = log.length > 0 && log.charCodeAt(log.length - 1) === 0x0a;
+    const text = last ? log.slice(0, -1) : log;
+    return this.#partials.add(stream, text, ts, last);
+  }
+
+  drain(): DecodedLine[] {
+    return this.#partials.drain();
+  }
+}
+
+/** CRI log lines; see the module doc. */
+export class CriDecoder implements LineDecoder {
+  #partials = new Partials();
+
+  get cut(): number {
+    return this.#partials.cut;
+  }
+
+  decode(raw: string): DecodedLine | null {
+    const s1 = raw.indexOf(" ");
+    const s2 = s1 < 0 ? -1 : raw.indexOf(" ", s1 + 1);
+    if (s2 < 0) {
+      throw new LogDecodeError(`cannot decode a CRI log line: fewer than three fields`);
+    }
+    let s3 = raw.indexOf(" ", s2 + 1);
+    if (s3 < 0) s3 = raw.length; // "<ts> <stream> F" with nothing after it: an empty line
+    const tag = raw.slice(s2 + 1, s3);
+    let last: boolean;
+    if (tag === "F") last = true;
+    else if (tag === "P") last = false;
+    else throw new LogDecodeError(`cannot decode a CRI log line: tag ${JSON.stringify(tag)}`);
+    const stream = raw.slice(s1 + 1, s2);
+    const ts = Date.parse(raw.slice(0, s1));
+    if (Number.isNaN(ts)) {
+      throw new LogDecodeError(`cannot decode a CRI log line: bad timestamp`);
+    }
+    const text = s3 >= raw.length ? "" : raw.slice(s3 + 1);
+    return this.#partials.add(stream, text, ts, last);
+  }
+
+  drain(): DecodedLine[] {
+    return this.#partials.drain();
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * The token shape of a message that Osprey groups by (beyond the reference's words, which only
+ * name a pattern: see classifier.ts).
+ *
+ * A message is split on white space; each token becomes either itself (a constant) or
+ * {@link VAR} (a value), by general token classes, never by dataset:
+ * - a token holding a digit (numbers, ids, addresses, times, versions, hex with digits);
+ * - a token wholly inside quotes (`"…"`, `'…'`, a backquote pair);
+ * - an English month or weekday name (timestamps);
+ * - `key=value`: the key stays, the value becomes a value (`user=<*>`).
+ *
+ * @module
+ */
+import { containsTimestamp } from "./multiline.ts";
+import { isSpaceCode } from "./pattern.ts";
+
+/** The value token. */
+export const VAR = "\u0000";
+
+const DATE_WORDS = new Set([
+  "jan",
+  "feb",
+  "mar",
+  "apr",
+  "may",
+  "jun",
+  "jul",
+  "aug",
+  "sep",
+  "sept",
+  "oct",
+  "nov",
+  "dec",
+  "january",
+  "february",
+  "march",
+  "april",
+  "june",
+  "july",
+  "august",
+  "september",
+  "october",
+  "november",
+  "december",
+  "mon",
+  "tue",
+  "wed",
+  "thu",
+  "fri",
+  "sat",
+  "sun",
+  "monday",
+  "tuesday",
+  "wednesday",
+  "thursday",
+  "friday",
+  "saturday",
+  "sunday",
+]);
+
+function isQuote(c: number): boolean {
+  return c === 0x22 || c === 0x27 || c === 0x60;
+}
+
+/** The shape of token `s[a, b)`. */
+function shape(s: string, a: number, b: number): string {
+  let eq = -1;
+  for (let i = a; i < b; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) {
+      // a digit: the token is a value (keeping the key of `key=value`)
+      return eq >= 0 ? s.slice(a, eq + 1) + VAR : VAR;
+    }
+    if (c === 0x3d && eq < 0 && i > a) eq = i;
+  }
+  const c0 = s.charCodeAt(a);
+  if (b - a >= 2 && isQuote(c0) && s.charCodeAt(b - 1) === c0) return VAR;
+  if (eq >= 0 && eq < b - 1) return s.slice(a, eq + 1) + VAR;
+  const n = b - a;
+  if (n >= 3 && n <= 9) {
+    const w = s.slice(a, b);
+    const lw = w.toLowerCase();
+    const t = lw.charCodeAt(n - 1) === 0x2c ? lw.slice(0, -1) : lw; // "Jun," "Mon,"
+    if (DATE_WORDS.has(t)) return VAR;
+    return w;
+  }
+  return s.slice(a, b);
+}
+
+const LEVEL_WORDS = new Set([
+  "trace",
+  "debug",
+  "dbg",
+  "info",
+  "inf",
+  "notice",
+  "warn",
+  "warning",
+  "wrn",
+  "error",
+  "err",
+  "fatal",
+  "critical",
+  "crit",
+  "severe",
+  "alert",
+  "emerg",
+  "emergency",
+  "panic",
+]);
+
+/** True if `t` is a level word, alone or in `[]`, `<>`, `()` or followed by `:`. */
+function isLevelToken(t: string): boolean {
+  let a = 0, b = t.length;
+  const c0 = t.charCodeAt(0);
+  if ((c0 === 0x5b || c0 === 0x3c || c0 === 0x28) && b > 2) {
+    a = 1;
+    b--;
+  } else if (t.charCodeAt(b - 1) === 0x3a) b--;
+  if (b - a < 3 || b - a > 9) return false;
+  return LEVEL_WORDS.has(t.slice(a, b).toLowerCase());
+}
+
+/** White-space separated tokens of `s`. */
+function splitFields(s: string): string[] {
+  const out: string[] = [];
+  const n = s.length;
+  let i = 0;
+  while (i < n) {
+    while (i < n && isSpaceCode(s.charCodeAt(i))) i++;
+    if (i >= n) break;
+    const a = i;
+    while (i < n && !isSpaceCode(s.charCodeAt(i))) i++;
+    out.push(s.slice(a, i));
+  }
+  return out;
+}
+
+/** Most tokens a bracketed header group (`[Sun Dec 04 04:47:44 2005]`) may span. */
+const MAX_GROUP_TOKENS = 8;
+
+/** Index of the token that closes the `[` group opened at `i`, or -1. */
+function groupEnd(r: string[], i: number): number {
+  for (let j = i; j < r.length && j < i + MAX_GROUP_TOKENS; j++) {
+    if (r[j].charCodeAt(r[j].length - 1) === 0x5d) return j;
+  }
+  return -1;
+}
+
+/**
+ * How many leading tokens of `r` are a log line's header: time stamp tokens, a level, `-`/`|`
+ * separators and bracketed groups, then a logger/process name (a token ending in `:`, or a
+ * name before `-` or `[`). A header must hold a time (`dd:dd`…) or a level word; otherwise
+ * nothing is a header and 0 is returned.
+ */
+export function headerLength(r: string[]): number {
+  let i = 0, time = false, level = false;
+  while (i < r.length) {
+    const t = r[i];
+    if (t.charCodeAt(0) === 0x5b) {
+      const j = groupEnd(r, i);
+      if (j < 0) break;
+      const g = j === i ? t : r.slice(i, j + 1).join(" ");
+      if (isLevelToken(g)) level = true;
+      else if (containsTimestamp(g)) time = true;
+      else if (i === 0) break;
+      i = j + 1;
+      continue;
+    }
+    if (isLevelToken(t)) {
+      level = true;
+      i++;
+      continue;
+    }
+    if (t === "-" || t === "|") {
+      i++;
+      continue;
+    }
+    if (shape(t, 0, t.length) === VAR) {
+      if (!time && containsTimestamp(t)) time = true;
+      i++;
+      continue;
+    }
+    break;
+  }
+  if (!time && !level) return 0;
+  // a logger or process name, with its context
+  for (let k = 0; k < 3 && i < r.length; k++) {
+    const t = r[i];
+    if (t.charCodeAt(0) === 0x5b) {
+      const j = groupEnd(r, i);
+      if (j < 0) break;
+      i = j + 1;
+      continue;
+    }
+    if (t.charCodeAt(t.length - 1) === 0x3a && t.length > 1) {
+      i++;
+      break;
+    }
+    if (i + 1 < r.length && r[i + 1].charCodeAt(r[i + 1].length - 1) === 0x3a && k === 0) {
+      // "host process[pid]:"
+      i += 2;
+      break;
+    }
+    if (i + 1 < r.length && (r[i + 1] === "-" || r[i + 1].charCodeAt(0) === 0x5b) && valueLike(t)) {
+      i += r[i + 1] === "-" ? 2 : 1;
+      continue;
+    }
+    break;
+  }
+  return i;
+}
+
+/** The token shapes of a message (see the module doc), its header left out. */
+export function messageTokens(message: string): string[] {
+  const r = splitFields(message);
+  const h = headerLength(r);
+  const out: string[] = [];
+  for (let i = h; i < r.length; i++) out.push(shape(r[i], 0, r[i].length));
+  return out;
+}
+
+/**
+ * True if a constant token looks like it could be a value (paths, dotted or dashed names,
+ * addresses): anything but plain letters with trailing punctuation.
+ */
+export function valueLike(t: string): boolean {
+  let end = t.length;
+  while (end > 0 && ",;:.!?)]}".includes(t[end - 1])) end--;
+  for (let i = 0; i < end; i++) {
+    const c = t.charCodeAt(i);
+    if (
+      c === 0x2f || c === 0x5c || c === 0x2e || c === 0x40 || c === 0x3a || c === 0x5f ||
+      c === 0x2d || c >= 0x80
+    ) return true;
+  }
+  return false;
+}
