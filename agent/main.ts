@@ -22,6 +22,7 @@ import { containersModule } from "./containers/mod.ts";
 import { netModule } from "./net/mod.ts";
 import { cloudModule, configureCloud } from "./cloud/mod.ts";
 import { delayacctModule } from "./delayacct/mod.ts";
+import { logsModule } from "./logs/mod.ts";
 import { selfModule } from "./self/mod.ts";
 import { currentSandbox, formatSandboxLine, recordSandbox } from "./self/sandbox.ts";
 import {
@@ -70,6 +71,7 @@ function moduleList(logStats: Parameters<typeof selfModule>[1]): ModuleSpec[] {
     netModule,
     cloudModule,
     delayacctModule,
+    logsModule,
   ];
 }
 

@@ -143,7 +143,6 @@ Deno.test("agentFlags() take the reference DaemonSet's and operator's arguments"
   equal(p.values["traces-sampling"], 0.1);
   deepEqual(p.values["track-public-network"], ["10.0.0.0/8", "203.0.113.0/24"]);
   deepEqual(p.unimplemented, [
-    "disable-log-parsing",
     "api-key",
     "metrics-endpoint",
     "logs-endpoint",

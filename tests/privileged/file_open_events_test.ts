@@ -10,7 +10,9 @@ import {
 import { privilegedIgnoreReason, sleep } from "./_helpers.ts";
 
 const ignoreReason = privilegedIgnoreReason();
-if (ignoreReason) console.warn(`tests/privileged/file_open_events_test.ts ignored: ${ignoreReason}`);
+if (ignoreReason) {
+  console.warn(`tests/privileged/file_open_events_test.ts ignored: ${ignoreReason}`);
+}
 const ignore = ignoreReason !== "";
 
 /**
