@@ -14,6 +14,8 @@ export interface OpenLogFile {
   readonly fd: number;
   /** The path as the process's mount namespace names it, e.g. "/var/log/nginx/error.log". */
   readonly path: string;
+  /** The opener's cgroup v2 id when a BPF record said it (0 or absent: unknown). */
+  readonly cgroupId?: number;
 }
 
 /** What {@linkcode resolveLogFd} found. */

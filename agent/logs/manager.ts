@@ -33,6 +33,11 @@ export const STDOUT_SOURCE = "stdout/stderr";
 /** The label of a service's journal. */
 export const JOURNALD_SOURCE = "journald";
 
+/** Log files kept while their process's container is being looked up. */
+const MAX_PENDING_FILES = 4096;
+/** Syncs a file whose process is in no known container is asked about again (some seconds). */
+const PENDING_TRIES = 40;
+
 /** What a source keeps across module restarts. */
 interface KeptSource {
   parser: LogParser;
@@ -242,15 +247,19 @@ export class LogsManager {
     tries = 0,
     rescan = false,
   ): FileOpenResult {
-    const found = directory.lookupPid(f.pid);
+    const found = directory.lookupPid(f.pid, f.cgroupId ?? 0);
     let result: FileOpenResult;
-    if (found === "pending") {
-      // asked again at the next sync; a process that never gets a container is dropped
-      if (tries < 10) {
-        this.#pendingFiles.set(`${f.pid}:${f.fd}`, { ...f, tries });
-        return "no_container";
+    // "pending": the registry is looking the container up; not in one or unknown: the process
+    // may have just moved into its cgroup (a service's process forks, then joins it), which
+    // the registry learns at its next rescan. Asked again at each sync, a while.
+    const unplaced = found === undefined || found === "unknown";
+    if (found === "pending" || (unplaced && tries < PENDING_TRIES)) {
+      if (this.#pendingFiles.size >= MAX_PENDING_FILES) {
+        const oldest = this.#pendingFiles.keys().next().value!;
+        this.#pendingFiles.delete(oldest);
       }
-      result = "no_container";
+      this.#pendingFiles.set(`${f.pid}:${f.fd}`, { ...f, tries });
+      return "no_container";
     } else if (found === undefined || found === "unknown") {
       result = "no_container";
     } else {

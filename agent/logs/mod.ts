@@ -148,15 +148,15 @@ async function consumeFileOpens(
   const { records } = bpfFamilies(o.registry);
   const received = records.labels("file_events", "file_open");
   for await (const batch of ring.batches({ signal: o.signal, timeoutMs: 100 })) {
-    const opens: { pid: number; fd: number }[] = [];
+    const opens: { pid: number; fd: number; cgroupId: number }[] = [];
     forEachFrame(batch, (off) => {
       const e = decodeFileOpenEvent(batch.bytes, off);
-      if (e !== undefined) opens.push({ pid: e.pid, fd: e.fd });
+      if (e !== undefined) opens.push({ pid: e.pid, fd: e.fd, cgroupId: e.cgroupId });
     });
     received.inc(opens.length);
-    for (const { pid, fd } of opens) {
+    for (const { pid, fd, cgroupId } of opens) {
       const r = resolveLogFd(o.proc, pid, fd);
-      if (r.kind === "log") o.manager.addFile(o.directory, r.file);
+      if (r.kind === "log") o.manager.addFile(o.directory, { ...r.file, cgroupId });
       else o.manager.countFileOpen(r.kind);
     }
   }
