@@ -6,9 +6,9 @@
  *
  * The directory is the first of `<root>/run/log/journal` and `<root>/var/log/journal` that
  * holds journal files; while neither does (journald not running yet, or storage off), it looks
- * again every {@linkcode RETRY_MS}. sd_journal follows file rotation and journald restarts;
- * when a read or wait fails the journal is opened again after the last entry read (its cursor),
- * so nothing is counted twice.
+ * again every {@linkcode RETRY_MS}. sd_journal follows new entries; after its files change
+ * (rotation, a journald restart) and when a read or wait fails, the journal is opened again
+ * after the last entry read (its cursor), so nothing is lost or counted twice.
  *
  * @module
  */
@@ -19,6 +19,8 @@ import type { Logger } from "../log.ts";
 export const RETRY_MS = 5000;
 /** How long one wait for new entries lasts. */
 const WAIT_MS = 200;
+/** How long after the journal's files changed it is opened again (see the loop). */
+const REOPEN_AFTER_CHANGE_MS = 1000;
 
 /** A subscriber's key: the unit for services, the runtime id for journald-logging containers. */
 export type JournalKey = { readonly unit: string } | { readonly containerId: string };
@@ -106,6 +108,7 @@ export class JournalSource {
     while (!signal.aborted) {
       const dir = this.#dirs.find(hasJournalFiles);
       if (dir === undefined) {
+        this.#dir = "";
         await sleep(RETRY_MS);
         continue;
       }
@@ -118,9 +121,14 @@ export class JournalSource {
         await sleep(RETRY_MS);
         continue;
       }
+      // a reopen after a change is routine; the first open, or another directory, is news
+      const line = this.#dir === dir && this.#cursor !== "" ? "debug" : "info";
       this.#dir = dir;
-      this.#log.info("logs: reading the journal", { dir, resumed: this.#cursor !== "" });
+      this.#log[line]("logs: reading the journal", { dir, resumed: this.#cursor !== "" });
       try {
+        let invalidatedAt = 0;
+        // the first wait on a new handle always reports a change (it sets up inotify)
+        let settled = false;
         while (!signal.aborted) {
           const entries = await j.read();
           if (entries.length > 0) {
@@ -128,7 +136,17 @@ export class JournalSource {
             this.#cursor = j.cursor() || this.#cursor;
             continue;
           }
-          await j.wait(WAIT_MS);
+          // Files were added or removed (rotation, a journald restart): once idle a moment
+          // later, open the journal again after the last entry read, so the files there now
+          // are the ones read whatever libsystemd made of the change (a safeguard; it costs
+          // one open per rotation).
+          if (invalidatedAt !== 0 && Date.now() - invalidatedAt >= REOPEN_AFTER_CHANGE_MS) {
+            this.reopens++;
+            break;
+          }
+          const change = await j.wait(WAIT_MS);
+          if (change === "invalidate" && settled) invalidatedAt ||= Date.now();
+          settled = true;
         }
       } catch (err) {
         if (!(err instanceof BpfError)) throw err;
@@ -140,7 +158,6 @@ export class JournalSource {
         await sleep(1000);
       } finally {
         j.close();
-        this.#dir = "";
       }
     }
   }
