@@ -336,8 +336,9 @@ export class LogsManager {
     await this.#loop;
     for (const [id, c] of this.#containers) {
       for (const s of c.sources.values()) {
-        s.close();
+        // where it stands first: a closed reader has no position
         this.#o.store.set(id, s.label, { parser: s.parser, position: s.reader?.position });
+        s.close();
       }
     }
     this.#containers.clear();
