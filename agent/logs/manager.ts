@@ -33,6 +33,9 @@ export const STDOUT_SOURCE = "stdout/stderr";
 /** The label of a service's journal. */
 export const JOURNALD_SOURCE = "journald";
 
+/** Shortest time between two reading rounds that inotify events start. */
+const MIN_ROUND_MS = 50;
+
 /** Log files kept while their process's container is being looked up. */
 const MAX_PENDING_FILES = 4096;
 /** Syncs a file whose process is in no known container is asked about again (some seconds). */
@@ -187,6 +190,11 @@ export class LogsManager {
   #loop: Promise<void> | undefined;
   readonly #stop = new AbortController();
   #wake: (() => void) | undefined;
+  /** Directories of the files read, watched with inotify (one Deno.watchFs for all). */
+  #watcher: Deno.FsWatcher | undefined;
+  #watchedKey = "";
+  /** Whether inotify works here (false after Deno.watchFs failed: the stat poll alone). */
+  #inotify = true;
 
   constructor(o: LogsManagerOptions) {
     this.#o = o;
@@ -443,6 +451,7 @@ export class LogsManager {
     const interval = this.#o.pollIntervalMs ?? 250;
     const signal = this.#stop.signal;
     while (!signal.aborted) {
+      const started = Date.now();
       let more = false;
       for (const c of [...this.#containers.values()]) {
         for (const s of [...c.sources.values()]) {
@@ -460,15 +469,74 @@ export class LogsManager {
         for (const s of c.sources.values()) s.parser.flush(now);
       }
       if (signal.aborted) break;
+      this.#rewatch();
+      // with inotify waking the loop, the stat poll is only a safety net
+      const pause = more ? 0 : this.#watcher !== undefined ? Math.max(interval, 1000) : interval;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(done, more ? 0 : interval);
+        let t = setTimeout(done, pause);
         function done() {
           clearTimeout(t);
           resolve();
         }
-        this.#wake = done;
+        // a busy file wakes the loop on every write: at most one round per MIN_ROUND_MS
+        this.#wake = () => {
+          const rest = started + MIN_ROUND_MS - Date.now();
+          clearTimeout(t);
+          if (rest <= 0) done();
+          else t = setTimeout(done, rest);
+        };
       });
       this.#wake = undefined;
     }
+    this.#watcher?.close();
+    this.#watcher = undefined;
+  }
+
+  /**
+   * Watches the directories of every file read, with one inotify instance (Deno.watchFs takes
+   * its paths at once, and each watcher is an inotify instance of the 128 a user gets by
+   * default): made again when the set changes. Any event wakes the reading loop; events lost
+   * while it is made again are caught by the stat poll.
+   */
+  #rewatch(): void {
+    if (!this.#inotify) return;
+    const dirs = new Set<string>();
+    for (const c of this.#containers.values()) {
+      for (const s of c.sources.values()) {
+        if (s.reader !== undefined) {
+          dirs.add(s.reader.path.slice(0, s.reader.path.lastIndexOf("/")) || "/");
+        }
+      }
+    }
+    const existing = [...dirs].filter((d) => {
+      try {
+        return Deno.statSync(d).isDirectory;
+      } catch {
+        return false; // not there yet (a late file's directory): the poll waits for it
+      }
+    }).sort();
+    const key = existing.join("\0");
+    if (key === this.#watchedKey) return;
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    this.#watchedKey = key;
+    if (existing.length === 0) return;
+    let w: Deno.FsWatcher;
+    try {
+      w = Deno.watchFs(existing, { recursive: false });
+    } catch (err) {
+      this.#inotify = false;
+      this.#o.log.warn("logs: no inotify; log files are polled every 250 ms", { error: err });
+      return;
+    }
+    this.#watcher = w;
+    (async () => {
+      try {
+        for await (const _ of w) this.#wake?.();
+      } catch {
+        // closed, or a watched directory went away: the next round watches again
+      }
+      if (this.#watcher === w) this.#watchedKey = "";
+    })();
   }
 }

@@ -7,10 +7,10 @@
  * | exists when the reader starts              | starts at its end (or at a kept {@linkcode TailPosition} of the same file)   |
  * | appears later                              | reads it from its start                                                      |
  * | grows                                      | reads the new bytes, at most `maxBytesPerPoll` per {@linkcode TailReader.poll} |
- * | renamed away, a new file at the path       | finishes the old file to its end, then reads the new one from its start      |
+ * | renamed away, a new file at the path       | reads the new one from its start, and the old one until it stayed idle `drainMs` (a program writes to it until it reopens the path) |
  * | truncated (`> file`, copy-truncate)        | reads from the start again; counted in `truncations`                         |
  * | truncated and written again past the point | seen from the bytes before the kept offset changing; read from the start     |
- * | deleted                                    | finishes the open file, then waits for a file at the path                   |
+ * | deleted                                    | reads the open file until it stayed idle `drainMs`, and waits for a file at the path |
  * | a line longer than `maxLineBytes`          | its first `maxLineBytes` (cut at a character boundary); counted in `cut`     |
  * | bytes that are not UTF-8 (binary data)     | the line is dropped; counted in `invalidUtf8`                                |
  * | no newline yet at the end                  | the partial line waits for its newline (or for the file to be finished)     |
@@ -41,7 +41,7 @@ export interface TailStats {
   cut: number;
   /** Lines dropped because they were not UTF-8. */
   invalidUtf8: number;
-  /** A new file took the path (rename rotation, or delete and create). */
+  /** A new file took the path (rename rotation, or delete and create, however late). */
   rotations: number;
   /** The file shrank or was rewritten from its start in place (truncation, copy-truncate). */
   truncations: number;
@@ -66,6 +66,14 @@ export interface TailReaderOptions {
   chunkBytes?: number;
   /** Start at the start of a file that exists already (tests, `cat`-like use). @default false */
   fromStart?: boolean;
+  /**
+   * How long a file that left the path (renamed, deleted) is still read after it last grew:
+   * the program may write to it until it reopens the path. Its partial last line is a line
+   * then. @default 3000
+   */
+  drainMs?: number;
+  /** The clock for `drainMs`, in ms. @default Date.now */
+  clock?: () => number;
 }
 
 /** Bytes before the kept offset compared on every poll, to see a file rewritten in place. */
@@ -90,6 +98,32 @@ function sameFile(a: Deno.FileInfo, dev: number, ino: number): boolean {
   return a.dev === dev && a.ino === ino;
 }
 
+/** One open file and where the reader stands in it. */
+class Followed {
+  readonly file: Deno.FsFile;
+  readonly dev: number;
+  readonly ino: number;
+  /** Offset of the next byte to read. */
+  offset = 0;
+  /** Bytes of a line still without its newline (at most maxLine). */
+  pending: Uint8Array;
+  pendingLen = 0;
+  /** The current line passed maxLine: its further bytes are skipped until the newline. */
+  cutting = false;
+  /** The FINGERPRINT_BYTES before offset, as last read. */
+  readonly fingerprint = new Uint8Array(FINGERPRINT_BYTES);
+  fingerprintLen = 0;
+  /** When it last grew (for draining). */
+  grewAt = 0;
+
+  constructor(file: Deno.FsFile, st: Deno.FileInfo) {
+    this.file = file;
+    this.dev = st.dev;
+    this.ino = st.ino ?? 0;
+    this.pending = new Uint8Array(4096);
+  }
+}
+
 /** Follows one file; see the module documentation. */
 export class TailReader {
   /** The path followed (as the agent opens it). */
@@ -106,23 +140,18 @@ export class TailReader {
   readonly #onLine: (line: string) => void;
   readonly #maxLine: number;
   readonly #maxPerPoll: number;
+  readonly #drainMs: number;
+  readonly #clock: () => number;
   readonly #buf: Uint8Array;
   readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   readonly #encoder = new TextEncoder();
-  #file: Deno.FsFile | undefined;
-  #dev = 0;
-  #ino = 0;
-  /** Offset of the next byte to read. */
-  #offset = 0;
-  /** Bytes of a line still without its newline (at most maxLine). */
-  #pending: Uint8Array;
-  #pendingLen = 0;
-  /** The current line passed maxLine: its further bytes are skipped until the newline. */
-  #cutting = false;
-  /** The FINGERPRINT_BYTES before #offset, as last read. */
-  #fingerprint = new Uint8Array(FINGERPRINT_BYTES);
-  #fingerprintLen = 0;
+  /** The file at the path. */
+  #cur: Followed | undefined;
+  /** Files that left the path, read until idle. */
+  #draining: Followed[] = [];
   #started = false;
+  /** The file left the path and no other took it yet (a new one there is a rotation). */
+  #leftPath = false;
   #resume: TailPosition | undefined;
   #fromStart: boolean;
   #lastError = "";
@@ -133,25 +162,32 @@ export class TailReader {
     this.#onLine = opts.onLine;
     this.#maxLine = Math.max(16, opts.maxLineBytes ?? 65_536);
     this.#maxPerPoll = Math.max(1, opts.maxBytesPerPoll ?? 4 << 20);
+    this.#drainMs = Math.max(0, opts.drainMs ?? 3000);
+    this.#clock = opts.clock ?? Date.now;
     this.#buf = new Uint8Array(Math.max(4096, opts.chunkBytes ?? 256 * 1024));
-    this.#pending = new Uint8Array(Math.min(this.#maxLine, 4096));
     this.#resume = opts.resume;
     this.#fromStart = opts.fromStart ?? false;
   }
 
   /**
-   * Where the reader stands: the file and the offset just after the last line handed out
-   * (a partial line is read again by a reader that resumes here). Undefined while no file is
-   * open.
+   * Where the reader stands: the file at the path and the offset just after the last line
+   * handed out (a partial line is read again by a reader that resumes here). Undefined while
+   * no file is open. A file still drained after rotation is not part of it.
    */
   get position(): TailPosition | undefined {
-    if (this.#file === undefined) return undefined;
-    return { dev: this.#dev, ino: this.#ino, offset: this.#offset - this.#pendingLen };
+    const f = this.#cur;
+    if (f === undefined) return undefined;
+    return { dev: f.dev, ino: f.ino, offset: f.offset - f.pendingLen };
   }
 
-  /** True while a file is open. */
+  /** True while the file at the path is open. */
   get open(): boolean {
-    return this.#file !== undefined;
+    return this.#cur !== undefined;
+  }
+
+  /** Files that left the path and are still read. */
+  get draining(): number {
+    return this.#draining.length;
   }
 
   /** The last error other than "not found" (empty if none), for a log line. */
@@ -167,43 +203,62 @@ export class TailReader {
    */
   async poll(): Promise<boolean> {
     if (this.#closed) return false;
+    let budget = this.#maxPerPoll;
+    // files that left the path first: their lines came before the new file's
+    for (const f of [...this.#draining]) {
+      const r = await this.#readFile(f, budget, false);
+      budget = r.budget;
+      if (r.remaining) return true;
+      if (this.#clock() - f.grewAt >= this.#drainMs) {
+        this.#finish(f);
+        this.#draining = this.#draining.filter((x) => x !== f);
+      }
+    }
     if (!this.#started) {
       this.#started = true;
       await this.#openAtStart();
-      if (this.#file === undefined) return false;
+      if (this.#cur === undefined) return false;
     }
-    if (this.#file === undefined) {
+    if (this.#cur === undefined) {
       // waiting for the file to appear (late, or after deletion): read it from its start
-      if (!(await this.#openNew())) return false;
+      this.#cur = await this.#openNew();
+      if (this.#cur === undefined) return false;
+      if (this.#leftPath) this.stats.rotations++; // renamed away, then made again
+      this.#leftPath = false;
     }
-    let budget = this.#maxPerPoll;
-    // read the open file; then look at what the path names now
-    const more = await this.#readOpen(budget);
-    if (more.remaining) return true;
-    budget = more.budget;
+    const r = await this.#readFile(this.#cur, budget, true);
+    if (r.remaining) return true;
+    budget = r.budget;
     let st: Deno.FileInfo | undefined;
     try {
       st = await Deno.stat(this.path);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) this.#fail(err);
     }
-    if (st === undefined || !sameFile(st, this.#dev, this.#ino)) {
-      // deleted, or another file took the path: the old one was read to its end above
-      if (st !== undefined) this.stats.rotations++;
-      this.#finishFile();
-      if (st === undefined) return false;
-      if (!(await this.#openNew())) return false;
-      return (await this.#readOpen(budget)).remaining;
+    const cur = this.#cur;
+    if (st !== undefined && st.dev === cur.dev && st.ino === cur.ino) return false;
+    // deleted, or another file took the path: read the old one a while longer
+    cur.grewAt = this.#clock();
+    this.#draining.push(cur);
+    this.#cur = undefined;
+    if (st === undefined) {
+      this.#leftPath = true;
+      return false;
     }
-    return false;
+    this.stats.rotations++;
+    this.#cur = await this.#openNew();
+    if (this.#cur === undefined) return false;
+    return (await this.#readFile(this.#cur, budget, true)).remaining;
   }
 
-  /** Closes the file. A partial line is dropped (a reader that resumes reads it again). */
+  /** Closes the files. A partial line is dropped (a reader that resumes reads it again). */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#file?.close();
-    this.#file = undefined;
+    this.#cur?.file.close();
+    this.#cur = undefined;
+    for (const f of this.#draining) f.file.close();
+    this.#draining = [];
   }
 
   [Symbol.dispose](): void {
@@ -232,68 +287,58 @@ export class TailReader {
       }
       const r = this.#resume;
       let at = this.#fromStart ? 0 : st.size;
-      if (r !== undefined && sameFile(st, r.dev, r.ino) && r.offset <= st.size) at = r.offset;
-      this.#attach(f, st);
-      await this.#seek(at);
+      if (r !== undefined && st.dev === r.dev && st.ino === r.ino && r.offset <= st.size) {
+        at = r.offset;
+      }
+      const followed = new Followed(f, st);
+      await this.#seek(followed, at);
+      this.#cur = followed;
     } catch (err) {
       f.close();
-      this.#file = undefined;
       this.#fail(err);
     }
   }
 
-  /** Opens the file now at the path from its start; false when there is none. */
-  async #openNew(): Promise<boolean> {
+  /** Opens the file now at the path, at its start; undefined when there is none. */
+  async #openNew(): Promise<Followed | undefined> {
     let f: Deno.FsFile;
     try {
       f = await Deno.open(this.path, { read: true });
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) this.#fail(err);
-      return false;
+      return undefined;
     }
     try {
       const st = await f.stat();
       if (!st.isFile) {
         f.close();
-        return false;
+        return undefined;
       }
-      this.#attach(f, st);
-      await this.#seek(0);
-      return true;
+      const followed = new Followed(f, st);
+      await this.#seek(followed, 0);
+      return followed;
     } catch (err) {
       f.close();
-      this.#file = undefined;
       this.#fail(err);
-      return false;
+      return undefined;
     }
   }
 
-  #attach(f: Deno.FsFile, st: Deno.FileInfo): void {
-    this.#file = f;
-    this.#dev = st.dev;
-    this.#ino = st.ino ?? 0;
-    this.#pendingLen = 0;
-    this.#cutting = false;
-  }
-
-  async #seek(at: number): Promise<void> {
-    const f = this.#file!;
-    await f.seek(at, Deno.SeekMode.Start);
-    this.#offset = at;
-    this.#fingerprintLen = 0;
+  async #seek(f: Followed, at: number): Promise<void> {
+    f.offset = at;
+    f.fingerprintLen = 0;
     if (at > 0) {
       const n = Math.min(FINGERPRINT_BYTES, at);
-      await f.seek(at - n, Deno.SeekMode.Start);
-      const got = await this.#readFull(this.#fingerprint.subarray(0, n));
-      this.#fingerprintLen = got;
-      await f.seek(at, Deno.SeekMode.Start);
+      await f.file.seek(at - n, Deno.SeekMode.Start);
+      f.fingerprintLen = await this.#readFull(f, f.fingerprint.subarray(0, n));
     }
+    await f.file.seek(at, Deno.SeekMode.Start);
   }
 
-  async #readFull(into: Uint8Array): Promise<number> {
+  async #readFull(f: Followed, into: Uint8Array): Promise<number> {
     let got = 0;
     while (got < into.length) {
-      const n = await this.#file!.read(into.subarray(got));
+      const n = await f.file.read(into.subarray(got));
       if (n === null) break;
       got += n;
     }
@@ -301,97 +346,100 @@ export class TailReader {
   }
 
   /**
-   * Sees truncation and in-place rewrites of the open file, then reads up to `budget` bytes.
+   * Reads up to `budget` bytes of a file; for the file at the path, first sees truncation and
+   * in-place rewrites.
    */
-  async #readOpen(budget: number): Promise<{ remaining: boolean; budget: number }> {
-    const f = this.#file!;
+  async #readFile(
+    f: Followed,
+    budget: number,
+    atPath: boolean,
+  ): Promise<{ remaining: boolean; budget: number }> {
     let size: number;
     try {
-      size = (await f.stat()).size;
+      size = (await f.file.stat()).size;
     } catch (err) {
       this.#fail(err);
       return { remaining: false, budget };
     }
-    if (size < this.#offset || (size > this.#offset && !(await this.#sameBefore()))) {
+    if (atPath && (size < f.offset || (size > f.offset && !(await this.#sameBefore(f))))) {
       // shrank, or rewritten from the start past where we were (copy-truncate then writes)
       this.stats.truncations++;
-      this.#flushPartial();
-      await this.#seek(0);
+      this.#flushPartial(f);
+      await this.#seek(f, 0);
     }
     while (budget > 0) {
       const want = Math.min(this.#buf.length, budget);
       let n: number | null;
       try {
-        n = await f.read(this.#buf.subarray(0, want));
+        n = await f.file.read(this.#buf.subarray(0, want));
       } catch (err) {
         this.#fail(err);
         return { remaining: false, budget };
       }
       if (n === null || n === 0) return { remaining: false, budget };
       budget -= n;
+      f.grewAt = this.#clock();
       this.stats.bytes += n;
-      this.#consume(this.#buf.subarray(0, n));
-      this.#offset += n;
-      this.#noteFingerprint(this.#buf.subarray(0, n));
+      this.#consume(f, this.#buf.subarray(0, n));
+      f.offset += n;
+      this.#noteFingerprint(f, this.#buf.subarray(0, n));
     }
     try {
-      return { remaining: (await f.stat()).size > this.#offset, budget };
+      return { remaining: (await f.file.stat()).size > f.offset, budget };
     } catch {
       return { remaining: false, budget };
     }
   }
 
   /** Whether the bytes before the offset are still the ones read there. */
-  async #sameBefore(): Promise<boolean> {
-    const n = this.#fingerprintLen;
+  async #sameBefore(f: Followed): Promise<boolean> {
+    const n = f.fingerprintLen;
     if (n === 0) return true;
-    const f = this.#file!;
     const now = new Uint8Array(n);
-    await f.seek(this.#offset - n, Deno.SeekMode.Start);
-    const got = await this.#readFull(now);
-    await f.seek(this.#offset, Deno.SeekMode.Start);
+    await f.file.seek(f.offset - n, Deno.SeekMode.Start);
+    const got = await this.#readFull(f, now);
+    await f.file.seek(f.offset, Deno.SeekMode.Start);
     if (got !== n) return false;
-    for (let i = 0; i < n; i++) if (now[i] !== this.#fingerprint[i]) return false;
+    for (let i = 0; i < n; i++) if (now[i] !== f.fingerprint[i]) return false;
     return true;
   }
 
-  #noteFingerprint(chunk: Uint8Array): void {
-    const fp = this.#fingerprint;
+  #noteFingerprint(f: Followed, chunk: Uint8Array): void {
+    const fp = f.fingerprint;
     if (chunk.length >= FINGERPRINT_BYTES) {
       fp.set(chunk.subarray(chunk.length - FINGERPRINT_BYTES));
-      this.#fingerprintLen = FINGERPRINT_BYTES;
+      f.fingerprintLen = FINGERPRINT_BYTES;
       return;
     }
-    const keep = Math.min(this.#fingerprintLen, FINGERPRINT_BYTES - chunk.length);
-    fp.copyWithin(0, this.#fingerprintLen - keep, this.#fingerprintLen);
+    const keep = Math.min(f.fingerprintLen, FINGERPRINT_BYTES - chunk.length);
+    fp.copyWithin(0, f.fingerprintLen - keep, f.fingerprintLen);
     fp.set(chunk, keep);
-    this.#fingerprintLen = keep + chunk.length;
+    f.fingerprintLen = keep + chunk.length;
   }
 
-  /** The file is done with (rotated away, deleted): its partial last line is a line. */
-  #finishFile(): void {
-    this.#flushPartial();
-    this.#file?.close();
-    this.#file = undefined;
+  /** A file is done with (drained after rotation or deletion): its partial line is a line. */
+  #finish(f: Followed): void {
+    this.#flushPartial(f);
+    f.file.close();
   }
 
-  #flushPartial(): void {
-    if (this.#pendingLen > 0 || this.#cutting) this.#emitPending();
+  #flushPartial(f: Followed): void {
+    if (f.pendingLen > 0 || f.cutting) this.#emitPending(f);
   }
 
   /** Splits a chunk into lines; see deno-notes §8 for why one decode per chunk. */
-  #consume(chunk: Uint8Array): void {
+  #consume(f: Followed, chunk: Uint8Array): void {
     let start = 0;
     const end = chunk.length;
     while (start < end) {
       const nl = chunk.indexOf(10, start);
       if (nl < 0) {
-        this.#appendPending(chunk.subarray(start));
+        this.#appendPending(f, chunk.subarray(start));
         return;
       }
-      if (this.#pendingLen > 0 || this.#cutting) {
-        this.#appendPending(chunk.subarray(start, nl));
-        this.#emitPending();
+      if (f.pendingLen > 0 || f.cutting) {
+        this.#appendPending(f, chunk.subarray(start, nl));
+        this.#emitPending(f);
         start = nl + 1;
         continue;
       }
@@ -457,34 +505,34 @@ export class TailReader {
     this.#onLine(line);
   }
 
-  #appendPending(bytes: Uint8Array): void {
-    if (this.#cutting) return;
-    const room = this.#maxLine - this.#pendingLen;
+  #appendPending(f: Followed, bytes: Uint8Array): void {
+    if (f.cutting) return;
+    const room = this.#maxLine - f.pendingLen;
     let take = bytes;
     if (bytes.length > room) {
       take = bytes.subarray(0, room);
-      this.#cutting = true;
+      f.cutting = true;
     }
-    if (this.#pendingLen + take.length > this.#pending.length) {
+    if (f.pendingLen + take.length > f.pending.length) {
       const grown = new Uint8Array(
-        Math.min(this.#maxLine, Math.max(this.#pending.length * 2, this.#pendingLen + take.length)),
+        Math.min(this.#maxLine, Math.max(f.pending.length * 2, f.pendingLen + take.length)),
       );
-      grown.set(this.#pending.subarray(0, this.#pendingLen));
-      this.#pending = grown;
+      grown.set(f.pending.subarray(0, f.pendingLen));
+      f.pending = grown;
     }
-    this.#pending.set(take, this.#pendingLen);
-    this.#pendingLen += take.length;
+    f.pending.set(take, f.pendingLen);
+    f.pendingLen += take.length;
   }
 
-  #emitPending(): void {
-    let b = this.#pending.subarray(0, this.#pendingLen);
-    if (this.#cutting) {
+  #emitPending(f: Followed): void {
+    let b = f.pending.subarray(0, f.pendingLen);
+    if (f.cutting) {
       b = b.subarray(0, completeUtf8Length(b));
       this.stats.cut++;
     }
-    this.#pendingLen = 0;
-    this.#cutting = false;
+    f.pendingLen = 0;
+    f.cutting = false;
     this.#emitDecoded(b);
-    if (this.#pending.length > 65_536) this.#pending = new Uint8Array(4096);
+    if (f.pending.length > 65_536) f.pending = new Uint8Array(4096);
   }
 }

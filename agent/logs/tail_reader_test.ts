@@ -85,11 +85,12 @@ Deno.test("TailReader reads a file that appears late from its start", async () =
   });
 });
 
-Deno.test("TailReader finishes a renamed file, then reads the new one from its start", async () => {
+Deno.test("TailReader reads a renamed file to its end and the new one from its start", async () => {
   await withDir(async (dir) => {
     const p = `${dir}/app.log`;
     await Deno.writeTextFile(p, "");
-    const { r, lines } = reader(p);
+    let now = 0;
+    const { r, lines } = reader(p, { drainMs: 1000, clock: () => now });
     await drain(r);
     await append(p, numbered(0, 10));
     await drain(r);
@@ -98,8 +99,38 @@ Deno.test("TailReader finishes a renamed file, then reads the new one from its s
     await Deno.rename(p, `${p}.1`);
     await append(p, numbered(20, 30));
     await drain(r);
-    assertEquals(lines, [...expected(0, 20), "partial", ...expected(20, 30)]);
+    assertEquals(lines, [...expected(0, 20), ...expected(20, 30)]);
     assertEquals(r.stats.rotations, 1);
+    assertEquals(r.draining, 1);
+    // the program writes to the old file until it reopens the path
+    await append(`${p}.1`, " line\n" + numbered(30, 35, "late"));
+    await drain(r);
+    assertEquals(lines.slice(20), [
+      ...expected(20, 30),
+      "partial line",
+      ...expected(30, 35, "late"),
+    ]);
+    // idle for drainMs: the old file is done with
+    now += 1000;
+    await drain(r);
+    assertEquals(r.draining, 0);
+    assertEquals(lines.length, 36);
+    r.close();
+  });
+});
+
+Deno.test("TailReader hands out a renamed file's partial last line once it is done with", async () => {
+  await withDir(async (dir) => {
+    const p = `${dir}/app.log`;
+    await Deno.writeTextFile(p, "");
+    const { r, lines } = reader(p, { drainMs: 0 });
+    await drain(r);
+    await append(p, "whole\npartial");
+    await Deno.rename(p, `${p}.1`);
+    await append(p, "new\n");
+    await drain(r);
+    await drain(r);
+    assertEquals(lines, ["whole", "new", "partial"]);
     r.close();
   });
 });
@@ -135,7 +166,7 @@ Deno.test("TailReader waits after deletion and reads a new file at the path", as
   await withDir(async (dir) => {
     const p = `${dir}/app.log`;
     await Deno.writeTextFile(p, "");
-    const { r, lines } = reader(p);
+    const { r, lines } = reader(p, { drainMs: 0 });
     await drain(r);
     await append(p, "one\n");
     await Deno.remove(p);
@@ -145,6 +176,7 @@ Deno.test("TailReader waits after deletion and reads a new file at the path", as
     await append(p, "two\n");
     await drain(r);
     assertEquals(lines, ["one", "two"]);
+    assertEquals(r.stats.rotations, 1);
     r.close();
   });
 });
