@@ -94,10 +94,6 @@ export function completeUtf8Length(bytes: Uint8Array): number {
   return n;
 }
 
-function sameFile(a: Deno.FileInfo, dev: number, ino: number): boolean {
-  return a.dev === dev && a.ino === ino;
-}
-
 /** One open file and where the reader stands in it. */
 class Followed {
   readonly file: Deno.FsFile;
