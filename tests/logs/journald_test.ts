@@ -20,7 +20,15 @@ import { withContainerAgent } from "../containers/agent.ts";
 import { TestCgroup } from "../containers/cgroups.ts";
 import { type Scrape, scrapeParsed, sleep, waitFor } from "../containers/metrics.ts";
 import { privilegedIgnoreReason } from "../privileged/_helpers.ts";
-import { expectLevelCounts, levelCounts } from "./_harness.ts";
+import {
+  CONTAINERS_CONF,
+  podmanIgnoreReason,
+  removeContainers,
+  touchInContainer,
+  uniqueName,
+} from "../containers/podman.ts";
+import { ensureTestImage } from "../containers/rootfs.ts";
+import { eachLevel, expectLevelCounts, LEVEL_WORDS, levelCounts, TEST_LEVELS } from "./_harness.ts";
 
 const JOURNALD = "/lib/systemd/systemd-journald";
 
@@ -136,6 +144,21 @@ exec sleep 3600`,
    */
   writer(cg: TestCgroup): JournalWriter {
     return new JournalWriter(this.#holder.pid, cg);
+  }
+
+  /**
+   * Runs a command in the namespace (so it logs to this journald). Its output is not piped:
+   * what it leaves running (conmon) would hold a pipe open.
+   */
+  async run(cmd: string[], env: Record<string, string> = {}): Promise<void> {
+    const st = await new Deno.Command("nsenter", {
+      args: ["-t", String(this.#holder.pid), "-m", ...cmd],
+      env,
+      stdin: "null",
+      stdout: "null",
+      stderr: "inherit",
+    }).spawn().status;
+    if (!st.success) throw new Error(`${cmd.join(" ")} exited ${st.code}`);
   }
 
   async stop(): Promise<void> {
@@ -271,6 +294,67 @@ Deno.test({
       await writer?.stop();
       await jd.stop();
       await cg.remove();
+    }
+  },
+});
+
+const PODMAN_IGNORE = IGNORE || podmanIgnoreReason();
+
+Deno.test({
+  name: "podman with the journald log driver: its entries are found by CONTAINER_ID_FULL and " +
+    "counted exactly per level under source stdout/stderr",
+  ignore: PODMAN_IGNORE !== "",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { image } = await ensureTestImage();
+    const jd = await TestJournald.start();
+    const name = uniqueName("journald");
+    try {
+      await withContainerAgent({}, async (agent) => {
+        const body = TEST_LEVELS.map((l) => {
+          const redirect = l === "warning" || l === "critical" ? " >&2" : "";
+          return `echo "${LEVEL_WORDS[l]} payment $i settled in batch $((i % 4))"${redirect}`;
+        }).join("; ");
+        // warm-up lines until /go, silence until /go2 (the test reads how many warm-up lines
+        // it counted), then the lines at each level
+        const script = `while [ ! -f /go ]; do echo warmup tick; sleep 0.2; done
+while [ ! -f /go2 ]; do sleep 0.1; done
+i=0; while [ $i -lt ${N} ]; do ${body}; i=$((i+1)); done; exec sleep 3600`;
+        // run from inside the journald's namespace: conmon logs to that journald
+        await jd.run([
+          "podman",
+          "run",
+          "-d",
+          "--name",
+          name,
+          "--network",
+          "none",
+          "--log-driver",
+          "journald",
+          image,
+          "sh",
+          "-c",
+          script,
+        ], { CONTAINERS_CONF });
+        const id = `/podman/${name}`;
+        // warm-up lines have no level word: stdout's PRIORITY 6 makes them info
+        let last: Scrape | undefined;
+        await waitFor("a warm-up entry of the container", async () => {
+          last = await scrapeParsed(agent.url);
+          return (levelCounts(last, id, "stdout/stderr").info ?? 0) > 0 ? true : undefined;
+        }, { timeoutMs: 30_000, describe: () => last?.linesOf(id) ?? "" });
+        await touchInContainer(name, "/go");
+        await sleep(2000); // the last warm-up line is read and counted
+        const warm = levelCounts(await scrapeParsed(agent.url), id, "stdout/stderr").info ?? 0;
+        await touchInContainer(name, "/go2");
+        const want = eachLevel(N);
+        want.info += warm;
+        await expectLevelCounts(agent.url, id, "stdout/stderr", want);
+      });
+    } finally {
+      await removeContainers([name]);
+      await jd.stop();
     }
   },
 });
