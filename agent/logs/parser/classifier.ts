@@ -4,7 +4,7 @@
  * @module
  */
 import { hashWords, patternWords } from "./pattern.ts";
-import { messageTokens, valueLike, VAR } from "./tokens.ts";
+import { messageTokens, TokenKind, tokenKind, VAR } from "./tokens.ts";
 
 /** The overflow pattern's hash (the reference's). */
 export const OVERFLOW_HASH = "00000000000000000000000000000000";
@@ -39,16 +39,16 @@ export interface GroupingTunables {
   maxDiffShare: number;
   /** share of tokens that must be equal constants */
   minSameShare: number;
-  /** the first token must not be a differing word */
-  firstStrict: boolean;
+  /** the first tokens that must not be differing words */
+  strictPrefix: number;
 }
 
 /** The defaults of {@link GroupingTunables}. */
 export const DEFAULT_TUNABLES: GroupingTunables = {
-  maxWordDiffs: 0,
+  maxWordDiffs: 1,
   maxDiffShare: 0.5,
   minSameShare: 0.5,
-  firstStrict: true,
+  strictPrefix: 3,
 };
 
 interface Cluster extends Pattern {
@@ -112,11 +112,15 @@ export class PatternClassifier {
           }
           if (a === VAR) continue;
           if (++diffs > maxDiffs) break;
-          if (b !== VAR && !valueLike(a) && !valueLike(b)) {
-            if ((i === 0 && this.#tun.firstStrict) || ++words > this.#tun.maxWordDiffs) {
-              diffs = Infinity;
-              break;
-            }
+          if (b === VAR) continue;
+          const ka = tokenKind(a), kb = tokenKind(b);
+          if (ka === TokenKind.Value || kb === TokenKind.Value) continue;
+          if (
+            ka === TokenKind.Strict || kb === TokenKind.Strict || i < this.#tun.strictPrefix ||
+            ++words > this.#tun.maxWordDiffs
+          ) {
+            diffs = Infinity;
+            break;
           }
         }
         if (same < minSame) continue;

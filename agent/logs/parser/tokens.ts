@@ -75,7 +75,6 @@ function shape(s: string, a: number, b: number): string {
   }
   const c0 = s.charCodeAt(a);
   if (b - a >= 2 && isQuote(c0) && s.charCodeAt(b - 1) === c0) return VAR;
-  if (eq >= 0 && eq < b - 1) return s.slice(a, eq + 1) + VAR;
   const n = b - a;
   if (n >= 3 && n <= 9) {
     const w = s.slice(a, b);
@@ -235,4 +234,26 @@ export function valueLike(t: string): boolean {
     ) return true;
   }
   return false;
+}
+
+/** How a constant token may differ from another at the same place (see the classifier). */
+export const enum TokenKind {
+  /** paths, dotted or dashed names, addresses: may differ freely */
+  Value,
+  /** letters only (trailing punctuation aside): may differ at most once */
+  Word,
+  /** anything else (`key=word`, `name(`…): must be equal */
+  Strict,
+}
+
+/** The kind of constant token `t`. */
+export function tokenKind(t: string): TokenKind {
+  if (valueLike(t)) return TokenKind.Value;
+  let end = t.length;
+  while (end > 0 && ",;:.!?)]}".includes(t[end - 1])) end--;
+  for (let i = 0; i < end; i++) {
+    const c = t.charCodeAt(i) | 0x20;
+    if (c < 0x61 || c > 0x7a) return TokenKind.Strict;
+  }
+  return TokenKind.Word;
 }
