@@ -154,7 +154,10 @@ export class CriDecoder implements LineDecoder {
     else if (tag === "P") last = false;
     else throw new LogDecodeError(`cannot decode a CRI log line: tag ${JSON.stringify(tag)}`);
     const stream = raw.slice(s1 + 1, s2);
-    const ts = Date.parse(raw.slice(0, s1));
+    // RFC 3339: "2006-01-02T15:04:05" at least, then fraction and zone
+    const ts = s1 >= 20 && raw.charCodeAt(4) === 0x2d && raw.charCodeAt(10) === 0x54
+      ? Date.parse(raw.slice(0, s1))
+      : NaN;
     if (Number.isNaN(ts)) {
       throw new LogDecodeError(`cannot decode a CRI log line: bad timestamp`);
     }
