@@ -7,7 +7,10 @@
  * - a token holding a digit (numbers, ids, addresses, times, versions, hex with digits);
  * - a token wholly inside quotes (`"…"`, `'…'`, a backquote pair);
  * - an English month or weekday name (timestamps);
- * - `key=value`: the key stays, the value becomes a value (`user=<*>`).
+ * - `key=value` with a digit in the value: the key stays (`pid=<*>`);
+ *
+ * and a run of values with the same letters (`blk_1 blk_2`, `1.2.3.4 5.6.7.8`) is one value
+ * (a list of ids is as long as it happens to be).
  *
  * @module
  */
@@ -210,12 +213,37 @@ export function headerLength(r: string[]): number {
   return i;
 }
 
+/** True if `a` and `b` have the same letters in the same order (digits and the rest aside). */
+function sameLetters(a: string, b: string): boolean {
+  let i = 0, j = 0;
+  for (;;) {
+    while (i < a.length && !isLetter(a.charCodeAt(i))) i++;
+    while (j < b.length && !isLetter(b.charCodeAt(j))) j++;
+    if (i >= a.length || j >= b.length) return i >= a.length && j >= b.length;
+    if ((a.charCodeAt(i) | 0x20) !== (b.charCodeAt(j) | 0x20)) return false;
+    i++;
+    j++;
+  }
+}
+
+function isLetter(c: number): boolean {
+  const l = c | 0x20;
+  return l >= 0x61 && l <= 0x7a;
+}
+
 /** The token shapes of a message (see the module doc), its header left out. */
 export function messageTokens(message: string): string[] {
   const r = splitFields(message);
   const h = headerLength(r);
   const out: string[] = [];
-  for (let i = h; i < r.length; i++) out.push(shape(r[i], 0, r[i].length));
+  for (let i = h; i < r.length; i++) {
+    const t = shape(r[i], 0, r[i].length);
+    // a run of values of the same kind is one value (lists of ids, addresses, numbers)
+    if (
+      t === VAR && i > h && out[out.length - 1] === VAR && sameLetters(r[i], r[i - 1])
+    ) continue;
+    out.push(t);
+  }
   return out;
 }
 
