@@ -41,11 +41,17 @@ export function containsTimestamp(line: string): boolean {
   // the reference looks at bytes; a non-ASCII character resets its state like any other
   // non-digit, non-colon byte, so code units give the same answer as long as the window is cut
   // at the same place
-  let n = line.length;
-  if (n > TIMESTAMP_SEARCH_BYTES) n = windowUnits(line);
+  let n = line.length > TIMESTAMP_SEARCH_BYTES ? TIMESTAMP_SEARCH_BYTES : line.length;
+  let exact = false; // n is exact once a character of more than one byte was seen
   let digits = 0, colons = 0;
   for (let i = 0; i < n; i++) {
     const c = line.charCodeAt(i);
+    if (c >= 0x80 && !exact) {
+      // a character of more than one byte: the window ends before 100 code units
+      n = windowUnits(line);
+      exact = true;
+      if (i >= n) break;
+    }
     if (c >= 0x30 && c <= 0x39) {
       digits++;
       if (digits > 2) digits = 0;
@@ -67,7 +73,8 @@ function windowUnits(line: string): number {
   for (let i = 0; i < line.length; i++) {
     if (bytes >= TIMESTAMP_SEARCH_BYTES) return i;
     const c = line.charCodeAt(i);
-    bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : (c >= 0xd800 && c <= 0xdbff) ? 2 : c <= 0xdfff ? 2 : 3;
+    // a surrogate counts 2 (a pair is 4 bytes), other characters their UTF-8 length
+    bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : (c >= 0xd800 && c <= 0xdfff) ? 2 : 3;
   }
   return line.length;
 }
@@ -126,6 +133,7 @@ export class MultilineCollector {
   #clock: () => number;
   #lines: string[] = [];
   #size = 0;
+  #exact = false;
   #level: Level = "unknown";
   #ts = 0;
   #lastReceive = 0;
@@ -179,16 +187,30 @@ export class MultilineCollector {
   }
 
   #append(line: string, ts: number, level: Level): void {
-    const remaining = this.#limit - this.#size;
-    if (remaining <= 0) {
-      this.cut++;
-      return;
-    }
     if (this.#lines.length === 0) {
       this.#ts = ts;
       this.#level = detectLevel(line);
       if (this.#level === "unknown") this.#level = level;
       this.#firstHasTime = containsTimestamp(line);
+    }
+    // #size is exact once #exact is set; before that it is an upper bound (3 bytes a code unit)
+    // that is still within the limit, so no line needs measuring while messages are short
+    if (!this.#exact && this.#size + line.length * 3 + 1 > this.#limit) {
+      let exact = 0;
+      for (const l of this.#lines) exact += utf8Length(l) + 1;
+      this.#size = exact;
+      this.#exact = true;
+    }
+    if (!this.#exact) {
+      this.#lines.push(line);
+      this.#size += line.length * 3 + 1;
+      this.#lastReceive = this.#clock();
+      return;
+    }
+    const remaining = this.#limit - this.#size;
+    if (remaining <= 0) {
+      this.cut++;
+      return;
     }
     let bytes = utf8Length(line);
     if (bytes > remaining) {
@@ -233,6 +255,7 @@ export class MultilineCollector {
     const m: CollectedMessage = { content, level: this.#level, timestampMs: this.#ts };
     this.#lines.length = 0;
     this.#size = 0;
+    this.#exact = false;
     this.#level = "unknown";
     this.#ts = 0;
     this.#firstHasTime = false;

@@ -113,4 +113,9 @@ Deno.test("containsTimestamp() finds dd:dd:dd in the first 100 bytes only", () =
   equal(containsTimestamp("12:34"), false);
   equal(containsTimestamp("x".repeat(95) + " 12:34:56"), false);
   equal(containsTimestamp("x".repeat(90) + " 12:34:56"), true);
+  // the window is 100 bytes, not characters
+  equal(containsTimestamp("é".repeat(46) + " 12:34:56"), false); // 92 + 9 bytes
+  equal(containsTimestamp("é".repeat(45) + " 12:34:56"), true); // 90 + 9 bytes
+  equal(containsTimestamp("中".repeat(30) + " 12:34:56"), true); // 90 + 9 bytes
+  equal(containsTimestamp("中".repeat(31) + " 12:34:56"), false);
 });
