@@ -29,7 +29,10 @@ const FILE = `/tmp/osprey-logs-bench-${DATASET}-${SIZE_MB}.log`;
 
 function sourceText(): string {
   const names = DATASET === "all" ? Object.keys(DRAIN_GA) : [DATASET];
-  return names.map((n) => Deno.readTextFileSync(`${LOGHUB_DIR}/${n}/${n}_2k.log`)).join("");
+  return names.map((n) => {
+    const t = Deno.readTextFileSync(`${LOGHUB_DIR}/${n}/${n}_2k.log`);
+    return t.endsWith("\n") ? t : t + "\n";
+  }).join("");
 }
 
 async function generate(): Promise<{ bytes: number; lines: number }> {

@@ -54,7 +54,17 @@ export const DEFAULT_TUNABLES: GroupingTunables = {
 interface Cluster extends Pattern {
   /** the token shapes, constants turned into {@link VAR} where members differed */
   tokens: string[];
+  /** the kind of each constant of the first message ({@link TokenKind}) */
+  kinds: Uint8Array;
 }
+
+const UNKNOWN_KIND = 255;
+/** Token shapes remembered with the pattern they went to (a small cache: the same shape always
+ * goes to the same pattern, so repeated shapes skip the search). */
+const CACHE_ENTRIES = 128;
+/** Longest shape (tokens, and UTF-16 units of the joined key) the cache takes. */
+const CACHE_MAX_TOKENS = 64;
+const CACHE_MAX_KEY = 512;
 
 /**
  * Patterns of one level. A message joins the most similar pattern with as many tokens (see
@@ -72,6 +82,8 @@ export class PatternClassifier {
   #byLength = new Map<number, Cluster[]>();
   #list: Cluster[] = [];
   #overflow: Pattern | null = null;
+  #cache = new Map<string, Pattern>();
+  #scratch = new Uint8Array(64);
 
   constructor(opts: ClassifierOptions & { tunables?: GroupingTunables }) {
     this.#max = opts.maxPatterns;
@@ -92,6 +104,24 @@ export class PatternClassifier {
   /** The pattern `message` belongs to (created if new); its count is incremented. */
   classify(message: string): Pattern {
     const toks = messageTokens(message);
+    const key = toks.length <= CACHE_MAX_TOKENS ? toks.join("\u0001") : null;
+    if (key !== null && key.length <= CACHE_MAX_KEY) {
+      const hit = this.#cache.get(key);
+      if (hit !== undefined) {
+        hit.messages++;
+        return hit;
+      }
+    }
+    const p = this.#place(message, toks);
+    if (key !== null && key.length <= CACHE_MAX_KEY) {
+      if (this.#cache.size >= CACHE_ENTRIES) this.#cache.clear();
+      this.#cache.set(key, p);
+    }
+    p.messages++;
+    return p;
+  }
+
+  #place(message: string, toks: string[]): Pattern {
     const n = toks.length;
     let peers = this.#byLength.get(n);
     let best: Cluster | null = null;
@@ -101,8 +131,9 @@ export class PatternClassifier {
       for (let i = 0; i < n; i++) if (toks[i] !== VAR) consts++;
       const maxDiffs = Math.floor(consts * this.#tun.maxDiffShare);
       const minSame = Math.ceil(consts * this.#tun.minSameShare);
+      const mk = this.#kinds(n);
       for (const c of peers) {
-        const t = c.tokens;
+        const t = c.tokens, ck = c.kinds;
         let diffs = 0, words = 0, same = 0;
         for (let i = 0; i < n; i++) {
           const a = t[i], b = toks[i];
@@ -113,7 +144,9 @@ export class PatternClassifier {
           if (a === VAR) continue;
           if (++diffs > maxDiffs) break;
           if (b === VAR) continue;
-          const ka = tokenKind(a), kb = tokenKind(b);
+          let kb = mk[i];
+          if (kb === UNKNOWN_KIND) kb = mk[i] = tokenKind(b);
+          const ka = ck[i];
           if (ka === TokenKind.Value || kb === TokenKind.Value) continue;
           if (
             ka === TokenKind.Strict || kb === TokenKind.Strict || i < this.#tun.strictPrefix ||
@@ -131,35 +164,45 @@ export class PatternClassifier {
         }
       }
     }
-    let p: Pattern;
     if (best !== null) {
       if (bestDiffs > 0) {
         const t = best.tokens;
         for (let i = 0; i < n; i++) if (t[i] !== toks[i]) t[i] = VAR;
       }
-      p = best;
-    } else if (this.#list.length >= this.#max) {
-      p = this.#overflow ??= {
+      return best;
+    }
+    if (this.#list.length >= this.#max) {
+      return this.#overflow ??= {
         hash: OVERFLOW_HASH,
         sample: OVERFLOW_SAMPLE,
         words: [],
         messages: 0,
       };
-    } else {
-      const words = patternWords(message);
-      const c: Cluster = {
-        hash: hashWords(words),
-        sample: this.#sampleOf(message),
-        words,
-        messages: 0,
-        tokens: toks,
-      };
-      this.#list.push(c);
-      if (peers === undefined) this.#byLength.set(n, peers = []);
-      peers.push(c);
-      p = c;
     }
-    p.messages++;
-    return p;
+    const words = patternWords(message);
+    const kinds = new Uint8Array(n);
+    for (let i = 0; i < n; i++) kinds[i] = toks[i] === VAR ? TokenKind.Value : tokenKind(toks[i]);
+    const c: Cluster = {
+      hash: hashWords(words),
+      sample: this.#sampleOf(message),
+      words,
+      messages: 0,
+      tokens: toks,
+      kinds,
+    };
+    this.#list.push(c);
+    if (peers === undefined) this.#byLength.set(n, peers = []);
+    peers.push(c);
+    return c;
+  }
+
+  /** A scratch array of `n` unknown token kinds (reused). */
+  #kinds(n: number): Uint8Array {
+    if (this.#scratch.length < n) {
+      this.#scratch = new Uint8Array(Math.max(n, 2 * this.#scratch.length));
+    }
+    const k = this.#scratch.subarray(0, n);
+    k.fill(UNKNOWN_KIND);
+    return k;
   }
 }

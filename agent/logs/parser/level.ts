@@ -257,14 +257,11 @@ function redisFormatLevel(s: string, nFields: number): Level {
   return "unknown";
 }
 
-/**
- * Guesses the level of a message from its first line: a glog prefix (`I`/`W`/`E`/`F` and four
- * digits) in the first field; else a level word in the first 7 fields (each split on
- * `] ) ; | : , .`); else Redis's level markers; else `unknown`. Only the first 255 UTF-8 bytes
- * are looked at. Allocates nothing for ASCII lines.
- */
-export function detectLevel(line: string): Level {
-  const n = line.length <= 85 ? line.length : cutUtf8(line, LEVEL_GUESS_BYTES);
+/** The end of what the last {@link scanLevel} looked at (its caller checks it against the cut). */
+let reach = 0;
+
+/** The level guess on `line[0, n)`; sets {@link reach}. */
+function scanLevel(line: string, n: number): Level {
   let i = 0, nf = 0;
   while (i < n) {
     while (i < n && isSpaceCode(line.charCodeAt(i))) i++;
@@ -277,21 +274,45 @@ export function detectLevel(line: string): Level {
     }
     if (nf === 0) {
       const g = glogLevel(line, a, i);
-      if (g !== "unknown") return g;
+      if (g !== "unknown") {
+        reach = i;
+        return g;
+      }
     }
-    if (nf < LEVEL_GUESS_FIELDS) {
-      let p = a;
-      while (p < i) {
-        while (p < i && isSubfieldSep(line.charCodeAt(p))) p++;
-        if (p >= i) break;
-        const s = p;
-        while (p < i && !isSubfieldSep(line.charCodeAt(p))) p++;
-        const l = levelOfWord(line, s, p);
-        if (l !== "unknown") return l;
+    let p = a;
+    while (p < i) {
+      while (p < i && isSubfieldSep(line.charCodeAt(p))) p++;
+      if (p >= i) break;
+      const s = p;
+      while (p < i && !isSubfieldSep(line.charCodeAt(p))) p++;
+      const l = levelOfWord(line, s, p);
+      if (l !== "unknown") {
+        reach = p;
+        return l;
       }
     }
     nf++;
     if (nf >= LEVEL_GUESS_FIELDS) break;
   }
+  reach = i + 1; // the field after the last one could have been longer
   return redisFormatLevel(line, nf);
+}
+
+/** Code units of the shortest 255-byte window: 85 characters of 3 bytes. */
+const SURE_UNITS = Math.floor(LEVEL_GUESS_BYTES / 3);
+
+/**
+ * Guesses the level of a message from its first line: a glog prefix (`I`/`W`/`E`/`F` and four
+ * digits) in the first field; else a level word in the first 7 fields (each split on
+ * `] ) ; | : , .`); else Redis's level markers; else `unknown`. Only the first 255 UTF-8 bytes
+ * are looked at. Allocates nothing; the byte window is measured only when the guess looked
+ * beyond the first 85 code units.
+ */
+export function detectLevel(line: string): Level {
+  if (line.length <= SURE_UNITS) return scanLevel(line, line.length);
+  const m = line.length < LEVEL_GUESS_BYTES ? line.length : LEVEL_GUESS_BYTES;
+  const guess = scanLevel(line, m);
+  if (reach <= SURE_UNITS) return guess;
+  const n = cutUtf8(line, LEVEL_GUESS_BYTES);
+  return n === m ? guess : scanLevel(line, n);
 }
