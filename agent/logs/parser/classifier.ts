@@ -59,6 +59,13 @@ interface Cluster extends Pattern {
 }
 
 const UNKNOWN_KIND = 255;
+
+/** True unless `a` and `b` are `key=value` words with different keys (or only one has a key). */
+function sameKey(a: string, b: string): boolean {
+  const i = a.indexOf("="), j = b.indexOf("=");
+  if (i < 0 && j < 0) return true;
+  return i === j && a.startsWith(b.slice(0, j + 1));
+}
 /** Token shapes remembered with the pattern they went to (a small cache: the same shape always
  * goes to the same pattern, so repeated shapes skip the search). */
 const CACHE_ENTRIES = 128;
@@ -150,7 +157,7 @@ export class PatternClassifier {
           if (ka === TokenKind.Value || kb === TokenKind.Value) continue;
           if (
             ka === TokenKind.Strict || kb === TokenKind.Strict || i < this.#tun.strictPrefix ||
-            ++words > this.#tun.maxWordDiffs
+            ++words > this.#tun.maxWordDiffs || !sameKey(a, b)
           ) {
             diffs = Infinity;
             break;

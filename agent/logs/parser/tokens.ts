@@ -268,9 +268,10 @@ export function valueLike(t: string): boolean {
 export const enum TokenKind {
   /** paths, dotted or dashed names, addresses: may differ freely */
   Value,
-  /** letters only (trailing punctuation aside): may differ at most once */
+  /** letters only, or `key=word` (trailing punctuation aside): may differ at most once (a
+   * `key=` must be the same) */
   Word,
-  /** anything else (`key=word`, `name(`…): must be equal */
+  /** anything else (`name(`, `<tag>`…): must be equal */
   Strict,
 }
 
@@ -279,9 +280,15 @@ export function tokenKind(t: string): TokenKind {
   if (valueLike(t)) return TokenKind.Value;
   let end = t.length;
   while (end > 0 && ",;:.!?)]}".includes(t[end - 1])) end--;
+  let eq = -1;
   for (let i = 0; i < end; i++) {
-    const c = t.charCodeAt(i) | 0x20;
-    if (c < 0x61 || c > 0x7a) return TokenKind.Strict;
+    const c = t.charCodeAt(i);
+    if (c === 0x3d && eq < 0) {
+      eq = i;
+      continue;
+    }
+    const l = c | 0x20;
+    if (l < 0x61 || l > 0x7a) return TokenKind.Strict;
   }
   return TokenKind.Word;
 }
