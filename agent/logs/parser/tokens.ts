@@ -2,7 +2,7 @@
  * The token shape of a message that Osprey groups by (beyond the reference's words, which only
  * name a pattern: see classifier.ts).
  *
- * A message is split on white space; each token becomes either itself (a constant) or
+ * A message is split on white space and `|`; each token becomes either itself (a constant) or
  * {@link VAR} (a value), by general token classes, never by dataset:
  * - a token holding a digit (numbers, ids, addresses, times, versions, hex with digits);
  * - a token wholly inside quotes (`"…"`, `'…'`, a backquote pair);
@@ -61,20 +61,30 @@ const DATE_WORDS = new Set([
   "sunday",
 ]);
 
+function isKeyCode(c: number): boolean {
+  const l = c | 0x20;
+  return (l >= 0x61 && l <= 0x7a) || c === 0x2e || c === 0x5f || c === 0x2d;
+}
+
 function isQuote(c: number): boolean {
   return c === 0x22 || c === 0x27 || c === 0x60;
 }
 
 /** The shape of token `s[a, b)`. */
 function shape(s: string, a: number, b: number): string {
-  let eq = -1;
+  // the key of `key=…` (anything before the first `=`) or of `key:…` (letters, `.`, `_`, `-`)
+  let key = -1, keyable = true;
   for (let i = a; i < b; i++) {
     const c = s.charCodeAt(i);
     if (c >= 0x30 && c <= 0x39) {
-      // a digit: the token is a value (keeping the key of `key=value`)
-      return eq >= 0 ? s.slice(a, eq + 1) + VAR : VAR;
+      // a digit: the token is a value (keeping its key)
+      return key > a ? s.slice(a, key + 1) + VAR : VAR;
     }
-    if (c === 0x3d && eq < 0 && i > a) eq = i;
+    if (key < 0) {
+      // `=` after anything; `:` after a plain name only (not `(a:` or a URL's `http:`)
+      if (c === 0x3d || (c === 0x3a && keyable)) key = i;
+      else if (!isKeyCode(c)) keyable = false;
+    }
   }
   const c0 = s.charCodeAt(a);
   if (b - a >= 2 && isQuote(c0) && s.charCodeAt(b - 1) === c0) return VAR;
@@ -123,16 +133,20 @@ function isLevelToken(t: string): boolean {
   return LEVEL_WORDS.has(t.slice(a, b).toLowerCase());
 }
 
-/** White-space separated tokens of `s`. */
+function isSeparator(c: number): boolean {
+  return c === 0x7c || isSpaceCode(c); // "|" separates fields in many formats
+}
+
+/** Tokens of `s`, separated by white space and `|`. */
 function splitFields(s: string): string[] {
   const out: string[] = [];
   const n = s.length;
   let i = 0;
   while (i < n) {
-    while (i < n && isSpaceCode(s.charCodeAt(i))) i++;
+    while (i < n && isSeparator(s.charCodeAt(i))) i++;
     if (i >= n) break;
     const a = i;
-    while (i < n && !isSpaceCode(s.charCodeAt(i))) i++;
+    while (i < n && !isSeparator(s.charCodeAt(i))) i++;
     out.push(s.slice(a, i));
   }
   return out;
@@ -174,7 +188,7 @@ export function headerLength(r: string[]): number {
       i++;
       continue;
     }
-    if (t === "-" || t === "|") {
+    if (t === "-") {
       i++;
       continue;
     }
@@ -277,6 +291,7 @@ export const enum TokenKind {
 
 /** The kind of constant token `t`. */
 export function tokenKind(t: string): TokenKind {
+  if (t.charCodeAt(t.length - 1) === 0) return TokenKind.Strict; // `key=<value>`: its key counts
   if (valueLike(t)) return TokenKind.Value;
   let end = t.length;
   while (end > 0 && ",;:.!?)]}".includes(t[end - 1])) end--;
