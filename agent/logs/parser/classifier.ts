@@ -17,8 +17,6 @@ export interface Pattern {
   readonly hash: string;
   /** the message that created it (as given: the caller cuts it for labels) */
   readonly sample: string;
-  /** the pattern words of that message (empty for overflow) */
-  readonly words: readonly string[];
   /** messages grouped into it */
   messages: number;
 }
@@ -68,10 +66,10 @@ function sameKey(a: string, b: string): boolean {
 }
 /** Token shapes remembered with the pattern they went to (a small cache: the same shape always
  * goes to the same pattern, so repeated shapes skip the search). */
-const CACHE_ENTRIES = 128;
+const CACHE_ENTRIES = 64;
 /** Longest shape (tokens, and UTF-16 units of the joined key) the cache takes. */
 const CACHE_MAX_TOKENS = 64;
-const CACHE_MAX_KEY = 512;
+const CACHE_MAX_KEY = 256;
 
 /**
  * Patterns of one level. A message joins the most similar pattern with as many tokens (see
@@ -182,17 +180,14 @@ export class PatternClassifier {
       return this.#overflow ??= {
         hash: OVERFLOW_HASH,
         sample: OVERFLOW_SAMPLE,
-        words: [],
         messages: 0,
       };
     }
-    const words = patternWords(message);
     const kinds = new Uint8Array(n);
     for (let i = 0; i < n; i++) kinds[i] = toks[i] === VAR ? TokenKind.Value : tokenKind(toks[i]);
     const c: Cluster = {
-      hash: hashWords(words),
+      hash: hashWords(patternWords(message)),
       sample: this.#sampleOf(message),
-      words,
       messages: 0,
       tokens: toks,
       kinds,

@@ -19,6 +19,11 @@ import { isSpaceCode } from "./pattern.ts";
 
 /** The value token. */
 export const VAR = "\u0000";
+/** Tokens of a message that are compared (the rest is left out, as the reference keeps 100
+ * words); this and {@link MAX_TOKEN_UNITS} bound what a pattern keeps. */
+export const MAX_TOKENS = 100;
+/** A longer token is a value. */
+export const MAX_TOKEN_UNITS = 64;
 
 const DATE_WORDS = new Set([
   "jan",
@@ -72,6 +77,7 @@ function isQuote(c: number): boolean {
 
 /** The shape of token `s[a, b)`. */
 function shape(s: string, a: number, b: number): string {
+  if (b - a > MAX_TOKEN_UNITS) return VAR; // blobs, long ids
   // the key of `key=…` (anything before the first `=`) or of `key:…` (letters, `.`, `_`, `-`)
   let key = -1, keyable = true;
   for (let i = a; i < b; i++) {
@@ -137,12 +143,15 @@ function isSeparator(c: number): boolean {
   return c === 0x7c || isSpaceCode(c); // "|" separates fields in many formats
 }
 
-/** Tokens of `s`, separated by white space and `|`. */
+/** Most tokens split off a message: the compared ones after a long header. */
+const MAX_SPLIT = MAX_TOKENS + 48;
+
+/** The first {@link MAX_SPLIT} tokens of `s`, separated by white space and `|`. */
 function splitFields(s: string): string[] {
   const out: string[] = [];
   const n = s.length;
   let i = 0;
-  while (i < n) {
+  while (i < n && out.length < MAX_SPLIT) {
     while (i < n && isSeparator(s.charCodeAt(i))) i++;
     if (i >= n) break;
     const a = i;
@@ -250,7 +259,7 @@ export function messageTokens(message: string): string[] {
   const r = splitFields(message);
   const h = headerLength(r);
   const out: string[] = [];
-  for (let i = h; i < r.length; i++) {
+  for (let i = h; i < r.length && out.length < MAX_TOKENS; i++) {
     const t = shape(r[i], 0, r[i].length);
     // a run of values of the same kind is one value (lists of ids, addresses, numbers)
     if (
