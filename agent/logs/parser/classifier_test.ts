@@ -46,6 +46,11 @@ Deno.test("the log header (time, level, logger) does not split or join patterns"
   const d = c.classify("connection lost to db-3");
   equal(a, b);
   equal(a, d);
+  // after a level, words before a colon are the message, not a logger
+  notEqual(
+    c.classify("ERROR connection refused: db-1"),
+    c.classify("ERROR permission denied: db-1"),
+  );
 });
 
 Deno.test("beyond the cap, new patterns go to the overflow pattern", () => {

@@ -207,9 +207,16 @@ export class LogParser {
       if (p !== undefined) yield { level, patternHash: "", sample: "", messages: p.messages };
       const c = this.#classifiers.get(level);
       if (c === undefined) continue;
+      // two patterns can share a hash (their words agree, their shapes do not) and, once cut to
+      // the label length, a sample: such a pair is one series, so it is one counter
+      const seen = new Map<string, LogCounter>();
       for (const q of c.patterns()) {
-        yield { level, patternHash: q.hash, sample: q.sample, messages: q.messages };
+        const k = q.hash + "\u0000" + q.sample;
+        const prev = seen.get(k);
+        if (prev !== undefined) prev.messages += q.messages;
+        else seen.set(k, { level, patternHash: q.hash, sample: q.sample, messages: q.messages });
       }
+      yield* seen.values();
     }
   }
 

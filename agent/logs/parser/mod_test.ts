@@ -144,3 +144,15 @@ Deno.test("truncateLabel() cuts at UTF-8 bytes, never inside a character", () =>
   equal(truncateLabel("aé", 2), "a");
   equal(truncateLabel("😀x", 3), "");
 });
+
+Deno.test("LogParser reports patterns with the same labels as one counter", () => {
+  const { p } = parser({ maxLabelLength: 12 });
+  // same words (so the same hash), different shapes (so two patterns), same first 12 bytes
+  p.push("ERROR disk full: x=1");
+  p.push("ERROR disk full: (a) (b) (c)");
+  p.stop();
+  const errs = [...p.counters()].filter((c) => c.level === "error");
+  equal(errs.length, 1);
+  equal(errs[0].messages, 2);
+  equal(errs[0].sample, "ERROR disk f");
+});

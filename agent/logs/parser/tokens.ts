@@ -218,11 +218,19 @@ export function headerLength(r: string[]): number {
       i = j + 1;
       continue;
     }
-    if (t.charCodeAt(t.length - 1) === 0x3a && t.length > 1) {
+    // after a level, a word and a colon may be the message ("ERROR Timeout: …"): only a
+    // name-like token (dotted, with a pid, …) is a logger there; after a bare time stamp (syslog)
+    // any "process:" or "host process:" is
+    const plain = time && !level;
+    if (t.length > 1 && t.charCodeAt(t.length - 1) === 0x3a && (plain || nameLike(t))) {
       i++;
       break;
     }
-    if (i + 1 < r.length && r[i + 1].charCodeAt(r[i + 1].length - 1) === 0x3a && k === 0) {
+    const u = r[i + 1];
+    if (
+      k === 0 && u !== undefined && u.length > 1 && u.charCodeAt(u.length - 1) === 0x3a &&
+      (plain || nameLike(u))
+    ) {
       // "host process[pid]:"
       i += 2;
       break;
@@ -252,6 +260,19 @@ function sameLetters(a: string, b: string): boolean {
 function isLetter(c: number): boolean {
   const l = c | 0x20;
   return l >= 0x61 && l <= 0x7a;
+}
+
+/** True if a `name:` token looks like a logger or process name: dotted, `$`, `_`, `/`, a pid
+ * (`[…]`, `(…)`) or digits. */
+function nameLike(t: string): boolean {
+  for (let i = 0; i < t.length - 1; i++) {
+    const c = t.charCodeAt(i);
+    if (
+      c === 0x2e || c === 0x24 || c === 0x5f || c === 0x2f || c === 0x5b || c === 0x28 ||
+      (c >= 0x30 && c <= 0x39)
+    ) return true;
+  }
+  return false;
 }
 
 /** The token shapes of a message (see the module doc), its header left out. */
