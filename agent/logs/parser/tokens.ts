@@ -139,6 +139,14 @@ function isLevelToken(t: string): boolean {
   return LEVEL_WORDS.has(t.slice(a, b).toLowerCase());
 }
 
+/** `dd.dd.dd` not inside a longer dotted number (an IP address), a fraction of 4+ digits allowed */
+const DOTTED_TIME = /(?:^|[^\d.])\d\d\.\d\d\.\d\d(?:$|[^\d.]|\.\d{4,})/;
+
+/** True if `t` holds a time: `dd:dd:dd` (as the multiline rule finds it) or a dotted one. */
+function hasTime(t: string): boolean {
+  return containsTimestamp(t) || DOTTED_TIME.test(t);
+}
+
 function isSeparator(c: number): boolean {
   return c === 0x7c || isSpaceCode(c); // "|" separates fields in many formats
 }
@@ -187,7 +195,7 @@ export function headerLength(r: string[]): number {
       if (j < 0) break;
       const g = j === i ? t : r.slice(i, j + 1).join(" ");
       if (isLevelToken(g)) level = true;
-      else if (containsTimestamp(g)) time = true;
+      else if (hasTime(g)) time = true;
       else if (i === 0) break;
       i = j + 1;
       continue;
@@ -202,13 +210,23 @@ export function headerLength(r: string[]): number {
       continue;
     }
     if (shape(t, 0, t.length) === VAR) {
-      if (!time && containsTimestamp(t)) time = true;
+      if (!time && hasTime(t)) time = true;
       i++;
       continue;
     }
     break;
   }
   if (!time && !level) return 0;
+  if (!level) {
+    // "host COMPONENT INFO message": a level within the next three tokens ends the header
+    for (let j = i; j < i + 3 && j < r.length; j++) {
+      if (isLevelToken(r[j])) {
+        i = j + 1;
+        level = true;
+        break;
+      }
+    }
+  }
   // a logger or process name, with its context
   for (let k = 0; k < 3 && i < r.length; k++) {
     const t = r[i];
