@@ -25,7 +25,9 @@ import { DRAIN_GA, LOGHUB_DIR } from "./ga.ts";
 
 const SIZE_MB = Number(flag("size-mb", "1024"));
 const DATASET = flag("dataset", "all");
-const FILE = `/tmp/osprey-logs-bench-${DATASET}-${SIZE_MB}.log`;
+const FILE = Deno.args.includes("--keep")
+  ? `/tmp/osprey-logs-bench-${DATASET}-${SIZE_MB}.log`
+  : `/tmp/osprey-logs-bench-${DATASET}-${SIZE_MB}-${Deno.pid}.log`;
 
 function sourceText(): string {
   const names = DATASET === "all" ? Object.keys(DRAIN_GA) : [DATASET];

@@ -260,41 +260,56 @@ function redisFormatLevel(s: string, nFields: number): Level {
 /** The end of what the last {@link scanLevel} looked at (its caller checks it against the cut). */
 let reach = 0;
 
-/** The level guess on `line[0, n)`; sets {@link reach}. */
+/**
+ * The level guess on `line[0, n)` in one pass over the characters (fields end at white space,
+ * sub-fields also at separators); sets {@link reach}. Field 0's glog check may run after its
+ * sub-fields are looked at: a glog field has no separator and no level word.
+ */
 function scanLevel(line: string, n: number): Level {
-  let i = 0, nf = 0;
-  while (i < n) {
-    while (i < n && isSpaceCode(line.charCodeAt(i))) i++;
-    if (i >= n) break;
-    const a = i;
-    while (i < n && !isSpaceCode(line.charCodeAt(i))) i++;
-    if (nf < 6) {
-      bounds[nf * 2] = a;
-      bounds[nf * 2 + 1] = i;
-    }
-    if (nf === 0) {
-      const g = glogLevel(line, a, i);
-      if (g !== "unknown") {
-        reach = i;
-        return g;
+  let nf = 0, fieldStart = -1, subStart = -1;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? line.charCodeAt(i) : 0x20;
+    if (c === 0x20 || isSpaceCode(c)) {
+      if (fieldStart < 0) continue;
+      if (subStart >= 0) {
+        const l = levelOfWord(line, subStart, i);
+        if (l !== "unknown") {
+          reach = i;
+          return l;
+        }
+        subStart = -1;
       }
-    }
-    let p = a;
-    while (p < i) {
-      while (p < i && isSubfieldSep(line.charCodeAt(p))) p++;
-      if (p >= i) break;
-      const s = p;
-      while (p < i && !isSubfieldSep(line.charCodeAt(p))) p++;
-      const l = levelOfWord(line, s, p);
-      if (l !== "unknown") {
-        reach = p;
-        return l;
+      if (nf < 6) {
+        bounds[nf * 2] = fieldStart;
+        bounds[nf * 2 + 1] = i;
       }
+      if (nf === 0) {
+        const g = glogLevel(line, fieldStart, i);
+        if (g !== "unknown") {
+          reach = i;
+          return g;
+        }
+      }
+      fieldStart = -1;
+      if (++nf >= LEVEL_GUESS_FIELDS) {
+        reach = i + 1;
+        return redisFormatLevel(line, nf);
+      }
+      continue;
     }
-    nf++;
-    if (nf >= LEVEL_GUESS_FIELDS) break;
+    if (fieldStart < 0) fieldStart = i;
+    if (isSubfieldSep(c)) {
+      if (subStart >= 0) {
+        const l = levelOfWord(line, subStart, i);
+        if (l !== "unknown") {
+          reach = i;
+          return l;
+        }
+        subStart = -1;
+      }
+    } else if (subStart < 0) subStart = i;
   }
-  reach = i + 1; // the field after the last one could have been longer
+  reach = n + 1; // the field after the last one could have been longer
   return redisFormatLevel(line, nf);
 }
 
