@@ -13,6 +13,7 @@
  *    default caps (256 patterns per level, 4096-byte samples), after a GC.
  *
  * Usage: deno run -A bench/logs/logs_bench.ts [--size-mb=1024] [--dataset=all|HDFS|...]
+ *        [--format=plain|cri|docker] (lines as written, or wrapped by a runtime: decoded too)
  *        [--keep] (keep the generated file)   Run with --v8-flags=--expose-gc for a GC.
  *
  * @module
@@ -25,15 +26,28 @@ import { DRAIN_GA, LOGHUB_DIR } from "./ga.ts";
 
 const SIZE_MB = Number(flag("size-mb", "1024"));
 const DATASET = flag("dataset", "all");
+const FORMAT = flag("format", "plain");
+if (!["plain", "cri", "docker"].includes(FORMAT)) {
+  throw new Error(`--format must be plain, cri or docker, got ${JSON.stringify(FORMAT)}`);
+}
 const FILE = Deno.args.includes("--keep")
-  ? `/tmp/osprey-logs-bench-${DATASET}-${SIZE_MB}.log`
-  : `/tmp/osprey-logs-bench-${DATASET}-${SIZE_MB}-${Deno.pid}.log`;
+  ? `/tmp/osprey-logs-bench-${DATASET}-${FORMAT}-${SIZE_MB}.log`
+  : `/tmp/osprey-logs-bench-${DATASET}-${FORMAT}-${SIZE_MB}-${Deno.pid}.log`;
 
 function sourceText(): string {
   const names = DATASET === "all" ? Object.keys(DRAIN_GA) : [DATASET];
-  return names.map((n) => {
+  const text = names.map((n) => {
     const t = Deno.readTextFileSync(`${LOGHUB_DIR}/${n}/${n}_2k.log`);
     return t.endsWith("\n") ? t : t + "\n";
+  }).join("");
+  if (FORMAT === "plain") return text;
+  // wrapped as a container runtime writes it: a nanosecond time per line, 1,000 lines a second
+  return text.split("\n").slice(0, -1).map((l, i) => {
+    const ts = new Date(Date.UTC(2024, 0, 2, 3, 0, 0) + Math.floor(i / 1000) * 1000)
+      .toISOString().slice(0, 19) + `.${String(i % 1000).padStart(3, "0")}456789Z`;
+    return FORMAT === "cri"
+      ? `${ts} stdout F ${l}\n`
+      : JSON.stringify({ log: l + "\n", stream: "stdout", time: ts }) + "\n";
   }).join("");
 }
 
@@ -121,7 +135,8 @@ function gc(): void {
 if (import.meta.main) {
   const gen = await generate();
   console.log(
-    `file: ${FILE}, ${(gen.bytes / (1 << 20)).toFixed(0)} MiB, ${gen.lines} lines (${DATASET})`,
+    `file: ${FILE}, ${(gen.bytes / (1 << 20)).toFixed(0)} MiB, ${gen.lines} lines ` +
+      `(${DATASET}, ${FORMAT})`,
   );
   const wc = await wcLines();
   if (wc.lines !== gen.lines) throw new Error(`wc -l counted ${wc.lines}, expected ${gen.lines}`);
@@ -130,7 +145,7 @@ if (import.meta.main) {
 
   // the agent's path
   const parser = new LogParser({
-    decoder: "none",
+    decoder: FORMAT === "plain" ? "none" : FORMAT as "cri" | "docker",
     jsonParsing: true,
     patternsPerLevel: 256,
     maxLabelLength: 4096,

@@ -57,6 +57,11 @@ class Partials {
   #parts = new Map<string, { text: string; bytes: number; ts: number }>();
   cut = 0;
 
+  /** True when no partial line is pending. */
+  get empty(): boolean {
+    return this.#parts.size === 0;
+  }
+
   /** Adds a piece; returns the whole line when `last`, else null. */
   add(stream: string, text: string, ts: number, last: boolean): DecodedLine | null {
     const p = this.#parts.get(stream);
@@ -146,23 +151,55 @@ export class CriDecoder implements LineDecoder {
     if (s2 < 0) {
       throw new LogDecodeError(`cannot decode a CRI log line: fewer than three fields`);
     }
-    let s3 = raw.indexOf(" ", s2 + 1);
-    if (s3 < 0) s3 = raw.length; // "<ts> <stream> F" with nothing after it: an empty line
-    const tag = raw.slice(s2 + 1, s3);
-    let last: boolean;
-    if (tag === "F") last = true;
-    else if (tag === "P") last = false;
-    else throw new LogDecodeError(`cannot decode a CRI log line: tag ${JSON.stringify(tag)}`);
-    const stream = raw.slice(s1 + 1, s2);
-    // RFC 3339: "2006-01-02T15:04:05" at least, then fraction and zone
-    const ts = s1 >= 20 && raw.charCodeAt(4) === 0x2d && raw.charCodeAt(10) === 0x54
-      ? Date.parse(raw.slice(0, s1))
-      : NaN;
+    const tag = raw.charCodeAt(s2 + 1);
+    const after = raw.length > s2 + 2 ? raw.charCodeAt(s2 + 2) : 0x20;
+    // "<ts> <stream> F" with nothing after it is an empty line
+    if ((tag !== 0x46 && tag !== 0x50) || after !== 0x20) {
+      const end = raw.indexOf(" ", s2 + 1);
+      const t = raw.slice(s2 + 1, end < 0 ? raw.length : end);
+      throw new LogDecodeError(`cannot decode a CRI log line: tag ${JSON.stringify(t)}`);
+    }
+    const last = tag === 0x46;
+    const ts = this.#time(raw, s1);
     if (Number.isNaN(ts)) {
       throw new LogDecodeError(`cannot decode a CRI log line: bad timestamp`);
     }
-    const text = s3 >= raw.length ? "" : raw.slice(s3 + 1);
-    return this.#partials.add(stream, text, ts, last);
+    const text = s2 + 3 >= raw.length ? "" : raw.slice(s2 + 3);
+    if (last && this.#partials.empty) return { content: text, timestampMs: ts };
+    return this.#partials.add(raw.slice(s1 + 1, s2), text, ts, last);
+  }
+
+  #secondKey = "";
+  #secondMs = NaN;
+
+  /**
+   * The RFC 3339 time `raw[0, end)` in ms: the whole seconds are parsed once per distinct
+   * `YYYY-MM-DDTHH:MM:SS` and zone (log lines come many to a second), the fraction each time.
+   */
+  #time(raw: string, end: number): number {
+    // "2006-01-02T15:04:05" at least, then an optional fraction and the zone
+    if (end < 20 || raw.charCodeAt(4) !== 0x2d || raw.charCodeAt(10) !== 0x54) return NaN;
+    let z = 19, frac = 0, scale = 1;
+    if (raw.charCodeAt(19) === 0x2e) {
+      z = 20;
+      while (z < end) {
+        const c = raw.charCodeAt(z);
+        if (c < 0x30 || c > 0x39) break;
+        if (scale < 1000) {
+          frac = frac * 10 + (c - 0x30);
+          scale *= 10;
+        }
+        z++;
+      }
+      if (z === 20) return NaN;
+    }
+    if (z >= end) return NaN; // no zone
+    const key = raw.slice(0, 19) + raw.slice(z, end);
+    if (key !== this.#secondKey) {
+      this.#secondKey = key;
+      this.#secondMs = Date.parse(key);
+    }
+    return this.#secondMs + (scale === 1 ? 0 : Math.floor((frac * 1000) / scale));
   }
 
   drain(): DecodedLine[] {

@@ -81,3 +81,16 @@ Deno.test("drain() returns pending partial lines", () => {
   deepEqual(d.drain().map((x) => x.content), ["half"]);
   deepEqual(d.drain(), []);
 });
+
+Deno.test("CriDecoder reads RFC 3339 times with any fraction and zone", () => {
+  const d = new CriDecoder();
+  const t = (ts: string) => d.decode(`${ts} stdout F x`)!.timestampMs;
+  equal(t("2024-01-02T03:04:05.669794202Z"), Date.UTC(2024, 0, 2, 3, 4, 5, 669));
+  equal(t("2024-01-02T03:04:05.1Z"), Date.UTC(2024, 0, 2, 3, 4, 5, 100));
+  equal(t("2024-01-02T03:04:05Z"), Date.UTC(2024, 0, 2, 3, 4, 5));
+  equal(t("2024-01-02T03:04:06.25+02:00"), Date.UTC(2024, 0, 2, 1, 4, 6, 250));
+  equal(t("2024-01-02T03:04:06.5-00:30"), Date.UTC(2024, 0, 2, 3, 34, 6, 500));
+  for (const bad of ["2024-01-02T03:04:05", "2024-01-02T03:04:05.Z", "2024-01-02T03:04:05.1X"]) {
+    throws(() => d.decode(`${bad} stdout F x`), LogDecodeError, bad);
+  }
+});
