@@ -102,15 +102,59 @@ class Partials {
   }
 }
 
+/**
+ * RFC 3339 times (`2006-01-02T15:04:05[.fraction](Z|±hh:mm)`) in ms since the epoch: the whole
+ * seconds are parsed once per distinct second and zone (log lines come many to a second), the
+ * fraction each time (to the millisecond).
+ */
+export class Rfc3339 {
+  #key = "";
+  #ms = NaN;
+
+  /** The time `s[a, b)`, or NaN if it is not one. */
+  parse(s: string, a: number, b: number): number {
+    if (b - a < 20 || s.charCodeAt(a + 4) !== 0x2d || s.charCodeAt(a + 10) !== 0x54) return NaN;
+    let z = a + 19, frac = 0, scale = 1;
+    if (s.charCodeAt(z) === 0x2e) {
+      z++;
+      const f0 = z;
+      while (z < b) {
+        const c = s.charCodeAt(z);
+        if (c < 0x30 || c > 0x39) break;
+        if (scale < 1000) {
+          frac = frac * 10 + (c - 0x30);
+          scale *= 10;
+        }
+        z++;
+      }
+      if (z === f0) return NaN;
+    }
+    if (z >= b) return NaN; // no zone
+    const key = s.slice(a, a + 19) + s.slice(z, b);
+    if (key !== this.#key) {
+      this.#key = key;
+      this.#ms = Date.parse(key);
+    }
+    return this.#ms + (scale === 1 ? 0 : Math.floor((frac * 1000) / scale));
+  }
+}
+
+const DOCKER_LOG = '{"log":"';
+const DOCKER_STREAM = ',"stream":"';
+const DOCKER_TIME = ',"time":"';
+
 /** Docker json-file lines; see the module doc. */
 export class DockerJsonDecoder implements LineDecoder {
   #partials = new Partials();
+  #clock = new Rfc3339();
 
   get cut(): number {
     return this.#partials.cut;
   }
 
   decode(raw: string): DecodedLine | null {
+    const fast = this.#fast(raw);
+    if (fast !== undefined) return fast;
     let v: unknown;
     try {
       v = JSON.parse(raw);
@@ -126,10 +170,52 @@ export class DockerJsonDecoder implements LineDecoder {
       throw new LogDecodeError(`cannot decode a Docker json-file line: no "log" string`);
     }
     const stream = typeof o.stream === "string" ? o.stream : "";
-    const ts = typeof o.time === "string" ? Date.parse(o.time) : NaN;
+    const ts = typeof o.time === "string" ? this.#clock.parse(o.time, 0, o.time.length) : NaN;
+    return this.#line(stream, log, ts);
+  }
+
+  #line(stream: string, log: string, ts: number): DecodedLine | null {
     const last = log.length > 0 && log.charCodeAt(log.length - 1) === 0x0a;
     const text = last ? log.slice(0, -1) : log;
+    if (last && this.#partials.empty) return { content: text, timestampMs: ts };
     return this.#partials.add(stream, text, ts, last);
+  }
+
+  /**
+   * Docker's own layout, `{"log":"…","stream":"…","time":"…"}`, read without a JSON parse (the
+   * `log` string is unescaped by `JSON.parse` only when it holds a backslash); `undefined` for
+   * any other layout, which the full parse then reads.
+   */
+  #fast(raw: string): DecodedLine | null | undefined {
+    if (!raw.startsWith(DOCKER_LOG)) return undefined;
+    const a = DOCKER_LOG.length;
+    let i = a, escaped = false;
+    for (; i < raw.length; i++) {
+      const c = raw.charCodeAt(i);
+      if (c === 0x5c) {
+        escaped = true;
+        i++;
+      } else if (c === 0x22) break;
+      else if (c < 0x20) return undefined; // a raw control character: let JSON.parse judge
+    }
+    if (i >= raw.length || !raw.startsWith(DOCKER_STREAM, i + 1)) return undefined;
+    const sa = i + 1 + DOCKER_STREAM.length;
+    const se = raw.indexOf('"', sa);
+    if (se < 0 || !raw.startsWith(DOCKER_TIME, se + 1)) return undefined;
+    const ta = se + 1 + DOCKER_TIME.length;
+    const te = raw.indexOf('"', ta);
+    if (te < 0 || te !== raw.length - 2 || raw.charCodeAt(te + 1) !== 0x7d) return undefined;
+    let log: string;
+    if (escaped) {
+      try {
+        log = JSON.parse(raw.slice(a - 1, i + 1));
+      } catch {
+        return undefined;
+      }
+    } else log = raw.slice(a, i);
+    const stream = raw.slice(sa, se);
+    if (stream.indexOf("\\") >= 0) return undefined;
+    return this.#line(stream, log, this.#clock.parse(raw, ta, te));
   }
 
   drain(): DecodedLine[] {
@@ -140,6 +226,7 @@ export class DockerJsonDecoder implements LineDecoder {
 /** CRI log lines; see the module doc. */
 export class CriDecoder implements LineDecoder {
   #partials = new Partials();
+  #clock = new Rfc3339();
 
   get cut(): number {
     return this.#partials.cut;
@@ -160,46 +247,13 @@ export class CriDecoder implements LineDecoder {
       throw new LogDecodeError(`cannot decode a CRI log line: tag ${JSON.stringify(t)}`);
     }
     const last = tag === 0x46;
-    const ts = this.#time(raw, s1);
+    const ts = this.#clock.parse(raw, 0, s1);
     if (Number.isNaN(ts)) {
       throw new LogDecodeError(`cannot decode a CRI log line: bad timestamp`);
     }
     const text = s2 + 3 >= raw.length ? "" : raw.slice(s2 + 3);
     if (last && this.#partials.empty) return { content: text, timestampMs: ts };
     return this.#partials.add(raw.slice(s1 + 1, s2), text, ts, last);
-  }
-
-  #secondKey = "";
-  #secondMs = NaN;
-
-  /**
-   * The RFC 3339 time `raw[0, end)` in ms: the whole seconds are parsed once per distinct
-   * `YYYY-MM-DDTHH:MM:SS` and zone (log lines come many to a second), the fraction each time.
-   */
-  #time(raw: string, end: number): number {
-    // "2006-01-02T15:04:05" at least, then an optional fraction and the zone
-    if (end < 20 || raw.charCodeAt(4) !== 0x2d || raw.charCodeAt(10) !== 0x54) return NaN;
-    let z = 19, frac = 0, scale = 1;
-    if (raw.charCodeAt(19) === 0x2e) {
-      z = 20;
-      while (z < end) {
-        const c = raw.charCodeAt(z);
-        if (c < 0x30 || c > 0x39) break;
-        if (scale < 1000) {
-          frac = frac * 10 + (c - 0x30);
-          scale *= 10;
-        }
-        z++;
-      }
-      if (z === 20) return NaN;
-    }
-    if (z >= end) return NaN; // no zone
-    const key = raw.slice(0, 19) + raw.slice(z, end);
-    if (key !== this.#secondKey) {
-      this.#secondKey = key;
-      this.#secondMs = Date.parse(key);
-    }
-    return this.#secondMs + (scale === 1 ? 0 : Math.floor((frac * 1000) / scale));
   }
 
   drain(): DecodedLine[] {

@@ -94,3 +94,18 @@ Deno.test("CriDecoder reads RFC 3339 times with any fraction and zone", () => {
     throws(() => d.decode(`${bad} stdout F x`), LogDecodeError, bad);
   }
 });
+
+Deno.test("DockerJsonDecoder reads escapes and other key orders the same way", () => {
+  const d = new DockerJsonDecoder();
+  const log = 'tab\tquote" back\\ é 😀 \u0001\n';
+  const want = { content: log.slice(0, -1), timestampMs: Date.UTC(2024, 0, 2, 3, 4, 5, 120) };
+  const time = "2024-01-02T03:04:05.12Z";
+  deepEqual(d.decode(JSON.stringify({ log, stream: "stdout", time })), want);
+  deepEqual(d.decode(JSON.stringify({ time, stream: "stdout", log })), want);
+  deepEqual(d.decode(JSON.stringify({ log, stream: "stdout", time, attrs: { a: 1 } })), want);
+  // a time that is not RFC 3339 leaves the timestamp to the caller
+  equal(
+    d.decode(JSON.stringify({ log: "x\n", stream: "stdout", time: "yesterday" }))!.timestampMs,
+    NaN,
+  );
+});
