@@ -130,18 +130,22 @@ export class Rfc3339 {
       if (z === f0) return NaN;
     }
     if (z >= b) return NaN; // no zone
-    const key = s.slice(a, a + 19) + s.slice(z, b);
-    if (key !== this.#key) {
-      this.#key = key;
-      this.#ms = Date.parse(key);
+    if (!this.#same(s, a, z, b)) {
+      this.#key = s.slice(a, a + 19) + s.slice(z, b);
+      this.#ms = Date.parse(this.#key);
     }
     return this.#ms + (scale === 1 ? 0 : Math.floor((frac * 1000) / scale));
   }
-}
 
-const DOCKER_LOG = '{"log":"';
-const DOCKER_STREAM = ',"stream":"';
-const DOCKER_TIME = ',"time":"';
+  /** True if `s[a, a+19)` + `s[z, b)` is the cached key (compared in place). */
+  #same(s: string, a: number, z: number, b: number): boolean {
+    const k = this.#key;
+    if (k.length !== 19 + b - z) return false;
+    for (let i = 18; i >= 0; i--) if (k.charCodeAt(i) !== s.charCodeAt(a + i)) return false;
+    for (let i = z; i < b; i++) if (k.charCodeAt(19 + i - z) !== s.charCodeAt(i)) return false;
+    return true;
+  }
+}
 
 /** Docker json-file lines; see the module doc. */
 export class DockerJsonDecoder implements LineDecoder {
@@ -153,8 +157,6 @@ export class DockerJsonDecoder implements LineDecoder {
   }
 
   decode(raw: string): DecodedLine | null {
-    const fast = this.#fast(raw);
-    if (fast !== undefined) return fast;
     let v: unknown;
     try {
       v = JSON.parse(raw);
@@ -179,43 +181,6 @@ export class DockerJsonDecoder implements LineDecoder {
     const text = last ? log.slice(0, -1) : log;
     if (last && this.#partials.empty) return { content: text, timestampMs: ts };
     return this.#partials.add(stream, text, ts, last);
-  }
-
-  /**
-   * Docker's own layout, `{"log":"…","stream":"…","time":"…"}`, read without a JSON parse (the
-   * `log` string is unescaped by `JSON.parse` only when it holds a backslash); `undefined` for
-   * any other layout, which the full parse then reads.
-   */
-  #fast(raw: string): DecodedLine | null | undefined {
-    if (!raw.startsWith(DOCKER_LOG)) return undefined;
-    const a = DOCKER_LOG.length;
-    let i = a, escaped = false;
-    for (; i < raw.length; i++) {
-      const c = raw.charCodeAt(i);
-      if (c === 0x5c) {
-        escaped = true;
-        i++;
-      } else if (c === 0x22) break;
-      else if (c < 0x20) return undefined; // a raw control character: let JSON.parse judge
-    }
-    if (i >= raw.length || !raw.startsWith(DOCKER_STREAM, i + 1)) return undefined;
-    const sa = i + 1 + DOCKER_STREAM.length;
-    const se = raw.indexOf('"', sa);
-    if (se < 0 || !raw.startsWith(DOCKER_TIME, se + 1)) return undefined;
-    const ta = se + 1 + DOCKER_TIME.length;
-    const te = raw.indexOf('"', ta);
-    if (te < 0 || te !== raw.length - 2 || raw.charCodeAt(te + 1) !== 0x7d) return undefined;
-    let log: string;
-    if (escaped) {
-      try {
-        log = JSON.parse(raw.slice(a - 1, i + 1));
-      } catch {
-        return undefined;
-      }
-    } else log = raw.slice(a, i);
-    const stream = raw.slice(sa, se);
-    if (stream.indexOf("\\") >= 0) return undefined;
-    return this.#line(stream, log, this.#clock.parse(raw, ta, te));
   }
 
   drain(): DecodedLine[] {
