@@ -26,6 +26,7 @@ import { PatternClassifier } from "../agent/logs/parser/classifier.ts";
 import { CriDecoder, DockerJsonDecoder, LogDecodeError } from "../agent/logs/parser/decoders.ts";
 import {
   type CollectedMessage,
+  collectInto,
   MULTILINE_LIMIT_BYTES,
   MultilineCollector,
 } from "../agent/logs/parser/multiline.ts";
@@ -144,7 +145,7 @@ Deno.test("fuzz: the multiline collector keeps every line once, in order, on 300
   const enc = new TextEncoder();
   for (const long of [false, true]) {
     const got: CollectedMessage[] = [];
-    const m = new MultilineCollector({ onMessage: (x) => got.push(x), clock: () => 0 });
+    const m = new MultilineCollector({ onMessage: collectInto(got), clock: () => 0 });
     let input = "";
     for (let i = 0; i < 150_000; i++) {
       let l = starts[Math.floor(rnd() * starts.length)] + piecewise(rnd, 8);

@@ -9,12 +9,13 @@ import { type Pattern, PatternClassifier } from "./classifier.ts";
 import { CriDecoder, DockerJsonDecoder, type LineDecoder, LogDecodeError } from "./decoders.ts";
 import { parseJsonLog } from "./json_log.ts";
 import { detectLevel, hasPatterns, type Level, LEVELS } from "./level.ts";
-import { type CollectedMessage, MultilineCollector, utf8CutIndex } from "./multiline.ts";
+import { MultilineCollector, utf8CutIndex } from "./multiline.ts";
 
 export type { Level } from "./level.ts";
 export { detectLevel, hasPatterns, levelOfPriority, LEVELS } from "./level.ts";
 export {
   containsTimestamp,
+  type MessageSink,
   MULTILINE_LIMIT_BYTES,
   MULTILINE_TIMEOUT_MS,
   MultilineCollector,
@@ -110,7 +111,7 @@ export class LogParser {
     this.#onMessage = opts.onMessage;
     this.#patternsPerLevel = opts.patternsPerLevel;
     this.#multiline = new MultilineCollector({
-      onMessage: (m) => this.#message(m),
+      onMessage: (content, level, ts) => this.#count(content, level, ts, undefined),
       clock: opts.clock,
     });
   }
@@ -218,10 +219,6 @@ export class LogParser {
       }
       yield* seen.values();
     }
-  }
-
-  #message(m: CollectedMessage): void {
-    this.#count(m.content, m.level, m.timestampMs, undefined);
   }
 
   #count(content: string, level: Level, ts: number, attributes?: Record<string, string>): void {

@@ -113,10 +113,24 @@ export function trimSpace(s: string): string {
   return a === 0 && b === s.length ? s : s.slice(a, b);
 }
 
+/**
+ * Receives each complete message (arguments, not an object: one allocation less a message).
+ *
+ * @param content the lines joined by `\n`, surrounding white space trimmed
+ * @param level guessed from the first line; else its source-provided level; else unknown
+ * @param timestampMs the first line's timestamp (ms since the epoch)
+ */
+export type MessageSink = (content: string, level: Level, timestampMs: number) => void;
+
+/** A {@link MessageSink} that collects {@link CollectedMessage} objects into `out` (tests). */
+export function collectInto(out: CollectedMessage[]): MessageSink {
+  return (content, level, timestampMs) => out.push({ content, level, timestampMs });
+}
+
 /** Options of a {@link MultilineCollector}. */
 export interface MultilineOptions {
   /** receives every complete message */
-  onMessage: (m: CollectedMessage) => void;
+  onMessage: MessageSink;
   /** @default MULTILINE_LIMIT_BYTES */
   limitBytes?: number;
   /** @default MULTILINE_TIMEOUT_MS */
@@ -127,7 +141,7 @@ export interface MultilineOptions {
 
 /** Collects lines into messages; see the module doc. Not thread-safe (nothing here is). */
 export class MultilineCollector {
-  #onMessage: (m: CollectedMessage) => void;
+  #onMessage: MessageSink;
   #limit: number;
   #timeout: number;
   #clock: () => number;
@@ -252,7 +266,7 @@ export class MultilineCollector {
   #emit(): void {
     if (this.#lines.length === 0) return;
     const content = trimSpace(this.#lines.length === 1 ? this.#lines[0] : this.#lines.join("\n"));
-    const m: CollectedMessage = { content, level: this.#level, timestampMs: this.#ts };
+    const level = this.#level, ts = this.#ts;
     this.#lines.length = 0;
     this.#size = 0;
     this.#exact = false;
@@ -261,6 +275,6 @@ export class MultilineCollector {
     this.#firstHasTime = false;
     this.#pyTraceback = false;
     this.#pyTracebackExpected = false;
-    this.#onMessage(m);
+    this.#onMessage(content, level, ts);
   }
 }

@@ -1,6 +1,7 @@
 import { deepEqual, equal } from "node:assert/strict";
 import {
   type CollectedMessage,
+  collectInto,
   containsTimestamp,
   MULTILINE_LIMIT_BYTES,
   MultilineCollector,
@@ -8,7 +9,7 @@ import {
 
 function collect(lines: string[], limitBytes?: number): CollectedMessage[] {
   const out: CollectedMessage[] = [];
-  const m = new MultilineCollector({ onMessage: (x) => out.push(x), limitBytes, clock: () => 0 });
+  const m = new MultilineCollector({ onMessage: collectInto(out), limitBytes, clock: () => 0 });
   lines.forEach((l, i) => m.add(l, 1000 + i));
   m.stop();
   return out;
@@ -78,7 +79,7 @@ Deno.test("MultilineCollector drops a leading blank line and trims the message",
 Deno.test("MultilineCollector cuts a message at 64 KiB without splitting a character", () => {
   const big = "é".repeat(MULTILINE_LIMIT_BYTES); // 2 bytes each
   const out: CollectedMessage[] = [];
-  const m = new MultilineCollector({ onMessage: (x) => out.push(x), clock: () => 0 });
+  const m = new MultilineCollector({ onMessage: collectInto(out), clock: () => 0 });
   m.add("x " + big, 0);
   m.add("\tmore", 0);
   m.stop();
@@ -92,7 +93,7 @@ Deno.test("MultilineCollector cuts a message at 64 KiB without splitting a chara
 Deno.test("MultilineCollector.flush() emits only after the timeout", () => {
   let now = 0;
   const out: CollectedMessage[] = [];
-  const m = new MultilineCollector({ onMessage: (x) => out.push(x), clock: () => now });
+  const m = new MultilineCollector({ onMessage: collectInto(out), clock: () => now });
   m.add("a", 0);
   m.flush(999);
   equal(out.length, 0);
