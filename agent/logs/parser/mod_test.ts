@@ -156,3 +156,15 @@ Deno.test("LogParser reports patterns with the same labels as one counter", () =
   equal(errs[0].messages, 2);
   equal(errs[0].sample, "ERROR disk f");
 });
+
+Deno.test("LogParser counts cut pieces of over-long lines and messages", () => {
+  const { p, messages } = parser({ decoder: "cri" });
+  const big = "y".repeat(40 * 1024);
+  p.push(`2024-01-02T03:04:05Z stdout P ERROR ${big}`);
+  p.push(`2024-01-02T03:04:05Z stdout F ${big}`); // 80 KiB reassembled: cut at 64 KiB
+  p.push("2024-01-02T03:04:05Z stdout F \tmore"); // the message is full: dropped
+  p.stop();
+  equal(messages.length, 1);
+  equal(new TextEncoder().encode(messages[0].content).length, 64 * 1024);
+  deepEqual(p.errors, { decode: 0, invalidUtf8: 0, cut: 2 });
+});
