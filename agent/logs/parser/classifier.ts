@@ -1,5 +1,9 @@
 /**
- * Groups messages of one level into patterns (contract §5.2), with a cap.
+ * Groups messages of one level into patterns (contract §5.2), with a cap. What a pattern is
+ * called follows the contract exactly (the reference's hash of its first message's words, that
+ * message as its sample, the overflow pattern); which messages join it is Osprey's own
+ * comparison of token shapes (tokens.ts), which groups Loghub's datasets far better than the
+ * reference's "same hash, or words differing in one place" (README "Logs").
  *
  * @module
  */
@@ -33,9 +37,9 @@ export interface ClassifierOptions {
 export interface GroupingTunables {
   /** constant words two messages may differ in and still group */
   maxWordDiffs: number;
-  /** share of tokens that may differ (values and words together) */
+  /** share of the message's constant tokens that may differ from the pattern's constants */
   maxDiffShare: number;
-  /** share of tokens that must be equal constants */
+  /** share of the message's constant tokens that must equal the pattern's constants */
   minSameShare: number;
   /** the first tokens that must not be differing words */
   strictPrefix: number;
@@ -64,6 +68,7 @@ function sameKey(a: string, b: string): boolean {
   if (i < 0 && j < 0) return true;
   return i === j && a.startsWith(b.slice(0, j + 1));
 }
+
 /** Token shapes remembered with the pattern they went to (a small cache: the same shape always
  * goes to the same pattern, so repeated shapes skip the search). */
 const CACHE_ENTRIES = 64;
@@ -72,13 +77,19 @@ const CACHE_MAX_TOKENS = 64;
 const CACHE_MAX_KEY = 256;
 
 /**
- * Patterns of one level. A message joins the most similar pattern with as many tokens (see
- * tokens.ts for the token shapes): positions where the pattern already holds a value match
- * anything; other differing positions count, and a message joins only if at most
- * `maxDiffShare` of its tokens differ and at most `maxWordDiffs` of those are plain words on
- * both sides. A message that joins a pattern takes its hash and sample (the contract's rule);
- * one that joins none starts a new pattern (hash: the reference's, of its own words) while
- * there is room, and goes to the overflow pattern when there is none.
+ * Patterns of one level. A message joins the pattern with as many tokens that differs from it
+ * in the fewest places (see tokens.ts for the token shapes), if:
+ * - at least `minSameShare` of the message's constant tokens equal the pattern's constants;
+ * - at most `maxDiffShare` of them differ from a constant of the pattern (a place where the
+ *   pattern already holds a value matches anything);
+ * - a differing place is free when either token is value-like (paths, dotted or dashed names);
+ *   at most `maxWordDiffs` may be plain words (or `key=word` with the same key), none in the
+ *   first `strictPrefix` tokens; any other differing token (`key=<*>`, `name(`…) forbids it.
+ *
+ * The places where they differed become values. A message that joins a pattern takes its hash
+ * and sample (the contract's rule); one that joins none starts a new pattern (hash: the
+ * reference's, of its own words) while there is room, and goes to the overflow pattern when
+ * there is none.
  */
 export class PatternClassifier {
   #max: number;

@@ -1,16 +1,18 @@
 /**
- * The token shape of a message that Osprey groups by (beyond the reference's words, which only
- * name a pattern: see classifier.ts).
+ * The token shapes of a message that Osprey groups by (the reference's words only name a
+ * pattern: see classifier.ts).
  *
- * A message is split on white space and `|`; each token becomes either itself (a constant) or
- * {@link VAR} (a value), by general token classes, never by dataset:
- * - a token holding a digit (numbers, ids, addresses, times, versions, hex with digits);
+ * A message is split on white space and `|`; its header (time stamp, level, logger or process
+ * name: {@link headerLength}) is left out; each further token becomes either itself (a constant)
+ * or {@link VAR} (a value), by general token classes, never by dataset:
+ * - a token holding a digit (numbers, ids, addresses, times, versions, hex with digits), keeping
+ *   its key when it is `key=…` or `name:…` (`pid=<*>`, `port:<*>`);
  * - a token wholly inside quotes (`"…"`, `'…'`, a backquote pair);
- * - an English month or weekday name (timestamps);
- * - `key=value` with a digit in the value: the key stays (`pid=<*>`);
+ * - an English month or weekday name (time stamps in the text);
+ * - a token longer than {@link MAX_TOKEN_UNITS} (blobs);
  *
  * and a run of values with the same letters (`blk_1 blk_2`, `1.2.3.4 5.6.7.8`) is one value
- * (a list of ids is as long as it happens to be).
+ * (a list of ids is as long as it happens to be). At most {@link MAX_TOKENS} tokens are kept.
  *
  * @module
  */
@@ -181,10 +183,12 @@ function groupEnd(r: string[], i: number): number {
 }
 
 /**
- * How many leading tokens of `r` are a log line's header: time stamp tokens, a level, `-`/`|`
- * separators and bracketed groups, then a logger/process name (a token ending in `:`, or a
- * name before `-` or `[`). A header must hold a time (`dd:dd`…) or a level word; otherwise
- * nothing is a header and 0 is returned.
+ * How many leading tokens of `r` are a log line's header: value tokens (time stamps, pids,
+ * hosts with digits), level words (alone, bracketed or with a colon), `-` separators and
+ * bracketed groups (`[Sun Dec 04 04:47:44 2005]`, `[main]`); then, when no level was seen, up to
+ * two words before a level (`RAS KERNEL INFO`); then a logger or process name (`a.b.C:`,
+ * `host proc[1]:`, `name -`, `name [ctx]`). A header must hold a time (`dd:dd:dd` or `dd.dd.dd`)
+ * or a level word; otherwise nothing is a header and 0 is returned.
  */
 export function headerLength(r: string[]): number {
   let i = 0, time = false, level = false;
