@@ -17,7 +17,6 @@
  * @module
  */
 import { containsTimestamp } from "./multiline.ts";
-import { isSpaceCode } from "./pattern.ts";
 
 /** The value token. */
 export const VAR = "\u0000";
@@ -68,6 +67,29 @@ const DATE_WORDS = new Set([
   "sunday",
 ]);
 
+/** The first three letters of every month and weekday name, packed (see {@link pack3}). */
+const DATE_PREFIXES = new Set([...DATE_WORDS].map((w) => pack3(w, 0)));
+
+/** Three lower-cased ASCII letters packed into a number, or -1. */
+function pack3(w: string, a: number): number {
+  let v = 0;
+  for (let i = a; i < a + 3; i++) {
+    const c = w.charCodeAt(i) | 0x20;
+    if (c < 0x61 || c > 0x7a) return -1;
+    v = (v << 8) | c;
+  }
+  return v;
+}
+
+/** True if `w` is a month or weekday name, maybe with a trailing comma ("Jun," "Mon,"). */
+function isDateWord(w: string): boolean {
+  let n = w.length;
+  if (n > 0 && w.charCodeAt(n - 1) === 0x2c) n--;
+  if (n < 3 || n > 9 || !DATE_PREFIXES.has(pack3(w, 0))) return false;
+  if (n === 3) return true;
+  return DATE_WORDS.has((n === w.length ? w : w.slice(0, n)).toLowerCase());
+}
+
 function isKeyCode(c: number): boolean {
   const l = c | 0x20;
   return (l >= 0x61 && l <= 0x7a) || c === 0x2e || c === 0x5f || c === 0x2d;
@@ -96,15 +118,8 @@ function shape(s: string, a: number, b: number): string {
   }
   const c0 = s.charCodeAt(a);
   if (b - a >= 2 && isQuote(c0) && s.charCodeAt(b - 1) === c0) return VAR;
-  const n = b - a;
-  if (n >= 3 && n <= 9) {
-    const w = s.slice(a, b);
-    const lw = w.toLowerCase();
-    const t = lw.charCodeAt(n - 1) === 0x2c ? lw.slice(0, -1) : lw; // "Jun," "Mon,"
-    if (DATE_WORDS.has(t)) return VAR;
-    return w;
-  }
-  return s.slice(a, b);
+  const w = a === 0 && b === s.length ? s : s.slice(a, b);
+  return isDateWord(w) ? VAR : w;
 }
 
 const LEVEL_WORDS = new Set([
@@ -138,6 +153,23 @@ function isLevelToken(t: string): boolean {
     b--;
   } else if (t.charCodeAt(b - 1) === 0x3a) b--;
   if (b - a < 3 || b - a > 9) return false;
+  // every level word starts with one of a c d e f i n p s t w
+  switch (t.charCodeAt(a) | 0x20) {
+    case 0x61:
+    case 0x63:
+    case 0x64:
+    case 0x65:
+    case 0x66:
+    case 0x69:
+    case 0x6e:
+    case 0x70:
+    case 0x73:
+    case 0x74:
+    case 0x77:
+      break;
+    default:
+      return false;
+  }
   return LEVEL_WORDS.has(t.slice(a, b).toLowerCase());
 }
 
@@ -149,25 +181,18 @@ function hasTime(t: string): boolean {
   return containsTimestamp(t) || DOTTED_TIME.test(t);
 }
 
-function isSeparator(c: number): boolean {
-  return c === 0x7c || isSpaceCode(c); // "|" separates fields in many formats
-}
+/** White space (Go's `unicode.IsSpace`) and `|`, which separates fields in many formats. */
+const SEPARATORS = /[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000|]+/;
 
 /** Most tokens split off a message: the compared ones after a long header. */
 const MAX_SPLIT = MAX_TOKENS + 48;
 
 /** The first {@link MAX_SPLIT} tokens of `s`, separated by white space and `|`. */
 function splitFields(s: string): string[] {
-  const out: string[] = [];
-  const n = s.length;
-  let i = 0;
-  while (i < n && out.length < MAX_SPLIT) {
-    while (i < n && isSeparator(s.charCodeAt(i))) i++;
-    if (i >= n) break;
-    const a = i;
-    while (i < n && !isSeparator(s.charCodeAt(i))) i++;
-    out.push(s.slice(a, i));
-  }
+  const out = s.split(SEPARATORS, MAX_SPLIT + 1);
+  if (out.length > 0 && out[0] === "") out.shift();
+  if (out.length > 0 && out[out.length - 1] === "") out.pop();
+  if (out.length > MAX_SPLIT) out.length = MAX_SPLIT;
   return out;
 }
 
