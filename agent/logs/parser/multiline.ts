@@ -152,6 +152,9 @@ export class MultilineCollector {
   #ts = 0;
   #lastReceive = 0;
   #firstHasTime = false;
+  /** the last line searched for a time by the next-message rule, and the answer */
+  #timeLine = "";
+  #timeLineHas = false;
   #pyTraceback = false;
   #pyTracebackExpected = false;
   /** lines (or their tails) left out because the message reached its size limit */
@@ -205,7 +208,9 @@ export class MultilineCollector {
       this.#ts = ts;
       this.#level = detectLevel(line);
       if (this.#level === "unknown") this.#level = level;
-      this.#firstHasTime = containsTimestamp(line);
+      // the line was just checked for a time if it ended the previous message that way
+      this.#firstHasTime = line === this.#timeLine ? this.#timeLineHas : containsTimestamp(line);
+      this.#timeLine = ""; // holds no line longer than needed
     }
     // #size is exact once #exact is set; before that it is an upper bound (3 bytes a code unit)
     // that is still within the limit, so no line needs measuring while messages are short
@@ -242,7 +247,10 @@ export class MultilineCollector {
   #isNextMessage(l: string): boolean {
     const c0 = l.charCodeAt(0);
     if (l === "}" || c0 === 0x09 || (c0 === 0x20 && l.charCodeAt(1) === 0x20)) return false;
-    if (this.#firstHasTime) return containsTimestamp(l);
+    if (this.#firstHasTime) {
+      this.#timeLine = l;
+      return this.#timeLineHas = containsTimestamp(l);
+    }
     if (l.startsWith("Caused by: ") || l.startsWith("for call at")) return false;
     if (l.startsWith("Traceback ")) {
       this.#pyTraceback = true;
