@@ -57,6 +57,11 @@ class Partials {
   #parts = new Map<string, { text: string; bytes: number; ts: number }>();
   cut = 0;
 
+  /** True when no partial line is pending. */
+  get empty(): boolean {
+    return this.#parts.size === 0;
+  }
+
   /** Adds a piece; returns the whole line when `last`, else null. */
   add(stream: string, text: string, ts: number, last: boolean): DecodedLine | null {
     const p = this.#parts.get(stream);
@@ -97,9 +102,55 @@ class Partials {
   }
 }
 
+/**
+ * RFC 3339 times (`2006-01-02T15:04:05[.fraction](Z|±hh:mm)`) in ms since the epoch: the whole
+ * seconds are parsed once per distinct second and zone (log lines come many to a second), the
+ * fraction each time (to the millisecond).
+ */
+export class Rfc3339 {
+  #key = "";
+  #ms = NaN;
+
+  /** The time `s[a, b)`, or NaN if it is not one. */
+  parse(s: string, a: number, b: number): number {
+    if (b - a < 20 || s.charCodeAt(a + 4) !== 0x2d || s.charCodeAt(a + 10) !== 0x54) return NaN;
+    let z = a + 19, frac = 0, scale = 1;
+    if (s.charCodeAt(z) === 0x2e) {
+      z++;
+      const f0 = z;
+      while (z < b) {
+        const c = s.charCodeAt(z);
+        if (c < 0x30 || c > 0x39) break;
+        if (scale < 1000) {
+          frac = frac * 10 + (c - 0x30);
+          scale *= 10;
+        }
+        z++;
+      }
+      if (z === f0) return NaN;
+    }
+    if (z >= b) return NaN; // no zone
+    if (!this.#same(s, a, z, b)) {
+      this.#key = s.slice(a, a + 19) + s.slice(z, b);
+      this.#ms = Date.parse(this.#key);
+    }
+    return this.#ms + (scale === 1 ? 0 : Math.floor((frac * 1000) / scale));
+  }
+
+  /** True if `s[a, a+19)` + `s[z, b)` is the cached key (compared in place). */
+  #same(s: string, a: number, z: number, b: number): boolean {
+    const k = this.#key;
+    if (k.length !== 19 + b - z) return false;
+    for (let i = 18; i >= 0; i--) if (k.charCodeAt(i) !== s.charCodeAt(a + i)) return false;
+    for (let i = z; i < b; i++) if (k.charCodeAt(19 + i - z) !== s.charCodeAt(i)) return false;
+    return true;
+  }
+}
+
 /** Docker json-file lines; see the module doc. */
 export class DockerJsonDecoder implements LineDecoder {
   #partials = new Partials();
+  #clock = new Rfc3339();
 
   get cut(): number {
     return this.#partials.cut;
@@ -121,9 +172,14 @@ export class DockerJsonDecoder implements LineDecoder {
       throw new LogDecodeError(`cannot decode a Docker json-file line: no "log" string`);
     }
     const stream = typeof o.stream === "string" ? o.stream : "";
-    const ts = typeof o.time === "string" ? Date.parse(o.time) : NaN;
+    const ts = typeof o.time === "string" ? this.#clock.parse(o.time, 0, o.time.length) : NaN;
+    return this.#line(stream, log, ts);
+  }
+
+  #line(stream: string, log: string, ts: number): DecodedLine | null {
     const last = log.length > 0 && log.charCodeAt(log.length - 1) === 0x0a;
     const text = last ? log.slice(0, -1) : log;
+    if (last && this.#partials.empty) return { content: text, timestampMs: ts };
     return this.#partials.add(stream, text, ts, last);
   }
 
@@ -135,6 +191,7 @@ export class DockerJsonDecoder implements LineDecoder {
 /** CRI log lines; see the module doc. */
 export class CriDecoder implements LineDecoder {
   #partials = new Partials();
+  #clock = new Rfc3339();
 
   get cut(): number {
     return this.#partials.cut;
@@ -146,20 +203,22 @@ export class CriDecoder implements LineDecoder {
     if (s2 < 0) {
       throw new LogDecodeError(`cannot decode a CRI log line: fewer than three fields`);
     }
-    let s3 = raw.indexOf(" ", s2 + 1);
-    if (s3 < 0) s3 = raw.length; // "<ts> <stream> F" with nothing after it: an empty line
-    const tag = raw.slice(s2 + 1, s3);
-    let last: boolean;
-    if (tag === "F") last = true;
-    else if (tag === "P") last = false;
-    else throw new LogDecodeError(`cannot decode a CRI log line: tag ${JSON.stringify(tag)}`);
-    const stream = raw.slice(s1 + 1, s2);
-    const ts = Date.parse(raw.slice(0, s1));
+    const tag = raw.charCodeAt(s2 + 1);
+    const after = raw.length > s2 + 2 ? raw.charCodeAt(s2 + 2) : 0x20;
+    // "<ts> <stream> F" with nothing after it is an empty line
+    if ((tag !== 0x46 && tag !== 0x50) || after !== 0x20) {
+      const end = raw.indexOf(" ", s2 + 1);
+      const t = raw.slice(s2 + 1, end < 0 ? raw.length : end);
+      throw new LogDecodeError(`cannot decode a CRI log line: tag ${JSON.stringify(t)}`);
+    }
+    const last = tag === 0x46;
+    const ts = this.#clock.parse(raw, 0, s1);
     if (Number.isNaN(ts)) {
       throw new LogDecodeError(`cannot decode a CRI log line: bad timestamp`);
     }
-    const text = s3 >= raw.length ? "" : raw.slice(s3 + 1);
-    return this.#partials.add(stream, text, ts, last);
+    const text = s2 + 3 >= raw.length ? "" : raw.slice(s2 + 3);
+    if (last && this.#partials.empty) return { content: text, timestampMs: ts };
+    return this.#partials.add(raw.slice(s1 + 1, s2), text, ts, last);
   }
 
   drain(): DecodedLine[] {

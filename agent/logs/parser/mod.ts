@@ -9,12 +9,13 @@ import { type Pattern, PatternClassifier } from "./classifier.ts";
 import { CriDecoder, DockerJsonDecoder, type LineDecoder, LogDecodeError } from "./decoders.ts";
 import { parseJsonLog } from "./json_log.ts";
 import { detectLevel, hasPatterns, type Level, LEVELS } from "./level.ts";
-import { type CollectedMessage, MultilineCollector, utf8CutIndex } from "./multiline.ts";
+import { MultilineCollector, utf8CutIndex } from "./multiline.ts";
 
 export type { Level } from "./level.ts";
 export { detectLevel, hasPatterns, levelOfPriority, LEVELS } from "./level.ts";
 export {
   containsTimestamp,
+  type MessageSink,
   MULTILINE_LIMIT_BYTES,
   MULTILINE_TIMEOUT_MS,
   MultilineCollector,
@@ -84,9 +85,8 @@ export function truncateLabel(s: string, max: number): string {
  * {@link counters} at any time. Odd input is counted in {@link errors}, never thrown.
  */
 export class LogParser {
-  /** counted oddities: lines that are not in the decoder's format, lines that are not valid
-   * UTF-8 (dropped, as the reference drops them), and cut pieces of over-long lines/messages */
-  readonly errors = { decode: 0, invalidUtf8: 0, cut: 0 };
+  #decodeErrors = 0;
+  #invalidUtf8 = 0;
 
   #decoder: LineDecoder | null;
   #json: boolean;
@@ -97,7 +97,6 @@ export class LogParser {
   #classifiers = new Map<Level, PatternClassifier>();
   #patternsPerLevel: number;
   #utf8 = new TextDecoder("utf-8", { fatal: true });
-  #cutSeen = 0;
 
   constructor(opts: LogParserOptions) {
     this.#decoder = opts.decoder === "docker"
@@ -110,7 +109,7 @@ export class LogParser {
     this.#onMessage = opts.onMessage;
     this.#patternsPerLevel = opts.patternsPerLevel;
     this.#multiline = new MultilineCollector({
-      onMessage: (m) => this.#message(m),
+      onMessage: (content, level, ts) => this.#count(content, level, ts, undefined),
       clock: opts.clock,
     });
   }
@@ -124,7 +123,7 @@ export class LogParser {
    */
   push(line: string, entry?: { timestampMs?: number; level?: Level }): void {
     if (hasLoneSurrogate(line)) {
-      this.errors.invalidUtf8++;
+      this.#invalidUtf8++;
       return;
     }
     this.#pushText(line, entry?.timestampMs ?? Date.now(), entry?.level ?? "unknown");
@@ -140,7 +139,7 @@ export class LogParser {
       text = this.#utf8.decode(line);
     } catch (e) {
       if (!(e instanceof TypeError)) throw e;
-      this.errors.invalidUtf8++;
+      this.#invalidUtf8++;
       return;
     }
     this.#pushText(text, entry?.timestampMs ?? Date.now(), entry?.level ?? "unknown");
@@ -153,10 +152,9 @@ export class LogParser {
         d = this.#decoder.decode(line);
       } catch (e) {
         if (!(e instanceof LogDecodeError)) throw e;
-        this.errors.decode++;
+        this.#decodeErrors++;
         return;
       }
-      this.#syncCut();
       if (d === null) return;
       line = d.content;
       if (!Number.isNaN(d.timestampMs)) ts = d.timestampMs;
@@ -173,15 +171,19 @@ export class LogParser {
       }
     }
     this.#multiline.add(line, ts, level);
-    this.#syncCut();
   }
 
-  #syncCut(): void {
-    const c = this.#multiline.cut + (this.#decoder?.cut ?? 0);
-    if (c !== this.#cutSeen) {
-      this.errors.cut += c - this.#cutSeen;
-      this.#cutSeen = c;
-    }
+  /**
+   * Counted oddities: lines that are not in the decoder's format (`decode`), lines that are not
+   * valid UTF-8 (`invalidUtf8`: dropped, as the reference drops them), and cut pieces of
+   * over-long lines and messages (`cut`). Cumulative.
+   */
+  get errors(): { readonly decode: number; readonly invalidUtf8: number; readonly cut: number } {
+    return {
+      decode: this.#decodeErrors,
+      invalidUtf8: this.#invalidUtf8,
+      cut: this.#multiline.cut + (this.#decoder?.cut ?? 0),
+    };
   }
 
   /** Emits the pending multi-line message if no line came for 1 s before `nowMs`. */
@@ -197,7 +199,6 @@ export class LogParser {
       }
     }
     this.#multiline.stop();
-    this.#syncCut();
   }
 
   /** Cumulative counts per (level, pattern), for `container_log_messages_total`. */
@@ -207,14 +208,17 @@ export class LogParser {
       if (p !== undefined) yield { level, patternHash: "", sample: "", messages: p.messages };
       const c = this.#classifiers.get(level);
       if (c === undefined) continue;
+      // two patterns can share a hash (their words agree, their shapes do not) and, once cut to
+      // the label length, a sample: such a pair is one series, so it is one counter
+      const seen = new Map<string, LogCounter>();
       for (const q of c.patterns()) {
-        yield { level, patternHash: q.hash, sample: q.sample, messages: q.messages };
+        const k = q.hash + "\u0000" + q.sample;
+        const prev = seen.get(k);
+        if (prev !== undefined) prev.messages += q.messages;
+        else seen.set(k, { level, patternHash: q.hash, sample: q.sample, messages: q.messages });
       }
+      yield* seen.values();
     }
-  }
-
-  #message(m: CollectedMessage): void {
-    this.#count(m.content, m.level, m.timestampMs, undefined);
   }
 
   #count(content: string, level: Level, ts: number, attributes?: Record<string, string>): void {

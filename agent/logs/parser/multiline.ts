@@ -41,11 +41,17 @@ export function containsTimestamp(line: string): boolean {
   // the reference looks at bytes; a non-ASCII character resets its state like any other
   // non-digit, non-colon byte, so code units give the same answer as long as the window is cut
   // at the same place
-  let n = line.length;
-  if (n > TIMESTAMP_SEARCH_BYTES) n = windowUnits(line);
+  let n = line.length > TIMESTAMP_SEARCH_BYTES ? TIMESTAMP_SEARCH_BYTES : line.length;
+  let exact = false; // n is exact once a character of more than one byte was seen
   let digits = 0, colons = 0;
   for (let i = 0; i < n; i++) {
     const c = line.charCodeAt(i);
+    if (c >= 0x80 && !exact) {
+      // a character of more than one byte: the window ends before 100 code units
+      n = windowUnits(line);
+      exact = true;
+      if (i >= n) break;
+    }
     if (c >= 0x30 && c <= 0x39) {
       digits++;
       if (digits > 2) digits = 0;
@@ -67,7 +73,8 @@ function windowUnits(line: string): number {
   for (let i = 0; i < line.length; i++) {
     if (bytes >= TIMESTAMP_SEARCH_BYTES) return i;
     const c = line.charCodeAt(i);
-    bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : (c >= 0xd800 && c <= 0xdbff) ? 2 : c <= 0xdfff ? 2 : 3;
+    // a surrogate counts 2 (a pair is 4 bytes), other characters their UTF-8 length
+    bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : (c >= 0xd800 && c <= 0xdfff) ? 2 : 3;
   }
   return line.length;
 }
@@ -106,10 +113,24 @@ export function trimSpace(s: string): string {
   return a === 0 && b === s.length ? s : s.slice(a, b);
 }
 
+/**
+ * Receives each complete message (arguments, not an object: one allocation less a message).
+ *
+ * @param content the lines joined by `\n`, surrounding white space trimmed
+ * @param level guessed from the first line; else its source-provided level; else unknown
+ * @param timestampMs the first line's timestamp (ms since the epoch)
+ */
+export type MessageSink = (content: string, level: Level, timestampMs: number) => void;
+
+/** A {@link MessageSink} that collects {@link CollectedMessage} objects into `out` (tests). */
+export function collectInto(out: CollectedMessage[]): MessageSink {
+  return (content, level, timestampMs) => out.push({ content, level, timestampMs });
+}
+
 /** Options of a {@link MultilineCollector}. */
 export interface MultilineOptions {
   /** receives every complete message */
-  onMessage: (m: CollectedMessage) => void;
+  onMessage: MessageSink;
   /** @default MULTILINE_LIMIT_BYTES */
   limitBytes?: number;
   /** @default MULTILINE_TIMEOUT_MS */
@@ -120,16 +141,20 @@ export interface MultilineOptions {
 
 /** Collects lines into messages; see the module doc. Not thread-safe (nothing here is). */
 export class MultilineCollector {
-  #onMessage: (m: CollectedMessage) => void;
+  #onMessage: MessageSink;
   #limit: number;
   #timeout: number;
   #clock: () => number;
   #lines: string[] = [];
   #size = 0;
+  #exact = false;
   #level: Level = "unknown";
   #ts = 0;
   #lastReceive = 0;
   #firstHasTime = false;
+  /** the last line searched for a time by the next-message rule, and the answer */
+  #timeLine = "";
+  #timeLineHas = false;
   #pyTraceback = false;
   #pyTracebackExpected = false;
   /** lines (or their tails) left out because the message reached its size limit */
@@ -179,16 +204,32 @@ export class MultilineCollector {
   }
 
   #append(line: string, ts: number, level: Level): void {
-    const remaining = this.#limit - this.#size;
-    if (remaining <= 0) {
-      this.cut++;
-      return;
-    }
     if (this.#lines.length === 0) {
       this.#ts = ts;
       this.#level = detectLevel(line);
       if (this.#level === "unknown") this.#level = level;
-      this.#firstHasTime = containsTimestamp(line);
+      // the line was just checked for a time if it ended the previous message that way
+      this.#firstHasTime = line === this.#timeLine ? this.#timeLineHas : containsTimestamp(line);
+      this.#timeLine = ""; // holds no line longer than needed
+    }
+    // #size is exact once #exact is set; before that it is an upper bound (3 bytes a code unit)
+    // that is still within the limit, so no line needs measuring while messages are short
+    if (!this.#exact && this.#size + line.length * 3 + 1 > this.#limit) {
+      let exact = 0;
+      for (const l of this.#lines) exact += utf8Length(l) + 1;
+      this.#size = exact;
+      this.#exact = true;
+    }
+    if (!this.#exact) {
+      this.#lines.push(line);
+      this.#size += line.length * 3 + 1;
+      this.#lastReceive = this.#clock();
+      return;
+    }
+    const remaining = this.#limit - this.#size;
+    if (remaining <= 0) {
+      this.cut++;
+      return;
     }
     let bytes = utf8Length(line);
     if (bytes > remaining) {
@@ -206,7 +247,10 @@ export class MultilineCollector {
   #isNextMessage(l: string): boolean {
     const c0 = l.charCodeAt(0);
     if (l === "}" || c0 === 0x09 || (c0 === 0x20 && l.charCodeAt(1) === 0x20)) return false;
-    if (this.#firstHasTime) return containsTimestamp(l);
+    if (this.#firstHasTime) {
+      this.#timeLine = l;
+      return this.#timeLineHas = containsTimestamp(l);
+    }
     if (l.startsWith("Caused by: ") || l.startsWith("for call at")) return false;
     if (l.startsWith("Traceback ")) {
       this.#pyTraceback = true;
@@ -230,14 +274,15 @@ export class MultilineCollector {
   #emit(): void {
     if (this.#lines.length === 0) return;
     const content = trimSpace(this.#lines.length === 1 ? this.#lines[0] : this.#lines.join("\n"));
-    const m: CollectedMessage = { content, level: this.#level, timestampMs: this.#ts };
+    const level = this.#level, ts = this.#ts;
     this.#lines.length = 0;
     this.#size = 0;
+    this.#exact = false;
     this.#level = "unknown";
     this.#ts = 0;
     this.#firstHasTime = false;
     this.#pyTraceback = false;
     this.#pyTracebackExpected = false;
-    this.#onMessage(m);
+    this.#onMessage(content, level, ts);
   }
 }
