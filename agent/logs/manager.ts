@@ -9,7 +9,9 @@
  * | the file's path | `file`     | a process of the container has it open write-only under /var/log  | {@linkcode TailReader} on the host path |
  *
  * A container any of whose processes has `COROOT_LOG_MONITORING=disabled` in its environment
- * gets no source (checked when a source would be added).
+ * gets no source (checked when a source would be added). A runtime log file is read from its end,
+ * except for a container the runtime created after the manager started (its metadata's creation
+ * time): from its first line.
  *
  * State that must outlive one start of the module (each source's parser, so counters never
  * go back, and where its reader stopped, so lines are neither lost nor read twice) lives in a
@@ -93,6 +95,8 @@ export interface LogsManagerOptions {
   pollIntervalMs?: number;
   /** The bytes of `<proc>/<pid>/environ`, undefined when unreadable. @default reads procfs */
   readEnviron?: (pid: number) => Uint8Array | undefined;
+  /** The wall clock, ms. @default Date.now */
+  clock?: () => number;
 }
 
 type Counts = Record<Oddity, number> & { lines: number };
@@ -195,9 +199,12 @@ export class LogsManager {
   #watchedKey = "";
   /** Whether inotify works here (false after Deno.watchFs failed: the stat poll alone). */
   #inotify = true;
+  /** When this manager started (ms): containers created since are read from their log's start. */
+  readonly #startedAt: number;
 
   constructor(o: LogsManagerOptions) {
     this.#o = o;
+    this.#startedAt = (o.clock ?? Date.now)();
   }
 
   /** Sources by kind, for the start-up line and tests. */
@@ -222,8 +229,11 @@ export class LogsManager {
       const md = view.metadata;
       const decoder = decoderOf(md?.logFormat);
       if (decoder !== undefined && md?.logFile !== undefined) {
+        // a container made after the manager started: its log from its first line
+        const created = md.createdAt === undefined ? NaN : Date.parse(md.createdAt);
+        const fromStart = created >= this.#startedAt;
         this.#ensure(view, STDOUT_SOURCE, "stdout", `file:${md.logFile}`, decoder, (s) => {
-          s.reader = this.#reader(view.id, s, md.logFile!);
+          s.reader = this.#reader(view.id, s, md.logFile!, fromStart);
         });
       } else if (md?.logFormat === "journald" && this.#o.journal !== undefined) {
         this.#ensure(view, STDOUT_SOURCE, "journald", `journal:${md.id}`, "none", (s) => {
@@ -392,10 +402,12 @@ export class LogsManager {
     return true;
   }
 
-  #reader(containerId: string, s: Source, path: string): TailReader {
+  #reader(containerId: string, s: Source, path: string, fromStart = false): TailReader {
     const kept = this.#o.store.get(containerId, s.label);
     return new TailReader(path, {
       resume: kept?.position,
+      // a kept position wins: the file was read up to there
+      fromStart: fromStart && kept?.position === undefined,
       onLine: (line) => s.parser.push(line),
     });
   }

@@ -151,3 +151,39 @@ Deno.test("LogsManager opens no source for a container whose process opted out",
   assertEquals(m.sourceCounts(), { stdout: 0, file: 0, journald: 0 });
   equal(STDOUT_SOURCE, "stdout/stderr");
 });
+
+Deno.test("LogsManager reads a container created after it started from its log's first line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "osprey_manager_" });
+  try {
+    const log = `${dir}/0.log`;
+    const view = fakeView("/k8s/ns/pod/new", log, 4343);
+    (view.metadata as { createdAt?: string }).createdAt = new Date(Date.now() + 1000).toISOString();
+    const old = fakeView("/k8s/ns/pod/old", `${dir}/old.log`, 4344);
+    (old.metadata as { createdAt?: string }).createdAt = "2024-05-14T09:00:00.123456789Z";
+    await Deno.writeTextFile(log, criLines(0, 3, "ERROR"));
+    await Deno.writeTextFile(`${dir}/old.log`, criLines(0, 3, "ERROR"));
+    const directory = fakeDirectory([view, old]);
+    const registry = new Registry();
+    const m = new LogsManager({
+      paths: PATHS,
+      families: new LogFamilies(registry),
+      log: silentLogger,
+      store: new SourceStore(),
+      parser: { jsonParsing: true, patternsPerLevel: 256, maxLabelLength: 4096 },
+      pollIntervalMs: 10,
+      readEnviron: () => new Uint8Array(),
+      clock: () => Date.now(),
+    });
+    m.sync(directory);
+    m.start();
+    await until("3 errors of the new container", () => {
+      m.write(directory);
+      return counts(registry, view.id).error === 3;
+    });
+    m.write(directory);
+    assertEquals(counts(registry, old.id), {});
+    await m.stop();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -33,7 +33,8 @@ import { type ContainerDirectory, containerDirectory } from "../containers/mod.t
 import type { FlagSpec, FlagValues } from "../flags.ts";
 import type { ModuleInstance, ModuleSpec, PermissionNeed } from "../modules.ts";
 import { type HostPaths, under } from "../paths.ts";
-import { resolveLogFd, scanLogFiles } from "./fd_scan.ts";
+import { listPids } from "../procfs.ts";
+import { processLogFiles, resolveLogFd } from "./fd_scan.ts";
 import { hasJournalFiles, JournalSource } from "./journal_source.ts";
 import { LogsManager, SourceStore } from "./manager.ts";
 import { LogFamilies } from "./metrics.ts";
@@ -92,6 +93,9 @@ const STORE = new SourceStore();
 export function journalDirs(paths: HostPaths): string[] {
   return [under(paths.root, "/run/log/journal"), under(paths.root, "/var/log/journal")];
 }
+
+/** Processes whose descriptors are looked at between two yields to the event loop. */
+const RESCAN_SLICE = 64;
 
 /** How often descriptors are rescanned with and without the file-open events. */
 const RESCAN_WITH_BPF_MS = 60_000;
@@ -245,11 +249,17 @@ export const logsModule: ModuleSpec = {
     }
 
     const stopping = new AbortController();
-    const rescan = () => {
-      for (const f of scanLogFiles(paths.proc)) manager.addFile(directory, f, 0, true);
+    // every process's descriptors, yielding to the event loop between slices of processes
+    const rescan = async () => {
+      let n = 0;
+      for (const pid of listPids(paths.proc)) {
+        if (stopping.signal.aborted) return;
+        for (const f of processLogFiles(paths.proc, pid)) manager.addFile(directory, f, 0, true);
+        if (++n % RESCAN_SLICE === 0) await new Promise((r) => setTimeout(r, 0));
+      }
     };
     manager.sync(directory);
-    rescan();
+    const firstScan = rescan();
     manager.start();
     const journalLoop = journal?.start(stopping.signal) ?? Promise.resolve();
     journalLoop.catch((err) => log.error("logs: the journal reader stopped", { error: err }));
@@ -282,6 +292,7 @@ export const logsModule: ModuleSpec = {
     }];
     return {
       collectors,
+      ready: firstScan,
       note,
       hint: missing.length > 0 ? [...new Set(missing.map((m) => m.need.flag))].join(" ") : "",
       async stop() {
@@ -289,6 +300,7 @@ export const logsModule: ModuleSpec = {
         unsubscribe();
         await eventLoop.catch(() => {});
         await journalLoop.catch(() => {});
+        await firstScan.catch(() => {});
         STORE.journalCursor = journal?.cursor ?? STORE.journalCursor;
         await manager.stop();
         loaded?.close();
