@@ -35,6 +35,12 @@ export const STDOUT_SOURCE = "stdout/stderr";
 /** The label of a service's journal. */
 export const JOURNALD_SOURCE = "journald";
 
+/**
+ * Most /var/log files followed per container: each holds a descriptor (two while it drains
+ * after rotation). More are counted in `osprey_logs_file_opens_total{result="over_limit"}`.
+ */
+export const MAX_FILES_PER_CONTAINER = 64;
+
 /** Shortest time between two reading rounds that inotify events start. */
 const MIN_ROUND_MS = 50;
 
@@ -168,6 +174,12 @@ class Source {
 /** A container's sources. */
 class ContainerLogs {
   readonly sources = new Map<string, Source>();
+  /** Its sources of kind "file". */
+  get files(): number {
+    let n = 0;
+    for (const s of this.sources.values()) if (s.kind === "file") n++;
+    return n;
+  }
   /** Opted out through COROOT_LOG_MONITORING=disabled (undefined: not checked yet). */
   optedOut: boolean | undefined;
 }
@@ -284,6 +296,8 @@ export class LogsManager {
       const c = this.#containers.get(found.id);
       if (c?.sources.has(f.path)) {
         result = "already_followed";
+      } else if (c !== undefined && c.files >= MAX_FILES_PER_CONTAINER) {
+        result = "over_limit";
       } else {
         const added = this.#ensure(found, f.path, "file", `file:${f.path}`, "none", (s) => {
           s.reader = this.#reader(found.id, s, under(this.#o.paths.root, f.path));

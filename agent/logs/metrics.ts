@@ -45,7 +45,8 @@ export type FileOpenResult =
   | "gone"
   | "unreadable"
   | "no_container"
-  | "opted_out";
+  | "opted_out"
+  | "over_limit";
 
 /** The families, registered once per module start. */
 export class LogFamilies {
