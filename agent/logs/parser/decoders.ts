@@ -108,7 +108,8 @@ class Partials {
  * fraction each time (to the millisecond).
  */
 export class Rfc3339 {
-  #key = "";
+  #seconds = ""; // "2006-01-02T15:04:05" of the cached time
+  #zone = ""; // its zone, "Z" or "±hh:mm"
   #ms = NaN;
 
   /** The time `s[a, b)`, or NaN if it is not one. */
@@ -130,20 +131,15 @@ export class Rfc3339 {
       if (z === f0) return NaN;
     }
     if (z >= b) return NaN; // no zone
-    if (!this.#same(s, a, z, b)) {
-      this.#key = s.slice(a, a + 19) + s.slice(z, b);
-      this.#ms = Date.parse(this.#key);
+    if (
+      b - z !== this.#zone.length || !s.startsWith(this.#seconds, a) ||
+      !s.startsWith(this.#zone, z)
+    ) {
+      this.#seconds = s.slice(a, a + 19);
+      this.#zone = s.slice(z, b);
+      this.#ms = Date.parse(this.#seconds + this.#zone);
     }
     return this.#ms + (scale === 1 ? 0 : Math.floor((frac * 1000) / scale));
-  }
-
-  /** True if `s[a, a+19)` + `s[z, b)` is the cached key (compared in place). */
-  #same(s: string, a: number, z: number, b: number): boolean {
-    const k = this.#key;
-    if (k.length !== 19 + b - z) return false;
-    for (let i = 18; i >= 0; i--) if (k.charCodeAt(i) !== s.charCodeAt(a + i)) return false;
-    for (let i = z; i < b; i++) if (k.charCodeAt(19 + i - z) !== s.charCodeAt(i)) return false;
-    return true;
   }
 }
 
