@@ -37,7 +37,8 @@ const FILE = Deno.args.includes("--keep")
 function sourceText(): string {
   const names = DATASET === "all" ? Object.keys(DRAIN_GA) : [DATASET];
   const text = names.map((n) => {
-    const t = Deno.readTextFileSync(`${LOGHUB_DIR}/${n}/${n}_2k.log`);
+    // the files end their lines with CRLF; logs on Linux end them with LF
+    const t = Deno.readTextFileSync(`${LOGHUB_DIR}/${n}/${n}_2k.log`).replaceAll("\r\n", "\n");
     return t.endsWith("\n") ? t : t + "\n";
   }).join("");
   if (FORMAT === "plain") return text;

@@ -179,10 +179,11 @@ export class DockerJsonDecoder implements LineDecoder {
   }
 
   /**
-   * Docker's own layout, `{"log":<string>,"stream":"<s>","time":"<t>"}`: only the log string
-   * literal goes through `JSON.parse` (no object is built: 27 % faster than parsing the line);
-   * `undefined` for any other layout or a literal that does not parse, which the full parse then
-   * reads (and rejects if it must).
+   * Docker's own layout, `{"log":<string>,"stream":"<s>","time":"<t>"}`: a log string whose only
+   * escape is its final `\n` is sliced out as it is; another goes through `JSON.parse` alone (no
+   * object is built: 27 % faster than parsing the line). `undefined` for any other layout or a
+   * literal that does not parse, which the full parse then reads (and rejects if it must). A
+   * sliced line is not checked for what Docker never writes (a raw control character or quote).
    */
   #ownLayout(raw: string): DecodedLine | null | undefined {
     if (!raw.startsWith(DOCKER_LOG)) return undefined;
@@ -197,6 +198,12 @@ export class DockerJsonDecoder implements LineDecoder {
     }
     const ta = t + DOCKER_TIME.length;
     if (ta > raw.length - 2 || raw.indexOf('"', ta) !== raw.length - 2) return undefined;
+    const ts = this.#clock.parse(raw, ta, raw.length - 2);
+    // the usual line: no escape but its newline's "\n", so the text is a plain slice
+    const bs = raw.indexOf("\\", DOCKER_LOG.length);
+    if (bs === k - 2 && raw.charCodeAt(k - 1) === 0x6e && this.#partials.empty) {
+      return { content: raw.slice(DOCKER_LOG.length, bs), timestampMs: ts };
+    }
     let log: unknown;
     try {
       log = JSON.parse(raw.slice(DOCKER_LOG.length - 1, k + 1));
@@ -204,7 +211,7 @@ export class DockerJsonDecoder implements LineDecoder {
       return undefined;
     }
     if (typeof log !== "string") return undefined;
-    return this.#line(raw.slice(sa, t), log, this.#clock.parse(raw, ta, raw.length - 2));
+    return this.#line(raw.slice(sa, t), log, ts);
   }
 
   #line(stream: string, log: string, ts: number): DecodedLine | null {
