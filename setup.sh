@@ -24,8 +24,8 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 # Debian packages: the agent's build needs and, for tests, the real peers the tests talk to.
-AGENT_PKGS=(clang llvm libbpf-dev libbpf1 bpftool libelf-dev zlib1g-dev make gcc pkg-config xz-utils util-linux)
-TEST_PKGS=(prometheus openssl prometheus-node-exporter python3 iproute2 iptables podman runc containerd qemu-system-x86 busybox-static gcc libc6-dev debootstrap python3-yaml golang-go bpftrace)
+AGENT_PKGS=(clang llvm libbpf-dev libbpf1 bpftool libelf-dev libsystemd-dev zlib1g-dev make gcc pkg-config xz-utils util-linux)
+TEST_PKGS=(systemd prometheus openssl prometheus-node-exporter python3 iproute2 iptables podman runc containerd qemu-system-x86 busybox-static gcc libc6-dev debootstrap python3-yaml golang-go bpftrace)
 
 missing_pkgs() {
   local p

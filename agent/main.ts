@@ -23,6 +23,7 @@ import { netModule } from "./net/mod.ts";
 import { cloudModule, configureCloud } from "./cloud/mod.ts";
 import { delayacctModule } from "./delayacct/mod.ts";
 import { createPushModule, effectiveListen } from "./push/mod.ts";
+import { logsModule } from "./logs/mod.ts";
 import { selfModule } from "./self/mod.ts";
 import { currentSandbox, formatSandboxLine, recordSandbox } from "./self/sandbox.ts";
 import {
@@ -77,7 +78,9 @@ function moduleList(logStats: Parameters<typeof selfModule>[1]): ModuleSpec[] {
     netModule,
     cloudModule,
     delayacctModule,
+    // before logs: its sinks exist when the logs module makes its first parsers
     createPushModule(VERSION),
+    logsModule,
   ];
 }
 

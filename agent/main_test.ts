@@ -142,7 +142,7 @@ Deno.test("agentFlags() take the reference DaemonSet's and operator's arguments"
   equal(p.values["scrape-interval"], 15_000);
   equal(p.values["traces-sampling"], 0.1);
   deepEqual(p.values["track-public-network"], ["10.0.0.0/8", "203.0.113.0/24"]);
-  deepEqual(p.unimplemented, ["disable-log-parsing", "profiles-endpoint"]);
+  deepEqual(p.unimplemented, ["profiles-endpoint"]);
 });
 
 Deno.test("README's Flags section names every flag", () => {

@@ -23,35 +23,6 @@ const DAY_MS = 86_400_000;
 const URL_ACCEPTS = "an absolute http or https URL";
 
 const ENTRIES: readonly FlagSpec[] = [
-  // Log collection and parsing
-  {
-    name: "disable-log-parsing",
-    env: "DISABLE_LOG_PARSING",
-    kind: "bool",
-    help: "Parse no container logs",
-  },
-  {
-    name: "disable-json-log-parsing",
-    env: "DISABLE_JSON_LOG_PARSING",
-    kind: "bool",
-    help: "Keep JSON log lines whole instead of taking their message, level and attributes",
-  },
-  {
-    name: "log-patterns-per-container",
-    env: "LOG_PATTERNS_PER_CONTAINER",
-    kind: "int",
-    default: 256,
-    min: 0,
-    help: "Most log patterns tracked per container and level",
-  },
-  {
-    name: "max-label-length",
-    env: "MAX_LABEL_LENGTH",
-    kind: "int",
-    default: 4096,
-    min: 0,
-    help: "Longest log sample kept in a label value (longer ones are cut)",
-  },
   // Network tracking
   {
     name: "max-fqdns-per-container",

@@ -11,9 +11,10 @@ import { RingBuffer } from "./ring_buffer.ts";
 import { cString, type Native, parseKeyValues } from "./_native.ts";
 import { AttachCode, MapCursor, ProgramFlag, ProgramKind } from "./symbols.ts";
 import { MAP_CURSOR_SIZE, TcpRecordType } from "./tcp_records.ts";
+import { FILE_OPEN_RECORD } from "./file_records.ts";
 
 /** The BPF objects libosprey embeds. */
-export type ObjectKind = "proc" | "bench" | "tcp";
+export type ObjectKind = "proc" | "bench" | "tcp" | "logs";
 
 /** How a program hooks into the kernel. */
 export type ProgramVariant = "tp_btf" | "raw_tp" | "fentry" | "fexit" | "syscall" | "other";
@@ -82,6 +83,7 @@ const TYPE_NAMES: Record<number, string> = {
   [TcpRecordType.CLOSE]: "close",
   [TcpRecordType.LISTEN]: "listen",
   [TcpRecordType.LISTEN_CLOSE]: "listen_close",
+  [FILE_OPEN_RECORD]: "file_open",
 };
 
 function u64s(buf: Uint8Array, n: number): number[] {

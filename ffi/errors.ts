@@ -87,6 +87,7 @@ export const Errno = {
   ENAMETOOLONG: 36,
   ENOSYS: 38,
   EPROTO: 71,
+  EBADMSG: 74,
   ENOTSOCK: 88,
   EOPNOTSUPP: 95,
   EAFNOSUPPORT: 97,

@@ -14,6 +14,7 @@ import {
 } from "./symbols.ts";
 import { NAT_EXPECTED_CONSTANTS, NAT_EXPECTED_LAYOUT } from "./nat.ts";
 import { TASKSTATS_EXPECTED_CONSTANTS, TASKSTATS_EXPECTED_LAYOUT } from "./taskstats.ts";
+import { FILE_EXPECTED_CONSTANTS, FILE_EXPECTED_LAYOUT } from "./file_records.ts";
 import { builtLibrary, libraryIgnoreReason } from "./_test_util.ts";
 
 const ignoreReason = libraryIgnoreReason();
@@ -65,13 +66,14 @@ Deno.test({
       ...EXPECTED_PING_LAYOUT,
       ...NAT_EXPECTED_LAYOUT,
       ...TASKSTATS_EXPECTED_LAYOUT,
+      ...FILE_EXPECTED_LAYOUT,
     });
   },
 });
 
 Deno.test({
   name:
-    "osp_layout() constants match records.ts, symbols.ts, tcp_records.ts, ping.ts, nat.ts and taskstats.ts",
+    "osp_layout() constants match records.ts, symbols.ts, tcp_records.ts, ping.ts, nat.ts, taskstats.ts and file_records.ts",
   ignore: ignoreReason !== "",
   fn() {
     using lib = openLibrary(builtLibrary());
@@ -83,6 +85,7 @@ Deno.test({
       ...EXPECTED_PING_CONSTANTS,
       ...NAT_EXPECTED_CONSTANTS,
       ...TASKSTATS_EXPECTED_CONSTANTS,
+      ...FILE_EXPECTED_CONSTANTS,
     });
   },
 });

@@ -18,6 +18,7 @@ import { ping, type PingOptions, type PingResult } from "./ping.ts";
 import { RawFile } from "./raw_file.ts";
 import { type NatWatcher, type NatWatcherOptions, openNatWatcher } from "./nat.ts";
 import { openTaskstats, type TaskstatsSocket } from "./taskstats.ts";
+import { type Journal, openJournal } from "./journal.ts";
 import {
   FILE_STAT_SIZE,
   ObjectKindCode,
@@ -81,6 +82,7 @@ export class OspreyLibrary {
   #files = new Set<RawFile>();
   #nats = new Set<NatWatcher>();
   #taskstats = new Set<TaskstatsSocket>();
+  #journals = new Set<Journal>();
   #closed = false;
   #inflight = 0;
   #unloadWhenIdle = false;
@@ -314,6 +316,31 @@ export class OspreyLibrary {
   }
 
   /**
+   * Follow the systemd journal files of a directory (the host's `/run/log/journal` or
+   * `/var/log/journal`) through libsystemd's sd_journal, loaded on first use, on Deno's
+   * blocking pool.
+   *
+   * @param dir the journal directory as the agent reaches it
+   * @param cursor where a previous reader stopped ({@linkcode Journal.cursor}), or "" to
+   *   start at the end
+   * @returns the journal; the library closes it if you do not
+   * @throws {BpfError} ENOENT when libsystemd.so.0 cannot be loaded (the message says why),
+   *   sd_journal's errno when the directory cannot be opened
+   */
+  async openJournal(dir: string, cursor = ""): Promise<Journal> {
+    this.#assertOpen(`open journal "${dir}"`);
+    const j = await openJournal(this.#native, dir, cursor, (x) => this.#journals.delete(x));
+    if (this.#closed) {
+      j.close();
+      throw new BpfError(`open journal "${dir}"`, Errno.EBADF, {
+        detail: "the library was closed while the journal opened",
+      });
+    }
+    this.#journals.add(j);
+    return j;
+  }
+
+  /**
    * Close every file, object (detaching its programs, closing its rings) and NAT watcher,
    * then unload the library, once no nonblocking call is still running in it. Idempotent.
    * Close every file and object (detaching its programs, closing its rings), then
@@ -373,6 +400,7 @@ export class OspreyLibrary {
     for (const obj of [...this.#objects]) obj.close();
     for (const w of [...this.#nats]) w.close();
     for (const t of [...this.#taskstats]) t.close();
+    for (const j of [...this.#journals]) j.close();
     if (this.#inflight === 0) this.#unload();
     else this.#unloadWhenIdle = true;
   }

@@ -113,6 +113,15 @@ export {
   TaskstatsRecordFlag,
   TaskstatsSocket,
 } from "./taskstats.ts";
+export {
+  decodeFileOpenEvent,
+  FILE_OPEN_EVENT_SIZE,
+  FILE_OPEN_RECORD,
+  type FileOpenEvent,
+  FileOpenFlag,
+  LogsCounter,
+} from "./file_records.ts";
+export { decodeJournalEntries, Journal, type JournalChange, type JournalEntry } from "./journal.ts";
 export { addressBytes, formatAddress, type IpAddress, parseIpAddress } from "./ip_address.ts";
 export { ABI_VERSION, FILE_STAT_SIZE } from "./symbols.ts";
 export {

@@ -259,6 +259,46 @@ export const symbols = {
     ],
     result: "i32",
   },
+  osp_journal_open: {
+    parameters: [
+      "buffer", // const uint8_t *dir (NUL-terminated)
+      "buffer", // const uint8_t *cursor (NUL-terminated, "" = the end)
+    ],
+    result: "i32",
+    nonblocking: true, // maps the journal files; loads libsystemd the first time
+  },
+  osp_journal_wait: {
+    parameters: [
+      "i32", // int h
+      "u32", // uint32_t timeout_ms
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  osp_journal_read: {
+    parameters: [
+      "i32", // int h
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+      "u32", // uint32_t max_entries
+    ],
+    result: "i32",
+    nonblocking: true, // decompresses entries
+  },
+  osp_journal_cursor: {
+    parameters: [
+      "i32", // int h
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+    ],
+    result: "i32",
+  },
+  osp_journal_close: {
+    parameters: [
+      "i32", // int h
+    ],
+    result: "i32",
+  },
   osp_nat_open: {
     parameters: [
       "buffer", // const uint8_t *netns_path (NUL-terminated, "" = the caller's)
@@ -355,7 +395,7 @@ export const ABI_VERSION = 3;
 export const FILE_STAT_SIZE = 48;
 
 /** enum osp_object_kind. */
-export const ObjectKindCode = { proc: 1, bench: 2, tcp: 3 } as const;
+export const ObjectKindCode = { proc: 1, bench: 2, tcp: 3, logs: 4 } as const;
 
 /** enum osp_open_flags. */
 export const OpenFlag = { FORCE_RAW_TP: 1, LEGACY_EXIT: 2, NO_FENTRY: 4 } as const;

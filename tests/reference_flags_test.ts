@@ -59,7 +59,6 @@ const OPERATOR_ENV: Record<string, string> = {
 
 /** The not-implemented flags those set, in the order the agent names them. */
 const EXPECTED_NOT_IMPLEMENTED = [
-  "disable-log-parsing",
   "max-fqdns-per-container",
   "disable-l7-tracing",
   "exclude-http-requests-by-path",

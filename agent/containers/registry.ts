@@ -235,6 +235,8 @@ export interface ContainerView {
    */
   forEachProcess(fn: (pid: number, startMs: number) => void): void;
   readonly metadata?: ContainerMetadata;
+  /** The systemd unit of a systemd-service container (its journal entries' `_SYSTEMD_UNIT`). */
+  readonly systemdUnit?: string;
   /** True once the container was removed (its series are gone; setting any would leak). */
   readonly removed: boolean;
 }
@@ -255,6 +257,7 @@ class Container implements ContainerView {
   metadata?: ContainerMetadata;
   image = "";
   systemd?: SystemdUnitProps;
+  systemdUnit?: string;
   /** The application types of its live processes, as last computed. */
   appTypes: string[] = [];
   /** The types its `container_application_type` series show. */
@@ -1108,6 +1111,7 @@ export class ContainerRegistry {
       c.image = md.image ?? c.image;
     }
     if (systemd !== undefined) c.systemd = systemd;
+    if (unit !== undefined) c.systemdUnit = unit;
     entry.state = "container";
     entry.container = c;
     c.entries.delete(entry);

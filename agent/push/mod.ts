@@ -23,9 +23,10 @@ import { netHost, pushEndpoints } from "./endpoints.ts";
 import { pushHttpClient } from "./http.ts";
 import { BatchExporter, loadOtlpTypes } from "./otlp_exporter.ts";
 import { encodeLogs } from "./otlp_logs.ts";
-import type { LogEntry, LogMessage } from "./otlp_logs.ts";
+import type { LogEntry } from "./otlp_logs.ts";
 import { encodeSpans, newIds, spanShape } from "./otlp_traces.ts";
-import type { L7Request, SpanEntry } from "./otlp_traces.ts";
+import type { SpanEntry } from "./otlp_traces.ts";
+import { pushSinks } from "../sinks.ts";
 import { pushMetrics } from "./push_metrics.ts";
 import { RemoteWriter } from "./remote_writer.ts";
 
@@ -152,32 +153,7 @@ export const PUSH_FLAGS: readonly FlagSpec[] = [
   },
 ];
 
-/** Hands log messages to the OTLP logs exporter. */
-export interface LogSink {
-  /**
-   * Queues one parsed message of a container for export; never waits, never throws (a full
-   * queue drops and counts).
-   */
-  emit(containerId: string, serviceName: string, msg: LogMessage): void;
-}
-
-/** Hands outbound L7 requests to the OTLP traces exporter. */
-export interface TraceSink {
-  /** Samples (`--traces-sampling`) and queues one request as a span; never waits or throws. */
-  emit(req: L7Request): void;
-}
-
-/**
- * Where other modules hand records to push: set while the push module runs with a logs or
- * traces endpoint, undefined otherwise. Read the property at each call (the push module may
- * start after the caller):
- *
- * ```ts
- * pushSinks.logs?.emit(containerId, serviceName, msg);
- * pushSinks.traces?.emit(request);
- * ```
- */
-export const pushSinks: { logs?: LogSink; traces?: TraceSink } = {};
+export { type LogSink, pushSinks, type TraceSink } from "../sinks.ts";
 
 function walDir(flags: FlagValues): string {
   return String(flags["wal-dir"]);

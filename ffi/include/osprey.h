@@ -19,7 +19,7 @@
  *   little-endian (host order on every supported target).
  *
  * Threads: osp_ring_wait(), osp_bench_produce(), osp_ping(), osp_nat_open(),
- * osp_taskstats_open(), osp_taskstats_query() and osp_file_read() block and are meant to run on another thread (Deno:
+ * osp_taskstats_open(), osp_taskstats_query(), osp_file_read() and osp_journal_wait() block and are meant to run on another thread (Deno:
  * nonblocking: true); every other call is quick.
  * Closing a handle while another thread waits on it is safe: the waiter is
  * woken and returns -ECANCELED, and memory is freed when it leaves.
@@ -45,6 +45,7 @@ enum osp_object_kind {
 	OSP_OBJECT_PROC = 1,  /**< bpf/proc.bpf.c: process lifecycle */
 	OSP_OBJECT_BENCH = 2, /**< bpf/bench.bpf.c: ring-buffer benchmark producer */
 	OSP_OBJECT_TCP = 3,   /**< bpf/tcp.bpf.c: TCP connections, listens, bytes, retransmits */
+	OSP_OBJECT_LOGS = 4,  /**< bpf/logs.bpf.c: files opened for writing under /var/log */
 };
 
 /** osp_object_open() flags. */
@@ -342,6 +343,59 @@ OSP_API int osp_file_pread(int f, uint8_t *buf, uint32_t cap, uint64_t offset);
 
 /** @brief Close a file handle; idempotent. */
 OSP_API int osp_file_close(int f);
+/* --- the systemd journal, through libsystemd (journal.c) --- */
+
+/** Bytes of the header osp_journal_read() writes before each entry's fields. */
+#define OSP_JOURNAL_ENTRY_HDR 24
+/** osp_journal_read() entry priority when the entry has no valid PRIORITY. */
+#define OSP_JOURNAL_NO_PRIORITY 255
+/** Entry flag: MESSAGE was longer than 64 KiB and is cut. */
+#define OSP_JOURNAL_F_CUT 1
+
+/**
+ * @brief Follow the journal files of one directory with sd_journal
+ * (libsystemd.so.0 is loaded on first use).
+ * @param dir NUL-terminated directory, e.g. "/run/log/journal"
+ * @param cursor NUL-terminated cursor of the last entry a previous reader
+ *   consumed, or "": the reader starts after it when it still exists, else
+ *   at the end of the journal
+ * @return journal handle > 0; -ENOENT when libsystemd cannot be loaded,
+ *   sd_journal's -errno when the directory cannot be opened
+ */
+OSP_API int osp_journal_open(const uint8_t *dir, const uint8_t *cursor);
+
+/**
+ * @brief Wait until the journal changes (sd_journal_wait). Blocks: call it
+ * from another thread, never at the same time as another call on h.
+ * @param timeout_ms at most 1000
+ * @return 0 nothing new, 1 entries appended, 2 files added or removed
+ *   (rotation, journald restart), or -errno
+ */
+OSP_API int osp_journal_wait(int h, uint32_t timeout_ms);
+
+/**
+ * @brief Copy up to max_entries new entries that carry a MESSAGE into buf.
+ *
+ * Each entry: u32 length of the entry (a multiple of 8), u32 priority
+ * (0-7, or OSP_JOURNAL_NO_PRIORITY), u64 realtime in microseconds, u32
+ * MESSAGE length, u8 _SYSTEMD_UNIT length, u8 CONTAINER_ID_FULL length, u8
+ * flags (OSP_JOURNAL_F_*), u8 0; then the unit, the container id and the
+ * message bytes, zero padding. Values longer than 255 bytes (unit, id) are
+ * left out. An entry that does not fit stays for the next call.
+ * @return bytes written (0: nothing new), -ENOSPC when one entry alone does
+ *   not fit, or -errno
+ */
+OSP_API int osp_journal_read(int h, uint8_t *buf, uint32_t cap, uint32_t max_entries);
+
+/**
+ * @brief Copy the cursor of the last entry read (for osp_journal_open()).
+ * @return its length, -EADDRNOTAVAIL before any entry, -ENOSPC
+ */
+OSP_API int osp_journal_cursor(int h, uint8_t *buf, uint32_t cap);
+
+/** @brief Close a journal handle; idempotent. */
+OSP_API int osp_journal_close(int h);
+
 /* --- NAT: where TCP connections really go, from conntrack (conntrack.c) --- */
 
 /** struct osp_nat_options.flags. */

@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "proc.h"
 #include "tcp.h"
+#include "logs.h"
 
 struct text {
 	char b[8192];
@@ -61,6 +62,14 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	FIELD(osp_rec_hdr, type);
 	FIELD(osp_rec_hdr, size);
 	FIELD(osp_rec_hdr, cpu);
+
+	STRUCT(osp_file_open_event);
+	FIELD(osp_file_open_event, hdr);
+	FIELD(osp_file_open_event, cgroup_id);
+	FIELD(osp_file_open_event, pid);
+	FIELD(osp_file_open_event, fd);
+	FIELD(osp_file_open_event, open_flags);
+	FIELD(osp_file_open_event, flags);
 
 	STRUCT(osp_proc_event);
 	FIELD(osp_proc_event, hdr);
@@ -128,6 +137,15 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	CONST(OSP_REC_PROC_START);
 	CONST(OSP_REC_PROC_EXEC);
 	CONST(OSP_REC_PROC_EXIT);
+	CONST(OSP_REC_FILE_OPEN);
+	CONST(OSP_FILE_F_RELATIVE);
+	CONST(OSP_LOGS_CNT_CANDIDATES);
+	CONST(OSP_LOGS_CNT_NOT_REGULAR);
+	CONST(OSP_LOGS_CNT_FAILED);
+	CONST(OSP_LOGS_CNT_MAX);
+	CONST(OSP_JOURNAL_ENTRY_HDR);
+	CONST(OSP_JOURNAL_NO_PRIORITY);
+	CONST(OSP_JOURNAL_F_CUT);
 	CONST(OSP_REC_TCP_CONNECT);
 	CONST(OSP_REC_TCP_FAILED);
 	CONST(OSP_REC_TCP_END);

@@ -5,8 +5,8 @@
  * timestamp, `pattern.hash`, JSON attributes, trace context; span kind, name, times, status,
  * peer and protocol attributes; head sampling; a refused batch dropped and counted.
  *
- * The logs and L7 modules are not in this branch: the test calls the sinks they will call
- * (`pushSinks.logs?.emit`, `pushSinks.traces?.emit`).
+ * The test calls the sinks the logs and L7 modules call (`pushSinks.logs?.emit`,
+ * `pushSinks.traces?.emit`); tests/logs/otlp_logs_test.ts runs the logs module's side.
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { CollectorScheduler } from "../../agent/collector.ts";
