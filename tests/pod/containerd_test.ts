@@ -108,7 +108,8 @@ function agentMounts(state: string): string[] {
       "/etc/hostname",
       "/etc/systemd/system",
       "/usr/lib/systemd/system",
-      "/var/log/pods",
+      "/var/log",
+      "/run/log/journal",
     ]
   ) {
     if (exists(p)) pairs.push([p, p]);
@@ -363,6 +364,7 @@ Deno.test({
             "net",
             "cloud",
             "delayacct",
+            "logs",
           ]
         ) {
           equal(

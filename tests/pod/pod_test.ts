@@ -102,6 +102,8 @@ function hostMounts(): string[] {
       "/run/libpod",
       "/etc/systemd/system",
       "/usr/lib/systemd/system",
+      "/var/log",
+      "/run/log/journal",
     ]
   ) if (exists(p)) pairs.push([p, p]);
   return pairs.flatMap(([src, dst]) => ["-v", `${src}:${dst}:ro,bind`]);
@@ -239,6 +241,7 @@ Deno.test({
             "net",
             "cloud",
             "delayacct",
+            "logs",
           ]
         ) {
           equal(s.value("osprey_module_state", { module, state: "on" }), 1, module);
