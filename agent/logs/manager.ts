@@ -41,7 +41,7 @@ export const JOURNALD_SOURCE = "journald";
  */
 export const MAX_FILES_PER_CONTAINER = 64;
 
-/** Shortest time between two reading rounds that inotify events start. */
+/** Shortest time between two reading rounds that new sources start. */
 const MIN_ROUND_MS = 50;
 
 /** Log files kept while their process's container is being looked up. */
@@ -212,11 +212,6 @@ export class LogsManager {
   #loop: Promise<void> | undefined;
   readonly #stop = new AbortController();
   #wake: (() => void) | undefined;
-  /** Directories of the files read, watched with inotify (one Deno.watchFs for all). */
-  #watcher: Deno.FsWatcher | undefined;
-  #watchedKey = "";
-  /** Whether inotify works here (false after Deno.watchFs failed: the stat poll alone). */
-  #inotify = true;
   /** When this manager started (ms): containers created since are read from their log's start. */
   readonly #startedAt: number;
 
@@ -505,9 +500,10 @@ export class LogsManager {
         for (const s of c.sources.values()) s.parser.flush(now);
       }
       if (signal.aborted) break;
-      this.#rewatch();
-      // with inotify waking the loop, the stat poll is only a safety net
-      const pause = more ? 0 : this.#watcher !== undefined ? Math.max(interval, 1000) : interval;
+      // Polled, not watched: Deno.watchFs (notify) opens every entry of a watched directory, and
+      // a FIFO there (Podman's userdata/ctl beside ctr.log) blocks that open, and then the
+      // agent's main thread when the watcher is closed.
+      const pause = more ? 0 : interval;
       await new Promise<void>((resolve) => {
         let t = setTimeout(done, pause);
         function done() {
@@ -524,55 +520,5 @@ export class LogsManager {
       });
       this.#wake = undefined;
     }
-    this.#watcher?.close();
-    this.#watcher = undefined;
-  }
-
-  /**
-   * Watches the directories of every file read, with one inotify instance (Deno.watchFs takes
-   * its paths at once, and each watcher is an inotify instance of the 128 a user gets by
-   * default): made again when the set changes. Any event wakes the reading loop; events lost
-   * while it is made again are caught by the stat poll.
-   */
-  #rewatch(): void {
-    if (!this.#inotify) return;
-    const dirs = new Set<string>();
-    for (const c of this.#containers.values()) {
-      for (const s of c.sources.values()) {
-        if (s.reader !== undefined) {
-          dirs.add(s.reader.path.slice(0, s.reader.path.lastIndexOf("/")) || "/");
-        }
-      }
-    }
-    const existing = [...dirs].filter((d) => {
-      try {
-        return Deno.statSync(d).isDirectory;
-      } catch {
-        return false; // not there yet (a late file's directory): the poll waits for it
-      }
-    }).sort();
-    const key = existing.join("\0");
-    if (key === this.#watchedKey) return;
-    this.#watcher?.close();
-    this.#watcher = undefined;
-    this.#watchedKey = key;
-    if (existing.length === 0) return;
-    let w: Deno.FsWatcher;
-    try {
-      w = Deno.watchFs(existing, { recursive: false });
-    } catch (err) {
-      this.#inotify = false;
-      this.#o.log.warn("logs: no inotify; log files are polled every 250 ms", { error: err });
-      return;
-    }
-    this.#watcher = w;
-    (async () => {
-      try {
-        for await (const _ of w) this.#wake?.();
-      } catch {
-        // closed, or a watched directory went away: the next round watches again
-      }
-      if (this.#watcher === w) this.#watchedKey = "";
-    })();
   }
 }

@@ -15,8 +15,8 @@
  * | bytes that are not UTF-8 (binary data)     | the line is dropped; counted in `invalidUtf8`                                |
  * | no newline yet at the end                  | the partial line waits for its newline (or for the file to be finished)     |
  *
- * The reader owns no timer: its owner calls {@linkcode TailReader.poll} (on a timer, or when
- * inotify says the file changed), so many readers share one loop and a slow file never stalls
+ * The reader owns no timer: its owner calls {@linkcode TailReader.poll} on a timer, so many
+ * readers share one loop and a slow file never stalls
  * the others. A poll reads at most `maxBytesPerPoll` bytes and reports whether more is waiting.
  *
  * @module
@@ -266,7 +266,23 @@ export class TailReader {
     this.#lastError = err instanceof Error ? err.message : String(err);
   }
 
+  /**
+   * Whether the path is a regular file, asked before opening it: opening a FIFO blocks until a
+   * writer comes (a thread of Deno's pool forever). False when there is nothing at the path yet
+   * (waited for) or something else is there (counted as an error).
+   */
+  async #isRegularFile(): Promise<boolean> {
+    try {
+      if ((await Deno.stat(this.path)).isFile) return true;
+      this.#fail(new Error(`${this.path} is not a regular file`));
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) this.#fail(err);
+    }
+    return false;
+  }
+
   async #openAtStart(): Promise<void> {
+    if (!(await this.#isRegularFile())) return;
     let f: Deno.FsFile;
     try {
       f = await Deno.open(this.path, { read: true });
@@ -297,6 +313,7 @@ export class TailReader {
 
   /** Opens the file now at the path, at its start; undefined when there is none. */
   async #openNew(): Promise<Followed | undefined> {
+    if (!(await this.#isRegularFile())) return undefined;
     let f: Deno.FsFile;
     try {
       f = await Deno.open(this.path, { read: true });

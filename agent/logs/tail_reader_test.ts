@@ -270,3 +270,22 @@ Deno.test("completeUtf8Length() drops a character a cut split", () => {
   assertEquals(completeUtf8Length(b.subarray(0, 8)), 6);
   assertEquals(completeUtf8Length(new Uint8Array([0x80, 0x80])), 2);
 });
+
+Deno.test("TailReader never opens a FIFO at its path (the open would block), and counts it", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/ctl`;
+    const mk = await new Deno.Command("mkfifo", { args: [path] }).output();
+    assertEquals(mk.success, true);
+    const { r, lines } = reader(path, { fromStart: true });
+    await drain(r); // returns: a blocked open would hang here
+    await drain(r);
+    assertEquals(lines, []);
+    assertEquals(r.stats.errors >= 1, true);
+    // replaced by a regular file (a late file): read from its start
+    await Deno.remove(path);
+    await append(path, numbered(0, 3));
+    await drain(r);
+    assertEquals(lines, expected(0, 3));
+    r.close();
+  });
+});
