@@ -13,7 +13,7 @@ import { AttachCode, MapCursor, ProgramFlag, ProgramKind } from "./symbols.ts";
 import { MAP_CURSOR_SIZE, TcpRecordType } from "./tcp_records.ts";
 
 /** The BPF objects libosprey embeds. */
-export type ObjectKind = "proc" | "bench" | "tcp";
+export type ObjectKind = "proc" | "bench" | "tcp" | "l7";
 
 /** How a program hooks into the kernel. */
 export type ProgramVariant = "tp_btf" | "raw_tp" | "fentry" | "fexit" | "syscall" | "other";

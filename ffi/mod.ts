@@ -117,3 +117,13 @@ export {
   TcpRecordType,
   TcpState,
 } from "./tcp_records.ts";
+export {
+  decodeL7Event,
+  emptyL7Event,
+  L7_PAYLOAD_MAX,
+  L7_RECORD_TYPE,
+  L7Counter,
+  type L7Event,
+  L7Flag,
+  l7RecordType,
+} from "./l7_records.ts";

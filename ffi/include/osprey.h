@@ -45,6 +45,7 @@ enum osp_object_kind {
 	OSP_OBJECT_PROC = 1,  /**< bpf/proc.bpf.c: process lifecycle */
 	OSP_OBJECT_BENCH = 2, /**< bpf/bench.bpf.c: ring-buffer benchmark producer */
 	OSP_OBJECT_TCP = 3,   /**< bpf/tcp.bpf.c: TCP connections, listens, bytes, retransmits */
+	OSP_OBJECT_L7 = 4,    /**< bpf/l7.bpf.c: payload prefixes of socket reads and writes */
 };
 
 /** osp_object_open() flags. */

@@ -47,6 +47,8 @@ static const char *kind_name(uint32_t kind)
 		return "bench";
 	case OSP_OBJECT_TCP:
 		return "tcp";
+	case OSP_OBJECT_L7:
+		return "l7";
 	default:
 		return "?";
 	}
@@ -218,6 +220,9 @@ OSP_API int osp_object_open(uint32_t which, uint32_t flags)
 		break;
 	case OSP_OBJECT_TCP:
 		err = osp_open_tcp(o, mark);
+		break;
+	case OSP_OBJECT_L7:
+		err = osp_open_l7(o, mark);
 		break;
 	default:
 		err = osp_fail(mark, -EINVAL, "open object %u: unknown object kind", which);
