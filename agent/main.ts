@@ -20,6 +20,7 @@ import { PENDING_FLAGS } from "./pending_flags.ts";
 import { processEventsModule } from "./process_events/mod.ts";
 import { containersModule } from "./containers/mod.ts";
 import { netModule } from "./net/mod.ts";
+import { l7Module } from "./l7/mod.ts";
 import { cloudModule, configureCloud } from "./cloud/mod.ts";
 import { delayacctModule } from "./delayacct/mod.ts";
 import { selfModule } from "./self/mod.ts";
@@ -68,6 +69,7 @@ function moduleList(logStats: Parameters<typeof selfModule>[1]): ModuleSpec[] {
     processEventsModule,
     containersModule,
     netModule,
+    l7Module,
     cloudModule,
     delayacctModule,
   ];

@@ -282,6 +282,30 @@ export class ConnectionTracker {
     return this.#nets.get(id);
   }
 
+  /**
+   * The container and label values of the tracked outbound connection at socket `sk`, or of
+   * the connection found at start with this 4-tuple (whose socket no record named yet), for
+   * the L7 module. Undefined while it is not (yet) tracked: unknown, filtered, or waiting for
+   * its container or NAT lookup.
+   */
+  l7Destination(
+    sk: number,
+    t: { netns: number; saddr: string; sport: number; daddr: string; dport: number },
+  ): { containerId: string; destination: string; actualDestination: string } | undefined {
+    let c = this.#conns.get(sk);
+    if (c === undefined) {
+      c = this.#seededByTuple.get(tupleKey(t.netns, t.saddr, t.sport, t.daddr, t.dport));
+    }
+    if (c === undefined || c.state !== "tracked" || c.dest === undefined || !c.net) {
+      return undefined;
+    }
+    return {
+      containerId: c.net.id,
+      destination: c.dest.destination,
+      actualDestination: c.dest.actualDestination,
+    };
+  }
+
   /** Forgets a container the registry removed, and every connection attributed to it. */
   forgetContainer(id: string): void {
     const net = this.#nets.get(id);
