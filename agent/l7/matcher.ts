@@ -65,6 +65,8 @@ export interface MatcherCounters {
   unmatchedResponses: number;
   /** Split requests or answers joined from two records. */
   joined: number;
+  /** Socket addresses found reused by a new connection (the old state dropped). */
+  reused: number;
 }
 
 /** Options of {@linkcode L7Matcher}. */
@@ -84,6 +86,9 @@ interface Pending {
 }
 
 interface Conn {
+  /** The ports it was made with: a socket address reused by another connection differs. */
+  sport: number;
+  dport: number;
   /** "client": requests are written; "server": requests are read. */
   role?: "client" | "server";
   protocol?: StreamProtocol;
@@ -114,6 +119,7 @@ export class L7Matcher {
     matched: 0,
     unmatchedResponses: 0,
     joined: 0,
+    reused: 0,
   };
   readonly #conns = new Map<number, Conn>();
   readonly #maxConns: number;
@@ -151,6 +157,12 @@ export class L7Matcher {
       return;
     }
     let c = this.#conns.get(e.sk);
+    if (c !== undefined && (c.sport !== e.sport || c.dport !== e.dport)) {
+      // the kernel freed the socket and reused its address for another connection
+      this.#conns.delete(e.sk);
+      this.counters.reused++;
+      c = undefined;
+    }
     let bytes = e.payload;
     let ts = e.tsNs;
     if (c?.partial !== undefined) {
@@ -169,7 +181,7 @@ export class L7Matcher {
     if (requestDir === undefined || requestDir === e.dir) {
       const found = this.#detect(bytes, c?.protocol);
       if (found !== undefined) {
-        if (c === undefined) c = this.#conn(e.sk);
+        if (c === undefined) c = this.#conn(e);
         c.role ??= e.dir === "write" ? "client" : "server";
         if ((c.role === "client") !== (e.dir === "write")) return; // the other side's role
         c.protocol = found.protocol;
@@ -184,17 +196,17 @@ export class L7Matcher {
       }
       if (requestDir !== undefined || bytes.length >= PARTIAL_MAX) return;
       // too short to tell, on a connection not known yet or between requests: wait for more
-      if (c === undefined) c = this.#conn(e.sk);
+      if (c === undefined) c = this.#conn(e);
       c.partial = { bytes: bytes.slice(), ts, dir: e.dir };
       return;
     }
     // the answer direction
     if (c === undefined || c.protocol === undefined) return;
-    if (c.pending.length === 0) {
+    const statuses = this.#answer(c.protocol, bytes);
+    if (statuses !== undefined && c.pending.length === 0) {
       this.counters.unmatchedResponses++;
       return;
     }
-    const statuses = this.#answer(c.protocol, bytes);
     if (statuses === undefined) {
       // a continuation (body, more rows), or a header cut short: keep it if it is short
       if (bytes.length < 16) c.partial = { bytes: bytes.slice(), ts: e.tsNs, dir: e.dir };
@@ -215,14 +227,14 @@ export class L7Matcher {
     }
   }
 
-  #conn(sk: number): Conn {
+  #conn(e: Readonly<L7Event>): Conn {
     if (this.#conns.size >= this.#maxConns) {
       const oldest = this.#conns.keys().next().value!;
       this.#conns.delete(oldest);
       this.counters.connectionsEvicted++;
     }
-    const c: Conn = { pending: [] };
-    this.#conns.set(sk, c);
+    const c: Conn = { sport: e.sport, dport: e.dport, pending: [] };
+    this.#conns.set(e.sk, c);
     return c;
   }
 
@@ -279,8 +291,13 @@ export class L7Matcher {
     const m: DnsMessage | undefined = parseDns(b);
     if (m === undefined) return;
     let c = this.#conns.get(e.sk);
+    if (c !== undefined && (c.sport !== e.sport || c.dport !== e.dport)) {
+      this.#conns.delete(e.sk);
+      this.counters.reused++;
+      c = undefined;
+    }
     if (!m.response) {
-      if (c === undefined) c = this.#conn(e.sk);
+      if (c === undefined) c = this.#conn(e);
       c.dns ??= new Map();
       if (c.dns.size >= this.#maxPending) {
         this.counters.pendingOverflow++;

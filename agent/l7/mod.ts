@@ -43,8 +43,11 @@ import { L7Families, L7Tables, writeContainerL7 } from "./stats.ts";
 
 const GROUP = "L7 protocols";
 const RING = "l7_events";
-/** How long a request waits for its connection or container to be known, ms. */
-export const DEFER_MS = 10_000;
+/**
+ * How long a request waits for its connection or container to be known, ms: as long as the net
+ * module lets a connection wait for its container.
+ */
+export const DEFER_MS = 120_000;
 /** Most requests waiting so. */
 const DEFER_MAX = 65_536;
 
@@ -170,6 +173,24 @@ export const l7Module: ModuleSpec = {
         outcomes.excluded++;
         return true;
       }
+      const tracker = netTracker.current;
+      if (!c.inbound && c.protocol !== "dns" && tracker !== undefined) {
+        // the connection's container as the net module attributed it (at connect, while the
+        // process surely lived), with its labels
+        const found = tracker.l7Destination(e.sk, e);
+        if (found === undefined) {
+          if (final) outcomes.untracked++;
+          return final;
+        }
+        tables.add(found.containerId, {
+          protocol: c.protocol,
+          inbound: false,
+          status: c.status,
+          seconds,
+        }, found);
+        outcomes.counted++;
+        return true;
+      }
       const owner = directory.lookupPid(e.pid, e.cgroupId);
       if (owner === "pending" || owner === "unknown") {
         if (final) outcomes.not_a_container++;
@@ -199,24 +220,12 @@ export const l7Module: ModuleSpec = {
         outcomes.counted++;
         return true;
       }
-      const tracker = netTracker.current;
-      let dest: { destination: string; actualDestination: string } | undefined;
-      if (tracker === undefined) {
-        const hp = joinHostPort(e.daddr, e.dport);
-        dest = { destination: hp, actualDestination: hp };
-      } else {
-        const found = tracker.l7Destination(e.sk, e);
-        if (found === undefined) {
-          if (final) outcomes.untracked++;
-          return final;
-        }
-        dest = found;
-      }
-      tables.add(
-        owner.id,
-        { protocol: c.protocol, inbound: false, status: c.status, seconds },
-        dest,
-      );
+      // without the net module: the record's own remote address is both labels
+      const hp = joinHostPort(e.daddr, e.dport);
+      tables.add(owner.id, { protocol: c.protocol, inbound: false, status: c.status, seconds }, {
+        destination: hp,
+        actualDestination: hp,
+      });
       outcomes.counted++;
       return true;
     };
@@ -281,6 +290,7 @@ export const l7Module: ModuleSpec = {
         families.events.labels("pending_overflow").set(m.pendingOverflow);
         families.events.labels("unmatched_responses").set(m.unmatchedResponses);
         families.events.labels("joined").set(m.joined);
+        families.events.labels("reused_sockets").set(m.reused);
         families.events.labels("destinations_overflow").set(tables.destinationsOverflow);
         families.events.labels("ip_to_fqdn_evicted").set(tables.ipsEvicted);
         const k = loaded.obj.counters();
