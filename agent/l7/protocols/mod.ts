@@ -10,3 +10,4 @@
 export * from "./status.ts";
 export * from "./http1.ts";
 export * from "./path_glob.ts";
+export * from "./dns.ts";
