@@ -11,3 +11,7 @@ export * from "./status.ts";
 export * from "./http1.ts";
 export * from "./path_glob.ts";
 export * from "./dns.ts";
+export * from "./postgres.ts";
+export * from "./mysql.ts";
+export * from "./redis.ts";
+export * from "./memcached.ts";
