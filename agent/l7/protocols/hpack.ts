@@ -186,6 +186,8 @@ function huffmanDecode(buf: Uint8Array, from: number, to: number): number {
   return n;
 }
 
+const UNRESOLVED = -1;
+
 // ---- the decoder --------------------------------------------------------------------------
 
 /** The dynamic table size a decoder starts with (SETTINGS_HEADER_TABLE_SIZE's default). */
@@ -211,6 +213,13 @@ export class HpackDecoder {
   #pos = 0;
   #end = 0;
   #lastLength = 0;
+  /**
+   * Fields skipped because they refer to a dynamic table entry this decoder never saw: entries
+   * added before the first block it decoded (a connection joined after it started). Entries
+   * added since are exactly the encoder's newest ones, so every later index that this decoder
+   * holds refers to the right entry.
+   */
+  unresolved = 0;
 
   /**
    * @param maxTableSize the largest dynamic table size update accepted (the peer may raise the
@@ -267,15 +276,18 @@ export class HpackDecoder {
         if (b & 0x80) { // indexed field
           const idx = this.#int(7);
           if (idx === 0) throw new HpackError("index 0");
-          sink(this.#name(idx), this.#value(idx));
+          const at = this.#resolve(idx);
+          if (at === UNRESOLVED) continue;
+          sink(this.#name(idx, at), this.#value(idx, at));
         } else if (b & 0x40) { // literal with incremental indexing
           const idx = this.#int(6);
-          const name = idx === 0 ? this.#string() : this.#name(idx);
+          const at = idx === 0 ? 0 : this.#resolve(idx);
+          const name = idx === 0 ? this.#string() : this.#name(idx, at);
           const nameLength = this.#lastLength;
           const value = this.#string();
           const valueLength = this.#lastLength;
           this.#add(name, value, nameLength, nameLength + valueLength + 32);
-          sink(name, value);
+          if (at !== UNRESOLVED) sink(name, value);
         } else if (b & 0x20) { // dynamic table size update
           const size = this.#int(5);
           if (size > this.#limit) throw new HpackError(`table size ${size} over ${this.#limit}`);
@@ -283,8 +295,10 @@ export class HpackDecoder {
           this.#evict(0);
         } else { // literal without indexing / never indexed
           const idx = this.#int(4);
-          const name = idx === 0 ? this.#string() : this.#name(idx);
-          sink(name, this.#string());
+          const at = idx === 0 ? 0 : this.#resolve(idx);
+          const name = idx === 0 ? this.#string() : this.#name(idx, at);
+          const value = this.#string();
+          if (at !== UNRESOLVED) sink(name, value);
         }
       }
     } finally {
@@ -325,28 +339,39 @@ export class HpackDecoder {
     return text(scratch, 0, n);
   }
 
-  #entry(idx: number): number {
+  /**
+   * Where index `idx` is: 0 for the static table, the entry's position for the dynamic table,
+   * or UNRESOLVED for a dynamic index past the entries this decoder holds (counted).
+   *
+   * @throws {HpackError} for an index past the largest table the limit allows
+   */
+  #resolve(idx: number): number {
+    if (idx <= STATIC_LENGTH) return 0;
     const d = idx - STATIC_LENGTH - 1; // 0 = newest
     const at = this.#names.length - 1 - d;
-    if (d < 0 || at < this.#start) throw new HpackError(`index ${idx} out of the table`);
-    return at;
+    if (at >= this.#start) return at;
+    if (d >= this.#limit / 32) throw new HpackError(`index ${idx} past any table`);
+    this.unresolved++;
+    return UNRESOLVED;
   }
 
-  /** The name at `idx`; its octet length goes to #lastLength. */
-  #name(idx: number): string {
+  /** The name at `idx` (resolved to `at`); its octet length goes to #lastLength. */
+  #name(idx: number, at: number): string {
     if (idx <= STATIC_LENGTH) {
       const name = STATIC_TABLE[idx - 1][0];
       this.#lastLength = name.length; // ASCII
       return name;
     }
-    const at = this.#entry(idx);
+    if (at === UNRESOLVED) {
+      this.#lastLength = 0;
+      return "";
+    }
     this.#lastLength = this.#nameLengths[at];
     return this.#names[at];
   }
 
-  #value(idx: number): string {
-    if (idx <= STATIC_LENGTH) return STATIC_TABLE[idx - 1][1];
-    return this.#values[this.#entry(idx)];
+  #value(idx: number, at: number): string {
+    return idx <= STATIC_LENGTH ? STATIC_TABLE[idx - 1][1] : this.#values[at];
   }
 
   #add(name: string, value: string, nameLength: number, size: number): void {

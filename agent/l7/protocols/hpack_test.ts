@@ -109,7 +109,7 @@ Deno.test("HpackDecoder refuses bad blocks with HpackError", () => {
   for (
     const bad of [
       "80", // index 0
-      "be", // index 62 with an empty dynamic table
+      "ff 20", // index 159: past any table this decoder allows
       "ff ff ff ff ff 0f", // integer too large
       "41", // literal name cut
       "4083", // string longer than the block
@@ -122,6 +122,19 @@ Deno.test("HpackDecoder refuses bad blocks with HpackError", () => {
     throws(() => decode(d, bad), HpackError, bad);
   }
   throws(() => new HpackDecoder().setMaxTableSize(1 << 20), RangeError);
+});
+
+Deno.test("HpackDecoder skips fields that refer to entries it never saw, and keeps in step", () => {
+  const d = new HpackDecoder();
+  // A block from a connection joined late: index 62 (never seen), then :status 200, then a
+  // literal added to the table, which the next block refers to as index 62.
+  deepEqual(decode(d, "be 88 400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572"), [
+    [":status", "200"],
+    ["custom-key", "custom-header"],
+  ]);
+  equal(d.unresolved, 1);
+  deepEqual(decode(d, "be bf"), [["custom-key", "custom-header"]]);
+  equal(d.unresolved, 2);
 });
 
 Deno.test("HpackDecoder: a size update evicts, an entry larger than the table empties it", () => {

@@ -15,3 +15,5 @@ export * from "./postgres.ts";
 export * from "./mysql.ts";
 export * from "./redis.ts";
 export * from "./memcached.ts";
+export * from "./hpack.ts";
+export * from "./http2.ts";
