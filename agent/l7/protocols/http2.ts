@@ -25,6 +25,7 @@ export type Http2Side = "client" | "server";
 /** The 24-byte connection preface a client sends first (RFC 9113 §3.4). */
 export const HTTP2_CLIENT_PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+const PREFACE = new TextEncoder().encode(HTTP2_CLIENT_PREFACE);
 const FRAME_HEADER = 9;
 const DATA = 0, HEADERS = 1, RST_STREAM = 3, PUSH_PROMISE = 5, CONTINUATION = 9;
 const END_STREAM = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY = 0x20;
@@ -146,8 +147,8 @@ function plausible(h: Uint8Array): boolean {
 /** One direction's frame reader: where it is in the byte stream and its HPACK context. */
 class Direction {
   readonly decoder: HpackDecoder;
-  /** Whether any byte was seen (the client preface can only come first). */
-  started = false;
+  /** Preface bytes matched so far (client side, from the first byte), -1 when none is expected. */
+  preface: number;
   /** Bytes of the current frame's header collected so far (0 to 8), in `header`. */
   readonly header = new Uint8Array(FRAME_HEADER);
   headerLength = 0;
@@ -175,7 +176,8 @@ class Direction {
   /** Frame boundaries lost: the next capture is taken to start at one. */
   lost = false;
 
-  constructor(options: Required<Http2Options>) {
+  constructor(side: Http2Side, options: Required<Http2Options>) {
+    this.preface = side === "client" ? 0 : -1;
     this.decoder = new HpackDecoder(options.maxTableSize);
     this.frame = new Uint8Array(0);
     this.block = new Uint8Array(0);
@@ -221,8 +223,8 @@ export class Http2Connection {
       }
     }
     this.#options = o;
-    this.#client = new Direction(o);
-    this.#server = new Direction(o);
+    this.#client = new Direction("client", o);
+    this.#server = new Direction("server", o);
   }
 
   /** Loss and limit counters (a copy). */
@@ -257,13 +259,24 @@ export class Http2Connection {
     const d = side === "client" ? this.#client : this.#server;
     this.#out = null;
     let pos = 0;
-    if (!d.started) {
-      d.started = true;
-      if (side === "client" && startsWithAscii(chunk, "PRI *")) {
-        d.remaining = 24; // skipped like a frame payload, so a preface split over writes works
-        d.collecting = false;
-        d.type = -1;
+    // The client preface, matched byte by byte (it may be split over captures).
+    while (d.preface >= 0 && d.preface < PREFACE.length && pos < chunk.length) {
+      if (chunk[pos] !== PREFACE[d.preface]) {
+        if (d.preface > 0) d.lost = true; // a broken preface: look for frames at the next capture
+        d.preface = -1;
+        break;
       }
+      pos++;
+      d.preface++;
+    }
+    if (d.preface > 0 && d.preface < PREFACE.length && pos === chunk.length) {
+      const unseen = totalLength - chunk.length;
+      if (unseen > 0) {
+        const skip = Math.min(unseen, PREFACE.length - d.preface);
+        d.preface += skip;
+        if (unseen > skip) this.#lose(side, d, unseen - skip, timeNs);
+      }
+      return NO_EXCHANGES;
     }
     let resync = false;
     if (d.lost) {
@@ -340,7 +353,6 @@ export class Http2Connection {
     const type = d.type, flags = d.flags, id = d.streamId;
     const collected = d.collecting;
     d.collecting = false;
-    if (type === -1) return; // the client preface
     if (d.blockOpen && type !== CONTINUATION) this.#dropBlock(d); // CONTINUATION must follow
     if (type === DATA) {
       if (side === "server" && (flags & END_STREAM)) this.#serverEnded(id);

@@ -323,3 +323,73 @@ Deno.test("looksLikeHttp2() applies the reference's test", () => {
   equal(looksLikeHttp2(enc.encode(HTTP2_CLIENT_PREFACE), "server"), false);
   equal(looksLikeHttp2(bytes(frame(DATA, 0, 1, [1, 2, 3])).subarray(0, 10), "client"), false);
 });
+
+/** A recorded node:http2 (nghttp2) conversation; see testdata/record_http2.ts. */
+function recorded(): { side: "client" | "server"; bytes: Uint8Array }[] {
+  const raw = JSON.parse(
+    Deno.readTextFileSync(new URL("./testdata/http2_node.json", import.meta.url)),
+  ) as { side: "client" | "server"; hex: string }[];
+  return raw.map(({ side, hex }) => ({
+    side,
+    bytes: new Uint8Array(hex.match(/../g)!.map((x) => parseInt(x, 16))),
+  }));
+}
+
+function tally(exchanges: { status: string }[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of exchanges) out[x.status] = (out[x.status] ?? 0) + 1;
+  return out;
+}
+
+const RECORDED_COUNTS = {
+  "2xx": 12,
+  "4xx": 5,
+  "5xx": 3,
+  "grpc:OK": 3,
+  "grpc:NOT_FOUND": 2,
+  "grpc:UNAVAILABLE": 1,
+  "grpc:UNIMPLEMENTED": 1,
+};
+
+Deno.test("a real node:http2 conversation gives exact counts (HPACK with Huffman and a dynamic table)", () => {
+  const c = new Http2Connection();
+  const all = [];
+  let t = 0;
+  for (const { side, bytes } of recorded()) all.push(...c.feed(side, bytes, bytes.length, t += 10));
+  deepEqual(tally(all), RECORDED_COUNTS);
+  deepEqual(all.slice(0, 2).map((x) => [x.method, x.path, x.scheme]), [["GET", "/200", "http"], [
+    "GET",
+    "/200",
+    "http",
+  ]]);
+  equal(all.filter((x) => x.path.startsWith("/grpc/") && x.method === "POST").length, 7);
+  equal(c.openStreams, 0);
+  deepEqual(
+    { ...c.counters },
+    {
+      streamsEvicted: 0,
+      streamsExpired: 0,
+      streamsReset: 0,
+      hpackErrors: 0,
+      hpackUnresolved: 0,
+      headerBlocksLost: 0,
+      framingLost: 0,
+    },
+  );
+});
+
+Deno.test("the same conversation re-cut into 1-to-40-byte captures gives the same counts", () => {
+  const chunks = recorded();
+  for (const size of [1, 7, 13, 40]) {
+    const c = new Http2Connection();
+    const all = [];
+    let t = 0;
+    for (const { side, bytes } of chunks) {
+      for (let i = 0; i < bytes.length; i += size) {
+        const part = bytes.subarray(i, i + size);
+        all.push(...c.feed(side, part, part.length, t++));
+      }
+    }
+    deepEqual(tally(all), RECORDED_COUNTS, `captures of ${size} bytes`);
+  }
+});
