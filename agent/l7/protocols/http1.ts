@@ -19,17 +19,18 @@ export const HTTP1_MIN_PREFIX = 15;
 const METHOD_PREFIXES = ["GET", "POST", "HEAD", "PUT", "DELETE", "CONNECT", "OPTIONS", "PATCH"];
 
 /** The methods the trace summary accepts as a request line's method (Go's `net/http` set). */
-const METHODS = new Set([
-  "GET",
-  "HEAD",
-  "POST",
-  "PUT",
-  "PATCH",
-  "DELETE",
-  "CONNECT",
-  "OPTIONS",
-  "TRACE",
-]);
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "OPTIONS", "TRACE"];
+
+/** The method in `buf[0, length)` when it is one of {@link METHODS}, else null. */
+function methodOf(buf: Uint8Array, length: number): string | null {
+  for (const m of METHODS) {
+    if (m.length !== length) continue;
+    let i = 0;
+    while (i < length && buf[i] === m.charCodeAt(i)) i++;
+    if (i === length) return m;
+  }
+  return null;
+}
 
 function hasCleanPrefix(buf: Uint8Array): boolean {
   if (buf.length < HTTP1_MIN_PREFIX) return false;
@@ -101,8 +102,8 @@ export function parseHttp1RequestLine(buf: Uint8Array): Http1RequestLine | null 
     }
   }
   if (sp < 3) return null;
-  const method = text(buf, 0, sp);
-  if (!METHODS.has(method)) return null;
+  const method = methodOf(buf, sp);
+  if (method === null) return null;
   let end = -1;
   for (let i = sp + 1; i < buf.length; i++) {
     if (buf[i] === 0x20) {
