@@ -17,3 +17,4 @@ export * from "./redis.ts";
 export * from "./memcached.ts";
 export * from "./hpack.ts";
 export * from "./http2.ts";
+export * from "./detect.ts";
