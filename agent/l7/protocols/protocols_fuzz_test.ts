@@ -17,6 +17,7 @@ import {
   normalizeDomain,
   parseDnsResponse,
 } from "./dns.ts";
+import { detectRequest, responseStatus } from "./detect.ts";
 import { HpackDecoder, HpackError } from "./hpack.ts";
 import { http1ResponseStatus, isHttp1Request, parseHttp1RequestLine } from "./http1.ts";
 import { Http2Connection, looksLikeHttp2 } from "./http2.ts";
@@ -499,5 +500,37 @@ Deno.test("fuzz: HTTP/2 connections fed mutated captures from both sides stay wi
     ok(c.openStreams <= 64);
     if (i % 1000 === 999) c.expire(t, 100_000);
     return exchanges.length > 0 || c.openStreams > 0;
+  });
+});
+
+Deno.test("fuzz: detectRequest() and responseStatus() over every protocol's samples", () => {
+  const samples = [
+    b("GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+    b("HTTP/1.1 500 Internal Server Error\r\n\r\n"),
+    pg("Q", b("SELECT 1"), [0]),
+    [...pg("E", b("SERROR"), [0], [0]), ...pg("Z", b("I"))],
+    my(0, [3], b("SELECT 1")),
+    my(1, [0xff, 0x28, 0x04], b("#42000bad")),
+    b(cmd("GET", "k")),
+    b("-ERR x\r\n"),
+    b("get a b\r\n"),
+    b("END\r\n"),
+    [0, 12, 0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0],
+    [0, 12, 0xab, 0xcd, 0x81, 0x83, 0, 1, 0, 0, 0, 0, 0, 0],
+    [...b("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), ...frame(4, 0, 0, [])],
+  ];
+  const labels =
+    /^(1xx|2xx|3xx|4xx|5xx|unknown|ok|failed|format_error|servfail|nxdomain|not_implemented|refused|)$/;
+  let last = detectRequest(new Uint8Array(samples[0]));
+  run("detect", samples, (buf, rnd) => {
+    const total = buf.length + (rnd() < 0.2 ? Math.floor(rnd() * 3000) : 0);
+    const transport = rnd() < 0.5 ? "udp" : "tcp";
+    const req = detectRequest(buf, total, transport);
+    if (last !== null) {
+      const s = responseStatus(last, buf, total, transport);
+      if (s !== null) ok(labels.test(s), s);
+    }
+    if (req !== null) last = req;
+    return req !== null;
   });
 });
