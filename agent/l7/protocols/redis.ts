@@ -140,15 +140,16 @@ export function countRedisCommands(buf: Uint8Array): RedisScan {
  * so neither counts. Aggregates are followed to a depth of 32.
  */
 export function countRedisReplies(buf: Uint8Array): RedisScan {
-  // pending[d]: elements still to read at depth d (depth 0 = top level).
+  // pending[d]: elements still to read in the aggregate open at depth d; attribute[d]: whether
+  // that aggregate is an attribute (which annotates the next value and is not one itself).
   const pending = new Array<number>(MAX_DEPTH + 1);
+  const attribute = new Uint8Array(MAX_DEPTH + 1);
   let depth = 0;
   let pos = 0;
   let count = 0;
   let errors = 0;
   let topIsError = false;
-  let topCounts = true;
-  let inAttribute = false;
+  let topIsPush = false;
   while (pos < buf.length) {
     const t = buf[pos];
     const lineEnd = indexOfCrlf(buf, pos + 1);
@@ -162,9 +163,7 @@ export function countRedisReplies(buf: Uint8Array): RedisScan {
       case 0x23: // # boolean
       case 0x2c: // , double
       case 0x28: // ( big number
-        break;
       case 0x2d: // - simple error
-        if (depth === 0) topIsError = true;
         break;
       case 0x24: // $ bulk string
       case 0x21: // ! bulk error
@@ -175,7 +174,6 @@ export function countRedisReplies(buf: Uint8Array): RedisScan {
           next = lineEnd + 2 + len + 2;
           if (next > buf.length) return { count, errors, complete: false };
         }
-        if (t === 0x21 && depth === 0) topIsError = true;
         break;
       }
       case 0x2a: // * array
@@ -186,37 +184,39 @@ export function countRedisReplies(buf: Uint8Array): RedisScan {
         const n = decimal(buf, pos + 1, lineEnd);
         if (Number.isNaN(n) || n < -1) return { count, errors, complete: false };
         children = n < 0 ? 0 : (t === 0x25 || t === 0x7c) ? 2 * n : n;
-        if (depth === 0) {
-          if (t === 0x3e) topCounts = false;
-          if (t === 0x7c) inAttribute = true;
-        }
         break;
       }
       default:
         return { count, errors, complete: false };
     }
     pos = next;
+    if (depth === 0 && t !== 0x7c) {
+      topIsError = t === 0x2d || t === 0x21;
+      topIsPush = t === 0x3e;
+    }
     if (children > 0) {
       if (depth >= MAX_DEPTH) return { count, errors, complete: false };
       pending[++depth] = children;
+      attribute[depth] = t === 0x7c ? 1 : 0;
       continue;
     }
-    // One value finished: close every aggregate it completes.
-    while (depth > 0 && --pending[depth] === 0) depth--;
-    if (depth === 0) {
-      if (inAttribute) {
-        inAttribute = false; // the attribute is done; the reply it annotates follows
-      } else {
-        if (topCounts) {
+    // A value is finished: it fills a slot of the aggregate around it, which may finish too.
+    let finishedAttribute = t === 0x7c;
+    for (;;) {
+      if (finishedAttribute) break; // an attribute fills no slot
+      if (depth === 0) {
+        if (!topIsPush) {
           count++;
           if (topIsError) errors++;
         }
-        topIsError = false;
-        topCounts = true;
+        break;
       }
+      if (--pending[depth] > 0) break;
+      finishedAttribute = attribute[depth] === 1;
+      depth--;
     }
   }
-  return { count, errors, complete: depth === 0 && !inAttribute };
+  return { count, errors, complete: depth === 0 };
 }
 
 /** The command and first argument of a command, as the reference puts them in traces. */

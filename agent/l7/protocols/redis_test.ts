@@ -90,6 +90,11 @@ Deno.test("countRedisReplies() counts replies and errors, RESP2 and RESP3", () =
   deepEqual(countRedisReplies(enc("*3\r\n:1\r\n:2\r\n")), { count: 0, errors: 0, complete: false });
   deepEqual(countRedisReplies(enc("+OK\r\n$5\r\nab")), { count: 1, errors: 0, complete: false });
   deepEqual(countRedisReplies(enc("*0\r\n*-1\r\n")), { count: 2, errors: 0, complete: true });
+  deepEqual(
+    countRedisReplies(enc("*2\r\n|1\r\n+ttl\r\n:3\r\n:1\r\n:2\r\n+OK\r\n")),
+    { count: 2, errors: 0, complete: true },
+    "an attribute inside an array fills no slot",
+  );
   deepEqual(countRedisReplies(enc("*1\r\n".repeat(40) + ":1\r\n")), {
     count: 0,
     errors: 0,
