@@ -84,10 +84,12 @@ function framesFit(buf: Uint8Array, totalLength: number): boolean {
  *
  * The first message's length must fit in the read (`totalLength`, the whole read). Leading
  * ParseComplete (`1`), BindComplete (`2`), CloseComplete (`3`) and NoData (`n`) messages of
- * length 4 are skipped; then ErrorResponse (`E`) is `failed`, and ParameterDescription (`t`),
- * RowDescription (`T`), DataRow (`D`) and CommandComplete (`C`) are `ok`. (The reference skips
- * only one `1` or `2`, so it drops an extended-protocol statement answered `1`, `2`, `n`, `C`,
- * such as an INSERT; Osprey counts it.)
+ * length 4, and asynchronous NoticeResponse (`N`), ParameterStatus (`S`) and
+ * NotificationResponse (`A`) messages, are skipped; then ErrorResponse (`E`) is `failed`, and
+ * ParameterDescription (`t`), RowDescription (`T`), DataRow (`D`) and CommandComplete (`C`) are
+ * `ok`. (The reference skips only one `1` or `2`, so it drops an extended-protocol statement
+ * answered `1`, `2`, `n`, `C`, such as an INSERT, and an answer that starts with a notice;
+ * Osprey counts them.)
  */
 export function postgresResponseStatus(
   buf: Uint8Array,
@@ -101,9 +103,11 @@ export function postgresResponseStatus(
     const cmd = buf[pos];
     if (cmd === 0x45) return "failed";
     if (cmd === 0x74 || cmd === 0x54 || cmd === 0x44 || cmd === 0x43) return "ok";
-    const skippable = cmd === 0x31 || cmd === 0x32 || cmd === 0x33 || cmd === 0x6e;
-    if (!skippable || u32be(buf, pos + 1) !== 4) return null;
-    pos += 5;
+    const length = u32be(buf, pos + 1);
+    const complete = cmd === 0x31 || cmd === 0x32 || cmd === 0x33 || cmd === 0x6e; // 1 2 3 n
+    const async = cmd === 0x4e || cmd === 0x53 || cmd === 0x41; // N notice, S parameter, A notify
+    if (complete ? length !== 4 : !async || length < 4) return null;
+    pos += 1 + length;
   }
   return null;
 }

@@ -54,7 +54,9 @@ Deno.test("postgresResponseStatus() reads E as failed and t/T/D/C as ok, after 1
   equal(postgresResponseStatus(u8(msg("1"), msg("2"), msg("T", [0, 0]))), "ok");
   equal(postgresResponseStatus(u8(msg("1"), msg("2"), msg("n"), msg("C", "INSERT 0 1", z))), "ok");
   equal(postgresResponseStatus(u8(msg("1"), msg("E", "x", z))), "failed");
+  equal(postgresResponseStatus(u8(msg("N", "SNOTICE", z, z), msg("C", "DROP TABLE", z))), "ok");
   equal(postgresResponseStatus(u8(msg("Z", "I"))), null);
+  equal(postgresResponseStatus(u8(msg("1"), msg("Z", "I"))), null);
   const big = u8(msg("D", new Array(2000).fill(0x61)));
   equal(
     postgresResponseStatus(big.subarray(0, 100)),
