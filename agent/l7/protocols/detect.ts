@@ -40,12 +40,12 @@ const HTTP2: DetectedRequest = Object.freeze({ protocol: "http2" });
  *
  * @param buf the captured bytes (the start of the syscall's buffer)
  * @param totalLength the syscall's whole byte count
- * @param transport `udp` or `tcp`, for DNS (a TCP message starts with its 2-byte length)
+ * @param transport `udp` (the default) or `tcp`, for DNS (TCP puts a 2-byte length first)
  */
 export function detectRequest(
   buf: Uint8Array,
   totalLength: number = buf.length,
-  transport: DnsTransport = "tcp",
+  transport: DnsTransport = "udp",
 ): DetectedRequest | null {
   if (isHttp1Request(buf)) return HTTP;
   const pg = postgresRequestKind(buf, totalLength);
@@ -70,7 +70,7 @@ export function responseStatus(
   request: DetectedRequest,
   buf: Uint8Array,
   totalLength: number = buf.length,
-  transport: DnsTransport = "tcp",
+  transport: DnsTransport = "udp",
 ): string | null {
   switch (request.protocol) {
     case "http": {

@@ -41,7 +41,7 @@ Deno.test("detectRequest() classifies in the reference's order", () => {
     0,
     1,
   ];
-  deepEqual(detectRequest(new Uint8Array(q)), { protocol: "dns", id: 0xabcd });
+  deepEqual(detectRequest(new Uint8Array(q), q.length, "tcp"), { protocol: "dns", id: 0xabcd });
   deepEqual(detectRequest(new Uint8Array(q.slice(2)), q.length - 2, "udp"), {
     protocol: "dns",
     id: 0xabcd,
