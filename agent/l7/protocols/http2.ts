@@ -286,7 +286,7 @@ export class Http2Connection {
       resync = true;
     }
     while (pos < chunk.length) {
-      if (d.remaining > 0 || (d.headerLength === FRAME_HEADER && d.collecting)) {
+      if (d.remaining > 0) { // inside a frame's payload
         const n = Math.min(d.remaining, chunk.length - pos);
         if (d.collecting) {
           d.frame.set(chunk.subarray(pos, pos + n), d.frameLength);
