@@ -28,7 +28,13 @@ export function text(buf: Uint8Array, start: number, end: number): string {
     for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]);
     return s;
   }
-  return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
+  let s = "";
+  for (let i = start; i < end; i += 8192) {
+    // In slices, so the argument count stays far below the engine's limit.
+    const part = buf.subarray(i, Math.min(end, i + 8192));
+    s += String.fromCharCode.apply(null, part as unknown as number[]);
+  }
+  return s;
 }
 
 /** Index of the first `byte` in `buf[from, to)`, or -1. */

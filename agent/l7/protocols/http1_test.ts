@@ -55,3 +55,8 @@ Deno.test("parseHttp1RequestLine() gives method and path, marking a cut path wit
   equal(parseHttp1RequestLine(enc("GET")), null);
   equal(parseHttp1RequestLine(enc("")), null);
 });
+
+Deno.test("parseHttp1RequestLine() reads a long target (decoded in slices)", () => {
+  const path = "/" + "a".repeat(100_000);
+  deepEqual(parseHttp1RequestLine(enc(`GET ${path} HTTP/1.1\r\n`)), { method: "GET", path });
+});
