@@ -19,21 +19,20 @@
  */
 import type { L7Event } from "../../ffi/mod.ts";
 import {
-  httpRequest,
-  httpResponseCode,
-  httpStatusClass,
-  isMemcachedRequest,
-  isMysqlRequest,
-  isPostgresRequest,
+  type DetectedRequest,
+  detectRequest,
+  dnsQueryId,
+  dnsStatusLabel,
+  isDroppedDnsResponse,
   isRedisRequest,
-  memcachedStatus,
-  mysqlStatus,
-  postgresStatus,
-  redisCommandCount,
-  redisReplies,
-  type StreamProtocol,
-} from "./detect.ts";
-import { type DnsMessage, dnsStatus, parseDns } from "./dns.ts";
+  parseDnsResponse,
+  parseHttp1RequestLine,
+  responseStatus,
+} from "./protocols/mod.ts";
+import { redisCommandCount, redisReplies } from "./redis_pipeline.ts";
+
+/** The byte-stream protocols matched request by request. */
+export type StreamProtocol = "http" | "postgres" | "redis" | "memcached" | "mysql";
 
 /** Every protocol the matcher reports. */
 export type Protocol = StreamProtocol | "dns";
@@ -49,8 +48,8 @@ export interface Completed {
   durationNs: number;
   /** HTTP: the request path (for `--exclude-http-requests-by-path`). */
   path?: string;
-  /** DNS: the question and the answer's addresses. */
-  dns?: { qtype: number; name: string; addresses: string[]; answerCount: number };
+  /** DNS: the question (`request_type` value, name) and the A/AAAA answers' addresses. */
+  dns?: { requestType: string; name: string; addresses: string[] };
 }
 
 /** What the matcher counted instead of dropping silently. */
@@ -81,8 +80,10 @@ export interface MatcherOptions {
 
 interface Pending {
   ts: number;
-  protocol: Protocol;
+  request: DetectedRequest & { protocol: StreamProtocol };
   path?: string;
+  /** Answered but not counted: a Postgres statement close (the contract's rule). */
+  uncounted?: boolean;
 }
 
 interface Conn {
@@ -98,6 +99,8 @@ interface Conn {
   /** A short first part, waiting for the rest: bytes, timestamp, direction. */
   partial?: { bytes: Uint8Array; ts: number; dir: "read" | "write" };
 }
+
+const REDIS = Object.freeze({ protocol: "redis" as const });
 
 /** Below this many bytes an undetected first part is kept for the next record. */
 const PARTIAL_MAX = 64;
@@ -148,12 +151,12 @@ export class L7Matcher {
    */
   handle(e: Readonly<L7Event>, done: (c: Completed) => void): void {
     if (e.l4 === 17) {
-      if (this.#protocols.has("dns")) this.#dns(e, e.payload, done);
+      if (this.#protocols.has("dns")) this.#dns(e, "udp", done);
       return;
     }
     if ((e.dport === 53 || e.sport === 53) && this.#protocols.has("dns")) {
       // DNS over TCP: a 2-byte length, then the message
-      if (e.payload.length > 14) this.#dns(e, e.payload.subarray(2), done);
+      this.#dns(e, "tcp", done);
       return;
     }
     let c = this.#conns.get(e.sk);
@@ -179,7 +182,7 @@ export class L7Matcher {
     }
     const requestDir = c?.role === undefined ? undefined : (c.role === "client" ? "write" : "read");
     if (requestDir === undefined || requestDir === e.dir) {
-      const found = this.#detect(bytes, c?.protocol);
+      const found = this.#detect(bytes, e.size, c?.protocol);
       if (found !== undefined) {
         if (c === undefined) c = this.#conn(e);
         c.role ??= e.dir === "write" ? "client" : "server";
@@ -190,7 +193,12 @@ export class L7Matcher {
             this.counters.pendingOverflow++;
             break;
           }
-          c.pending.push({ ts, protocol: found.protocol, path: found.path });
+          c.pending.push({
+            ts,
+            request: found.request,
+            path: found.path,
+            uncounted: found.uncounted,
+          });
         }
         return;
       }
@@ -202,9 +210,9 @@ export class L7Matcher {
     }
     // the answer direction
     if (c === undefined || c.protocol === undefined) return;
-    const statuses = this.#answer(c.protocol, bytes);
-    if (statuses !== undefined && c.pending.length === 0) {
-      this.counters.unmatchedResponses++;
+    const statuses = this.#answer(c.pending[0]?.request, bytes, e.size);
+    if (c.pending.length === 0) {
+      if (statuses !== undefined) this.counters.unmatchedResponses++;
       return;
     }
     if (statuses === undefined) {
@@ -216,9 +224,10 @@ export class L7Matcher {
     for (const status of statuses) {
       const req = c.pending.shift();
       if (req === undefined) break;
+      if (req.uncounted) continue;
       this.counters.matched++;
       done({
-        protocol: req.protocol,
+        protocol: req.request.protocol,
         inbound,
         status,
         durationNs: Math.max(0, e.tsNs - req.ts),
@@ -240,85 +249,104 @@ export class L7Matcher {
 
   #detect(
     b: Uint8Array,
+    size: number,
     known: StreamProtocol | undefined,
-  ): { protocol: StreamProtocol; count: number; path?: string } | undefined {
+  ): {
+    protocol: StreamProtocol;
+    request: Pending["request"];
+    count: number;
+    path?: string;
+    uncounted?: boolean;
+  } | undefined {
     const p = this.#protocols;
-    if ((known === undefined || known === "http") && p.has("http")) {
-      const r = httpRequest(b);
-      if (r !== undefined) return { protocol: "http", count: 1, path: r.path };
+    if (known === "redis" || (known === undefined && isRedisRequest(b))) {
+      if (!p.has("redis") || !isRedisRequest(b)) return undefined;
+      return { protocol: "redis", request: REDIS, count: redisCommandCount(b) };
     }
-    if ((known === undefined || known === "postgres") && p.has("postgres")) {
-      if (isPostgresRequest(b)) return { protocol: "postgres", count: 1 };
-    }
-    if ((known === undefined || known === "redis") && p.has("redis") && isRedisRequest(b)) {
-      return { protocol: "redis", count: redisCommandCount(b) };
-    }
-    if ((known === undefined || known === "memcached") && p.has("memcached")) {
-      if (isMemcachedRequest(b)) return { protocol: "memcached", count: 1 };
-    }
-    if ((known === undefined || known === "mysql") && p.has("mysql") && isMysqlRequest(b)) {
-      return { protocol: "mysql", count: 1 };
-    }
-    return undefined;
-  }
-
-  #answer(protocol: StreamProtocol, b: Uint8Array): string[] | undefined {
-    switch (protocol) {
-      case "http": {
-        const code = httpResponseCode(b);
-        // 1xx other than 101 are interim: the final answer follows
-        if (code === undefined || (code >= 100 && code < 200 && code !== 101)) return undefined;
-        return [httpStatusClass(code)];
-      }
-      case "postgres": {
-        const s = postgresStatus(b);
-        return s === undefined ? undefined : [s];
-      }
-      case "redis":
-        return redisReplies(b);
-      case "memcached": {
-        const s = memcachedStatus(b);
-        return s === undefined ? undefined : [s];
-      }
-      case "mysql": {
-        const s = mysqlStatus(b);
-        return s === undefined ? undefined : [s];
-      }
+    const r = detectRequest(b, size, "tcp");
+    if (r === null) return undefined;
+    switch (r.protocol) {
+      case "http":
+        if (!p.has("http") || (known !== undefined && known !== "http")) return undefined;
+        return {
+          protocol: "http",
+          request: r,
+          count: 1,
+          path: parseHttp1RequestLine(b)?.path,
+        };
+      case "postgres":
+        if (!p.has("postgres") || (known !== undefined && known !== "postgres")) return undefined;
+        // a statement close is answered (CloseComplete) but not counted
+        return { protocol: "postgres", request: r, count: 1, uncounted: r.kind === "close" };
+      case "memcached":
+        if (!p.has("memcached") || (known !== undefined && known !== "memcached")) {
+          return undefined;
+        }
+        return { protocol: "memcached", request: r, count: 1 };
+      case "mysql":
+        if (!p.has("mysql") || (known !== undefined && known !== "mysql")) return undefined;
+        // COM_STMT_CLOSE gets no answer: nothing to wait for, nothing to count
+        if (r.kind === "close") return undefined;
+        return { protocol: "mysql", request: r, count: 1 };
+      default:
+        return undefined;
     }
   }
 
-  #dns(e: Readonly<L7Event>, b: Uint8Array, done: (c: Completed) => void): void {
-    const m: DnsMessage | undefined = parseDns(b);
-    if (m === undefined) return;
+  #answer(
+    request: Pending["request"] | undefined,
+    b: Uint8Array,
+    size: number,
+  ): string[] | undefined {
+    if (request === undefined) return undefined;
+    if (request.protocol === "redis") return redisReplies(b);
+    if (request.protocol === "http") {
+      // 1xx other than 101 are interim: the final answer follows
+      if (b.length >= 12 && b[9] === 0x31 && !(b[10] === 0x30 && b[11] === 0x31)) {
+        return undefined;
+      }
+    }
+    const s = responseStatus(request, b, size, "tcp");
+    return s === null ? undefined : [s];
+  }
+
+  #dns(e: Readonly<L7Event>, transport: "udp" | "tcp", done: (c: Completed) => void): void {
+    const b = e.payload;
     let c = this.#conns.get(e.sk);
     if (c !== undefined && (c.sport !== e.sport || c.dport !== e.dport)) {
       this.#conns.delete(e.sk);
       this.counters.reused++;
       c = undefined;
     }
-    if (!m.response) {
+    const id = dnsQueryId(b, transport);
+    if (id >= 0) {
       if (c === undefined) c = this.#conn(e);
       c.dns ??= new Map();
       if (c.dns.size >= this.#maxPending) {
         this.counters.pendingOverflow++;
         return;
       }
-      c.dns.set(m.id, { ts: e.tsNs, inbound: e.dir === "read" });
+      c.dns.set(id, { ts: e.tsNs, inbound: e.dir === "read" });
       return;
     }
-    const q = c?.dns?.get(m.id);
+    const r = parseDnsResponse(b, transport);
+    if (r === null) return;
+    const q = c?.dns?.get(r.id);
     if (q === undefined || q.inbound !== (e.dir === "write")) {
       this.counters.unmatchedResponses++;
       return;
     }
-    c!.dns!.delete(m.id);
+    c!.dns!.delete(r.id);
+    const status = dnsStatusLabel(r.rcode);
+    // RCODEs above 5 and empty AAAA answers are not counted (the reference's rules)
+    if (status === "" || isDroppedDnsResponse(r)) return;
     this.counters.matched++;
     done({
       protocol: "dns",
       inbound: q.inbound,
-      status: dnsStatus(m.rcode),
+      status,
       durationNs: Math.max(0, e.tsNs - q.ts),
-      dns: { qtype: m.qtype, name: m.name, addresses: m.addresses, answerCount: m.answerCount },
+      dns: { requestType: r.requestType, name: r.name, addresses: r.ips },
     });
   }
 }

@@ -36,8 +36,7 @@ import type { ModuleInstance, ModuleSpec } from "../modules.ts";
 import type { HostPaths } from "../paths.ts";
 import { joinHostPort } from "../net/address.ts";
 import { netTracker } from "../net/mod.ts";
-import { dnsRequestType, normalizeDomain } from "./dns.ts";
-import { compilePathGlobs } from "./path_globs.ts";
+import { normalizeDomain, PathFilter } from "./protocols/mod.ts";
 import { type Completed, L7Matcher, type Protocol } from "./matcher.ts";
 import { L7Families, L7Tables, writeContainerL7 } from "./stats.ts";
 
@@ -140,7 +139,7 @@ export const l7Module: ModuleSpec = {
     }
     const families = new L7Families(registry);
     const tables = new L7Tables({ maxFqdns: Number(flags["max-fqdns-per-container"] ?? 50) });
-    const excluded = compilePathGlobs(flags["exclude-http-requests-by-path"] as string[] ?? []);
+    const excluded = new PathFilter(flags["exclude-http-requests-by-path"] as string[] ?? []);
     const matcher = new L7Matcher();
     const loaded: LoadedObject = loadObject("l7", ctx);
     let ring: RingBuffer;
@@ -153,7 +152,7 @@ export const l7Module: ModuleSpec = {
     log.info("l7: payload capture on", {
       protocols: L7_PROTOCOLS.join(","),
       ...loaded.obj.info(),
-      excluded_paths: excluded.length,
+      excluded_paths: (flags["exclude-http-requests-by-path"] as string[] ?? []).length,
     });
 
     const outcomes = {
@@ -169,7 +168,7 @@ export const l7Module: ModuleSpec = {
     /** Counts a completed request; false when it must wait (connection or container pending). */
     const account = (e: Deferred["e"], c: Completed, final: boolean): boolean => {
       const seconds = c.durationNs / 1e9;
-      if (c.protocol === "http" && c.path !== undefined && excluded.some((g) => g.test(c.path!))) {
+      if (c.protocol === "http" && c.path !== undefined && excluded.excludes(c.path)) {
         outcomes.excluded++;
         return true;
       }
@@ -202,14 +201,12 @@ export const l7Module: ModuleSpec = {
       }
       if (c.protocol === "dns") {
         const d = c.dns!;
-        // an empty AAAA answer is dropped (the contract's rule)
-        if (!c.inbound && d.qtype === 28 && d.answerCount === 0 && c.status === "ok") return true;
         tables.addDns(owner.id, {
           inbound: c.inbound,
           status: c.status,
           seconds,
-          requestType: dnsRequestType(d.qtype),
-          domain: normalizeDomain(d.name, d.qtype),
+          requestType: d.requestType,
+          domain: normalizeDomain(d.name, d.requestType),
         });
         if (!c.inbound) { for (const ip of d.addresses) tables.noteAnswer(ip, d.name); }
         outcomes.counted++;
