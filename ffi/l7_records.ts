@@ -102,8 +102,10 @@ export interface L7Event {
   dir: "write" | "read";
   /** 4 or 6 (IPv4-mapped addresses count as 4); 0 for an unknown family. */
   ipVersion: 0 | 4 | 6;
+  /** Local address as text: filled by {@linkcode fillL7Addresses} only (it costs a string). */
   saddr: string;
   sport: number;
+  /** Remote address as text: filled by {@linkcode fillL7Addresses} only. */
   daddr: string;
   /** 0 on an unconnected UDP socket. */
   dport: number;
@@ -111,6 +113,9 @@ export interface L7Event {
   flags: number;
   /** The first bytes moved (a view: valid until the next drain). */
   payload: Uint8Array;
+  /** Internal: where the addresses sit, for {@linkcode fillL7Addresses}. */
+  addrBytes: Uint8Array;
+  addrOffset: number;
 }
 
 /** A fresh L7Event to pass as `out` to {@linkcode decodeL7Event}. */
@@ -132,7 +137,18 @@ export function emptyL7Event(): L7Event {
     dport: 0,
     flags: 0,
     payload: new Uint8Array(0),
+    addrBytes: new Uint8Array(0),
+    addrOffset: 0,
   };
+}
+
+/**
+ * Formats `saddr` and `daddr` of a decoded record (not done by {@linkcode decodeL7Event}: most
+ * records never need them). Valid while the drained batch is.
+ */
+export function fillL7Addresses(e: L7Event): void {
+  e.saddr = e.ipVersion === 0 ? "" : formatAddress(e.addrBytes, e.addrOffset + L7_SADDR);
+  e.daddr = e.ipVersion === 0 ? "" : formatAddress(e.addrBytes, e.addrOffset + L7_DADDR);
 }
 
 const TWO_32 = 4294967296;
@@ -180,8 +196,10 @@ export function decodeL7Event(
   if (len > room) len = room;
   out.payload = b.subarray(offset + L7_PAYLOAD, offset + L7_PAYLOAD + len);
   out.ipVersion = family === 2 ? 4 : family === 10 ? (isV4Mapped(b, offset + L7_DADDR) ? 4 : 6) : 0;
-  out.saddr = out.ipVersion === 0 ? "" : formatAddress(b, offset + L7_SADDR);
-  out.daddr = out.ipVersion === 0 ? "" : formatAddress(b, offset + L7_DADDR);
+  out.saddr = "";
+  out.daddr = "";
+  out.addrBytes = b;
+  out.addrOffset = offset;
   return out;
 }
 

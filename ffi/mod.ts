@@ -120,6 +120,7 @@ export {
 export {
   decodeL7Event,
   emptyL7Event,
+  fillL7Addresses,
   L7_PAYLOAD_MAX,
   L7_RECORD_TYPE,
   L7Counter,

@@ -22,6 +22,7 @@ import type { L7Event, RingBuffer } from "../../ffi/mod.ts";
 import {
   decodeL7Event,
   emptyL7Event,
+  fillL7Addresses,
   forEachFrame,
   L7_RECORD_TYPE,
   L7Counter,
@@ -239,31 +240,35 @@ export const l7Module: ModuleSpec = {
     const stopping = new AbortController();
     const ev: L7Event = emptyL7Event();
     const records = bpfFamilies(registry).records.labels(RING, "payload");
+    let now = 0;
+    /** A completed request of the record being handled (`ev`): counted, or it waits. */
+    const onDone = (c: Completed) => {
+      fillL7Addresses(ev);
+      const e = {
+        pid: ev.pid,
+        cgroupId: ev.cgroupId,
+        sk: ev.sk,
+        netns: ev.netns,
+        saddr: ev.saddr,
+        sport: ev.sport,
+        daddr: ev.daddr,
+        dport: ev.dport,
+      };
+      if (account(e, c, false)) return;
+      if (deferred.length >= DEFER_MAX) {
+        outcomes.deferred_overflow++;
+        return;
+      }
+      deferred.push({ e, c, sinceMs: now });
+    };
     const loop = (async () => {
       for await (const batch of ring.batches({ signal: stopping.signal, timeoutMs: 100 })) {
-        const now = Date.now();
+        now = Date.now();
         forEachFrame(batch, (off, len) => {
           if (l7RecordType(batch, off) !== L7_RECORD_TYPE) return;
           records.inc();
           decodeL7Event(batch, off, len, ev);
-          matcher.handle(ev, (c) => {
-            const e = {
-              pid: ev.pid,
-              cgroupId: ev.cgroupId,
-              sk: ev.sk,
-              netns: ev.netns,
-              saddr: ev.saddr,
-              sport: ev.sport,
-              daddr: ev.daddr,
-              dport: ev.dport,
-            };
-            if (account(e, c, false)) return;
-            if (deferred.length >= DEFER_MAX) {
-              outcomes.deferred_overflow++;
-              return;
-            }
-            deferred.push({ e, c, sinceMs: now });
-          });
+          matcher.handle(ev, onDone);
         });
         retryDeferred(now);
       }
