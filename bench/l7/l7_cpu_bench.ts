@@ -4,7 +4,8 @@
  * `deno task start` starts it, then again with `--disable-l7-tracing`. Reports per mode: the
  * request rate wrk reached, the agent's CPU (millicores, all threads), millicores per 1,000
  * requests/s, wrk's p50/p99 latency, and the l7 programs' kernel time (`bpftool prog show`
- * run time per run, with `kernel.bpf_stats_enabled=1`) against the requests they served.
+ * run time per run, with `kernel.bpf_stats_enabled=1`) against the requests they served, and
+ * against a counting-only bpftrace program on two of the same hooks in the same window.
  *
  * wrk has no fixed-rate mode: each window runs at the rate this machine reaches with the given
  * connections, and `--connections` lowers it. Both modes run the same windows.
@@ -72,6 +73,8 @@ interface Window {
   l7_kernel_millicores: number;
   l7_kernel_ns_per_run: number;
   l7_runs_per_request: number;
+  /** bpftrace counting on sys_enter_write and sys_exit_read, same window: ns a run. */
+  floor_ns_per_run: number;
 }
 
 function ms(text: string): number {
@@ -127,12 +130,34 @@ try {
         const pid = agent.child.pid;
         const p0 = await progStats();
         const ids = [...progIdsOf(pid)].filter((id) => p0.get(id)?.name.startsWith("osp_l7"));
+        // the floor: what any program on these hooks costs (bpftrace, counting only)
+        const floor = new Deno.Command("bpftrace", {
+          args: [
+            "-e",
+            "tracepoint:syscalls:sys_enter_write,tracepoint:syscalls:sys_exit_read { @c = count(); }",
+          ],
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        await sleep(2000);
+        const floorIds = progIdsOf(floor.pid);
+        const f0 = await progStats();
         const c0 = cpuSeconds(pid);
         const t0 = performance.now();
         const w = await wrk(client, url, conns);
         const sec = (performance.now() - t0) / 1000;
         const c1 = cpuSeconds(pid);
         const p1 = await progStats();
+        let fns = 0, fruns = 0;
+        for (const id of floorIds) {
+          const d = progDelta(f0, p1, id);
+          if (d) {
+            fns += d.ns;
+            fruns += d.runs;
+          }
+        }
+        floor.kill("SIGTERM");
+        await floor.status;
         let ns = 0, runs = 0;
         for (const id of ids) {
           const d = progDelta(p0, p1, id);
@@ -153,6 +178,7 @@ try {
           l7_kernel_millicores: round(ns / 1e6 / sec),
           l7_kernel_ns_per_run: runs > 0 ? Math.round(ns / runs) : 0,
           l7_runs_per_request: round(runs / (w.rps * sec), 1),
+          floor_ns_per_run: fruns > 0 ? Math.round(fns / fruns) : 0,
         });
         console.error(JSON.stringify(results.at(-1)));
       } finally {
