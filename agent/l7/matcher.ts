@@ -23,6 +23,7 @@ import {
   detectRequest,
   dnsQueryId,
   dnsStatusLabel,
+  Http2Connection,
   isDroppedDnsResponse,
   isRedisRequest,
   parseDnsResponse,
@@ -86,7 +87,18 @@ interface Pending {
   uncounted?: boolean;
 }
 
+/** The HTTP/2 client preface's first bytes. */
+const H2_PREFACE = [0x50, 0x52, 0x49, 0x20, 0x2a, 0x20, 0x48, 0x54, 0x54, 0x50, 0x2f, 0x32]; // "PRI * HTTP/2"
+
+function isH2Preface(b: Uint8Array): boolean {
+  if (b.length < H2_PREFACE.length) return false;
+  for (let i = 0; i < H2_PREFACE.length; i++) if (b[i] !== H2_PREFACE[i]) return false;
+  return true;
+}
+
 interface Conn {
+  /** HTTP/2: frames of both directions, streams, HPACK (agent/l7/protocols/http2.ts). */
+  h2?: Http2Connection;
   /** The ports it was made with: a socket address reused by another connection differs. */
   sport: number;
   dport: number;
@@ -166,6 +178,21 @@ export class L7Matcher {
       this.counters.reused++;
       c = undefined;
     }
+    if (c?.h2 !== undefined) {
+      this.#http2(c, e, done);
+      return;
+    }
+    if (isH2Preface(e.payload) && this.#protocols.has("http")) {
+      // the client's preface: the writer is the client, every byte after is frames
+      if (c === undefined || c.role !== undefined) {
+        if (c !== undefined) this.#conns.delete(e.sk);
+        c = this.#conn(e);
+      }
+      c.role = e.dir === "write" ? "client" : "server";
+      c.h2 = new Http2Connection();
+      this.#http2(c, e, done);
+      return;
+    }
     let bytes = e.payload;
     let ts = e.tsNs;
     if (c?.partial !== undefined) {
@@ -232,6 +259,22 @@ export class L7Matcher {
         status,
         durationNs: Math.max(0, e.tsNs - req.ts),
         path: req.path,
+      });
+    }
+  }
+
+  /** Feeds one capture to the connection's HTTP/2 state; reports the streams it answered. */
+  #http2(c: Conn, e: Readonly<L7Event>, done: (c: Completed) => void): void {
+    const fromClient = (e.dir === "write") === (c.role === "client");
+    const out = c.h2!.feed(fromClient ? "client" : "server", e.payload, e.size, e.tsNs);
+    for (const x of out) {
+      this.counters.matched++;
+      done({
+        protocol: "http",
+        inbound: c.role === "server",
+        status: x.status,
+        durationNs: Math.max(0, x.durationNs),
+        path: x.path,
       });
     }
   }

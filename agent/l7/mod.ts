@@ -2,7 +2,8 @@
  * The L7 module: requests, errors and latency per protocol, outbound per destination and
  * inbound per container (reference §2.4, §2.5, §2.6), from payload prefixes of socket reads
  * and writes captured by the l7 BPF object (bpf/l7.bpf.c) and matched here per connection
- * (agent/l7/matcher.ts). Protocols: HTTP/1.x, Postgres, Redis, Memcached, MySQL, DNS.
+ * (agent/l7/matcher.ts). Protocols: HTTP/1.x, HTTP/2 and gRPC, Postgres, Redis, Memcached, MySQL,
+ * DNS.
  *
  * | collector | what                                                  | interval             |
  * |-----------|-------------------------------------------------------|----------------------|
@@ -52,8 +53,10 @@ export const DEFER_MS = 120_000;
 const DEFER_MAX = 65_536;
 
 /** The protocols this build matches, in the order of the start-up line. */
-export const L7_PROTOCOLS: readonly Protocol[] = [
+export const L7_PROTOCOLS: readonly string[] = [
   "http",
+  "http2",
+  "grpc",
   "postgres",
   "redis",
   "memcached",
@@ -114,8 +117,8 @@ interface Deferred {
 /** The module definition. */
 export const l7Module: ModuleSpec = {
   name: "l7",
-  description: "L7 requests, errors and latency per protocol (HTTP/1, Postgres, Redis, " +
-    "Memcached, MySQL, DNS), inbound and outbound",
+  description: "L7 requests, errors and latency per protocol (HTTP/1, HTTP/2, gRPC, Postgres, " +
+    "Redis, Memcached, MySQL, DNS), inbound and outbound",
   flags: L7_FLAGS,
   permissions(_flags, paths) {
     return [{ descriptor: { name: "read", path: paths.proc }, flag: `--allow-read=${paths.proc}` }];
