@@ -39,7 +39,7 @@ import type { HostPaths } from "../paths.ts";
 import { joinHostPort } from "../net/address.ts";
 import { netTracker } from "../net/mod.ts";
 import { normalizeDomain, PathFilter } from "./protocols/mod.ts";
-import { type Completed, L7Matcher, type Protocol } from "./matcher.ts";
+import { type Completed, L7Matcher } from "./matcher.ts";
 import { L7Families, L7Tables, writeContainerL7 } from "./stats.ts";
 
 const GROUP = "L7 protocols";
