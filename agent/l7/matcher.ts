@@ -229,8 +229,9 @@ export class L7Matcher {
         }
         return;
       }
-      if (requestDir !== undefined || bytes.length >= PARTIAL_MAX) return;
-      // too short to tell, on a connection not known yet or between requests: wait for more
+      // too short to tell, on a connection not known yet or between requests (not a body
+      // written while a request waits): wait for the rest
+      if (bytes.length >= PARTIAL_MAX || (c !== undefined && c.pending.length > 0)) return;
       if (c === undefined) c = this.#conn(e);
       c.partial = { bytes: bytes.slice(), ts, dir: e.dir };
       return;

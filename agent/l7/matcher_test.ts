@@ -120,3 +120,33 @@ Deno.test("L7Matcher matches DNS over UDP by message id, both directions", () =>
     ["ok", 40, "TypeA", ["10.0.0.7"]],
   ]);
 });
+
+Deno.test("L7Matcher joins a request line sent in three pieces on a known keep-alive connection", () => {
+  const m = new L7Matcher();
+  const out = run(m, [
+    rec({ dir: "write", ts: 0, data: "GET /a HTTP/1.1\r\nHost: x\r\n\r\n" }),
+    rec({ dir: "read", ts: 1, data: "HTTP/1.1 200 OK\r\n\r\n" }),
+    rec({ dir: "write", ts: 10, data: "GE" }),
+    rec({ dir: "write", ts: 11, data: "T /b" }),
+    rec({ dir: "write", ts: 12, data: " HTTP/1.1\r\nHost: x\r\n\r\n" }),
+    rec({ dir: "read", ts: 20, data: "HTTP/" }),
+    rec({ dir: "read", ts: 21, data: "1.1 404 Not Found\r\n\r\n" }),
+  ]);
+  deepEqual(out.map((c) => [c.status, c.durationNs, c.path]), [["2xx", 1, "/a"], [
+    "4xx",
+    11,
+    "/b",
+  ]]);
+});
+
+Deno.test("L7Matcher never joins a short body written while its request waits", () => {
+  const m = new L7Matcher();
+  const out = run(m, [
+    rec({ dir: "write", ts: 0, data: "POST /p HTTP/1.1\r\nContent-Length: 2\r\n\r\n" }),
+    rec({ dir: "write", ts: 1, data: "{}" }),
+    rec({ dir: "read", ts: 5, data: "HTTP/1.1 201 Created\r\n\r\n" }),
+    rec({ dir: "write", ts: 6, data: "GET /next HTTP/1.1\r\n\r\n" }),
+    rec({ dir: "read", ts: 9, data: "HTTP/1.1 200 OK\r\n\r\n" }),
+  ]);
+  deepEqual(out.map((c) => [c.status, c.path]), [["2xx", "/p"], ["2xx", "/next"]]);
+});
