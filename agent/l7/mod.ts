@@ -278,6 +278,7 @@ export const l7Module: ModuleSpec = {
     })();
     loop.catch((err) => log.error("l7: event loop stopped", { error: err }));
 
+    let written = new Set<string>();
     const collectors: Collector[] = [{
       name: "l7",
       collect: () => {
@@ -287,7 +288,16 @@ export const l7Module: ModuleSpec = {
           const t = tables.get(view.id);
           if (t !== undefined) writeContainerL7(t, view.series, families);
         }
-        for (const [ip, fqdn] of tables.ipToFqdn) families.ipToFqdn.labels(ip, fqdn).set(1);
+        // ip_to_fqdn follows the table: an entry evicted or re-pointed loses its series
+        const current = new Set<string>();
+        for (const [ip, fqdn] of tables.ipToFqdn) {
+          current.add(ip + "\0" + fqdn);
+          families.ipToFqdn.labels(ip, fqdn).set(1);
+        }
+        for (const key of written) {
+          if (!current.has(key)) families.ipToFqdn.remove(...(key.split("\0") as [string, string]));
+        }
+        written = current;
         for (const [k, v] of Object.entries(outcomes)) families.requests.labels(k).set(v);
         families.requests.labels("waiting").set(deferred.length);
         const m = matcher.counters;
