@@ -99,6 +99,7 @@ function bpfWanted(flags: FlagValues, paths: HostPaths): boolean {
     Deno.permissions.querySync({ name: "ffi", path: libraryPath() }).state === "granted";
 }
 
+/** Requests of one connection waiting for it (or its process) to be known. */
 interface Deferred {
   e: {
     pid: number;
@@ -110,9 +111,12 @@ interface Deferred {
     daddr: string;
     dport: number;
   };
-  c: Completed;
+  items: Completed[];
   sinceMs: number;
 }
+
+/** How often waiting requests are looked up again, ms (one lookup per connection). */
+const RETRY_MS = 200;
 
 /** The module definition. */
 export const l7Module: ModuleSpec = {
@@ -166,7 +170,10 @@ export const l7Module: ModuleSpec = {
       not_a_container: 0,
       deferred_overflow: 0,
     };
-    let deferred: Deferred[] = [];
+    /** By socket and ports: one lookup per connection, however many requests wait on it. */
+    const deferred = new Map<string, Deferred>();
+    let waiting = 0;
+    let lastRetryMs = 0;
     const unsubscribe = directory.onContainerRemoved((c) => tables.forget(c.id));
 
     /** Counts a completed request; false when it must wait (connection or container pending). */
@@ -232,12 +239,16 @@ export const l7Module: ModuleSpec = {
     };
 
     const retryDeferred = (now: number) => {
-      if (deferred.length === 0) return;
-      const keep: Deferred[] = [];
-      for (const d of deferred) {
-        if (!account(d.e, d.c, now - d.sinceMs >= DEFER_MS)) keep.push(d);
+      if (deferred.size === 0 || now - lastRetryMs < RETRY_MS) return;
+      lastRetryMs = now;
+      for (const [key, d] of deferred) {
+        const final = now - d.sinceMs >= DEFER_MS;
+        // the first decides for all: they share the connection and the process
+        if (!account(d.e, d.items[0], final)) continue;
+        for (let i = 1; i < d.items.length; i++) account(d.e, d.items[i], true);
+        waiting -= d.items.length;
+        deferred.delete(key);
       }
-      deferred = keep;
     };
 
     const stopping = new AbortController();
@@ -246,6 +257,18 @@ export const l7Module: ModuleSpec = {
     let now = 0;
     /** A completed request of the record being handled (`ev`): counted, or it waits. */
     const onDone = (c: Completed) => {
+      const key = `${ev.sk}:${ev.sport}:${ev.dport}`;
+      const waitingFor = deferred.get(key);
+      if (waitingFor !== undefined) {
+        // its connection is still unknown: in line behind the others
+        if (waiting >= DEFER_MAX) {
+          outcomes.deferred_overflow++;
+          return;
+        }
+        waitingFor.items.push(c);
+        waiting++;
+        return;
+      }
       fillL7Addresses(ev);
       const e = {
         pid: ev.pid,
@@ -258,11 +281,12 @@ export const l7Module: ModuleSpec = {
         dport: ev.dport,
       };
       if (account(e, c, false)) return;
-      if (deferred.length >= DEFER_MAX) {
+      if (waiting >= DEFER_MAX) {
         outcomes.deferred_overflow++;
         return;
       }
-      deferred.push({ e, c, sinceMs: now });
+      deferred.set(key, { e, items: [c], sinceMs: now });
+      waiting++;
     };
     const loop = (async () => {
       for await (const batch of ring.batches({ signal: stopping.signal, timeoutMs: 100 })) {
@@ -282,6 +306,7 @@ export const l7Module: ModuleSpec = {
     const collectors: Collector[] = [{
       name: "l7",
       collect: () => {
+        lastRetryMs = 0;
         retryDeferred(Date.now());
         for (const view of directory.containers()) {
           if (!view.visible || view.removed) continue;
@@ -299,7 +324,7 @@ export const l7Module: ModuleSpec = {
         }
         written = current;
         for (const [k, v] of Object.entries(outcomes)) families.requests.labels(k).set(v);
-        families.requests.labels("waiting").set(deferred.length);
+        families.requests.labels("waiting").set(waiting);
         const m = matcher.counters;
         families.events.labels("connections_evicted").set(m.connectionsEvicted);
         families.events.labels("pending_overflow").set(m.pendingOverflow);

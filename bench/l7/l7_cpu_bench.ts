@@ -21,6 +21,7 @@ import {
   progIdsOf,
   progStats,
   round,
+  scrapeAgent,
   sleep,
   startBenchAgent,
 } from "../net/_lab.ts";
@@ -67,6 +68,8 @@ interface Window {
   connections: number;
   requests_per_sec: number;
   agent_millicores: number;
+  agent_user_millicores: number;
+  agent_system_millicores: number;
   millicores_per_1k_rps: number;
   wrk_p50_ms: number;
   wrk_p99_ms: number;
@@ -75,6 +78,17 @@ interface Window {
   l7_runs_per_request: number;
   /** bpftrace counting on sys_enter_write and sys_exit_read, same window: ns a run. */
   floor_ns_per_run: number;
+  /** wrk's own count of requests, and the agent's on each side (L7 on: should be equal). */
+  wrk_requests: number;
+  counted_outbound: number;
+  counted_inbound: number;
+}
+
+/** User and system CPU seconds of a process so far (proc(5) fields 14 and 15, USER_HZ 100). */
+function userSys(pid: number): [number, number] {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return [Number(rest[11]) / 100, Number(rest[12]) / 100];
 }
 
 function ms(text: string): number {
@@ -86,6 +100,7 @@ function ms(text: string): number {
 
 async function wrk(client: CgroupContainer, url: string, conns: number): Promise<{
   rps: number;
+  total: number;
   p50: number;
   p99: number;
 }> {
@@ -93,7 +108,8 @@ async function wrk(client: CgroupContainer, url: string, conns: number): Promise
     "sh",
     "-c",
     `wrk -t1 -c${conns} -d${SECONDS}s --latency ${url} | ` +
-    `sed -n 's/^ *\\(Requests\\/sec\\|50%\\|99%\\):* *\\([0-9.]*[a-z]*\\).*/{"k":"\\1","v":"\\2"}/p'`,
+    `sed -n -e 's/^ *\\(Requests\\/sec\\|50%\\|99%\\):* *\\([0-9.]*[a-z]*\\).*/{"k":"\\1","v":"\\2"}/p' ` +
+    `-e 's/^ *\\([0-9]*\\) requests in .*/{"k":"total","v":"\\1"}/p'`,
   ], "wrk");
   await p.wait();
   const out: Record<string, string> = {};
@@ -105,7 +121,12 @@ async function wrk(client: CgroupContainer, url: string, conns: number): Promise
       break;
     }
   }
-  return { rps: Number(out["Requests/sec"]), p50: ms(out["50%"]), p99: ms(out["99%"]) };
+  return {
+    rps: Number(out["Requests/sec"]),
+    total: Number(out["total"]),
+    p50: ms(out["50%"]),
+    p99: ms(out["99%"]),
+  };
 }
 
 const pair = await createNetnsPair("l7b");
@@ -143,10 +164,12 @@ try {
         const floorIds = progIdsOf(floor.pid);
         const f0 = await progStats();
         const c0 = cpuSeconds(pid);
+        const us0 = userSys(pid);
         const t0 = performance.now();
         const w = await wrk(client, url, conns);
         const sec = (performance.now() - t0) / 1000;
         const c1 = cpuSeconds(pid);
+        const us1 = userSys(pid);
         const p1 = await progStats();
         let fns = 0, fruns = 0;
         for (const id of floorIds) {
@@ -167,11 +190,20 @@ try {
           }
         }
         const mc = (c1 - c0) / sec * 1000;
+        // wrk's requests, counted on both sides (nothing else talks HTTP in the two containers)
+        await sleep(6000); // one collect round (5 s) after the load
+        const sc = await scrapeAgent(agent);
+        const count = (m: string, id: string) =>
+          sc.find(m, { container_id: id }).reduce((n, x) => n + x.value, 0);
+        const outbound = count("container_http_requests_total", client.id);
+        const inbound = count("container_http_inbound_requests_total", server.id);
         results.push({
           mode,
           connections: conns,
           requests_per_sec: Math.round(w.rps),
           agent_millicores: round(mc),
+          agent_user_millicores: round((us1[0] - us0[0]) / sec * 1000),
+          agent_system_millicores: round((us1[1] - us0[1]) / sec * 1000),
           millicores_per_1k_rps: round(mc / (w.rps / 1000), 2),
           wrk_p50_ms: w.p50,
           wrk_p99_ms: w.p99,
@@ -179,6 +211,9 @@ try {
           l7_kernel_ns_per_run: runs > 0 ? Math.round(ns / runs) : 0,
           l7_runs_per_request: round(runs / (w.rps * sec), 1),
           floor_ns_per_run: fruns > 0 ? Math.round(fns / fruns) : 0,
+          wrk_requests: w.total,
+          counted_outbound: outbound,
+          counted_inbound: inbound,
         });
         console.error(JSON.stringify(results.at(-1)));
       } finally {
