@@ -20,6 +20,7 @@ import { PENDING_FLAGS } from "./pending_flags.ts";
 import { processEventsModule } from "./process_events/mod.ts";
 import { containersModule } from "./containers/mod.ts";
 import { netModule } from "./net/mod.ts";
+import { l7Module } from "./l7/mod.ts";
 import { cloudModule, configureCloud } from "./cloud/mod.ts";
 import { delayacctModule } from "./delayacct/mod.ts";
 import { createPushModule, effectiveListen } from "./push/mod.ts";
@@ -76,6 +77,7 @@ function moduleList(logStats: Parameters<typeof selfModule>[1]): ModuleSpec[] {
     processEventsModule,
     containersModule,
     netModule,
+    l7Module,
     cloudModule,
     delayacctModule,
     // before logs: its sinks exist when the logs module makes its first parsers

@@ -16,37 +16,14 @@
  *
  * @module
  */
-import { checkGlob, checkHttpUrl } from "./flag_syntax.ts";
+import { checkHttpUrl } from "./flag_syntax.ts";
 import type { FlagSpec } from "./flags.ts";
 
 const DAY_MS = 86_400_000;
 const URL_ACCEPTS = "an absolute http or https URL";
 
 const ENTRIES: readonly FlagSpec[] = [
-  // Network tracking
-  {
-    name: "max-fqdns-per-container",
-    env: "MAX_FQDNS_PER_CONTAINER",
-    kind: "int",
-    default: 50,
-    min: 0,
-    help: "Most distinct DNS names labelled per container; the rest are counted as ~other",
-  },
   // L7 tracing and instrumentation
-  {
-    name: "disable-l7-tracing",
-    env: "DISABLE_L7_TRACING",
-    kind: "bool",
-    help: "Attach no read/write tracepoints or TLS uprobes for L7 protocol metrics",
-  },
-  {
-    name: "exclude-http-requests-by-path",
-    env: "EXCLUDE_HTTP_REQUESTS_BY_PATH",
-    kind: "list",
-    check: checkGlob,
-    accepts: "a path glob with *, **, ?, [a-z], {a,b} (repeatable)",
-    help: "HTTP requests whose path matches are left out of metrics and traces",
-  },
   {
     name: "instrumentation-delay",
     env: "INSTRUMENTATION_DELAY",

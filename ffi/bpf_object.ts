@@ -14,7 +14,7 @@ import { MAP_CURSOR_SIZE, TcpRecordType } from "./tcp_records.ts";
 import { FILE_OPEN_RECORD } from "./file_records.ts";
 
 /** The BPF objects libosprey embeds. */
-export type ObjectKind = "proc" | "bench" | "tcp" | "logs";
+export type ObjectKind = "proc" | "bench" | "tcp" | "logs" | "l7";
 
 /** How a program hooks into the kernel. */
 export type ProgramVariant = "tp_btf" | "raw_tp" | "fentry" | "fexit" | "syscall" | "other";

@@ -3,6 +3,7 @@ import { openLibrary } from "./lib.ts";
 import { EXPECTED_PING_CONSTANTS, EXPECTED_PING_LAYOUT } from "./ping.ts";
 import { EXPECTED_CONSTANTS, EXPECTED_LAYOUT } from "./records.ts";
 import { TCP_EXPECTED_CONSTANTS, TCP_EXPECTED_LAYOUT } from "./tcp_records.ts";
+import { L7_EXPECTED_CONSTANTS, L7_EXPECTED_LAYOUT } from "./l7_records.ts";
 import {
   ABI_VERSION,
   AttachCode,
@@ -63,6 +64,7 @@ Deno.test({
     deepEqual(fields, {
       ...EXPECTED_LAYOUT,
       ...TCP_EXPECTED_LAYOUT,
+      ...L7_EXPECTED_LAYOUT,
       ...EXPECTED_PING_LAYOUT,
       ...NAT_EXPECTED_LAYOUT,
       ...TASKSTATS_EXPECTED_LAYOUT,
@@ -81,6 +83,7 @@ Deno.test({
     deepEqual(constants, {
       ...EXPECTED_CONSTANTS,
       ...TCP_EXPECTED_CONSTANTS,
+      ...L7_EXPECTED_CONSTANTS,
       ...ABI_CONSTANTS,
       ...EXPECTED_PING_CONSTANTS,
       ...NAT_EXPECTED_CONSTANTS,

@@ -139,3 +139,14 @@ export {
   TcpRecordType,
   TcpState,
 } from "./tcp_records.ts";
+export {
+  decodeL7Event,
+  emptyL7Event,
+  fillL7Addresses,
+  L7_PAYLOAD_MAX,
+  L7_RECORD_TYPE,
+  L7Counter,
+  type L7Event,
+  L7Flag,
+  l7RecordType,
+} from "./l7_records.ts";

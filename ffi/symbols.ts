@@ -395,7 +395,7 @@ export const ABI_VERSION = 3;
 export const FILE_STAT_SIZE = 48;
 
 /** enum osp_object_kind. */
-export const ObjectKindCode = { proc: 1, bench: 2, tcp: 3, logs: 4 } as const;
+export const ObjectKindCode = { proc: 1, bench: 2, tcp: 3, logs: 4, l7: 5 } as const;
 
 /** enum osp_open_flags. */
 export const OpenFlag = { FORCE_RAW_TP: 1, LEGACY_EXIT: 2, NO_FENTRY: 4 } as const;

@@ -59,9 +59,6 @@ const OPERATOR_ENV: Record<string, string> = {
 
 /** The not-implemented flags those set, in the order the agent names them. */
 const EXPECTED_NOT_IMPLEMENTED = [
-  "max-fqdns-per-container",
-  "disable-l7-tracing",
-  "exclude-http-requests-by-path",
   "instrumentation-delay",
   "go-heap-profiler",
   "profiles-endpoint",
@@ -177,13 +174,14 @@ Deno.test("--help lists coroot-node-agent's not-implemented flags in their own g
   ok(at > 0, r.stdout);
   for (
     const f of [
-      "--disable-l7-tracing",
-      "--exclude-http-requests-by-path <list>",
+      "--disable-gpu-monitoring",
       "--profiles-prune-fraction <number>",
     ]
   ) {
     ok(r.stdout.indexOf(`  ${f}\n`) > at, f);
   }
+  ok(r.stdout.indexOf("  --disable-l7-tracing\n") < at, "implemented by the l7 module");
+  ok(r.stdout.indexOf("  --exclude-http-requests-by-path <list>\n") < at, "the l7 module's");
   ok(r.stdout.indexOf("  --max-containers <int>\n") < at);
   ok(r.stdout.indexOf("  --track-public-network <list>\n") < at, "implemented by the net module");
   ok(r.stdout.indexOf("  --max-spool-size <bytes>\n") < at, "implemented by the push module");

@@ -61,6 +61,9 @@ import { ConnectionTracker, type FilterReason } from "./tracker.ts";
 
 export { ConnectionTracker } from "./tracker.ts";
 
+/** The running net module's connection tracker (for the L7 module's destinations), if any. */
+export const netTracker: { current: ConnectionTracker | undefined } = { current: undefined };
+
 const GROUP = "Network";
 const RING = "tcp_events";
 const RECORD_TYPES = ["connect", "failed", "end", "close", "listen", "listen_close"] as const;
@@ -204,6 +207,7 @@ export const netModule: ModuleSpec = {
       maxListensPerContainer: num(flags, "max-listens-per-container", 1024),
     });
 
+    netTracker.current = tracker;
     let loaded: LoadedObject | undefined;
     let ring: RingBuffer | undefined;
     if (bpfWanted(flags, paths)) {
@@ -326,6 +330,7 @@ export const netModule: ModuleSpec = {
       ready,
       async stop() {
         stopping.abort();
+        if (netTracker.current === tracker) netTracker.current = undefined;
         await loop.catch(() => {});
         await ready.catch(() => {});
         unsubscribe();

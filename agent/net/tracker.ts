@@ -219,6 +219,11 @@ export class ConnectionTracker {
   /** Connections found at start, by socket inode and by 4-tuple, until a record names their socket. */
   readonly #seededByInode = new Map<number, Conn>();
   readonly #seededByTuple = new Map<string, Conn>();
+  /**
+   * Tracked outbound connections by 4-tuple, the latest `maxRecentlyEnded`, for the L7
+   * module: its records may come after the socket address was reused by another connection.
+   */
+  readonly #byTuple = new Map<string, Conn>();
   readonly #nets = new Map<string, ContainerNet>();
   /** Listens whose process's container is still being identified. */
   readonly #pendingListens: {
@@ -282,6 +287,47 @@ export class ConnectionTracker {
     return this.#nets.get(id);
   }
 
+  /**
+   * The container and label values of the tracked outbound connection at socket `sk` (also
+   * one that ended lately, as long as it is among the recently ended), or of
+   * the connection found at start with this 4-tuple (whose socket no record named yet), for
+   * the L7 module. Undefined while it is not (yet) tracked: unknown, filtered, or waiting for
+   * its container or NAT lookup.
+   */
+  l7Destination(
+    sk: number,
+    t: { netns: number; saddr: string; sport: number; daddr: string; dport: number },
+  ): { containerId: string; destination: string; actualDestination: string } | undefined {
+    // ended ones too (the tcp ring may deliver the end before the l7 ring the last answer);
+    // a socket address is reused soon after its socket is freed: the tuple must be the same
+    const same = (x: Conn | undefined) =>
+      x !== undefined && x.dport === t.dport && x.sport === t.sport && x.daddr === t.daddr;
+    let c: Conn | undefined = this.#conns.get(sk);
+    if (!same(c)) c = this.#recent.get(sk);
+    if (!same(c)) {
+      const key = tupleKey(t.netns, t.saddr, t.sport, t.daddr, t.dport);
+      c = this.#seededByTuple.get(key) ?? this.#byTuple.get(key);
+    }
+    if (c === undefined || c.state !== "tracked" || c.dest === undefined || !c.net) {
+      return undefined;
+    }
+    return {
+      containerId: c.net.id,
+      destination: c.dest.destination,
+      actualDestination: c.dest.actualDestination,
+    };
+  }
+
+  /** Remembers a tracked connection by its 4-tuple for {@linkcode l7Destination}. */
+  #noteTuple(c: Conn): void {
+    const key = tupleKey(c.netns, c.saddr, c.sport, c.daddr, c.dport);
+    this.#byTuple.delete(key);
+    if (this.#byTuple.size >= this.#maxRecent) {
+      this.#byTuple.delete(this.#byTuple.keys().next().value!);
+    }
+    this.#byTuple.set(key, c);
+  }
+
   /** Forgets a container the registry removed, and every connection attributed to it. */
   forgetContainer(id: string): void {
     const net = this.#nets.get(id);
@@ -291,6 +337,7 @@ export class ConnectionTracker {
     for (const map of [this.#conns, this.#recent]) {
       for (const [sk, c] of map) if (c.net === net) map.delete(sk);
     }
+    for (const [key, c] of this.#byTuple) if (c.net === net) this.#byTuple.delete(key);
   }
 
   /** Connections that still need their actual (post-NAT) destination looked up. */
@@ -654,6 +701,7 @@ export class ConnectionTracker {
     }
     c.net = net;
     c.state = "tracked";
+    if (c.connected) this.#noteTuple(c);
     net.lastAttemptMs.set(destination, this.#now());
     this.#sync(c);
   }

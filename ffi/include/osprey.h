@@ -46,6 +46,7 @@ enum osp_object_kind {
 	OSP_OBJECT_BENCH = 2, /**< bpf/bench.bpf.c: ring-buffer benchmark producer */
 	OSP_OBJECT_TCP = 3,   /**< bpf/tcp.bpf.c: TCP connections, listens, bytes, retransmits */
 	OSP_OBJECT_LOGS = 4,  /**< bpf/logs.bpf.c: files opened for writing under /var/log */
+	OSP_OBJECT_L7 = 5,    /**< bpf/l7.bpf.c: payload prefixes of socket reads and writes */
 };
 
 /** osp_object_open() flags. */

@@ -95,6 +95,7 @@ struct bpf_map *osp_object_map(struct osp_object *o, const char *name);
 /* per-kind openers: create the skeleton, choose variants, set load-time constants */
 int osp_open_tcp(struct osp_object *o, uint64_t mark);
 int osp_open_logs(struct osp_object *o, uint64_t mark);
+int osp_open_l7(struct osp_object *o, uint64_t mark);
 
 /* --- rings (ring.c) --- */
 extern struct osp_table osp_rings;

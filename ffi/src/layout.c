@@ -20,6 +20,7 @@
 #include "proc.h"
 #include "tcp.h"
 #include "logs.h"
+#include "l7.h"
 
 struct text {
 	char b[8192];
@@ -80,6 +81,26 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	FIELD(osp_proc_event, flags);
 	FIELD(osp_proc_event, comm);
 	FIELD(osp_proc_event, filename);
+
+	STRUCT(osp_l7_event);
+	FIELD(osp_l7_event, hdr);
+	FIELD(osp_l7_event, sk);
+	FIELD(osp_l7_event, cgroup_id);
+	FIELD(osp_l7_event, size);
+	FIELD(osp_l7_event, pid);
+	FIELD(osp_l7_event, fd);
+	FIELD(osp_l7_event, netns);
+	FIELD(osp_l7_event, family);
+	FIELD(osp_l7_event, sport);
+	FIELD(osp_l7_event, dport);
+	FIELD(osp_l7_event, dir);
+	FIELD(osp_l7_event, l4);
+	FIELD(osp_l7_event, len);
+	FIELD(osp_l7_event, flags);
+	FIELD(osp_l7_event, reserved);
+	FIELD(osp_l7_event, saddr);
+	FIELD(osp_l7_event, daddr);
+	FIELD(osp_l7_event, payload);
 
 	STRUCT(osp_tcp_event);
 	FIELD(osp_tcp_event, hdr);
@@ -152,6 +173,17 @@ OSP_API int osp_layout(uint8_t *buf, uint32_t cap)
 	CONST(OSP_REC_TCP_CLOSE);
 	CONST(OSP_REC_TCP_LISTEN);
 	CONST(OSP_REC_TCP_LISTEN_CLOSE);
+	CONST(OSP_REC_L7_PAYLOAD);
+	CONST(OSP_L7_PAYLOAD_MAX);
+	CONST(OSP_L7_DIR_WRITE);
+	CONST(OSP_L7_DIR_READ);
+	CONST(OSP_L7_F_VECTORED);
+	CONST(OSP_L7_F_CUT);
+	CONST(OSP_L7_CNT_ARGS_FULL);
+	CONST(OSP_L7_CNT_RECORDS);
+	CONST(OSP_L7_CNT_CUT);
+	CONST(OSP_L7_CNT_READ_FAULT);
+	CONST(OSP_L7_CNT_MAX);
 	CONST(OSP_REC_BENCH);
 	CONST(OSP_REC_TYPE_MAX);
 	CONST(OSP_PROC_F_OOM_KILLED);

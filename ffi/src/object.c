@@ -49,6 +49,8 @@ static const char *kind_name(uint32_t kind)
 		return "tcp";
 	case OSP_OBJECT_LOGS:
 		return "logs";
+	case OSP_OBJECT_L7:
+		return "l7";
 	default:
 		return "?";
 	}
@@ -223,6 +225,9 @@ OSP_API int osp_object_open(uint32_t which, uint32_t flags)
 		break;
 	case OSP_OBJECT_LOGS:
 		err = osp_open_logs(o, mark);
+		break;
+	case OSP_OBJECT_L7:
+		err = osp_open_l7(o, mark);
 		break;
 	default:
 		err = osp_fail(mark, -EINVAL, "open object %u: unknown object kind", which);

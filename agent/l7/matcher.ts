@@ -1,0 +1,396 @@
+/**
+ * Request → response matching per connection, from the l7 object's payload records
+ * (bpf/l7.bpf.c): one record per read or write, with the kernel's timestamp of the syscall's
+ * return. Pure: records go in, completed requests come out through a callback, with their
+ * duration in the kernel clock (response record − request record).
+ *
+ * Roles: the side that writes a request is the client (outbound), the side that reads one is
+ * the server (inbound); a connection keeps the role of its first request, and from then on
+ * reads the other way are answers, so a reply that happens to look like a request (a Redis
+ * array of strings) is never taken for one. Requests wait in a FIFO per connection
+ * (pipelining: Redis batches count each command and each reply); DNS waits per message id.
+ * A request or answer split over several syscalls is joined when its first part is too short
+ * to tell (a header in a separate read).
+ *
+ * Bounds: connections (`maxConnections`, oldest forgotten first), pending requests per
+ * connection (`maxPending`); what does not fit is counted in {@linkcode MatcherCounters}.
+ *
+ * @module
+ */
+import type { L7Event } from "../../ffi/mod.ts";
+import {
+  type DetectedRequest,
+  detectRequest,
+  dnsQueryId,
+  dnsStatusLabel,
+  Http2Connection,
+  isDroppedDnsResponse,
+  isRedisRequest,
+  parseDnsResponse,
+  parseHttp1RequestLine,
+  responseStatus,
+} from "./protocols/mod.ts";
+import { redisCommandCount, redisReplies } from "./redis_pipeline.ts";
+
+/** The byte-stream protocols matched request by request. */
+export type StreamProtocol = "http" | "postgres" | "redis" | "memcached" | "mysql";
+
+/** Every protocol the matcher reports. */
+export type Protocol = StreamProtocol | "dns";
+
+/** A request that got its answer. */
+export interface Completed {
+  protocol: Protocol;
+  /** True on the server side (the request was read), false on the client side. */
+  inbound: boolean;
+  /** The contract's `status` label value. */
+  status: string;
+  /** From the request's syscall to the answer's, ns (kernel clock). */
+  durationNs: number;
+  /** HTTP: the request path (for `--exclude-http-requests-by-path`). */
+  path?: string;
+  /** DNS: the question (`request_type` value, name) and the A/AAAA answers' addresses. */
+  dns?: { requestType: string; name: string; addresses: string[] };
+}
+
+/** What the matcher counted instead of dropping silently. */
+export interface MatcherCounters {
+  /** Connections forgotten because the table was full (their pending requests are lost). */
+  connectionsEvicted: number;
+  /** Requests not remembered because their connection already had `maxPending` waiting. */
+  pendingOverflow: number;
+  /** Requests answered, by protocol. */
+  matched: number;
+  /** Answers that came with no request waiting (opened before start, or lost records). */
+  unmatchedResponses: number;
+  /** Split requests or answers joined from two records. */
+  joined: number;
+  /** Socket addresses found reused by a new connection (the old state dropped). */
+  reused: number;
+}
+
+/** Options of {@linkcode L7Matcher}. */
+export interface MatcherOptions {
+  /** @default 65536 */
+  readonly maxConnections?: number;
+  /** @default 64 */
+  readonly maxPending?: number;
+  /** Protocols detected; the others are ignored. @default all */
+  readonly protocols?: ReadonlySet<Protocol>;
+}
+
+interface Pending {
+  ts: number;
+  request: DetectedRequest & { protocol: StreamProtocol };
+  path?: string;
+  /** Answered but not counted: a Postgres statement close (the contract's rule). */
+  uncounted?: boolean;
+}
+
+/** The HTTP/2 client preface's first bytes. */
+const H2_PREFACE = [0x50, 0x52, 0x49, 0x20, 0x2a, 0x20, 0x48, 0x54, 0x54, 0x50, 0x2f, 0x32]; // "PRI * HTTP/2"
+
+function isH2Preface(b: Uint8Array): boolean {
+  if (b.length < H2_PREFACE.length) return false;
+  for (let i = 0; i < H2_PREFACE.length; i++) if (b[i] !== H2_PREFACE[i]) return false;
+  return true;
+}
+
+interface Conn {
+  /** HTTP/2: frames of both directions, streams, HPACK (agent/l7/protocols/http2.ts). */
+  h2?: Http2Connection;
+  /** The ports it was made with: a socket address reused by another connection differs. */
+  sport: number;
+  dport: number;
+  /** "client": requests are written; "server": requests are read. */
+  role?: "client" | "server";
+  protocol?: StreamProtocol;
+  pending: Pending[];
+  /** DNS queries by id. */
+  dns?: Map<number, { ts: number; inbound: boolean }>;
+  /** A short first part, waiting for the rest: bytes, timestamp, direction. */
+  partial?: { bytes: Uint8Array; ts: number; dir: "read" | "write" };
+}
+
+const REDIS = Object.freeze({ protocol: "redis" as const });
+
+/** Below this many bytes an undetected first part is kept for the next record. */
+const PARTIAL_MAX = 64;
+
+const ALL: ReadonlySet<Protocol> = new Set([
+  "http",
+  "postgres",
+  "redis",
+  "memcached",
+  "mysql",
+  "dns",
+]);
+
+/** Matches requests to responses; see the module doc. */
+export class L7Matcher {
+  readonly counters: MatcherCounters = {
+    connectionsEvicted: 0,
+    pendingOverflow: 0,
+    matched: 0,
+    unmatchedResponses: 0,
+    joined: 0,
+    reused: 0,
+  };
+  readonly #conns = new Map<number, Conn>();
+  readonly #maxConns: number;
+  readonly #maxPending: number;
+  readonly #protocols: ReadonlySet<Protocol>;
+
+  constructor(opts: MatcherOptions = {}) {
+    this.#maxConns = opts.maxConnections ?? 65_536;
+    this.#maxPending = opts.maxPending ?? 64;
+    this.#protocols = opts.protocols ?? ALL;
+  }
+
+  /** Connections with state now. */
+  get connectionCount(): number {
+    return this.#conns.size;
+  }
+
+  /** Forgets a connection (closed). */
+  forget(sk: number): void {
+    this.#conns.delete(sk);
+  }
+
+  /**
+   * Applies one record; calls `done` for each request it answers. `e.payload` is only read
+   * during the call.
+   */
+  handle(e: Readonly<L7Event>, done: (c: Completed) => void): void {
+    if (e.l4 === 17) {
+      if (this.#protocols.has("dns")) this.#dns(e, "udp", done);
+      return;
+    }
+    if ((e.dport === 53 || e.sport === 53) && this.#protocols.has("dns")) {
+      // DNS over TCP: a 2-byte length, then the message
+      this.#dns(e, "tcp", done);
+      return;
+    }
+    let c = this.#conns.get(e.sk);
+    if (c !== undefined && (c.sport !== e.sport || c.dport !== e.dport)) {
+      // the kernel freed the socket and reused its address for another connection
+      this.#conns.delete(e.sk);
+      this.counters.reused++;
+      c = undefined;
+    }
+    if (c?.h2 !== undefined) {
+      this.#http2(c, e, done);
+      return;
+    }
+    if (isH2Preface(e.payload) && this.#protocols.has("http")) {
+      // the client's preface: the writer is the client, every byte after is frames
+      if (c === undefined || c.role !== undefined) {
+        if (c !== undefined) this.#conns.delete(e.sk);
+        c = this.#conn(e);
+      }
+      c.role = e.dir === "write" ? "client" : "server";
+      c.h2 = new Http2Connection();
+      this.#http2(c, e, done);
+      return;
+    }
+    let bytes = e.payload;
+    let ts = e.tsNs;
+    if (c?.partial !== undefined) {
+      const p = c.partial;
+      c.partial = undefined;
+      if (p.dir === e.dir) {
+        const joined = new Uint8Array(Math.min(p.bytes.length + bytes.length, 1024));
+        joined.set(p.bytes);
+        joined.set(bytes.subarray(0, joined.length - p.bytes.length), p.bytes.length);
+        bytes = joined;
+        ts = p.ts;
+        this.counters.joined++;
+      }
+    }
+    const requestDir = c?.role === undefined ? undefined : (c.role === "client" ? "write" : "read");
+    if (requestDir === undefined || requestDir === e.dir) {
+      const found = this.#detect(bytes, e.size, c?.protocol);
+      if (found !== undefined) {
+        if (c === undefined) c = this.#conn(e);
+        c.role ??= e.dir === "write" ? "client" : "server";
+        if ((c.role === "client") !== (e.dir === "write")) return; // the other side's role
+        c.protocol = found.protocol;
+        for (let i = 0; i < found.count; i++) {
+          if (c.pending.length >= this.#maxPending) {
+            this.counters.pendingOverflow++;
+            break;
+          }
+          c.pending.push({
+            ts,
+            request: found.request,
+            path: found.path,
+            uncounted: found.uncounted,
+          });
+        }
+        return;
+      }
+      // too short to tell, on a connection not known yet or between requests (not a body
+      // written while a request waits): wait for the rest
+      if (bytes.length >= PARTIAL_MAX || (c !== undefined && c.pending.length > 0)) return;
+      if (c === undefined) c = this.#conn(e);
+      c.partial = { bytes: bytes.slice(), ts, dir: e.dir };
+      return;
+    }
+    // the answer direction
+    if (c === undefined || c.protocol === undefined) return;
+    const statuses = this.#answer(c.pending[0]?.request, bytes, e.size);
+    if (c.pending.length === 0) {
+      if (statuses !== undefined) this.counters.unmatchedResponses++;
+      return;
+    }
+    if (statuses === undefined) {
+      // a continuation (body, more rows), or a header cut short: keep it if it is short
+      if (bytes.length < 16) c.partial = { bytes: bytes.slice(), ts: e.tsNs, dir: e.dir };
+      return;
+    }
+    const inbound = c.role === "server";
+    for (const status of statuses) {
+      const req = c.pending.shift();
+      if (req === undefined) break;
+      if (req.uncounted) continue;
+      this.counters.matched++;
+      done({
+        protocol: req.request.protocol,
+        inbound,
+        status,
+        durationNs: Math.max(0, e.tsNs - req.ts),
+        path: req.path,
+      });
+    }
+  }
+
+  /** Feeds one capture to the connection's HTTP/2 state; reports the streams it answered. */
+  #http2(c: Conn, e: Readonly<L7Event>, done: (c: Completed) => void): void {
+    const fromClient = (e.dir === "write") === (c.role === "client");
+    const out = c.h2!.feed(fromClient ? "client" : "server", e.payload, e.size, e.tsNs);
+    for (const x of out) {
+      this.counters.matched++;
+      done({
+        protocol: "http",
+        inbound: c.role === "server",
+        status: x.status,
+        durationNs: Math.max(0, x.durationNs),
+        path: x.path,
+      });
+    }
+  }
+
+  #conn(e: Readonly<L7Event>): Conn {
+    if (this.#conns.size >= this.#maxConns) {
+      const oldest = this.#conns.keys().next().value!;
+      this.#conns.delete(oldest);
+      this.counters.connectionsEvicted++;
+    }
+    const c: Conn = { sport: e.sport, dport: e.dport, pending: [] };
+    this.#conns.set(e.sk, c);
+    return c;
+  }
+
+  #detect(
+    b: Uint8Array,
+    size: number,
+    known: StreamProtocol | undefined,
+  ): {
+    protocol: StreamProtocol;
+    request: Pending["request"];
+    count: number;
+    path?: string;
+    uncounted?: boolean;
+  } | undefined {
+    const p = this.#protocols;
+    if (known === "redis" || (known === undefined && isRedisRequest(b))) {
+      if (!p.has("redis") || !isRedisRequest(b)) return undefined;
+      return { protocol: "redis", request: REDIS, count: redisCommandCount(b) };
+    }
+    const r = detectRequest(b, size, "tcp");
+    if (r === null) return undefined;
+    switch (r.protocol) {
+      case "http":
+        if (!p.has("http") || (known !== undefined && known !== "http")) return undefined;
+        return {
+          protocol: "http",
+          request: r,
+          count: 1,
+          path: parseHttp1RequestLine(b)?.path,
+        };
+      case "postgres":
+        if (!p.has("postgres") || (known !== undefined && known !== "postgres")) return undefined;
+        // a statement close is answered (CloseComplete) but not counted
+        return { protocol: "postgres", request: r, count: 1, uncounted: r.kind === "close" };
+      case "memcached":
+        if (!p.has("memcached") || (known !== undefined && known !== "memcached")) {
+          return undefined;
+        }
+        return { protocol: "memcached", request: r, count: 1 };
+      case "mysql":
+        if (!p.has("mysql") || (known !== undefined && known !== "mysql")) return undefined;
+        // COM_STMT_CLOSE gets no answer: nothing to wait for, nothing to count
+        if (r.kind === "close") return undefined;
+        return { protocol: "mysql", request: r, count: 1 };
+      default:
+        return undefined;
+    }
+  }
+
+  #answer(
+    request: Pending["request"] | undefined,
+    b: Uint8Array,
+    size: number,
+  ): string[] | undefined {
+    if (request === undefined) return undefined;
+    if (request.protocol === "redis") return redisReplies(b);
+    if (request.protocol === "http") {
+      // 1xx other than 101 are interim: the final answer follows
+      if (b.length >= 12 && b[9] === 0x31 && !(b[10] === 0x30 && b[11] === 0x31)) {
+        return undefined;
+      }
+    }
+    const s = responseStatus(request, b, size, "tcp");
+    return s === null ? undefined : [s];
+  }
+
+  #dns(e: Readonly<L7Event>, transport: "udp" | "tcp", done: (c: Completed) => void): void {
+    const b = e.payload;
+    let c = this.#conns.get(e.sk);
+    if (c !== undefined && (c.sport !== e.sport || c.dport !== e.dport)) {
+      this.#conns.delete(e.sk);
+      this.counters.reused++;
+      c = undefined;
+    }
+    const id = dnsQueryId(b, transport);
+    if (id >= 0) {
+      if (c === undefined) c = this.#conn(e);
+      c.dns ??= new Map();
+      if (c.dns.size >= this.#maxPending) {
+        this.counters.pendingOverflow++;
+        return;
+      }
+      c.dns.set(id, { ts: e.tsNs, inbound: e.dir === "read" });
+      return;
+    }
+    const r = parseDnsResponse(b, transport);
+    if (r === null) return;
+    const q = c?.dns?.get(r.id);
+    if (q === undefined || q.inbound !== (e.dir === "write")) {
+      this.counters.unmatchedResponses++;
+      return;
+    }
+    c!.dns!.delete(r.id);
+    const status = dnsStatusLabel(r.rcode);
+    // RCODEs above 5 and empty AAAA answers are not counted (the reference's rules)
+    if (status === "" || isDroppedDnsResponse(r)) return;
+    this.counters.matched++;
+    done({
+      protocol: "dns",
+      inbound: q.inbound,
+      status,
+      durationNs: Math.max(0, e.tsNs - q.ts),
+      dns: { requestType: r.requestType, name: r.name, addresses: r.ips },
+    });
+  }
+}

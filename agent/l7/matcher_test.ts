@@ -1,0 +1,152 @@
+import { deepEqual, equal } from "node:assert/strict";
+import { emptyL7Event, type L7Event } from "../../ffi/mod.ts";
+import { type Completed, L7Matcher } from "./matcher.ts";
+
+const enc = new TextEncoder();
+
+function rec(
+  o: { sk?: number; dir: "read" | "write"; ts: number; data: Uint8Array | string; l4?: number },
+  ports: [number, number] = [40000, 80],
+): L7Event {
+  const e = emptyL7Event();
+  const data = typeof o.data === "string" ? enc.encode(o.data) : o.data;
+  Object.assign(e, {
+    sk: o.sk ?? 1,
+    dir: o.dir,
+    tsNs: o.ts,
+    payload: data,
+    size: data.length,
+    l4: o.l4 ?? 6,
+    sport: ports[0],
+    dport: ports[1],
+  });
+  return e;
+}
+
+function run(m: L7Matcher, events: L7Event[]): Completed[] {
+  const out: Completed[] = [];
+  for (const e of events) m.handle(e, (c) => out.push(c));
+  return out;
+}
+
+Deno.test("L7Matcher matches HTTP/1 on the client and the server side with kernel durations", () => {
+  const m = new L7Matcher();
+  const out = run(m, [
+    rec({ dir: "write", ts: 1000, data: "GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\n" }),
+    rec({ dir: "read", ts: 5000, data: "HTTP/1.1 404 Not Found\r\n\r\n" }),
+    rec({ sk: 2, dir: "read", ts: 100, data: "POST /b HTTP/1.1\r\n\r\n" }, [80, 40000]),
+    rec({ sk: 2, dir: "write", ts: 350, data: "HTTP/1.1 503 Busy\r\n\r\n" }, [80, 40000]),
+  ]);
+  deepEqual(out.map((c) => [c.protocol, c.inbound, c.status, c.durationNs, c.path]), [
+    ["http", false, "4xx", 4000, "/a?x=1"],
+    ["http", true, "5xx", 250, "/b"],
+  ]);
+});
+
+Deno.test("L7Matcher joins a request line split over two writes and skips interim 100s", () => {
+  const m = new L7Matcher();
+  const out = run(m, [
+    rec({ dir: "write", ts: 10, data: "GE" }),
+    rec({ dir: "write", ts: 20, data: "T /split HTTP/1.1\r\n\r\n" }),
+    rec({ dir: "read", ts: 30, data: "HTTP/1.1 100 Continue\r\n\r\n" }),
+    rec({ dir: "read", ts: 90, data: "HTTP/1.1 200 OK\r\n\r\n" }),
+  ]);
+  deepEqual(out.map((c) => [c.status, c.durationNs, c.path]), [["2xx", 80, "/split"]]);
+  equal(m.counters.joined, 1);
+});
+
+Deno.test("L7Matcher counts every command and reply of a pipelined Redis batch", () => {
+  const m = new L7Matcher();
+  const cmd = (k: string) => `*2\r\n$3\r\nGET\r\n$${k.length}\r\n${k}\r\n`;
+  const out = run(m, [
+    rec({ dir: "write", ts: 0, data: cmd("a") + cmd("b") + cmd("c") }, [40000, 6379]),
+    rec({ dir: "read", ts: 7, data: "$1\r\nx\r\n-ERR no\r\n$-1\r\n" }, [40000, 6379]),
+  ]);
+  deepEqual(out.map((c) => [c.protocol, c.status]), [
+    ["redis", "ok"],
+    ["redis", "failed"],
+    ["redis", "ok"],
+  ]);
+});
+
+Deno.test("L7Matcher forgets a connection whose socket address another connection reuses", () => {
+  const m = new L7Matcher();
+  const out = run(m, [
+    // a server socket at address 9 answers one request
+    rec({ sk: 9, dir: "read", ts: 0, data: "GET / HTTP/1.1\r\n\r\n" }, [80, 41000]),
+    rec({ sk: 9, dir: "write", ts: 1, data: "HTTP/1.1 200 OK\r\n\r\n" }, [80, 41000]),
+    // freed; a client socket gets the same address
+    rec({ sk: 9, dir: "write", ts: 2, data: "GET /c HTTP/1.1\r\n\r\n" }, [42000, 8080]),
+    rec({ sk: 9, dir: "read", ts: 5, data: "HTTP/1.1 201 Created\r\n\r\n" }, [42000, 8080]),
+  ]);
+  deepEqual(out.map((c) => [c.inbound, c.status]), [[true, "2xx"], [false, "2xx"]]);
+  equal(m.counters.reused, 1);
+});
+
+function dnsMessage(id: number, response: boolean, rcode: number, answers: number[][]): Uint8Array {
+  const name = [7, ...enc.encode("example"), 3, ...enc.encode("com"), 0];
+  const head = [
+    id >> 8,
+    id & 255,
+    response ? 0x81 : 1,
+    response ? 0x80 | rcode : 0,
+    0,
+    1,
+    0,
+    answers.length,
+    0,
+    0,
+    0,
+    0,
+  ];
+  const q = [...name, 0, 1, 0, 1];
+  const an = answers.flatMap((ip) => [0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, ...ip]);
+  return new Uint8Array([...head, ...q, ...an]);
+}
+
+Deno.test("L7Matcher matches DNS over UDP by message id, both directions", () => {
+  const m = new L7Matcher();
+  const out = run(m, [
+    rec({ l4: 17, dir: "write", ts: 0, data: dnsMessage(7, false, 0, []) }, [5353, 53]),
+    rec({ l4: 17, dir: "write", ts: 1, data: dnsMessage(8, false, 0, []) }, [5353, 53]),
+    rec({ l4: 17, dir: "read", ts: 30, data: dnsMessage(8, true, 3, []) }, [5353, 53]),
+    rec({ l4: 17, dir: "read", ts: 40, data: dnsMessage(7, true, 0, [[10, 0, 0, 7]]) }, [
+      5353,
+      53,
+    ]),
+  ]);
+  deepEqual(out.map((c) => [c.status, c.durationNs, c.dns?.requestType, c.dns?.addresses]), [
+    ["nxdomain", 29, "TypeA", []],
+    ["ok", 40, "TypeA", ["10.0.0.7"]],
+  ]);
+});
+
+Deno.test("L7Matcher joins a request line sent in three pieces on a known keep-alive connection", () => {
+  const m = new L7Matcher();
+  const out = run(m, [
+    rec({ dir: "write", ts: 0, data: "GET /a HTTP/1.1\r\nHost: x\r\n\r\n" }),
+    rec({ dir: "read", ts: 1, data: "HTTP/1.1 200 OK\r\n\r\n" }),
+    rec({ dir: "write", ts: 10, data: "GE" }),
+    rec({ dir: "write", ts: 11, data: "T /b" }),
+    rec({ dir: "write", ts: 12, data: " HTTP/1.1\r\nHost: x\r\n\r\n" }),
+    rec({ dir: "read", ts: 20, data: "HTTP/" }),
+    rec({ dir: "read", ts: 21, data: "1.1 404 Not Found\r\n\r\n" }),
+  ]);
+  deepEqual(out.map((c) => [c.status, c.durationNs, c.path]), [["2xx", 1, "/a"], [
+    "4xx",
+    11,
+    "/b",
+  ]]);
+});
+
+Deno.test("L7Matcher never joins a short body written while its request waits", () => {
+  const m = new L7Matcher();
+  const out = run(m, [
+    rec({ dir: "write", ts: 0, data: "POST /p HTTP/1.1\r\nContent-Length: 2\r\n\r\n" }),
+    rec({ dir: "write", ts: 1, data: "{}" }),
+    rec({ dir: "read", ts: 5, data: "HTTP/1.1 201 Created\r\n\r\n" }),
+    rec({ dir: "write", ts: 6, data: "GET /next HTTP/1.1\r\n\r\n" }),
+    rec({ dir: "read", ts: 9, data: "HTTP/1.1 200 OK\r\n\r\n" }),
+  ]);
+  deepEqual(out.map((c) => [c.status, c.path]), [["2xx", "/p"], ["2xx", "/next"]]);
+});

@@ -1,0 +1,356 @@
+/**
+ * The L7 module: requests, errors and latency per protocol, outbound per destination and
+ * inbound per container (reference §2.4, §2.5, §2.6), from payload prefixes of socket reads
+ * and writes captured by the l7 BPF object (bpf/l7.bpf.c) and matched here per connection
+ * (agent/l7/matcher.ts). Protocols: HTTP/1.x, HTTP/2 and gRPC, Postgres, Redis, Memcached, MySQL,
+ * DNS.
+ *
+ * | collector | what                                                  | interval             |
+ * |-----------|-------------------------------------------------------|----------------------|
+ * | `l7`      | tables written into the visible containers' series    | `--collect-interval` |
+ *
+ * Outbound requests take `destination` and `actual_destination` from the net module's
+ * connection (by kernel socket, or by 4-tuple for a connection found at start); while the net
+ * module has not seen the connection yet (its ring is drained apart), the request waits up to
+ * {@linkcode DEFER_MS}. Without the net module, the record's own address is both labels.
+ *
+ * Needs the containers module, `--allow-ffi` for libosprey; `--disable-l7-tracing` keeps the
+ * l7 object from loading and changes nothing else.
+ *
+ * @module
+ */
+import type { L7Event, RingBuffer } from "../../ffi/mod.ts";
+import {
+  decodeL7Event,
+  emptyL7Event,
+  fillL7Addresses,
+  forEachFrame,
+  L7_RECORD_TYPE,
+  L7Counter,
+  l7RecordType,
+} from "../../ffi/mod.ts";
+import { bpfFamilies, libraryPath, type LoadedObject, loadObject } from "../bpf/mod.ts";
+import type { Collector } from "../collector.ts";
+import { containerDirectory } from "../containers/mod.ts";
+import { checkGlob } from "../flag_syntax.ts";
+import type { FlagSpec, FlagValues } from "../flags.ts";
+import type { ModuleInstance, ModuleSpec } from "../modules.ts";
+import type { HostPaths } from "../paths.ts";
+import { joinHostPort } from "../net/address.ts";
+import { netTracker } from "../net/mod.ts";
+import { normalizeDomain, PathFilter } from "./protocols/mod.ts";
+import { type Completed, L7Matcher } from "./matcher.ts";
+import { L7Families, L7Tables, writeContainerL7 } from "./stats.ts";
+
+const GROUP = "L7 protocols";
+const RING = "l7_events";
+/**
+ * How long a request waits for its connection or container to be known, ms: as long as the net
+ * module lets a connection wait for its container.
+ */
+export const DEFER_MS = 120_000;
+/** Most requests waiting so. */
+const DEFER_MAX = 65_536;
+
+/** The protocols this build matches, in the order of the start-up line. */
+export const L7_PROTOCOLS: readonly string[] = [
+  "http",
+  "http2",
+  "grpc",
+  "postgres",
+  "redis",
+  "memcached",
+  "mysql",
+  "dns",
+];
+
+/** The module's flags (coroot-node-agent's). */
+export const L7_FLAGS: readonly FlagSpec[] = [
+  {
+    name: "disable-l7-tracing",
+    env: "DISABLE_L7_TRACING",
+    kind: "bool",
+    help: "Attach no read/write tracepoints: no L7 protocol metrics (the TCP ones stay)",
+    group: GROUP,
+  },
+  {
+    name: "exclude-http-requests-by-path",
+    env: "EXCLUDE_HTTP_REQUESTS_BY_PATH",
+    kind: "list",
+    check: checkGlob,
+    accepts: "a path glob with *, **, ?, [a-z], {a,b} (repeatable)",
+    help: "HTTP requests whose path matches are left out of the metrics",
+    group: GROUP,
+  },
+  {
+    name: "max-fqdns-per-container",
+    env: "MAX_FQDNS_PER_CONTAINER",
+    kind: "int",
+    default: 50,
+    min: 0,
+    help: "Most distinct DNS names labelled per container; the rest are counted as ~other",
+    group: GROUP,
+  },
+];
+
+/** BPF is possible: granted, not switched off, not a fixture tree. */
+function bpfWanted(flags: FlagValues, paths: HostPaths): boolean {
+  return flags["disable-bpf"] !== true && !paths.fixture &&
+    Deno.permissions.querySync({ name: "ffi", path: libraryPath() }).state === "granted";
+}
+
+/** Requests of one connection waiting for it (or its process) to be known. */
+interface Deferred {
+  e: {
+    pid: number;
+    cgroupId: number;
+    sk: number;
+    netns: number;
+    saddr: string;
+    sport: number;
+    daddr: string;
+    dport: number;
+  };
+  items: Completed[];
+  sinceMs: number;
+}
+
+/** How often waiting requests are looked up again, ms (one lookup per connection). */
+const RETRY_MS = 200;
+
+/** The module definition. */
+export const l7Module: ModuleSpec = {
+  name: "l7",
+  description: "L7 requests, errors and latency per protocol (HTTP/1, HTTP/2, gRPC, Postgres, " +
+    "Redis, Memcached, MySQL, DNS), inbound and outbound",
+  flags: L7_FLAGS,
+  permissions(_flags, paths) {
+    return [{ descriptor: { name: "read", path: paths.proc }, flag: `--allow-read=${paths.proc}` }];
+  },
+  disabledBy(flags, paths) {
+    if (flags["disable-l7-tracing"] === true) {
+      return { reason: "disabled by --disable-l7-tracing", flag: "--disable-l7-tracing=false" };
+    }
+    if (!bpfWanted(flags, paths)) {
+      return {
+        reason: "needs BPF (--allow-ffi for libosprey, no --disable-bpf, not a fixture tree)",
+        flag: `--allow-ffi=${libraryPath()}`,
+      };
+    }
+    return undefined;
+  },
+  start(ctx): ModuleInstance {
+    const { flags, registry, log } = ctx;
+    const directory = containerDirectory.current;
+    if (directory === undefined) {
+      throw new Error("the l7 module needs the containers module, which is not running");
+    }
+    const families = new L7Families(registry);
+    const tables = new L7Tables({ maxFqdns: Number(flags["max-fqdns-per-container"] ?? 50) });
+    const excluded = new PathFilter(flags["exclude-http-requests-by-path"] as string[] ?? []);
+    const matcher = new L7Matcher();
+    const loaded: LoadedObject = loadObject("l7", ctx);
+    let ring: RingBuffer;
+    try {
+      ring = loaded.obj.openRing(RING);
+    } catch (err) {
+      loaded.close();
+      throw err;
+    }
+    log.info("l7: payload capture on", {
+      protocols: L7_PROTOCOLS.join(","),
+      ...loaded.obj.info(),
+      excluded_paths: (flags["exclude-http-requests-by-path"] as string[] ?? []).length,
+    });
+
+    const outcomes = {
+      counted: 0,
+      excluded: 0,
+      untracked: 0,
+      not_a_container: 0,
+      deferred_overflow: 0,
+    };
+    /** By socket and ports: one lookup per connection, however many requests wait on it. */
+    const deferred = new Map<string, Deferred>();
+    let waiting = 0;
+    let lastRetryMs = 0;
+    const unsubscribe = directory.onContainerRemoved((c) => tables.forget(c.id));
+
+    /** Counts a completed request; false when it must wait (connection or container pending). */
+    const account = (e: Deferred["e"], c: Completed, final: boolean): boolean => {
+      const seconds = c.durationNs / 1e9;
+      if (c.protocol === "http" && c.path !== undefined && excluded.excludes(c.path)) {
+        outcomes.excluded++;
+        return true;
+      }
+      const tracker = netTracker.current;
+      if (!c.inbound && c.protocol !== "dns" && tracker !== undefined) {
+        // the connection's container as the net module attributed it (at connect, while the
+        // process surely lived), with its labels
+        const found = tracker.l7Destination(e.sk, e);
+        if (found === undefined) {
+          if (final) outcomes.untracked++;
+          return final;
+        }
+        tables.add(found.containerId, {
+          protocol: c.protocol,
+          inbound: false,
+          status: c.status,
+          seconds,
+        }, found);
+        outcomes.counted++;
+        return true;
+      }
+      const owner = directory.lookupPid(e.pid, e.cgroupId);
+      if (owner === "pending" || owner === "unknown") {
+        if (final) outcomes.not_a_container++;
+        return final;
+      }
+      if (owner === undefined) {
+        outcomes.not_a_container++;
+        return true;
+      }
+      if (c.protocol === "dns") {
+        const d = c.dns!;
+        tables.addDns(owner.id, {
+          inbound: c.inbound,
+          status: c.status,
+          seconds,
+          requestType: d.requestType,
+          domain: normalizeDomain(d.name, d.requestType),
+        });
+        if (!c.inbound) { for (const ip of d.addresses) tables.noteAnswer(ip, d.name); }
+        outcomes.counted++;
+        return true;
+      }
+      if (c.inbound) {
+        tables.add(owner.id, { protocol: c.protocol, inbound: true, status: c.status, seconds });
+        outcomes.counted++;
+        return true;
+      }
+      // without the net module: the record's own remote address is both labels
+      const hp = joinHostPort(e.daddr, e.dport);
+      tables.add(owner.id, { protocol: c.protocol, inbound: false, status: c.status, seconds }, {
+        destination: hp,
+        actualDestination: hp,
+      });
+      outcomes.counted++;
+      return true;
+    };
+
+    const retryDeferred = (now: number) => {
+      if (deferred.size === 0 || now - lastRetryMs < RETRY_MS) return;
+      lastRetryMs = now;
+      for (const [key, d] of deferred) {
+        const final = now - d.sinceMs >= DEFER_MS;
+        // the first decides for all: they share the connection and the process
+        if (!account(d.e, d.items[0], final)) continue;
+        for (let i = 1; i < d.items.length; i++) account(d.e, d.items[i], true);
+        waiting -= d.items.length;
+        deferred.delete(key);
+      }
+    };
+
+    const stopping = new AbortController();
+    const ev: L7Event = emptyL7Event();
+    const records = bpfFamilies(registry).records.labels(RING, "payload");
+    let now = 0;
+    /** A completed request of the record being handled (`ev`): counted, or it waits. */
+    const onDone = (c: Completed) => {
+      const key = `${ev.sk}:${ev.sport}:${ev.dport}`;
+      const waitingFor = deferred.get(key);
+      if (waitingFor !== undefined) {
+        // its connection is still unknown: in line behind the others
+        if (waiting >= DEFER_MAX) {
+          outcomes.deferred_overflow++;
+          return;
+        }
+        waitingFor.items.push(c);
+        waiting++;
+        return;
+      }
+      fillL7Addresses(ev);
+      const e = {
+        pid: ev.pid,
+        cgroupId: ev.cgroupId,
+        sk: ev.sk,
+        netns: ev.netns,
+        saddr: ev.saddr,
+        sport: ev.sport,
+        daddr: ev.daddr,
+        dport: ev.dport,
+      };
+      if (account(e, c, false)) return;
+      if (waiting >= DEFER_MAX) {
+        outcomes.deferred_overflow++;
+        return;
+      }
+      deferred.set(key, { e, items: [c], sinceMs: now });
+      waiting++;
+    };
+    const loop = (async () => {
+      for await (const batch of ring.batches({ signal: stopping.signal, timeoutMs: 100 })) {
+        now = Date.now();
+        forEachFrame(batch, (off, len) => {
+          if (l7RecordType(batch, off) !== L7_RECORD_TYPE) return;
+          records.inc();
+          decodeL7Event(batch, off, len, ev);
+          matcher.handle(ev, onDone);
+        });
+        retryDeferred(now);
+      }
+    })();
+    loop.catch((err) => log.error("l7: event loop stopped", { error: err }));
+
+    let written = new Set<string>();
+    const collectors: Collector[] = [{
+      name: "l7",
+      collect: () => {
+        lastRetryMs = 0;
+        retryDeferred(Date.now());
+        for (const view of directory.containers()) {
+          if (!view.visible || view.removed) continue;
+          const t = tables.get(view.id);
+          if (t !== undefined) writeContainerL7(t, view.series, families);
+        }
+        // ip_to_fqdn follows the table: an entry evicted or re-pointed loses its series
+        const current = new Set<string>();
+        for (const [ip, fqdn] of tables.ipToFqdn) {
+          current.add(ip + "\0" + fqdn);
+          families.ipToFqdn.labels(ip, fqdn).set(1);
+        }
+        for (const key of written) {
+          if (!current.has(key)) families.ipToFqdn.remove(...(key.split("\0") as [string, string]));
+        }
+        written = current;
+        for (const [k, v] of Object.entries(outcomes)) families.requests.labels(k).set(v);
+        families.requests.labels("waiting").set(waiting);
+        const m = matcher.counters;
+        families.events.labels("connections_evicted").set(m.connectionsEvicted);
+        families.events.labels("pending_overflow").set(m.pendingOverflow);
+        families.events.labels("unmatched_responses").set(m.unmatchedResponses);
+        families.events.labels("joined").set(m.joined);
+        families.events.labels("reused_sockets").set(m.reused);
+        families.events.labels("destinations_overflow").set(tables.destinationsOverflow);
+        families.events.labels("ip_to_fqdn_evicted").set(tables.ipsEvicted);
+        const k = loaded.obj.counters();
+        families.kernel.labels("args_table_full").set(k[L7Counter.ARGS_FULL] ?? 0);
+        families.kernel.labels("records").set(k[L7Counter.RECORDS] ?? 0);
+        families.kernel.labels("cut").set(k[L7Counter.CUT] ?? 0);
+        families.kernel.labels("read_fault").set(k[L7Counter.READ_FAULT] ?? 0);
+        const lost = loaded.obj.lost();
+        bpfFamilies(registry).lost.labels(RING, "payload").set(lost.total);
+      },
+    }];
+
+    return {
+      collectors,
+      async stop() {
+        stopping.abort();
+        await loop.catch(() => {});
+        unsubscribe();
+        loaded.close();
+      },
+    };
+  },
+};
