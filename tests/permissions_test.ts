@@ -9,8 +9,11 @@ import { agentFlags } from "../agent/main.ts";
 /** Every flag main() parses: core, every module's, and the accepted-not-implemented ones. */
 const ALL_FLAGS = agentFlags();
 
-/** Variables the agent reads that are not flag twins (the library override, README "The C library"; the launcher's report, README "Security model"). */
-const OTHER_ENV = ["OSPREY_FFI_LIB", "OSPREY_SANDBOX"];
+/**
+ * Variables the agent reads that are not flag twins: the library override (README, "The C
+ * library"); the launcher's report and the procfs broker's socket (README, "Security model").
+ */
+const OTHER_ENV = ["OSPREY_FFI_LIB", "OSPREY_SANDBOX", "OSPREY_BROKER_FD"];
 
 interface PermissionSet {
   read?: string[];
