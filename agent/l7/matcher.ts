@@ -15,6 +15,11 @@
  * Bounds: connections (`maxConnections`, oldest forgotten first), pending requests per
  * connection (`maxPending`); what does not fit is counted in {@linkcode MatcherCounters}.
  *
+ * Trace summaries: while {@linkcode L7Matcher.traced} is set, each client-side request also
+ * gets a {@linkcode RequestSummary} (what its span carries, contract §3.5 "User-space
+ * extraction"), built from the request capture with agent/l7/protocols' summary functions and
+ * per-connection prepared statements (Postgres, MySQL). Unset, nothing of it is done.
+ *
  * @module
  */
 import type { L7Event } from "../../ffi/mod.ts";
@@ -23,14 +28,20 @@ import {
   detectRequest,
   dnsQueryId,
   dnsStatusLabel,
+  http1ResponseStatus,
   Http2Connection,
   isDroppedDnsResponse,
   isRedisRequest,
+  mysqlResponse,
+  MysqlStatements,
   parseDnsResponse,
   parseHttp1RequestLine,
+  PostgresStatements,
   responseStatus,
+  summarizeMemcachedCommand,
+  summarizeRedisCommand,
 } from "./protocols/mod.ts";
-import { redisCommandCount, redisReplies } from "./redis_pipeline.ts";
+import { redisCommandCount, redisCommandStarts, redisReplies } from "./redis_pipeline.ts";
 
 /** The byte-stream protocols matched request by request. */
 export type StreamProtocol = "http" | "postgres" | "redis" | "memcached" | "mysql";
@@ -51,6 +62,31 @@ export interface Completed {
   path?: string;
   /** DNS: the question (`request_type` value, name) and the A/AAAA answers' addresses. */
   dns?: { requestType: string; name: string; addresses: string[] };
+  /** A client-side request's span facts, while {@linkcode L7Matcher.traced} is set. */
+  summary?: RequestSummary;
+}
+
+/**
+ * What an outbound request's span carries besides its destination and times (contract §3.5,
+ * §8.5). Fields a protocol does not have are left out.
+ */
+export interface RequestSummary {
+  /** `http2` for HTTP/2 and gRPC (whose `Completed.protocol` is `http`). */
+  protocol: "http" | "http2" | "postgres" | "mysql" | "redis" | "memcached";
+  /** HTTP: the method (`""` on HTTP/2 when not one of Go's nine); Redis, Memcached: the command. */
+  method?: string;
+  /** HTTP: the request target (HTTP/1, cut ones end in `...`) or `:path` (HTTP/2). */
+  path?: string;
+  /** HTTP/2: `:scheme` (`http`, `https` or `""`). */
+  scheme?: string;
+  /** HTTP: the numeric status of the answer's status line or final `:status`; 0 if none. */
+  status?: number;
+  /** HTTP/2: `grpc-status`, when the answer had one. */
+  grpcStatus?: number;
+  /** Postgres, MySQL: the statement text; Redis: the first argument (` ...` when more). */
+  query?: string;
+  /** Memcached: the key(s). */
+  items?: string[];
 }
 
 /** What the matcher counted instead of dropping silently. */
@@ -85,6 +121,21 @@ interface Pending {
   path?: string;
   /** Answered but not counted: a Postgres statement close (the contract's rule). */
   uncounted?: boolean;
+  /** Its span facts (traced client requests only). */
+  summary?: RequestSummary;
+  /** A MySQL `COM_STMT_PREPARE` capture, summarized when its answer gives the statement id. */
+  prepare?: Uint8Array;
+}
+
+/** A request capture as the matcher classified it. */
+interface Detected {
+  protocol: StreamProtocol;
+  request: Pending["request"];
+  /** Requests it holds (Redis pipelines: one per command). */
+  count: number;
+  path?: string;
+  method?: string;
+  uncounted?: boolean;
 }
 
 /** The HTTP/2 client preface's first bytes. */
@@ -110,6 +161,9 @@ interface Conn {
   dns?: Map<number, { ts: number; inbound: boolean }>;
   /** A short first part, waiting for the rest: bytes, timestamp, direction. */
   partial?: { bytes: Uint8Array; ts: number; dir: "read" | "write" };
+  /** Prepared statements, for trace summaries (client side, while traced). */
+  pg?: PostgresStatements;
+  my?: MysqlStatements;
 }
 
 const REDIS = Object.freeze({ protocol: "redis" as const });
@@ -140,6 +194,11 @@ export class L7Matcher {
   readonly #maxConns: number;
   readonly #maxPending: number;
   readonly #protocols: ReadonlySet<Protocol>;
+  /**
+   * Build a {@linkcode RequestSummary} for each client-side request (the L7 module sets it
+   * while a traces sink exists). Requests already waiting when it is switched on get none.
+   */
+  traced = false;
 
   constructor(opts: MatcherOptions = {}) {
     this.#maxConns = opts.maxConnections ?? 65_536;
@@ -215,6 +274,9 @@ export class L7Matcher {
         c.role ??= e.dir === "write" ? "client" : "server";
         if ((c.role === "client") !== (e.dir === "write")) return; // the other side's role
         c.protocol = found.protocol;
+        const summaries = this.traced && c.role === "client"
+          ? this.#summarize(c, found, bytes)
+          : undefined;
         for (let i = 0; i < found.count; i++) {
           if (c.pending.length >= this.#maxPending) {
             this.counters.pendingOverflow++;
@@ -225,6 +287,10 @@ export class L7Matcher {
             request: found.request,
             path: found.path,
             uncounted: found.uncounted,
+            summary: summaries?.[i],
+            prepare: summaries?.[i]?.protocol === "mysql" && summaries[i].query === undefined
+              ? bytes.slice()
+              : undefined,
           });
         }
         return;
@@ -252,6 +318,8 @@ export class L7Matcher {
     for (const status of statuses) {
       const req = c.pending.shift();
       if (req === undefined) break;
+      const summary = req.summary;
+      if (summary !== undefined) this.#answered(c, req, summary, bytes);
       if (req.uncounted) continue;
       this.counters.matched++;
       done({
@@ -260,7 +328,59 @@ export class L7Matcher {
         status,
         durationNs: Math.max(0, e.tsNs - req.ts),
         path: req.path,
+        summary,
       });
+    }
+  }
+
+  /**
+   * The span facts of a traced client request (one per command `found.count` stands for);
+   * updates the connection's prepared statements on the way. A MySQL prepare's text waits for
+   * its answer (the statement id): its summary has no `query` yet.
+   */
+  #summarize(
+    c: Conn,
+    found: Detected,
+    bytes: Uint8Array,
+  ): RequestSummary[] {
+    switch (found.protocol) {
+      case "http":
+        return [{ protocol: "http", method: found.method, path: found.path }];
+      case "postgres":
+        c.pg ??= new PostgresStatements();
+        return [{ protocol: "postgres", query: c.pg.summarize(bytes) }];
+      case "mysql": {
+        if (found.request.protocol === "mysql" && found.request.kind === "prepare") {
+          return [{ protocol: "mysql" }];
+        }
+        c.my ??= new MysqlStatements();
+        return [{ protocol: "mysql", query: c.my.summarize(bytes) }];
+      }
+      case "memcached": {
+        const m = summarizeMemcachedCommand(bytes);
+        return [{ protocol: "memcached", method: m?.command, items: m?.keys }];
+      }
+      case "redis": {
+        // each command of a pipelined batch its own summary
+        const out: RequestSummary[] = [];
+        for (const at of redisCommandStarts(bytes)) {
+          const r = summarizeRedisCommand(at === 0 ? bytes : bytes.subarray(at));
+          out.push({ protocol: "redis", method: r?.command, query: r?.args });
+        }
+        return out;
+      }
+    }
+  }
+
+  /** Completes a traced request's summary with what its answer says. */
+  #answered(c: Conn, req: Pending, summary: RequestSummary, answer: Uint8Array): void {
+    if (summary.protocol === "http") {
+      const code = http1ResponseStatus(answer);
+      summary.status = code < 0 ? 0 : code;
+    } else if (req.prepare !== undefined) {
+      c.my ??= new MysqlStatements();
+      const id = mysqlResponse(answer, "prepare")?.statementId ?? 0;
+      summary.query = c.my.summarize(req.prepare, id);
     }
   }
 
@@ -268,6 +388,7 @@ export class L7Matcher {
   #http2(c: Conn, e: Readonly<L7Event>, done: (c: Completed) => void): void {
     const fromClient = (e.dir === "write") === (c.role === "client");
     const out = c.h2!.feed(fromClient ? "client" : "server", e.payload, e.size, e.tsNs);
+    const traced = this.traced && c.role === "client";
     for (const x of out) {
       this.counters.matched++;
       done({
@@ -276,6 +397,16 @@ export class L7Matcher {
         status: x.status,
         durationNs: Math.max(0, x.durationNs),
         path: x.path,
+        summary: traced
+          ? {
+            protocol: "http2",
+            method: x.method,
+            path: x.path,
+            scheme: x.scheme,
+            status: x.httpStatus,
+            grpcStatus: x.grpcStatus >= 0 ? x.grpcStatus : undefined,
+          }
+          : undefined,
       });
     }
   }
@@ -295,13 +426,7 @@ export class L7Matcher {
     b: Uint8Array,
     size: number,
     known: StreamProtocol | undefined,
-  ): {
-    protocol: StreamProtocol;
-    request: Pending["request"];
-    count: number;
-    path?: string;
-    uncounted?: boolean;
-  } | undefined {
+  ): Detected | undefined {
     const p = this.#protocols;
     if (known === "redis" || (known === undefined && isRedisRequest(b))) {
       if (!p.has("redis") || !isRedisRequest(b)) return undefined;
@@ -310,14 +435,11 @@ export class L7Matcher {
     const r = detectRequest(b, size, "tcp");
     if (r === null) return undefined;
     switch (r.protocol) {
-      case "http":
+      case "http": {
         if (!p.has("http") || (known !== undefined && known !== "http")) return undefined;
-        return {
-          protocol: "http",
-          request: r,
-          count: 1,
-          path: parseHttp1RequestLine(b)?.path,
-        };
+        const line = parseHttp1RequestLine(b);
+        return { protocol: "http", request: r, count: 1, path: line?.path, method: line?.method };
+      }
       case "postgres":
         if (!p.has("postgres") || (known !== undefined && known !== "postgres")) return undefined;
         // a statement close is answered (CloseComplete) but not counted

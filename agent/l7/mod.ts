@@ -14,6 +14,13 @@
  * module has not seen the connection yet (its ring is drained apart), the request waits up to
  * {@linkcode DEFER_MS}. Without the net module, the record's own address is both labels.
  *
+ * Traces (push mode with a traces endpoint, agent/sinks.ts): each counted outbound request of
+ * HTTP/1, HTTP/2 and gRPC, Postgres, MySQL, Redis and Memcached is also handed to
+ * `pushSinks.traces` ({@linkcode spanRequest}), with the actual destination and the container's
+ * workload as `service.name`. The matcher builds the summaries only while that sink exists
+ * (checked once per ring batch). Requests `--exclude-http-requests-by-path` leaves out make no
+ * span.
+ *
  * Needs the containers module, `--allow-ffi` for libosprey; `--disable-l7-tracing` keeps the
  * l7 object from loading and changes nothing else.
  *
@@ -41,6 +48,8 @@ import { netTracker } from "../net/mod.ts";
 import { normalizeDomain, PathFilter } from "./protocols/mod.ts";
 import { type Completed, L7Matcher } from "./matcher.ts";
 import { L7Families, L7Tables, writeContainerL7 } from "./stats.ts";
+import { pushSinks } from "../sinks.ts";
+import { type SpanOwner, spanRequest, splitHostPort } from "./traces.ts";
 
 const GROUP = "L7 protocols";
 const RING = "l7_events";
@@ -112,6 +121,8 @@ interface Deferred {
     dport: number;
   };
   items: Completed[];
+  /** When each item's answer was handled, ms since the epoch (its span's end). */
+  ends: number[];
   sinceMs: number;
 }
 
@@ -174,10 +185,43 @@ export const l7Module: ModuleSpec = {
     const deferred = new Map<string, Deferred>();
     let waiting = 0;
     let lastRetryMs = 0;
-    const unsubscribe = directory.onContainerRemoved((c) => tables.forget(c.id));
+    /** Span owners by container id (the net module gives only the id). */
+    const owners = new Map<string, SpanOwner>();
+    const unsubscribe = directory.onContainerRemoved((c) => {
+      tables.forget(c.id);
+      owners.delete(c.id);
+    });
+    const ownerOf = (view: { id: string; appId: string }): SpanOwner => {
+      let o = owners.get(view.id);
+      if (o === undefined) {
+        owners.set(view.id, o = { id: view.id, service: view.appId !== "" ? view.appId : view.id });
+      }
+      return o;
+    };
+    const ownerById = (id: string): SpanOwner => {
+      const known = owners.get(id);
+      if (known !== undefined) return known;
+      // a container not seen here yet: one pass over the registry's views
+      for (const view of directory.containers()) {
+        if (view.id === id && !view.removed) return ownerOf(view);
+      }
+      return { id, service: id };
+    };
+    /** Hands a counted outbound request to the traces exporter, if push runs one. */
+    const trace = (
+      c: Completed,
+      owner: () => SpanOwner,
+      peer: { host: string; port: number } | undefined,
+      endMs: number,
+    ) => {
+      const sink = pushSinks.traces;
+      if (sink === undefined || c.summary === undefined || peer === undefined) return;
+      const req = spanRequest(c, owner(), peer, endMs);
+      if (req !== undefined) sink.emit(req);
+    };
 
     /** Counts a completed request; false when it must wait (connection or container pending). */
-    const account = (e: Deferred["e"], c: Completed, final: boolean): boolean => {
+    const account = (e: Deferred["e"], c: Completed, final: boolean, endMs: number): boolean => {
       const seconds = c.durationNs / 1e9;
       if (c.protocol === "http" && c.path !== undefined && excluded.excludes(c.path)) {
         outcomes.excluded++;
@@ -199,6 +243,14 @@ export const l7Module: ModuleSpec = {
           seconds,
         }, found);
         outcomes.counted++;
+        if (c.summary !== undefined) {
+          trace(
+            c,
+            () => ownerById(found.containerId),
+            splitHostPort(found.actualDestination),
+            endMs,
+          );
+        }
         return true;
       }
       const owner = directory.lookupPid(e.pid, e.cgroupId);
@@ -235,6 +287,9 @@ export const l7Module: ModuleSpec = {
         actualDestination: hp,
       });
       outcomes.counted++;
+      if (c.summary !== undefined) {
+        trace(c, () => ownerOf(owner), { host: e.daddr, port: e.dport }, endMs);
+      }
       return true;
     };
 
@@ -244,8 +299,8 @@ export const l7Module: ModuleSpec = {
       for (const [key, d] of deferred) {
         const final = now - d.sinceMs >= DEFER_MS;
         // the first decides for all: they share the connection and the process
-        if (!account(d.e, d.items[0], final)) continue;
-        for (let i = 1; i < d.items.length; i++) account(d.e, d.items[i], true);
+        if (!account(d.e, d.items[0], final, d.ends[0])) continue;
+        for (let i = 1; i < d.items.length; i++) account(d.e, d.items[i], true, d.ends[i]);
         waiting -= d.items.length;
         deferred.delete(key);
       }
@@ -266,6 +321,7 @@ export const l7Module: ModuleSpec = {
           return;
         }
         waitingFor.items.push(c);
+        waitingFor.ends.push(now);
         waiting++;
         return;
       }
@@ -280,17 +336,18 @@ export const l7Module: ModuleSpec = {
         daddr: ev.daddr,
         dport: ev.dport,
       };
-      if (account(e, c, false)) return;
+      if (account(e, c, false, now)) return;
       if (waiting >= DEFER_MAX) {
         outcomes.deferred_overflow++;
         return;
       }
-      deferred.set(key, { e, items: [c], sinceMs: now });
+      deferred.set(key, { e, items: [c], ends: [now], sinceMs: now });
       waiting++;
     };
     const loop = (async () => {
       for await (const batch of ring.batches({ signal: stopping.signal, timeoutMs: 100 })) {
         now = Date.now();
+        matcher.traced = pushSinks.traces !== undefined;
         forEachFrame(batch, (off, len) => {
           if (l7RecordType(batch, off) !== L7_RECORD_TYPE) return;
           records.inc();

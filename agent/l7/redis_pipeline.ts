@@ -27,6 +27,22 @@ export function redisCommandCount(b: Uint8Array): number {
 }
 
 /**
+ * Where each command of a batch {@linkcode redisCommandCount} counts starts: offsets into `b`,
+ * one per command (the first is 0).
+ */
+export function redisCommandStarts(b: Uint8Array): number[] {
+  const starts: number[] = [];
+  let at = 0;
+  while (at < b.length && b[at] === 0x2a) {
+    starts.push(at);
+    const next = skipResp(b, at, 0);
+    if (next < 0) break;
+    at = next;
+  }
+  return starts;
+}
+
+/**
  * The status of each top-level RESP reply `b` holds back to back (pipelined answers): `failed`
  * for an error reply, else `ok`; a reply cut off by the end of the capture counts too.
  * Undefined if `b` does not start with a reply.

@@ -28,91 +28,14 @@ import {
   waitVisible,
   withNetAgent,
 } from "../net/_lab.ts";
-
-function has(cmd: string): boolean {
-  try {
-    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
+import { curl, has, killCgroup, NGINX_PORT, nginxConfig, SLOW_SERVER } from "./_helpers.ts";
 
 const ignoreReason = netLabIgnoreReason() ||
   (!has("nginx") ? "nginx missing (apt-get install nginx-light)" : "") ||
   (!has("curl") ? "curl missing" : "") || (!has("python3") ? "python3 missing" : "");
 if (ignoreReason) console.warn(`tests/l7/http_test.ts ignored: ${ignoreReason}`);
 
-const PORT = 8080;
-const UPSTREAM = 8090;
-
-function nginxConfig(dir: string, addr: string): string {
-  return `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
-    listen ${addr}:${PORT};
-    location = /ok { return 200 "ok\\n"; }
-    location = /missing { return 404; }
-    location = /fail { return 500; }
-    location = /excluded { return 200 "no\\n"; }
-    location = /slow { proxy_pass http://127.0.0.1:${UPSTREAM}; }
-  }
-}
-`;
-}
-
-const SLOW_SERVER = `
-import http.server, time
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        time.sleep(0.2)
-        self.send_response(200)
-        self.send_header("Content-Length", "5")
-        self.end_headers()
-        self.wfile.write(b"slow\\n")
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.0.1", ${UPSTREAM}), H).serve_forever()
-`;
-
-/** Runs curl in `c` on every URL (one process: keep-alive); returns the status codes. */
-async function curl(c: CgroupContainer, urls: string[]): Promise<string[]> {
-  const p = c.spawn(
-    ["curl", "-s", "-o", "/dev/null", "-w", '{"code":"%{http_code}"}\\n', ...urls],
-    "curl",
-  );
-  await p.wait();
-  const codes: string[] = [];
-  for (let i = 0; i < urls.length; i++) codes.push((await p.line<{ code: string }>()).code);
-  return codes;
-}
-
-/** Kills every process left in the container's cgroup (nginx's workers), by pid. */
-async function killCgroup(c: CgroupContainer): Promise<void> {
-  for (const h of c.cgroup.hierarchies) {
-    let text = "";
-    try {
-      text = await Deno.readTextFile(`${h.base}/${c.cgroup.format}/cgroup.procs`);
-    } catch {
-      continue;
-    }
-    for (const pid of text.split("\n").filter((x) => x !== "")) {
-      try {
-        Deno.kill(Number(pid), "SIGKILL");
-      } catch { /* gone */ }
-    }
-  }
-}
+const PORT = NGINX_PORT;
 
 /** The L7 series of a container and the module's own counters, for failure messages. */
 function l7Lines(s: Scrape, id: string): string {

@@ -31,15 +31,7 @@ import {
   waitFor,
   withNetAgent,
 } from "../net/_lab.ts";
-
-function has(cmd: string): boolean {
-  try {
-    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
+import { has, killCgroup, sh } from "./_helpers.ts";
 
 const MISSING = ["redis-server", "redis-cli", "memcached", "dnsmasq", "dig", "bash"].filter((c) =>
   !has(c)
@@ -47,23 +39,6 @@ const MISSING = ["redis-server", "redis-cli", "memcached", "dnsmasq", "dig", "ba
 const ignoreReason = netLabIgnoreReason() ||
   (MISSING.length > 0 ? `missing: ${MISSING.join(", ")}` : "");
 if (ignoreReason) console.warn(`tests/l7/kv_dns_test.ts ignored: ${ignoreReason}`);
-
-/** Runs a shell script in the container to its end; returns its stdout. */
-async function sh(c: CgroupContainer, script: string): Promise<string> {
-  const p = c.spawn(
-    ["bash", "-c", `{ ${script}; echo; } | sed 's/.*/{"out":"&"}/; s/\\r//g'`],
-    "client",
-  );
-  await p.wait();
-  const out: string[] = [];
-  for (;;) {
-    try {
-      out.push((await p.line<{ out: string }>(200)).out);
-    } catch {
-      return out.join("\n");
-    }
-  }
-}
 
 function l7Lines(s: Scrape, ids: string[]): string {
   return s.text.split("\n").filter((l) =>
@@ -91,23 +66,6 @@ async function waitAll(
   await sleep(2 * INTERVAL_MS + 100);
   if (!(await ok())) throw new Error(`changed two rounds later:\n${l7Lines(last!, ids)}`);
   return last!;
-}
-
-/** Kills every process left in the container's cgroup, by pid. */
-async function killCgroup(c: CgroupContainer): Promise<void> {
-  for (const h of c.cgroup.hierarchies) {
-    let text = "";
-    try {
-      text = await Deno.readTextFile(`${h.base}/${c.cgroup.format}/cgroup.procs`);
-    } catch {
-      continue;
-    }
-    for (const pid of text.split("\n").filter((x) => x !== "")) {
-      try {
-        Deno.kill(Number(pid), "SIGKILL");
-      } catch { /* gone */ }
-    }
-  }
 }
 
 Deno.test({

@@ -368,6 +368,8 @@ export interface NetAgentOptions {
   args?: string[];
   /** Wait for /readyz (default true). */
   ready?: boolean;
+  /** Deno permission flags added to the agent's (e.g. `--allow-net` for a push receiver). */
+  extraPermissions?: string[];
 }
 
 /**
@@ -377,7 +379,7 @@ export interface NetAgentOptions {
 export async function startNetAgent(o: NetAgentOptions = {}): Promise<AgentProcess> {
   await ensureHostView();
   const agent = startAgent({
-    permissions: AGENT_PERMISSIONS,
+    permissions: [...AGENT_PERMISSIONS, ...(o.extraPermissions ?? [])],
     args: containerAgentArgs({ collectInterval: `${INTERVAL_MS}ms`, extraArgs: o.args }),
   });
   try {

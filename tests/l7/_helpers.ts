@@ -1,0 +1,116 @@
+/**
+ * Helpers shared by the L7 end-to-end tests: tool checks, a real nginx's config with an ok,
+ * a 404, a 500, an excluded and a slow (proxied) location, curl and shell runs inside a test
+ * container, and killing what a container left running.
+ *
+ * @module
+ */
+import type { CgroupContainer } from "../net/_lab.ts";
+
+/** Whether `cmd` is on PATH. */
+export function has(cmd: string): boolean {
+  try {
+    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/** The port nginx listens on in {@linkcode nginxConfig}. */
+export const NGINX_PORT = 8080;
+/** The port of {@linkcode SLOW_SERVER}, nginx's `/slow` upstream. */
+export const UPSTREAM_PORT = 8090;
+/** How long {@linkcode SLOW_SERVER} sleeps before answering, ms. */
+export const SLOW_MS = 200;
+
+/**
+ * An nginx config (foreground, files under `dir`) listening on `addr`:{@linkcode NGINX_PORT}:
+ * `/ok` 200, `/missing` 404, `/fail` 500, `/excluded` 200, `/slow` proxied to
+ * {@linkcode SLOW_SERVER}.
+ */
+export function nginxConfig(dir: string, addr: string): string {
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen ${addr}:${NGINX_PORT};
+    location = /ok { return 200 "ok\\n"; }
+    location = /missing { return 404; }
+    location = /fail { return 500; }
+    location = /excluded { return 200 "no\\n"; }
+    location = /slow { proxy_pass http://127.0.0.1:${UPSTREAM_PORT}; }
+  }
+}
+`;
+}
+
+/** A python3 HTTP server on 127.0.0.1:{@linkcode UPSTREAM_PORT} that sleeps before answering. */
+export const SLOW_SERVER = `
+import http.server, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        time.sleep(${SLOW_MS / 1000})
+        self.send_response(200)
+        self.send_header("Content-Length", "5")
+        self.end_headers()
+        self.wfile.write(b"slow\\n")
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", ${UPSTREAM_PORT}), H).serve_forever()
+`;
+
+/** Runs curl in `c` on every URL (one process: keep-alive); returns the status codes. */
+export async function curl(c: CgroupContainer, urls: string[]): Promise<string[]> {
+  const p = c.spawn(
+    ["curl", "-s", "-o", "/dev/null", "-w", '{"code":"%{http_code}"}\\n', ...urls],
+    "curl",
+  );
+  await p.wait();
+  const codes: string[] = [];
+  for (let i = 0; i < urls.length; i++) codes.push((await p.line<{ code: string }>()).code);
+  return codes;
+}
+
+/** Runs a bash script in the container to its end; returns its stdout. */
+export async function sh(c: CgroupContainer, script: string): Promise<string> {
+  const p = c.spawn(
+    ["bash", "-c", `{ ${script}; echo; } | sed 's/.*/{"out":"&"}/; s/\\r//g'`],
+    "client",
+  );
+  await p.wait();
+  const out: string[] = [];
+  for (;;) {
+    try {
+      out.push((await p.line<{ out: string }>(200)).out);
+    } catch {
+      return out.join("\n");
+    }
+  }
+}
+
+/** Kills every process left in the container's cgroup (nginx's workers), by pid. */
+export async function killCgroup(c: CgroupContainer): Promise<void> {
+  for (const h of c.cgroup.hierarchies) {
+    let text = "";
+    try {
+      text = await Deno.readTextFile(`${h.base}/${c.cgroup.format}/cgroup.procs`);
+    } catch {
+      continue;
+    }
+    for (const pid of text.split("\n").filter((x) => x !== "")) {
+      try {
+        Deno.kill(Number(pid), "SIGKILL");
+      } catch { /* gone */ }
+    }
+  }
+}
