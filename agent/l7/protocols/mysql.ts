@@ -193,8 +193,15 @@ export class MysqlStatements {
    *   the answer, {@linkcode MysqlResponse.statementId});
    * - `COM_STMT_EXECUTE`: the statement's text, or `EXECUTE <id> /* unknown *\/`;
    * - `COM_STMT_CLOSE`: forgets the statement, `""`. Shorter than 9 bytes: `""`.
+   *
+   * Whole `COM_STMT_CLOSE` packets in front of another packet (one write, as
+   * {@linkcode mysqlRequestKind} reads it) are applied first, then the packet after them is read.
    */
   summarize(payload: Uint8Array, statementId = 0): string {
+    while (payload.length > CLOSE_PACKET && isClosePacket(payload, 0)) {
+      this.#byId.delete(u32le(payload, 5));
+      payload = payload.subarray(CLOSE_PACKET);
+    }
     if (payload.length < 9) return "";
     const size = u24le(payload, 0);
     switch (payload[4]) {

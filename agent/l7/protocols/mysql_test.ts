@@ -175,6 +175,14 @@ Deno.test("MariaDB 10.11 binary protocol capture (DBD::MariaDB server prepares):
     c.side === "client" && c.hex.startsWith("0d00000016")
   )!;
   equal(s.summarize(unhex(prepare.hex), 1), "PREPARE 1 FROM SELECT ? + 1");
+  const last = capture.prepared.findLast((c) =>
+    c.side === "client" && c.hex.startsWith("0500000019")
+  )!;
+  equal(s.summarize(packet(0, [0x16], "INSERT ?"), 2), "PREPARE 2 FROM INSERT ?");
+  equal(s.size, 2);
+  // the close of 2 and the failing prepare in one write: 2 is forgotten, the prepare is read
+  equal(s.summarize(unhex(last.hex), 0), "PREPARE 0 FROM SELEKT ?");
+  equal(s.summarize(packet(0, [0x17, 2, 0, 0, 0, 0, 1, 0, 0, 0])), "EXECUTE 2 /* unknown */");
 });
 
 Deno.test("the captures through L7Matcher: exact ok/failed on the client and the server side", () => {
