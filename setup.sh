@@ -25,7 +25,7 @@ die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 # Debian packages: the agent's build needs and, for tests, the real peers the tests talk to.
 AGENT_PKGS=(clang llvm libbpf-dev libbpf1 bpftool libelf-dev libsystemd-dev zlib1g-dev make gcc pkg-config xz-utils util-linux)
-TEST_PKGS=(systemd prometheus openssl prometheus-node-exporter python3 iproute2 iptables podman runc containerd qemu-system-x86 busybox-static gcc libc6-dev debootstrap python3-yaml golang-go bpftrace nginx-light curl redis-server redis-tools memcached dnsmasq-base dnsutils wrk postgresql postgresql-client)
+TEST_PKGS=(systemd prometheus openssl prometheus-node-exporter python3 iproute2 iptables podman runc containerd qemu-system-x86 busybox-static gcc libc6-dev debootstrap python3-yaml golang-go bpftrace nginx-light curl redis-server redis-tools memcached dnsmasq-base dnsutils wrk postgresql postgresql-client mariadb-server mariadb-client libdbd-mariadb-perl)
 
 missing_pkgs() {
   local p

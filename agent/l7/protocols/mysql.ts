@@ -42,10 +42,24 @@ function kindOf(command: number): MysqlRequestKind | null {
   return null;
 }
 
+/** A whole `COM_STMT_CLOSE` packet: 4-byte header (length 5, sequence 0), command, statement id. */
+const CLOSE_PACKET = 9;
+
+function isClosePacket(buf: Uint8Array, at: number): boolean {
+  return buf.length >= at + 5 && buf[at] === 5 && buf[at + 1] === 0 && buf[at + 2] === 0 &&
+    buf[at + 3] === 0 && buf[at + 4] === MYSQL_COM_STMT_CLOSE;
+}
+
 /**
  * Classifies a whole packet (header and body in one write or read of `totalLength` bytes) as a
  * request, or null: the 3-byte little-endian length plus 4 must equal `totalLength`, the sequence
  * id must be 0, and the command one of the four above.
+ *
+ * `COM_STMT_CLOSE` gets no answer, so a client may send the next command right behind it: when the
+ * buffer starts with whole close packets and more follows, the close packets are skipped and the
+ * packet after them is classified against the rest of `totalLength` (libmariadb does this: a
+ * close and the next prepare in one write; the matcher also joins a short close with the write
+ * after it). A buffer of close packets only is `close`.
  */
 export function mysqlRequestKind(
   buf: Uint8Array,
@@ -53,8 +67,11 @@ export function mysqlRequestKind(
 ): MysqlRequestKind | null {
   if (buf.length < 5) return null;
   if (totalLength < buf.length) totalLength = buf.length;
-  if (u24le(buf, 0) + 4 !== totalLength || buf[3] !== 0) return null;
-  return kindOf(buf[4]);
+  let at = 0;
+  while (totalLength - at > CLOSE_PACKET && isClosePacket(buf, at)) at += CLOSE_PACKET;
+  if (buf.length - at < 5) return null;
+  if (u24le(buf, at) + 4 !== totalLength - at || buf[at + 3] !== 0) return null;
+  return kindOf(buf[at + 4]);
 }
 
 /**
@@ -90,10 +107,32 @@ export interface MysqlResponse {
 }
 
 /**
+ * Size in bytes of the length-encoded integer whose first byte is `first` when it can be a result
+ * set's column count (1 to 250 in one byte, `0xFC` + 2 bytes, `0xFD` + 3 bytes), else 0 (`0x00` is
+ * OK, `0xFB` is NULL / LOCAL INFILE, `0xFE` is EOF or OK, `0xFF` is ERR).
+ */
+function columnCountSize(first: number): number {
+  if (first >= 0x01 && first <= 0xfa) return 1;
+  if (first === 0xfc) return 3;
+  if (first === 0xfd) return 4;
+  return 0;
+}
+
+/**
  * The answer to a request of `kind`, or null when the packet does not look like one (then the
- * reference drops the request uncounted): a header with sequence id > 0 and length > 0; a read of
- * only the header is `ok`; then a 1-byte packet (a result set's column count) or `0xFE` (EOF) is
- * `ok`, `0x00` (OK) is `ok`, `0xFF` (ERR) is `failed`.
+ * request keeps waiting): a header with sequence id > 0 and length > 0 (the server's greeting,
+ * sequence 0, is never an answer), then
+ * - a read of only the header, or a 1-byte packet: `ok` (the reference's rule);
+ * - `0x00` (OK; for a `prepare`, `COM_STMT_PREPARE_OK` with the statement id in bytes 5..8): `ok`;
+ * - `0xFE` (EOF, or the OK packet of clients with `CLIENT_DEPRECATE_EOF`): `ok`;
+ * - `0xFF` (ERR): `failed`;
+ * - a result set's first packet, the column count as a length-encoded integer (1, 3 or 4 bytes),
+ *   alone or followed by one flag byte 0 or 1 (MariaDB's `MARIADB_CLIENT_CACHE_METADATA` "metadata
+ *   follows", MySQL 8's `CLIENT_OPTIONAL_RESULTSET_METADATA`): `ok`. MariaDB 10.11 with libmariadb
+ *   sends `01 01` for one column, `FC 2C 01 01` for 300; the reference takes only 1-byte packets.
+ *
+ * Anything else (a `0xFB` LOCAL INFILE request, whose OK or ERR comes after the client's file,
+ * rows, column definitions) is null.
  */
 export function mysqlResponse(buf: Uint8Array, kind: MysqlRequestKind): MysqlResponse | null {
   if (buf.length < 4 || buf[3] < 1) return null;
@@ -107,6 +146,13 @@ export function mysqlResponse(buf: Uint8Array, kind: MysqlRequestKind): MysqlRes
     return { status: "ok", statementId };
   }
   if (type === 0xff) return { status: "failed", statementId: 0 };
+  const n = columnCountSize(type);
+  if (n === 0) return null;
+  if (length === n) return { status: "ok", statementId: 0 };
+  // the flag byte after the count, when captured, must be 0 or 1
+  if (length === n + 1 && (buf.length <= 4 + n || buf[4 + n] <= 1)) {
+    return { status: "ok", statementId: 0 };
+  }
   return null;
 }
 
@@ -147,8 +193,15 @@ export class MysqlStatements {
    *   the answer, {@linkcode MysqlResponse.statementId});
    * - `COM_STMT_EXECUTE`: the statement's text, or `EXECUTE <id> /* unknown *\/`;
    * - `COM_STMT_CLOSE`: forgets the statement, `""`. Shorter than 9 bytes: `""`.
+   *
+   * Whole `COM_STMT_CLOSE` packets in front of another packet (one write, as
+   * {@linkcode mysqlRequestKind} reads it) are applied first, then the packet after them is read.
    */
   summarize(payload: Uint8Array, statementId = 0): string {
+    while (payload.length > CLOSE_PACKET && isClosePacket(payload, 0)) {
+      this.#byId.delete(u32le(payload, 5));
+      payload = payload.subarray(CLOSE_PACKET);
+    }
     if (payload.length < 9) return "";
     const size = u24le(payload, 0);
     switch (payload[4]) {

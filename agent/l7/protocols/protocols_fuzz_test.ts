@@ -349,6 +349,9 @@ Deno.test("fuzz: MySQL requests, answers and prepared statements", () => {
     my(1, [0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0]),
     my(1, [0xff, 0x28, 0x04], b("#42000bad")),
     my(1, [2]),
+    my(1, [1, 1]),
+    my(1, [0xfc, 0x2c, 0x01, 1]),
+    [...my(0, [0x19, 2, 0, 0, 0]), ...my(0, [0x16], b("SELECT ?"))],
   ];
   const statements = new MysqlStatements(16);
   run("mysql", samples, (buf, rnd) => {
