@@ -54,6 +54,8 @@ if (import.meta.main) {
     ["proc", "proc", {}],
     ["tcp", "tcp", {}],
     ["tcp (no fentry)", "tcp", { noFentry: true }],
+    ["logs", "logs", {}],
+    ["l7", "l7", {}],
     ["bench", "bench", {}],
   ];
   for (const [label, kind, options] of runs) {

@@ -99,8 +99,8 @@ export function describeObject(r: ObjectReport | undefined): string {
 /** The Markdown table of a run. */
 export function table(results: KernelResult[]): string {
   const rows = [
-    "| kernel | BTF | proc object | tcp object | tcp without fentry | smoke (proc_events_test) | agent modules not on | boot | whole run |",
-    "| ------ | --- | ----------- | ---------- | ------------------ | ------------------------ | -------------------- | ---- | --------- |",
+    "| kernel | BTF | proc object | tcp object | tcp without fentry | logs object | l7 object | smoke (proc_events_test) | agent modules not on | boot | whole run |",
+    "| ------ | --- | ----------- | ---------- | ------------------ | ----------- | --------- | ------------------------ | -------------------- | ---- | --------- |",
   ];
   const modulesCell = (m: KernelResult["modules"]) => {
     const off = Object.entries(m).filter(([, v]) => v.state !== "on")
@@ -114,16 +114,18 @@ export function table(results: KernelResult[]): string {
     rows.push(
       `| ${r.release} | ${r.probe?.btf ? "yes" : "no"} | ${obj(r.probe, "proc")} | ${
         obj(r.probe, "tcp")
-      } | ${obj(r.probe, "tcp (no fentry)")} | ${s.passed} passed, ${s.failed} failed${
-        s.ignored ? `, ${s.ignored} ignored` : ""
-      } | ${modulesCell(r.modules)} | ${r.bootS.toFixed(1)} s | ${r.totalS.toFixed(0)} s |`,
+      } | ${obj(r.probe, "tcp (no fentry)")} | ${obj(r.probe, "logs")} | ${
+        obj(r.probe, "l7")
+      } | ${s.passed} passed, ${s.failed} failed${s.ignored ? `, ${s.ignored} ignored` : ""} | ${
+        modulesCell(r.modules)
+      } | ${r.bootS.toFixed(1)} s | ${r.totalS.toFixed(0)} s |`,
     );
     rows.push(
       `| ${r.release}, /sys/kernel/btf hidden | no | ${obj(r.nobtfProbe, "proc")} | ${
         obj(r.nobtfProbe, "tcp")
-      } | ${obj(r.nobtfProbe, "tcp (no fentry)")} | (not run) | ${
-        modulesCell(r.nobtfModules)
-      } | | |`,
+      } | ${obj(r.nobtfProbe, "tcp (no fentry)")} | ${obj(r.nobtfProbe, "logs")} | ${
+        obj(r.nobtfProbe, "l7")
+      } | (not run) | ${modulesCell(r.nobtfModules)} | | |`,
     );
   }
   return rows.join("\n");
