@@ -72,3 +72,15 @@ export function effectiveListen(
 export function netHost(url: URL): string {
   return `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`;
 }
+
+/**
+ * The URL as logs and the start-up table show it: a user name and password in it (the
+ * `user:pass@` of RFC 3986 §3.2.1) are replaced by `***`, so credentials never reach a log.
+ */
+export function printableUrl(url: URL): string {
+  if (url.username === "" && url.password === "") return url.href;
+  const u = new URL(url.href);
+  u.username = "***";
+  u.password = "";
+  return u.href;
+}

@@ -1,5 +1,11 @@
 import { deepEqual, equal } from "node:assert/strict";
-import { effectiveListen, joinSignalPath, netHost, pushEndpoints } from "./endpoints.ts";
+import {
+  effectiveListen,
+  joinSignalPath,
+  netHost,
+  printableUrl,
+  pushEndpoints,
+} from "./endpoints.ts";
 
 Deno.test("pushEndpoints(): --collector-endpoint derives each signal, a signal's flag wins", () => {
   const e = pushEndpoints({
@@ -42,4 +48,12 @@ Deno.test("effectiveListen(): a metrics endpoint forces 127.0.0.1:10300, logs or
   });
   equal(netHost(new URL("https://c/x")), "c:443");
   equal(netHost(new URL("http://[::1]:9/x")), "[::1]:9");
+});
+
+Deno.test("printableUrl(): credentials in an endpoint never reach a log line", () => {
+  equal(
+    printableUrl(new URL("http://user:pass@127.0.0.1:18555/v1/metrics")),
+    "http://***@127.0.0.1:18555/v1/metrics",
+  );
+  equal(printableUrl(new URL("https://c.example/v1/logs")), "https://c.example/v1/logs");
 });

@@ -19,7 +19,7 @@ import { checkHttpUrl } from "../flag_syntax.ts";
 import type { ModuleSpec, PermissionNeed } from "../modules.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
-import { netHost, pushEndpoints } from "./endpoints.ts";
+import { netHost, printableUrl, pushEndpoints } from "./endpoints.ts";
 import { pushHttpClient } from "./http.ts";
 import { BatchExporter, loadOtlpTypes } from "./otlp_exporter.ts";
 import { encodeLogs } from "./otlp_logs.ts";
@@ -258,9 +258,9 @@ export function createPushModule(version: string, deps: PushModuleDeps = {}): Mo
           });
           await writer.start();
           stops.unshift(() => writer.stop());
-          notes.push(`metrics → ${eps.metrics.href}`);
+          notes.push(`metrics → ${printableUrl(eps.metrics)}`);
           log.info("metrics remote write endpoint", {
-            endpoint: eps.metrics.href,
+            endpoint: printableUrl(eps.metrics),
             spool: writer.spool?.dir,
             interval_ms: Number(flags["scrape-interval"]),
           });
@@ -289,8 +289,8 @@ export function createPushModule(version: string, deps: PushModuleDeps = {}): Mo
               pushSinks.logs = undefined;
               await exporter.stop();
             });
-            notes.push(`logs → ${eps.logs.href}`);
-            log.info("OTLP logs endpoint", { endpoint: eps.logs.href });
+            notes.push(`logs → ${printableUrl(eps.logs)}`);
+            log.info("OTLP logs endpoint", { endpoint: printableUrl(eps.logs) });
           }
           if (eps.traces !== undefined) {
             const host = {
@@ -323,8 +323,8 @@ export function createPushModule(version: string, deps: PushModuleDeps = {}): Mo
               pushSinks.traces = undefined;
               await exporter.stop();
             });
-            notes.push(`traces → ${eps.traces.href}`);
-            log.info("OTLP traces endpoint", { endpoint: eps.traces.href, sampling });
+            notes.push(`traces → ${printableUrl(eps.traces)}`);
+            log.info("OTLP traces endpoint", { endpoint: printableUrl(eps.traces), sampling });
           }
         }
       } catch (err) {

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { printableUrl } from "./endpoints.ts";
 import type { Logger } from "../log.ts";
 import { Backoff, post, sleep } from "./http.ts";
 import type { PushMetrics } from "./push_metrics.ts";
@@ -184,7 +185,7 @@ export class BatchExporter<T> {
       m.records.labels(o.signal, "dropped", "rejected").inc(n);
       o.log.error("the OTLP endpoint refused a batch; dropped", {
         signal: o.signal,
-        endpoint: o.endpoint.href,
+        endpoint: printableUrl(o.endpoint),
         answer: outcome.detail,
       });
       return undefined;
@@ -196,7 +197,7 @@ export class BatchExporter<T> {
       : step;
     o.log.warn("cannot send an OTLP batch; retrying", {
       signal: o.signal,
-      endpoint: o.endpoint.href,
+      endpoint: printableUrl(o.endpoint),
       reason: outcome.reason,
       answer: outcome.detail,
       retry_in_ms: wait,

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { printableUrl } from "./endpoints.ts";
 import type { Logger } from "../log.ts";
 import type { Registry } from "../metrics/mod.ts";
 import { Backoff, post, sleep } from "./http.ts";
@@ -205,7 +206,7 @@ export class RemoteWriter {
         m.dropped.labels(SIGNAL, "rejected").inc();
         m.droppedBytes.labels(SIGNAL, "rejected").inc(body.length);
         o.log.error("the metrics endpoint refused a batch; dropped", {
-          endpoint: o.endpoint.href,
+          endpoint: printableUrl(o.endpoint),
           batch: entry.name,
           answer: outcome.detail,
         });
@@ -216,7 +217,7 @@ export class RemoteWriter {
           ? Math.min(outcome.retryAfterMs, RETRY_AFTER_CAP_MS)
           : step;
         o.log.warn("cannot send metrics; retrying", {
-          endpoint: o.endpoint.href,
+          endpoint: printableUrl(o.endpoint),
           reason: outcome.reason,
           answer: outcome.detail,
           retry_in_ms: wait,

@@ -15,7 +15,15 @@ function arg(name: string): string | undefined {
   return a?.slice(name.length + 3);
 }
 
+/** The agent's cap on one message (README "Logs": the multiline collector cuts at 64 KiB). */
+const MAX_LINE = 65536;
+
 if (import.meta.main) {
+  const unknown = Deno.args.filter((a) => a !== "--hash" && !a.startsWith("--max-patterns="));
+  if (unknown.length > 0) {
+    console.error(`patterns: unknown argument ${unknown[0]}; accepted: --hash, --max-patterns=N`);
+    Deno.exit(2);
+  }
   const max = Number(arg("max-patterns") ?? Infinity);
   if (!(max > 0)) {
     console.error(`--max-patterns must be a positive number, got ${arg("max-patterns")}`);
@@ -36,6 +44,7 @@ if (import.meta.main) {
   };
   const one = (line: string) => {
     if (line.endsWith("\r")) line = line.slice(0, -1);
+    if (line.length > MAX_LINE) line = line.slice(0, MAX_LINE);
     const p = c.classify(line);
     if (hash) out += p.hash + "\n";
     else {
@@ -47,6 +56,9 @@ if (import.meta.main) {
   for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
     const parts = (rest + chunk).split("\n");
     rest = parts.pop()!;
+    // a line without its newline yet keeps only what the cap would keep (and a marker that it
+    // is longer), so one endless line costs 64 KiB, not all of it
+    if (rest.length > MAX_LINE + 1) rest = rest.slice(0, MAX_LINE + 1);
     for (const l of parts) one(l);
     await flush(false);
   }

@@ -373,13 +373,21 @@ if (import.meta.main) {
     const sets = config === undefined
       ? undefined
       : JSON.parse(await Deno.readTextFile(config)).permissions;
-    const out = wrapCommand(Deno.args.slice(dash + 1), {
-      launcher: launcherFlag?.slice(11) ?? "osprey-sandbox",
-      cwd: Deno.cwd(),
-      sets,
-      denoDir,
-      env,
-    });
+    let out: string[];
+    try {
+      out = wrapCommand(Deno.args.slice(dash + 1), {
+        launcher: launcherFlag?.slice(11) ?? "osprey-sandbox",
+        cwd: Deno.cwd(),
+        sets,
+        denoDir,
+        env,
+      });
+    } catch (err) {
+      if (!(err instanceof SandboxArgsError)) throw err;
+      // a bad --listen or endpoint value: one line and exit 2, as the agent says of bad flags
+      console.error(`osprey: ${err.message}`);
+      Deno.exit(2);
+    }
     console.log(out.join("\n"));
   } else {
     throw new SandboxArgsError(
