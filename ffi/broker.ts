@@ -3,7 +3,7 @@
  * the domain (ffi/launcher/broker.c, README "Security model"), which answers the procfs reads
  * Landlock's ptrace rule refuses inside the domain. The request set is closed (wire format:
  * ffi/include/osprey_broker.h): a network namespace link, the socket fds, the exe link and
- * bytes of a process, and statfs beneath its root; every path is built by the broker from a
+ * bytes of a process, its writable files under `/var/log/`, and statfs beneath its root; every path is built by the broker from a
  * pid. Requests go one at a time (the C side holds a lock across each).
  *
  * @module
