@@ -3,7 +3,7 @@
  * the domain (ffi/launcher/broker.c, README "Security model"), which answers the procfs reads
  * Landlock's ptrace rule refuses inside the domain. The request set is closed (wire format:
  * ffi/include/osprey_broker.h): a network namespace link, the socket fds, the exe link and
- * bytes of a process, and statfs beneath its root; every path is built by the broker from a
+ * bytes of a process, its writable files under `/var/log/`, and statfs beneath its root; every path is built by the broker from a
  * pid. Requests go one at a time (the C side holds a lock across each).
  *
  * @module
@@ -20,6 +20,7 @@ const OP = {
   EXE_READ: 5,
   ROOT_STATFS: 6,
   NETNS_OPEN: 7,
+  LOG_FDS: 8,
 } as const;
 
 /** Namespace kinds the broker reads `ns/<kind>` of (enum osp_broker_ns). */
@@ -61,6 +62,25 @@ export interface BrokerSocketFds {
   readonly gone: number;
   /** The sockets, by ascending fd. */
   readonly sockets: BrokerSocketFd[];
+}
+
+/** One file under `/var/log/` a process holds open with write access (O_WRONLY or O_RDWR). */
+export interface BrokerLogFd {
+  readonly fd: number;
+  /** The `flags:` value of `<proc>/<pid>/fdinfo/<fd>`. */
+  readonly flags: number;
+  /** The link target of `<proc>/<pid>/fd/<fd>` (always starts with "/var/log/"). */
+  readonly path: string;
+}
+
+/** What {@linkcode ProcBroker.logFds} read of one process. */
+export interface BrokerLogFds {
+  /** fds looked at. */
+  readonly fds: number;
+  /** fds closed between listing the directory and reading them. */
+  readonly gone: number;
+  /** The writable files under /var/log, by ascending fd. */
+  readonly files: BrokerLogFd[];
 }
 
 /** A network namespace file the broker opened and passed (see {@linkcode ProcBroker.openNetNamespace}). */
@@ -175,6 +195,42 @@ export class ProcBroker {
       first = BigInt(v.getUint32(12, true));
     }
     return { fds, gone, sockets };
+  }
+
+  /**
+   * The files under `/var/log/` that `<proc>/<pid>/fd/*` hold with write access (fdinfo flags
+   * O_WRONLY or O_RDWR), in as many requests as their paths fill. The broker applies the prefix
+   * and the access mode itself; the caller applies the finer rules (agent/logs/file_rules.ts).
+   * @throws {BpfError} ENOENT (gone), EACCES, ETIMEDOUT, EPIPE (no broker)
+   */
+  async logFds(pid: number): Promise<BrokerLogFds> {
+    let first = 0n, fds = 0, gone = 0;
+    const files: BrokerLogFd[] = [];
+    for (;;) {
+      const d = await this.#call(OP.LOG_FDS, pid, 0, first, "", BROKER_TIMEOUT_MS);
+      const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
+      fds += v.getUint32(0, true);
+      gone += v.getUint32(4, true);
+      files.push(...decodeLogFds(d, op("logFds", pid)));
+      if (v.getUint32(8, true) === 0) break;
+      first = BigInt(v.getUint32(12, true));
+    }
+    return { fds, gone, files };
+  }
+
+  /**
+   * One descriptor as {@linkcode logFds} reads it: the file, or null when it is open but not a
+   * writable file under `/var/log/`.
+   * @throws {BpfError} ENOENT (the process or the fd is gone), EACCES, ETIMEDOUT, EPIPE
+   */
+  async logFd(pid: number, fd: number): Promise<BrokerLogFd | null> {
+    if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
+      throw new BpfError(`procfs broker log_fds of pid ${pid}`, Errno.EINVAL, {
+        detail: `fd ${fd} is not a descriptor number`,
+      });
+    }
+    const d = await this.#call(OP.LOG_FDS, pid, 1, BigInt(fd), "", BROKER_TIMEOUT_MS);
+    return decodeLogFds(d, op("logFd", pid))[0] ?? null;
   }
 
   /**
@@ -360,6 +416,27 @@ export class ProcBroker {
     if (n < 0) throw new BpfError(`procfs broker ${opName(op)} of pid ${pid}`, -n);
     return this.#answer(ans, n, op, pid);
   }
+}
+
+const op = (name: string, pid: number) => `procfs broker ${name} of pid ${pid}`;
+
+/** The entries of a LOG_FDS answer (after its 16-byte header). */
+function decodeLogFds(d: Uint8Array, what: string): BrokerLogFd[] {
+  const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
+  const out: BrokerLogFd[] = [];
+  for (let at = 16; at < d.byteLength;) {
+    const len = at + 16 <= d.byteLength ? v.getUint32(at + 8, true) : -1;
+    if (len < 0 || at + 16 + len > d.byteLength) {
+      throw new BpfError(what, Errno.EPROTO, { detail: `a log fd entry cut at byte ${at}` });
+    }
+    out.push({
+      fd: v.getUint32(at, true),
+      flags: v.getUint32(at + 4, true),
+      path: decoder.decode(d.subarray(at + 16, at + 16 + len)),
+    });
+    at += 16 + ((len + 7) & ~7);
+  }
+  return out;
 }
 
 function opName(op: number): string {

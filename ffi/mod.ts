@@ -49,6 +49,8 @@ export {
   BROKER_PATH_MAX,
   BROKER_PID_MAX,
   BROKER_READ_MAX,
+  type BrokerLogFd,
+  type BrokerLogFds,
   type BrokerNamespace,
   type BrokerNamespaceFile,
   type BrokerSocketFd,

@@ -160,7 +160,7 @@ async function consumeFileOpens(
     });
     received.inc(opens.length);
     for (const { pid, fd, cgroupId } of opens) {
-      const r = resolveLogFd(o.proc, pid, fd);
+      const r = await resolveLogFd(o.proc, pid, fd);
       if (r.kind === "log") o.manager.addFile(o.directory, { ...r.file, cgroupId });
       else o.manager.countFileOpen(r.kind);
     }
@@ -262,7 +262,10 @@ export const logsModule: ModuleSpec = {
       let n = 0;
       for (const pid of listPids(paths.proc)) {
         if (stopping.signal.aborted) return;
-        for (const f of processLogFiles(paths.proc, pid)) manager.addFile(directory, f, 0, true);
+        const found = await processLogFiles(paths.proc, pid);
+        // a refused process counts once per scan; its files are not followed
+        if (found.unreadable) manager.countFileOpen("unreadable");
+        for (const f of found.files) manager.addFile(directory, f, 0, true);
         if (++n % RESCAN_SLICE === 0) await new Promise((r) => setTimeout(r, 0));
       }
     };

@@ -11,6 +11,7 @@
  * | net        | `ns/net` of every process, the socket fds (start-up scan)       |
  * | containers | statfs of the volumes beneath `root`; `exe` (application types) |
  * | delayacct  | `ns/net` of pid 1; its descriptor for the taskstats socket      |
+ * | logs       | writable files under `/var/log/` (scans, file-open events)      |
  * | net        | descriptors of `ns/net` for the pinger and the NAT watcher      |
  *
  * @module

@@ -10,8 +10,10 @@
  *   0  u32 seq      copied into the answer
  *   4  u32 op       enum osp_broker_op
  *   8  i32 pid      1 .. OSP_BROKER_PID_MAX (not for BIND_PROC)
- *  12  u32 arg      NS_LINK: enum osp_broker_ns; EXE_READ: bytes wanted
- *  16  u64 offset   EXE_READ: file offset; SOCKET_FDS: the first fd number
+ *  12  u32 arg      NS_LINK: enum osp_broker_ns; EXE_READ: bytes wanted;
+ *                   LOG_FDS: 0 (fds from offset on) or 1 (only fd offset)
+ *  16  u64 offset   EXE_READ: file offset; SOCKET_FDS, LOG_FDS: the first fd
+ *                   number (LOG_FDS with arg 1: the one fd)
  *  24  path bytes   BIND_PROC: the procfs root; ROOT_STATFS: an absolute path
  *                   in the process's root ("/", no "." or ".." components);
  *                   no NUL, at most OSP_BROKER_PATH_MAX bytes
@@ -43,6 +45,10 @@
 #define OSP_BROKER_STATFS_SIZE 64
 #define OSP_BROKER_FDS_HEADER 16
 #define OSP_BROKER_FD_ENTRY 16
+/* a LOG_FDS entry: 16 bytes, then the path padded to 8 bytes */
+#define OSP_BROKER_LOG_ENTRY 16
+/* the prefix LOG_FDS applies to every link target it answers with */
+#define OSP_BROKER_LOG_PREFIX "/var/log/"
 
 enum osp_broker_op {
 	/* path: the procfs root every later request is relative to; once */
@@ -76,6 +82,16 @@ enum osp_broker_op {
 	 * which open namespace files themselves. Only network namespaces.
 	 */
 	OSP_BROKER_NETNS_OPEN = 7,
+	/*
+	 * the writable log files among <proc>/<pid>/fd/<n>: the fds whose
+	 * fdinfo flags have O_WRONLY or O_RDWR and whose link target starts with
+	 * OSP_BROKER_LOG_PREFIX (no other path is ever answered). arg 0: fds n
+	 * >= offset, paged as SOCKET_FDS (u32 fds read, u32 fds gone, u32 more,
+	 * u32 next_fd); arg 1: only fd offset (ENOENT when it is not open).
+	 * Then per file u32 fd, u32 fdinfo flags, u32 path length, u32 0, the
+	 * path bytes (no NUL) padded with zeros to a multiple of 8.
+	 */
+	OSP_BROKER_LOG_FDS = 8,
 };
 
 enum osp_broker_ns {

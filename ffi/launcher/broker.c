@@ -47,6 +47,8 @@ static int proc_fd = -1;
 static uint8_t req[OSP_BROKER_REQ_MAX + 1];
 static uint8_t ans[OSP_BROKER_ANS_MAX];
 static uint8_t dents[32768];
+static char log_link[OSP_BROKER_PATH_MAX];
+static char fdinfo[4096];
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
@@ -208,6 +210,168 @@ done:
 	return 0;
 }
 
+// The octal "flags:" value of <pid>/fdinfo/<fd>: 0 and *flags set, or a negative errno
+// (EPROTO: no such field).
+static int fdinfo_flags(int32_t pid, const char *fd, uint32_t *flags)
+{
+	char p[64];
+	const char *at;
+	ssize_t n, got = 0;
+	uint32_t v = 0;
+	int f, err;
+	int k = snprintf(p, sizeof(p), "%d/fdinfo/%s", (int)pid, fd);
+
+	if (k < 0 || (size_t)k >= sizeof(p))
+		return -ENAMETOOLONG;
+	f = openat(proc_fd, p, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return -errno;
+	while ((size_t)got < sizeof(fdinfo) - 1) {
+		n = read(f, fdinfo + got, sizeof(fdinfo) - 1 - (size_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			close(f);
+			return err;
+		}
+		if (n == 0)
+			break;
+		got += n;
+	}
+	close(f);
+	fdinfo[got] = '\0';
+	at = fdinfo;
+	for (;;) {
+		if (strncmp(at, "flags:", 6) == 0)
+			break;
+		at = strchr(at, '\n');
+		if (at == NULL)
+			return -EPROTO;
+		at++;
+	}
+	at += 6;
+	while (*at == ' ' || *at == '\t')
+		at++;
+	if (*at < '0' || *at > '7')
+		return -EPROTO;
+	for (k = 0; *at >= '0' && *at <= '7'; at++, k++) {
+		if (k >= 11)
+			return -EPROTO;
+		v = v * 8 + (uint32_t)(*at - '0');
+	}
+	*flags = v;
+	return 0;
+}
+
+// One fd for LOG_FDS: 1 and the entry written at out (*size bytes) when it is a writable file
+// under OSP_BROKER_LOG_PREFIX, 0 when it is not, or a negative errno.
+static int log_fd_entry(int dir, int32_t pid, const char *name, uint8_t *out, uint32_t *size)
+{
+	const size_t plen = sizeof(OSP_BROKER_LOG_PREFIX) - 1;
+	uint32_t flags = 0, acc;
+	ssize_t k = readlinkat(dir, name, log_link, sizeof(log_link));
+	int err;
+
+	if (k < 0)
+		return -errno;
+	if ((size_t)k >= sizeof(log_link) || (size_t)k <= plen ||
+	    memcmp(log_link, OSP_BROKER_LOG_PREFIX, plen) != 0)
+		return 0; // cut (over PATH_MAX) or not under the prefix
+	err = fdinfo_flags(pid, name, &flags);
+	if (err)
+		return err;
+	acc = flags & O_ACCMODE;
+	if (acc != O_WRONLY && acc != O_RDWR)
+		return 0;
+	put_u32(out, (uint32_t)strtoul(name, NULL, 10));
+	put_u32(out + 4, flags);
+	put_u32(out + 8, (uint32_t)k);
+	put_u32(out + 12, 0);
+	memcpy(out + OSP_BROKER_LOG_ENTRY, log_link, (size_t)k);
+	*size = OSP_BROKER_LOG_ENTRY + (((uint32_t)k + 7) & ~7u);
+	memset(out + OSP_BROKER_LOG_ENTRY + k, 0, *size - OSP_BROKER_LOG_ENTRY - (uint32_t)k);
+	return 1;
+}
+
+static int log_fds(int32_t pid, uint64_t first, uint32_t only, uint32_t *len)
+{
+	uint8_t *out = ans + OSP_BROKER_ANS_HEADER;
+	uint32_t used = OSP_BROKER_FDS_HEADER, fds = 0, gone = 0, more = 0, next_fd = 0, size;
+	char p[64], name[16];
+	int dir, r, err = pid_path(p, sizeof(p), pid, "fd");
+
+	if (err)
+		return err;
+	dir = openat(proc_fd, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return -errno;
+	if (only) {
+		snprintf(name, sizeof(name), "%u", (unsigned)first);
+		fds = 1;
+		r = log_fd_entry(dir, pid, name, out + used, &size);
+		close(dir);
+		if (r < 0)
+			return r; // ENOENT: the fd is closed
+		if (r > 0)
+			used += size;
+		goto done;
+	}
+	for (;;) {
+		long n = syscall(SYS_getdents64, dir, dents, sizeof(dents));
+		long at;
+
+		if (n < 0) {
+			err = -errno;
+			close(dir);
+			return err;
+		}
+		if (n == 0)
+			break;
+		for (at = 0; at < n;) {
+			uint16_t reclen;
+			const char *dname = (const char *)dents + at + 19;
+			char *end;
+			unsigned long fd;
+
+			memcpy(&reclen, dents + at + 16, 2);
+			at += reclen;
+			if (dname[0] < '0' || dname[0] > '9')
+				continue;
+			fd = strtoul(dname, &end, 10);
+			if (*end != '\0' || fd < first || fd > INT32_MAX)
+				continue;
+			// room for the longest entry, so a page never ends inside one
+			if (used + OSP_BROKER_LOG_ENTRY + OSP_BROKER_PATH_MAX > OSP_BROKER_DATA_MAX) {
+				more = 1;
+				next_fd = (uint32_t)fd;
+				close(dir);
+				goto done;
+			}
+			fds++;
+			r = log_fd_entry(dir, pid, dname, out + used, &size);
+			if (r == -ENOENT) {
+				gone++;
+				continue;
+			}
+			if (r < 0) {
+				close(dir); // a refusal holds for every fd of the process
+				return r;
+			}
+			if (r > 0)
+				used += size;
+		}
+	}
+	close(dir);
+done:
+	put_u32(out, fds);
+	put_u32(out + 4, gone);
+	put_u32(out + 8, more);
+	put_u32(out + 12, next_fd);
+	*len = used;
+	return 0;
+}
+
 static int exe_read(int32_t pid, uint64_t offset, uint32_t want, uint32_t *len)
 {
 	uint8_t *out = ans + OSP_BROKER_ANS_HEADER;
@@ -360,7 +524,7 @@ static int answer(size_t n, uint32_t *len, int *pass_fd)
 		return -EINVAL;
 	if (op == OSP_BROKER_BIND_PROC)
 		return bind_proc(path, plen);
-	if (op < OSP_BROKER_NS_LINK || op > OSP_BROKER_NETNS_OPEN)
+	if (op < OSP_BROKER_NS_LINK || op > OSP_BROKER_LOG_FDS)
 		return -EOPNOTSUPP;
 	if (proc_fd < 0)
 		return -ENOTCONN;
@@ -376,6 +540,10 @@ static int answer(size_t n, uint32_t *len, int *pass_fd)
 	}
 	case OSP_BROKER_SOCKET_FDS:
 		return offset > INT32_MAX ? -EINVAL : socket_fds(pid, offset, len);
+	case OSP_BROKER_LOG_FDS:
+		if (arg > 1 || offset > INT32_MAX)
+			return -EINVAL;
+		return log_fds(pid, offset, arg, len);
 	case OSP_BROKER_EXE_LINK:
 		return read_link(pid, "exe", len);
 	case OSP_BROKER_EXE_READ:

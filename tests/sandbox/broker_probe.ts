@@ -14,6 +14,8 @@ type Req =
   | { op: "exeLink"; pid: number }
   | { op: "netnsOpen"; pid: number }
   | { op: "socketFds"; pid: number }
+  | { op: "logFds"; pid: number }
+  | { op: "logFd"; pid: number; fd: number }
   | { op: "readExe"; pid: number; offset: number; len: number }
   | { op: "statfs"; pid: number; path: string }
   | { op: "raw"; hex: string }
@@ -45,6 +47,12 @@ for (const r of reqs) {
       }
       case "socketFds":
         value = await broker.socketFds(r.pid);
+        break;
+      case "logFds":
+        value = await broker.logFds(r.pid);
+        break;
+      case "logFd":
+        value = await broker.logFd(r.pid, r.fd);
         break;
       case "readExe": {
         const buf = new Uint8Array(r.len);

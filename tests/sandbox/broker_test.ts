@@ -175,6 +175,12 @@ Deno.test({
       ["a file, not a directory", raw(6, self, { path: bytes("/etc/hostname") }), -20],
       ["an exe read over 64 KiB", raw(5, self, { arg: 70000 }), -22],
       ["a first fd above INT32_MAX", raw(3, self, { offset: 1n << 40n }), -22],
+      ["log fds: an unknown mode", raw(8, self, { arg: 2 }), -22],
+      ["log fds: a first fd above INT32_MAX", raw(8, self, { offset: 1n << 31n }), -22],
+      ["log fds: a path", raw(8, self, { path: bytes("/var/log") }), -22],
+      ["log fds: pid 0", raw(8, 0), -3],
+      ["log fds: a process that does not exist", raw(8, 4194303), -2],
+      ["log fds: one fd that is not open", raw(8, self, { arg: 1, offset: 1_000_000n }), -2],
       ["a process that does not exist", raw(2, 4194303, { arg: 1 }), -2],
       ["a namespace of a process that does not exist", raw(7, 4194303), -2],
       ["a path on a namespace open", raw(7, self, { path: bytes("/x") }), -22],
@@ -191,6 +197,71 @@ Deno.test({
     deepEqual(got, cases.map((c) => [c[0], c[2]]));
     // still answering after all of them
     deepEqual(r[cases.length], { ok: true, value: Deno.readLinkSync("/proc/self/ns/net") });
+  },
+});
+
+Deno.test({
+  name: "broker: lists only the files under /var/log/ another process holds with write access, " +
+    "paged, which the kernel refuses the agent itself",
+  ignore: IGNORE !== "",
+  async fn() {
+    await ensureHostView();
+    const dir = await Deno.makeTempDir({ dir: "/var/log", prefix: "osprey-broker-" });
+    const tmp = await Deno.makeTempDir({ prefix: "osprey-broker-" });
+    // 40 write-only fds (more than one 64 KiB page of the broker's worst-case entries), one
+    // read-write, one read-only under /var/log, one write-only elsewhere
+    const script = [
+      "import os,sys,time",
+      "d,t=sys.argv[1],sys.argv[2]",
+      "w=[os.open(d+'/app.log',os.O_WRONLY|os.O_CREAT|os.O_APPEND,0o644) for _ in range(40)]",
+      "rw=os.open(d+'/rw.log',os.O_RDWR|os.O_CREAT,0o644)",
+      "ro=os.open(d+'/app.log',os.O_RDONLY)",
+      "el=os.open(t+'/else.log',os.O_WRONLY|os.O_CREAT,0o644)",
+      "print(' '.join(map(str,[rw,ro,el]+w)),flush=True)",
+      "time.sleep(60)",
+    ].join("\n");
+    const other = new Deno.Command("python3", {
+      args: ["-c", script, dir, tmp],
+      stdout: "piped",
+    }).spawn();
+    const reader = other.stdout.getReader();
+    try {
+      const line = decoder.decode((await reader.read()).value).trim();
+      const [rw, ro, el, ...w] = line.split(" ").map(Number);
+      const pid = other.pid;
+      const flagsOf = (fd: number) =>
+        parseInt(
+          /^flags:\s*([0-7]+)/m.exec(Deno.readTextFileSync(`/proc/${pid}/fdinfo/${fd}`))![1],
+          8,
+        );
+      const fds = Deno.readDirSync(`/proc/${pid}/fd`).toArray().length;
+      const want = [...w.map((fd) => ({ fd, flags: flagsOf(fd), path: `${dir}/app.log` })), {
+        fd: rw,
+        flags: flagsOf(rw),
+        path: `${dir}/rw.log`,
+      }].sort((a, b) => a.fd - b.fd);
+      const r = await probe([
+        { op: "direct", path: `${VIEW_PROC}/${pid}/fd/${w[0]}` },
+        { op: "logFds", pid },
+        { op: "logFd", pid, fd: w[0] },
+        { op: "logFd", pid, fd: rw },
+        { op: "logFd", pid, fd: ro },
+        { op: "logFd", pid, fd: el },
+      ]);
+      equal(codeOf(r[0]), "EACCES", JSON.stringify(r[0]));
+      deepEqual(r[1], { ok: true, value: { fds, gone: 0, files: want } });
+      deepEqual(r[2], { ok: true, value: want.find((f) => f.fd === w[0]) });
+      deepEqual(r[3], { ok: true, value: want.find((f) => f.fd === rw) });
+      deepEqual(r[4], { ok: true, value: null }); // read-only
+      deepEqual(r[5], { ok: true, value: null }); // not under /var/log
+    } finally {
+      reader.releaseLock();
+      other.kill();
+      await other.stdout.cancel();
+      await other.status;
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(tmp, { recursive: true });
+    }
   },
 });
 

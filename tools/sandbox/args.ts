@@ -40,6 +40,10 @@ export const RUNTIME_READ: readonly string[] = [
   "/sys/kernel/btf/vmlinux", // libbpf's CO-RE relocations read the kernel's BTF
   "/sys/devices/system/cpu/possible", // libbpf sizes per-CPU maps from it
   "/sys/devices/system/cpu/online",
+  // libbpf reads events/<category>/<name>/id to attach the logs and l7 objects' syscall
+  // tracepoints; tracefs is at one or the other (the launcher skips the one that is missing)
+  "/sys/kernel/tracing",
+  "/sys/kernel/debug/tracing",
   // The launcher opens /proc/self, which is /proc/<its pid>, and the pid stays the agent's
   // across execve: Deno's memory usage (statm), cgroup and maps reads of itself.
   "/proc/self",
