@@ -260,10 +260,11 @@ export class LogsManager {
         });
       }
     }
-    for (const [k, f] of this.#pendingFiles) {
-      this.#pendingFiles.delete(k);
-      this.addFile(directory, f, f.tries + 1, true);
-    }
+    // asked once per sync: a file still pending goes back under the same key, which a live
+    // iteration of the map would visit again, forever (the agent spun at start-up)
+    const waiting = [...this.#pendingFiles.values()];
+    this.#pendingFiles.clear();
+    for (const f of waiting) this.addFile(directory, f, f.tries + 1, true);
   }
 
   /**

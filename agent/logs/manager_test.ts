@@ -187,3 +187,44 @@ Deno.test("LogsManager reads a container created after it started from its log's
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("LogsManager.sync asks once about each file whose container is still being looked up", () => {
+  const registry = new Registry();
+  const view = fakeView("/podman/fresh", "/nonexistent/0.log", 42);
+  let lookups = 0;
+  let answer: "pending" | "unknown" | ContainerView = "pending";
+  const directory: ContainerDirectory = {
+    lookupPid: () => {
+      // without one question per file per sync, sync asked forever (the start-up spin)
+      if (++lookups > 1000) throw new Error("sync asked about a pending file again and again");
+      return answer;
+    },
+    onContainerRemoved: () => () => {},
+    containers: () => [].values(),
+  };
+  const m = new LogsManager({
+    paths: PATHS,
+    families: new LogFamilies(registry),
+    log: silentLogger,
+    store: new SourceStore(),
+    parser: { jsonParsing: true, patternsPerLevel: 256, maxLabelLength: 4096 },
+    readEnviron: () => undefined,
+  });
+  const f = { pid: 42, fd: 3, path: "/var/log/fresh/app.log" };
+  equal(m.addFile(directory, f), "no_container");
+  equal(lookups, 1);
+  m.sync(directory);
+  equal(lookups, 2);
+  m.sync(directory);
+  equal(lookups, 3);
+  // a process in no known container is asked about at each sync, one try each
+  answer = "unknown";
+  for (let i = 0; i < 10; i++) m.sync(directory);
+  equal(lookups, 13);
+  answer = view;
+  m.sync(directory);
+  equal(lookups, 14);
+  assertEquals(m.sourceCounts(), { stdout: 0, file: 1, journald: 0 });
+  m.sync(directory);
+  equal(lookups, 14); // followed: no longer pending
+});
