@@ -151,6 +151,8 @@ export class TailReader {
   #resume: TailPosition | undefined;
   #fromStart: boolean;
   #lastError = "";
+  /** True while the path holds something other than a regular file (counted once). */
+  #notRegular = false;
   #closed = false;
 
   constructor(path: string, opts: TailReaderOptions) {
@@ -273,9 +275,15 @@ export class TailReader {
    */
   async #isRegularFile(): Promise<boolean> {
     try {
-      if ((await Deno.stat(this.path)).isFile) return true;
-      this.#fail(new Error(`${this.path} is not a regular file`));
+      if ((await Deno.stat(this.path)).isFile) {
+        this.#notRegular = false;
+        return true;
+      }
+      // counted once while it stays so, not at every poll
+      if (!this.#notRegular) this.#fail(new Error(`${this.path} is not a regular file`));
+      this.#notRegular = true;
     } catch (err) {
+      this.#notRegular = false;
       if (!(err instanceof Deno.errors.NotFound)) this.#fail(err);
     }
     return false;

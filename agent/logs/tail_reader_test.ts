@@ -279,8 +279,9 @@ Deno.test("TailReader never opens a FIFO at its path (the open would block), and
     const { r, lines } = reader(path, { fromStart: true });
     await drain(r); // returns: a blocked open would hang here
     await drain(r);
+    await drain(r);
     assertEquals(lines, []);
-    assertEquals(r.stats.errors >= 1, true);
+    assertEquals(r.stats.errors, 1, "counted once while it stays a FIFO, not at every poll");
     // replaced by a regular file (a late file): read from its start
     await Deno.remove(path);
     await append(path, numbered(0, 3));
