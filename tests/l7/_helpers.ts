@@ -6,6 +6,27 @@
  * @module
  */
 import type { CgroupContainer } from "../net/_lab.ts";
+import type { Scrape } from "../containers/metrics.ts";
+
+/** Whether `path` is a regular file (a server binary at its Debian path). */
+export function hasFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The exposition lines worth showing when an L7 wait fails: the containers' series of the
+ * families starting with `family` (no histogram buckets), and the lines starting with `own`.
+ */
+export function familyLines(s: Scrape, ids: string[], family: string, own: string): string {
+  return s.text.split("\n").filter((l) =>
+    (ids.some((id) => l.includes(`container_id="${id}"`)) && l.startsWith(family) &&
+      !l.includes("_bucket")) || l.startsWith(own)
+  ).join("\n");
+}
 
 /** Whether `cmd` is on PATH. */
 export function has(cmd: string): boolean {

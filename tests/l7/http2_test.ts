@@ -10,6 +10,7 @@
  * Needs root, iproute2, nsenter and the built libosprey.
  */
 import { createNetnsPair } from "../helpers/netns.ts";
+import { familyLines, killCgroup } from "./_helpers.ts";
 import {
   agentSteps,
   CgroupContainer,
@@ -27,29 +28,6 @@ if (ignoreReason) console.warn(`tests/l7/http2_test.ts ignored: ${ignoreReason}`
 
 const HERE = new URL(".", import.meta.url).pathname;
 const PORT = 8443;
-
-async function killCgroup(c: CgroupContainer): Promise<void> {
-  for (const h of c.cgroup.hierarchies) {
-    let text = "";
-    try {
-      text = await Deno.readTextFile(`${h.base}/${c.cgroup.format}/cgroup.procs`);
-    } catch {
-      continue;
-    }
-    for (const pid of text.split("\n").filter((x) => x !== "")) {
-      try {
-        Deno.kill(Number(pid), "SIGKILL");
-      } catch { /* gone */ }
-    }
-  }
-}
-
-function lines(s: Scrape, ids: string[]): string {
-  return s.text.split("\n").filter((l) =>
-    (ids.some((id) => l.includes(`container_id="${id}"`)) && l.startsWith("container_http") &&
-      !l.includes("_bucket")) || l.startsWith("osprey_l7_")
-  ).join("\n");
-}
 
 Deno.test({
   name: "l7: HTTP/2 and gRPC statuses over one h2c session, exact counts on both sides",
@@ -121,11 +99,18 @@ Deno.test({
           };
           await waitFor(JSON.stringify(want), async () => (await ok()) ? true : undefined, {
             timeoutMs: 20_000,
-            describe: () => last ? lines(last, [client.id, server.id]) : "(no scrape)",
+            describe: () =>
+              last
+                ? familyLines(last, [client.id, server.id], "container_http", "osprey_l7_")
+                : "(no scrape)",
           });
           await sleep(2 * INTERVAL_MS + 100);
           if (!(await ok())) {
-            throw new Error(`changed later:\n${lines(last!, [client.id, server.id])}`);
+            throw new Error(
+              `changed later:\n${
+                familyLines(last!, [client.id, server.id], "container_http", "osprey_l7_")
+              }`,
+            );
           }
         });
       });

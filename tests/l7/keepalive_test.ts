@@ -14,6 +14,7 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { createNetnsPair } from "../helpers/netns.ts";
+import { familyLines, has, killCgroup } from "./_helpers.ts";
 import {
   agentSteps,
   CgroupContainer,
@@ -25,15 +26,6 @@ import {
   waitFor,
   withNetAgent,
 } from "../net/_lab.ts";
-
-function has(cmd: string): boolean {
-  try {
-    return new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 const ignoreReason = netLabIgnoreReason() ||
   (!has("nginx") ? "nginx missing (apt-get install nginx-light)" : "") ||
@@ -66,29 +58,6 @@ http {
 `;
 }
 
-async function killCgroup(c: CgroupContainer): Promise<void> {
-  for (const h of c.cgroup.hierarchies) {
-    let text = "";
-    try {
-      text = await Deno.readTextFile(`${h.base}/${c.cgroup.format}/cgroup.procs`);
-    } catch {
-      continue;
-    }
-    for (const pid of text.split("\n").filter((x) => x !== "")) {
-      try {
-        Deno.kill(Number(pid), "SIGKILL");
-      } catch { /* gone */ }
-    }
-  }
-}
-
-function lines(s: Scrape, ids: string[]): string {
-  return s.text.split("\n").filter((l) =>
-    (ids.some((id) => l.includes(`container_id="${id}"`)) && l.startsWith("container_http") &&
-      !l.includes("_bucket")) || l.startsWith("osprey_l7_")
-  ).join("\n");
-}
-
 async function waitAll(
   url: string,
   ids: string[],
@@ -101,10 +70,12 @@ async function waitAll(
   };
   await waitFor(JSON.stringify(want), async () => (await check()) ? true : undefined, {
     timeoutMs: 20_000,
-    describe: () => last ? lines(last, ids) : "(no scrape)",
+    describe: () => last ? familyLines(last, ids, "container_http", "osprey_l7_") : "(no scrape)",
   });
   await sleep(2 * INTERVAL_MS + 100);
-  if (!(await check())) throw new Error(`changed later:\n${lines(last!, ids)}`);
+  if (!(await check())) {
+    throw new Error(`changed later:\n${familyLines(last!, ids, "container_http", "osprey_l7_")}`);
+  }
   return last!;
 }
 

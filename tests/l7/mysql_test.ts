@@ -21,6 +21,7 @@
  * libosprey.
  */
 import { createNetnsPair } from "../helpers/netns.ts";
+import { familyLines, hasFile, killCgroup } from "./_helpers.ts";
 import {
   agentSteps,
   CgroupContainer,
@@ -33,14 +34,6 @@ import {
   withNetAgent,
 } from "../net/_lab.ts";
 
-function has(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
-
 function hasPerlModule(name: string): boolean {
   try {
     return new Deno.Command("perl", { args: [`-M${name}`, "-e1"], stdout: "null", stderr: "null" })
@@ -51,29 +44,15 @@ function hasPerlModule(name: string): boolean {
 }
 
 const ignoreReason = netLabIgnoreReason() ||
-  (!has("/usr/sbin/mariadbd") ? "mariadb-server missing (apt-get install mariadb-server)" : "") ||
-  (!has("/usr/bin/mariadb-install-db") ? "mariadb-install-db missing" : "") ||
-  (!has("/usr/bin/mariadb") ? "mariadb-client missing" : "") ||
+  (!hasFile("/usr/sbin/mariadbd")
+    ? "mariadb-server missing (apt-get install mariadb-server)"
+    : "") ||
+  (!hasFile("/usr/bin/mariadb-install-db") ? "mariadb-install-db missing" : "") ||
+  (!hasFile("/usr/bin/mariadb") ? "mariadb-client missing" : "") ||
   (!hasPerlModule("DBD::MariaDB")
     ? "DBD::MariaDB missing (apt-get install libdbd-mariadb-perl)"
     : "");
 if (ignoreReason) console.warn(`tests/l7/mysql_test.ts ignored: ${ignoreReason}`);
-
-async function killCgroup(c: CgroupContainer): Promise<void> {
-  for (const h of c.cgroup.hierarchies) {
-    let text = "";
-    try {
-      text = await Deno.readTextFile(`${h.base}/${c.cgroup.format}/cgroup.procs`);
-    } catch {
-      continue;
-    }
-    for (const pid of text.split("\n").filter((x) => x !== "")) {
-      try {
-        Deno.kill(Number(pid), "SIGKILL");
-      } catch { /* gone */ }
-    }
-  }
-}
 
 /**
  * Runs `sql` with the mariadb CLI in `c`, one connection, the statements on its stdin (`--force`
@@ -114,13 +93,6 @@ undef $ins;
 $d->disconnect;
 print "done\\n";
 `;
-
-function lines(s: Scrape, ids: string[]): string {
-  return s.text.split("\n").filter((l) =>
-    (ids.some((id) => l.includes(`container_id="${id}"`)) && l.startsWith("container_mysql") &&
-      !l.includes("_bucket")) || l.startsWith("osprey_l7_requests")
-  ).join("\n");
-}
 
 Deno.test({
   name: "l7: MariaDB with the mariadb CLI and DBD::MariaDB prepares, failures, exact counts",
@@ -189,7 +161,10 @@ Deno.test({
             : undefined;
         }, {
           timeoutMs: 20_000,
-          describe: () => seen ? lines(seen, [client.id, server.id]) : "(no scrape)",
+          describe: () =>
+            seen
+              ? familyLines(seen, [client.id, server.id], "container_mysql", "osprey_l7_requests")
+              : "(no scrape)",
         });
         await sleep(4 * INTERVAL_MS);
         const base = await scrapeParsed(agent.url);
@@ -215,11 +190,18 @@ Deno.test({
           };
           await waitFor(JSON.stringify(want), async () => (await ok()) ? true : undefined, {
             timeoutMs: 20_000,
-            describe: () => last ? lines(last, [client.id, server.id]) : "(no scrape)",
+            describe: () =>
+              last
+                ? familyLines(last, [client.id, server.id], "container_mysql", "osprey_l7_requests")
+                : "(no scrape)",
           });
           await sleep(2 * INTERVAL_MS + 100);
           if (!(await ok())) {
-            throw new Error(`changed later:\n${lines(last!, [client.id, server.id])}`);
+            throw new Error(
+              `changed later:\n${
+                familyLines(last!, [client.id, server.id], "container_mysql", "osprey_l7_requests")
+              }`,
+            );
           }
         };
 

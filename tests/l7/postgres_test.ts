@@ -12,6 +12,7 @@
  * Needs root, postgresql (15), psql, runuser, iproute2, nsenter and the built libosprey.
  */
 import { createNetnsPair } from "../helpers/netns.ts";
+import { familyLines, hasFile, killCgroup } from "./_helpers.ts";
 import {
   agentSteps,
   CgroupContainer,
@@ -26,35 +27,11 @@ import {
 
 const PG_BIN = "/usr/lib/postgresql/15/bin";
 
-function has(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
-
 const ignoreReason = netLabIgnoreReason() ||
-  (!has(`${PG_BIN}/postgres`) ? "postgresql 15 missing (apt-get install postgresql)" : "") ||
-  (!has("/usr/bin/psql") ? "psql missing" : "") ||
-  (!has("/usr/sbin/runuser") ? "runuser missing" : "");
+  (!hasFile(`${PG_BIN}/postgres`) ? "postgresql 15 missing (apt-get install postgresql)" : "") ||
+  (!hasFile("/usr/bin/psql") ? "psql missing" : "") ||
+  (!hasFile("/usr/sbin/runuser") ? "runuser missing" : "");
 if (ignoreReason) console.warn(`tests/l7/postgres_test.ts ignored: ${ignoreReason}`);
-
-async function killCgroup(c: CgroupContainer): Promise<void> {
-  for (const h of c.cgroup.hierarchies) {
-    let text = "";
-    try {
-      text = await Deno.readTextFile(`${h.base}/${c.cgroup.format}/cgroup.procs`);
-    } catch {
-      continue;
-    }
-    for (const pid of text.split("\n").filter((x) => x !== "")) {
-      try {
-        Deno.kill(Number(pid), "SIGKILL");
-      } catch { /* gone */ }
-    }
-  }
-}
 
 /** Runs psql in `c` with one `-c` per statement (one connection); resolves when it exits. */
 async function psql(c: CgroupContainer, host: string, statements: string[]): Promise<void> {
@@ -71,13 +48,6 @@ async function psql(c: CgroupContainer, host: string, statements: string[]): Pro
   );
   // psql exits 1 when its last statement failed, which is the point here
   await p.child.status;
-}
-
-function lines(s: Scrape, ids: string[]): string {
-  return s.text.split("\n").filter((l) =>
-    (ids.some((id) => l.includes(`container_id="${id}"`)) && l.startsWith("container_postgres") &&
-      !l.includes("_bucket")) || l.startsWith("osprey_l7_requests")
-  ).join("\n");
 }
 
 Deno.test({
@@ -156,11 +126,28 @@ Deno.test({
           };
           await waitFor(JSON.stringify(want), async () => (await ok()) ? true : undefined, {
             timeoutMs: 20_000,
-            describe: () => last ? lines(last, [client.id, server.id]) : "(no scrape)",
+            describe: () =>
+              last
+                ? familyLines(
+                  last,
+                  [client.id, server.id],
+                  "container_postgres",
+                  "osprey_l7_requests",
+                )
+                : "(no scrape)",
           });
           await sleep(2 * INTERVAL_MS + 100);
           if (!(await ok())) {
-            throw new Error(`changed later:\n${lines(last!, [client.id, server.id])}`);
+            throw new Error(
+              `changed later:\n${
+                familyLines(
+                  last!,
+                  [client.id, server.id],
+                  "container_postgres",
+                  "osprey_l7_requests",
+                )
+              }`,
+            );
           }
         });
       });
