@@ -18,7 +18,7 @@ import { CONTAINERS_CONF, podmanIgnoreReason } from "../containers/podman.ts";
 import { ensureTestImage } from "../containers/rootfs.ts";
 import { type Scrape, scrapeParsed, waitFor } from "../containers/metrics.ts";
 import { freePort } from "../helpers/agent_process.ts";
-import { buildImage } from "./image.ts";
+import { buildImage, exists, hostMountPairs } from "./image.ts";
 import { Containerd } from "./containerd.ts";
 
 const HERE = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
@@ -77,15 +77,6 @@ function ignoreReason(): string {
   return "";
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function hex(bytes: number): string {
   return Array.from(
     crypto.getRandomValues(new Uint8Array(bytes)),
@@ -95,25 +86,14 @@ function hex(bytes: number): string {
 
 /** `--mount` arguments: read-only, not recursive, one per cgroup hierarchy (as pod_test.ts). */
 function agentMounts(state: string): string[] {
-  const pairs: Array<[string, string]> = [["/proc", "/host/proc"], ["/sys", "/host/sys"]];
-  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
-    const mp = line.split(" ")[4];
-    if (mp === "/sys/fs/cgroup" || mp?.startsWith("/sys/fs/cgroup/")) {
-      pairs.push([mp, `/host${mp}`]);
-    }
-  }
-  for (
-    const p of [
-      "/etc/machine-id",
-      "/etc/hostname",
-      "/etc/systemd/system",
-      "/usr/lib/systemd/system",
-      "/var/log",
-      "/run/log/journal",
-    ]
-  ) {
-    if (exists(p)) pairs.push([p, p]);
-  }
+  const pairs = hostMountPairs([
+    "/etc/machine-id",
+    "/etc/hostname",
+    "/etc/systemd/system",
+    "/usr/lib/systemd/system",
+    "/var/log",
+    "/run/log/journal",
+  ]);
   pairs.push([`${state}/${TASK_DIR}`, `/run/containerd/${TASK_DIR}`]);
   return pairs.flatMap((
     [src, dst],

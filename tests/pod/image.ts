@@ -143,3 +143,30 @@ if (import.meta.main) {
       : `image: ${tag} is up to date (sources ${r.hash.slice(0, 12)})`,
   );
 }
+
+/** Whether something is at `path`. */
+export function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The host paths a DaemonSet-like agent container mounts, as (source, target) pairs: the host's
+ * /proc and /sys under /host, each cgroup hierarchy under /sys/fs/cgroup on its own (a
+ * non-recursive bind would leave them out), and each of `same` that exists at its own path.
+ */
+export function hostMountPairs(same: readonly string[]): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [["/proc", "/host/proc"], ["/sys", "/host/sys"]];
+  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
+    const mp = line.split(" ")[4];
+    if (mp === "/sys/fs/cgroup" || mp?.startsWith("/sys/fs/cgroup/")) {
+      pairs.push([mp, `/host${mp}`]);
+    }
+  }
+  for (const p of same) if (exists(p)) pairs.push([p, p]);
+  return pairs;
+}

@@ -27,7 +27,7 @@ import {
 import { ensureTestImage } from "../containers/rootfs.ts";
 import { type Scrape, scrapeParsed, waitFor } from "../containers/metrics.ts";
 import { freePort } from "../helpers/agent_process.ts";
-import { buildImage } from "./image.ts";
+import { buildImage, hostMountPairs } from "./image.ts";
 
 const HERE = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
 const TAG = "localhost/osprey:test";
@@ -70,42 +70,24 @@ function ignoreReason(): string {
   return "";
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * `-v` arguments: read-only and not recursive (`bind`), so no writable mount below a host path
  * comes along (Podman 4.3 has no recursive read-only; Kubernetes has recursiveReadOnly). Each
  * cgroup hierarchy under /sys/fs/cgroup is therefore mounted on its own.
  */
 function hostMounts(): string[] {
-  const pairs: Array<[string, string]> = [["/proc", "/host/proc"], ["/sys", "/host/sys"]];
-  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
-    const mp = line.split(" ")[4];
-    if (mp === "/sys/fs/cgroup" || mp?.startsWith("/sys/fs/cgroup/")) {
-      pairs.push([mp, `/host${mp}`]);
-    }
-  }
-  for (
-    const p of [
-      "/etc/machine-id",
-      "/etc/hostname",
-      "/var/lib/containers/storage/overlay-containers",
-      "/var/lib/containers/storage/overlay-images",
-      "/run/containers/storage/overlay-containers",
-      "/run/libpod",
-      "/etc/systemd/system",
-      "/usr/lib/systemd/system",
-      "/var/log",
-      "/run/log/journal",
-    ]
-  ) if (exists(p)) pairs.push([p, p]);
+  const pairs = hostMountPairs([
+    "/etc/machine-id",
+    "/etc/hostname",
+    "/var/lib/containers/storage/overlay-containers",
+    "/var/lib/containers/storage/overlay-images",
+    "/run/containers/storage/overlay-containers",
+    "/run/libpod",
+    "/etc/systemd/system",
+    "/usr/lib/systemd/system",
+    "/var/log",
+    "/run/log/journal",
+  ]);
   return pairs.flatMap(([src, dst]) => ["-v", `${src}:${dst}:ro,bind`]);
 }
 
