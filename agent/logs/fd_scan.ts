@@ -7,7 +7,7 @@
  * @module
  */
 import type { BrokerLogFd } from "../../ffi/mod.ts";
-import { listPids, procErrorKind } from "../procfs.ts";
+import { procErrorKind } from "../procfs.ts";
 import { procBrokerFor } from "../self/proc_broker.ts";
 import { classifyOpenFile, type NotALog, parseFdinfoFlags } from "./file_rules.ts";
 
@@ -120,11 +120,4 @@ export async function processLogFiles(proc: string, pid: number): Promise<Proces
     else if (r.kind === "unreadable") unreadable = true;
   }
   return { files, unreadable };
-}
-
-/** Every log file open for writing by any process (the start-up and rescan pass). */
-export async function scanLogFiles(proc: string): Promise<OpenLogFile[]> {
-  const out: OpenLogFile[] = [];
-  for (const pid of listPids(proc)) out.push(...(await processLogFiles(proc, pid)).files);
-  return out;
 }

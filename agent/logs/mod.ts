@@ -41,7 +41,7 @@ import { LogsManager, SourceStore } from "./manager.ts";
 import { LogFamilies } from "./metrics.ts";
 
 export { classifyOpenFile, logMonitoringDisabled, parseFdinfoFlags } from "./file_rules.ts";
-export { processLogFiles, resolveLogFd, scanLogFiles } from "./fd_scan.ts";
+export { processLogFiles, resolveLogFd } from "./fd_scan.ts";
 export { JournalSource } from "./journal_source.ts";
 export { JOURNALD_SOURCE, LogsManager, SourceStore, STDOUT_SOURCE } from "./manager.ts";
 export { LogFamilies } from "./metrics.ts";
