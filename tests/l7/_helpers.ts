@@ -6,7 +6,7 @@
  * @module
  */
 import type { CgroupContainer } from "../net/_lab.ts";
-import type { Scrape } from "../containers/metrics.ts";
+import { INTERVAL_MS, type Scrape, scrapeParsed, sleep, waitFor } from "../net/_lab.ts";
 
 /** Whether `path` is a regular file (a server binary at its Debian path). */
 export function hasFile(path: string): boolean {
@@ -134,4 +134,31 @@ export async function killCgroup(c: CgroupContainer): Promise<void> {
       } catch { /* gone */ }
     }
   }
+}
+
+/** Series and the values they must reach: `[family, labels, value]`. */
+export type Wanted = [string, Record<string, string>, number][];
+
+/**
+ * Waits (20 s at most) until the agent at `url` serves every wanted value exactly, then checks
+ * they still hold two collection rounds later, so nothing is counted twice late. `describe`
+ * shows what was served when either fails. Returns the last scrape.
+ */
+export async function waitExact(
+  url: string,
+  want: Wanted,
+  describe: (s: Scrape) => string,
+): Promise<Scrape> {
+  let last: Scrape | undefined;
+  const ok = async () => {
+    last = await scrapeParsed(url);
+    return want.every(([m, l, v]) => last!.value(m, l) === v);
+  };
+  await waitFor(JSON.stringify(want), async () => (await ok()) ? true : undefined, {
+    timeoutMs: 20_000,
+    describe: () => last ? describe(last) : "(no scrape)",
+  });
+  await sleep(2 * INTERVAL_MS + 100);
+  if (!(await ok())) throw new Error(`changed later:\n${describe(last!)}`);
+  return last!;
 }

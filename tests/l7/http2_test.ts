@@ -10,18 +10,8 @@
  * Needs root, iproute2, nsenter and the built libosprey.
  */
 import { createNetnsPair } from "../helpers/netns.ts";
-import { familyLines, killCgroup } from "./_helpers.ts";
-import {
-  agentSteps,
-  CgroupContainer,
-  INTERVAL_MS,
-  netLabIgnoreReason,
-  type Scrape,
-  scrapeParsed,
-  sleep,
-  waitFor,
-  withNetAgent,
-} from "../net/_lab.ts";
+import { familyLines, killCgroup, waitExact } from "./_helpers.ts";
+import { agentSteps, CgroupContainer, netLabIgnoreReason, withNetAgent } from "../net/_lab.ts";
 
 const ignoreReason = netLabIgnoreReason();
 if (ignoreReason) console.warn(`tests/l7/http2_test.ts ignored: ${ignoreReason}`);
@@ -92,26 +82,11 @@ Deno.test({
               n,
             ]);
           }
-          let last: Scrape | undefined;
-          const ok = async () => {
-            last = await scrapeParsed(agent.url);
-            return want.every(([m, l, v]) => last!.value(m, l) === v);
-          };
-          await waitFor(JSON.stringify(want), async () => (await ok()) ? true : undefined, {
-            timeoutMs: 20_000,
-            describe: () =>
-              last
-                ? familyLines(last, [client.id, server.id], "container_http", "osprey_l7_")
-                : "(no scrape)",
-          });
-          await sleep(2 * INTERVAL_MS + 100);
-          if (!(await ok())) {
-            throw new Error(
-              `changed later:\n${
-                familyLines(last!, [client.id, server.id], "container_http", "osprey_l7_")
-              }`,
-            );
-          }
+          await waitExact(
+            agent.url,
+            want,
+            (s) => familyLines(s, [client.id, server.id], "container_http", "osprey_l7_"),
+          );
         });
       });
     } finally {

@@ -14,15 +14,12 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { createNetnsPair } from "../helpers/netns.ts";
-import { familyLines, has, killCgroup } from "./_helpers.ts";
+import { familyLines, has, killCgroup, waitExact, type Wanted } from "./_helpers.ts";
 import {
   agentSteps,
   CgroupContainer,
-  INTERVAL_MS,
   netLabIgnoreReason,
   type Scrape,
-  scrapeParsed,
-  sleep,
   waitFor,
   withNetAgent,
 } from "../net/_lab.ts";
@@ -58,25 +55,8 @@ http {
 `;
 }
 
-async function waitAll(
-  url: string,
-  ids: string[],
-  want: [string, Record<string, string>, number][],
-): Promise<Scrape> {
-  let last: Scrape | undefined;
-  const check = async () => {
-    last = await scrapeParsed(url);
-    return want.every(([m, l, v]) => last!.value(m, l) === v);
-  };
-  await waitFor(JSON.stringify(want), async () => (await check()) ? true : undefined, {
-    timeoutMs: 20_000,
-    describe: () => last ? familyLines(last, ids, "container_http", "osprey_l7_") : "(no scrape)",
-  });
-  await sleep(2 * INTERVAL_MS + 100);
-  if (!(await check())) {
-    throw new Error(`changed later:\n${familyLines(last!, ids, "container_http", "osprey_l7_")}`);
-  }
-  return last!;
+function waitAll(url: string, ids: string[], want: Wanted): Promise<Scrape> {
+  return waitExact(url, want, (s) => familyLines(s, ids, "container_http", "osprey_l7_"));
 }
 
 Deno.test({

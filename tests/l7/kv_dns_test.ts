@@ -31,7 +31,7 @@ import {
   waitFor,
   withNetAgent,
 } from "../net/_lab.ts";
-import { has, killCgroup, sh } from "./_helpers.ts";
+import { has, killCgroup, sh, waitExact, type Wanted } from "./_helpers.ts";
 
 const MISSING = ["redis-server", "redis-cli", "memcached", "dnsmasq", "dig", "bash"].filter((c) =>
   !has(c)
@@ -49,23 +49,8 @@ function l7Lines(s: Scrape, ids: string[]): string {
 }
 
 /** Waits until every `[metric, labels, value]` holds, then checks they still do two rounds later. */
-async function waitAll(
-  url: string,
-  ids: string[],
-  want: [string, Record<string, string>, number][],
-): Promise<Scrape> {
-  let last: Scrape | undefined;
-  const ok = async () => {
-    last = await scrapeParsed(url);
-    return want.every(([m, l, v]) => last!.value(m, l) === v);
-  };
-  await waitFor(`${JSON.stringify(want)}`, async () => (await ok()) ? true : undefined, {
-    timeoutMs: 20_000,
-    describe: () => last ? l7Lines(last, ids) : "(no scrape)",
-  });
-  await sleep(2 * INTERVAL_MS + 100);
-  if (!(await ok())) throw new Error(`changed two rounds later:\n${l7Lines(last!, ids)}`);
-  return last!;
+function waitAll(url: string, ids: string[], want: Wanted): Promise<Scrape> {
+  return waitExact(url, want, (s) => l7Lines(s, ids));
 }
 
 Deno.test({

@@ -12,13 +12,12 @@
  * Needs root, postgresql (15), psql, runuser, iproute2, nsenter and the built libosprey.
  */
 import { createNetnsPair } from "../helpers/netns.ts";
-import { familyLines, hasFile, killCgroup } from "./_helpers.ts";
+import { familyLines, hasFile, killCgroup, waitExact } from "./_helpers.ts";
 import {
   agentSteps,
   CgroupContainer,
   INTERVAL_MS,
   netLabIgnoreReason,
-  type Scrape,
   scrapeParsed,
   sleep,
   waitFor,
@@ -119,36 +118,12 @@ Deno.test({
             Record<string, string>,
             number,
           ][];
-          let last: Scrape | undefined;
-          const ok = async () => {
-            last = await scrapeParsed(agent.url);
-            return want.every(([m, l, v]) => last!.value(m, l) === v);
-          };
-          await waitFor(JSON.stringify(want), async () => (await ok()) ? true : undefined, {
-            timeoutMs: 20_000,
-            describe: () =>
-              last
-                ? familyLines(
-                  last,
-                  [client.id, server.id],
-                  "container_postgres",
-                  "osprey_l7_requests",
-                )
-                : "(no scrape)",
-          });
-          await sleep(2 * INTERVAL_MS + 100);
-          if (!(await ok())) {
-            throw new Error(
-              `changed later:\n${
-                familyLines(
-                  last!,
-                  [client.id, server.id],
-                  "container_postgres",
-                  "osprey_l7_requests",
-                )
-              }`,
-            );
-          }
+          await waitExact(
+            agent.url,
+            want,
+            (s) =>
+              familyLines(s, [client.id, server.id], "container_postgres", "osprey_l7_requests"),
+          );
         });
       });
     } finally {
