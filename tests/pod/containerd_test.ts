@@ -18,7 +18,7 @@ import { CONTAINERS_CONF, podmanIgnoreReason } from "../containers/podman.ts";
 import { ensureTestImage } from "../containers/rootfs.ts";
 import { type Scrape, scrapeParsed, waitFor } from "../containers/metrics.ts";
 import { freePort } from "../helpers/agent_process.ts";
-import { buildImage, exists, hostMountPairs } from "./image.ts";
+import { buildImage, commandWorks, exists, hostMountPairs } from "./image.ts";
 import { Containerd } from "./containerd.ts";
 
 const HERE = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
@@ -58,22 +58,14 @@ const K8S_NS = "k8s.io";
 const TASK_DIR = "io.containerd.runtime.v2.task";
 const dec = new TextDecoder();
 
-function works(cmd: string, args: string[]): boolean {
-  try {
-    return new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
 function ignoreReason(): string {
   const p = podmanIgnoreReason();
   if (p) return p;
-  if (!works("containerd", ["--version"])) {
+  if (!commandWorks("containerd", ["--version"])) {
     return "containerd is missing (apt-get install containerd)";
   }
-  if (!works("ctr", ["--version"])) return "ctr is missing (apt-get install containerd)";
-  if (!works("bpftool", ["version"])) return "bpftool is missing";
+  if (!commandWorks("ctr", ["--version"])) return "ctr is missing (apt-get install containerd)";
+  if (!commandWorks("bpftool", ["version"])) return "bpftool is missing";
   return "";
 }
 

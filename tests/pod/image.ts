@@ -170,3 +170,12 @@ export function hostMountPairs(same: readonly string[]): Array<[string, string]>
   for (const p of same) if (exists(p)) pairs.push([p, p]);
   return pairs;
 }
+
+/** Whether `cmd args` runs and exits 0 (a tool present and working). */
+export function commandWorks(cmd: string, args: string[]): boolean {
+  try {
+    return new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).outputSync().success;
+  } catch {
+    return false;
+  }
+}

@@ -27,7 +27,7 @@ import {
 import { ensureTestImage } from "../containers/rootfs.ts";
 import { type Scrape, scrapeParsed, waitFor } from "../containers/metrics.ts";
 import { freePort } from "../helpers/agent_process.ts";
-import { buildImage, hostMountPairs } from "./image.ts";
+import { buildImage, commandWorks, hostMountPairs } from "./image.ts";
 
 const HERE = new URL(".", import.meta.url).pathname.replace(/\/$/, "");
 const TAG = "localhost/osprey:test";
@@ -36,14 +36,6 @@ const IMAGE_PORT = 10300;
 /** As k8s/daemon_set.yaml adds them; why each is needed: README, "In a pod". */
 const CAPS = ["BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE", "NET_RAW"];
 const BASE_IMAGES = ["docker.io/library/debian:bookworm", "docker.io/library/debian:bookworm-slim"];
-
-function commandWorks(cmd: string, args: string[]): boolean {
-  try {
-    return new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 function ignoreReason(): string {
   const p = podmanIgnoreReason();
