@@ -14,6 +14,13 @@
  * module has not seen the connection yet (its ring is drained apart), the request waits up to
  * {@linkcode DEFER_MS}. Without the net module, the record's own address is both labels.
  *
+ * DNS names: the A/AAAA answers of outbound DNS requests are learnt into a
+ * {@linkcode DnsNames} table published in agent/dns_names.ts `dnsNames` while the module runs;
+ * `ip_to_fqdn` is written from it, and the net module labels connections by it (`fqdn:port` by
+ * the contract's rule), so the L7 families, which take the net module's labels, follow. After
+ * each drain that leaves its ring empty the module says so (`DnsNames.caughtUp`): a connection
+ * waiting for a name then knows every answer read before it.
+ *
  * Traces (push mode with a traces endpoint, agent/sinks.ts): each counted outbound request of
  * HTTP/1, HTTP/2 and gRPC, Postgres, MySQL, Redis and Memcached is also handed to
  * `pushSinks.traces` ({@linkcode spanRequest}), with the actual destination and the container's
@@ -29,9 +36,11 @@
 import type { L7Event, RingBuffer } from "../../ffi/mod.ts";
 import {
   decodeL7Event,
+  DEFAULT_DRAIN_BUFFER,
   emptyL7Event,
   fillL7Addresses,
   forEachFrame,
+  FrameBatch,
   L7_RECORD_TYPE,
   L7Counter,
   l7RecordType,
@@ -43,8 +52,8 @@ import { checkGlob } from "../flag_syntax.ts";
 import type { FlagSpec, FlagValues } from "../flags.ts";
 import type { ModuleInstance, ModuleSpec } from "../modules.ts";
 import type { HostPaths } from "../paths.ts";
-import { joinHostPort } from "../net/address.ts";
 import { netTracker } from "../net/mod.ts";
+import { destinationLabels, DnsNames, dnsNames } from "../dns_names.ts";
 import { normalizeDomain, PathFilter } from "./protocols/mod.ts";
 import { type Completed, L7Matcher } from "./matcher.ts";
 import { L7Families, L7Tables, writeContainerL7 } from "./stats.ts";
@@ -126,6 +135,12 @@ interface Deferred {
   sinceMs: number;
 }
 
+/**
+ * Bytes a drain may leave unused because its next record did not fit (a record is at most a
+ * few hundred bytes over its 1 KiB payload): a drain with more room left found the ring empty.
+ */
+const DRAIN_SLACK = 4096;
+
 /** How often waiting requests are looked up again, ms (one lookup per connection). */
 const RETRY_MS = 200;
 
@@ -160,6 +175,7 @@ export const l7Module: ModuleSpec = {
     const tables = new L7Tables({ maxFqdns: Number(flags["max-fqdns-per-container"] ?? 50) });
     const excluded = new PathFilter(flags["exclude-http-requests-by-path"] as string[] ?? []);
     const matcher = new L7Matcher();
+    const names = new DnsNames();
     const loaded: LoadedObject = loadObject("l7", ctx);
     let ring: RingBuffer;
     try {
@@ -244,10 +260,11 @@ export const l7Module: ModuleSpec = {
         }, found);
         outcomes.counted++;
         if (c.summary !== undefined) {
+          // the actual destination, or the destination when it has none (`fqdn:port`)
           trace(
             c,
             () => ownerById(found.containerId),
-            splitHostPort(found.actualDestination),
+            splitHostPort(found.actualDestination || found.destination),
             endMs,
           );
         }
@@ -271,7 +288,6 @@ export const l7Module: ModuleSpec = {
           requestType: d.requestType,
           domain: normalizeDomain(d.name, d.requestType),
         });
-        if (!c.inbound) { for (const ip of d.addresses) tables.noteAnswer(ip, d.name); }
         outcomes.counted++;
         return true;
       }
@@ -280,17 +296,28 @@ export const l7Module: ModuleSpec = {
         outcomes.counted++;
         return true;
       }
-      // without the net module: the record's own remote address is both labels
-      const hp = joinHostPort(e.daddr, e.dport);
-      tables.add(owner.id, { protocol: c.protocol, inbound: false, status: c.status, seconds }, {
-        destination: hp,
-        actualDestination: hp,
-      });
+      // without the net module: the record's own remote address is both labels (or by name)
+      const hp = { ip: e.daddr, port: e.dport };
+      tables.add(
+        owner.id,
+        { protocol: c.protocol, inbound: false, status: c.status, seconds },
+        destinationLabels(hp, hp, names.lookup(e.daddr)),
+      );
       outcomes.counted++;
       if (c.summary !== undefined) {
         trace(c, () => ownerOf(owner), { host: e.daddr, port: e.dport }, endMs);
       }
       return true;
+    };
+
+    /**
+     * Learns an outbound answer's names at once (the connect that follows it must find them),
+     * unless its process is known to be in no container (the reference learns from containers'
+     * answers only); one whose container is still being identified teaches too.
+     */
+    const learn = (d: NonNullable<Completed["dns"]>) => {
+      if (directory.lookupPid(ev.pid, ev.cgroupId) === undefined) return;
+      names.learn(normalizeDomain(d.name, d.requestType), d.addresses);
     };
 
     const retryDeferred = (now: number) => {
@@ -312,6 +339,7 @@ export const l7Module: ModuleSpec = {
     let now = 0;
     /** A completed request of the record being handled (`ev`): counted, or it waits. */
     const onDone = (c: Completed) => {
+      if (c.protocol === "dns" && !c.inbound && c.dns!.addresses.length > 0) learn(c.dns!);
       const key = `${ev.sk}:${ev.sport}:${ev.dport}`;
       const waitingFor = deferred.get(key);
       if (waitingFor !== undefined) {
@@ -344,17 +372,28 @@ export const l7Module: ModuleSpec = {
       deferred.set(key, { e, items: [c], ends: [now], sinceMs: now });
       waiting++;
     };
+    dnsNames.current = names;
+    const batch = new FrameBatch(new Uint8Array(DEFAULT_DRAIN_BUFFER));
     const loop = (async () => {
-      for await (const batch of ring.batches({ signal: stopping.signal, timeoutMs: 100 })) {
-        now = Date.now();
-        matcher.traced = pushSinks.traces !== undefined;
-        forEachFrame(batch, (off, len) => {
-          if (l7RecordType(batch, off) !== L7_RECORD_TYPE) return;
-          records.inc();
-          decodeL7Event(batch, off, len, ev);
-          matcher.handle(ev, onDone);
-        });
-        retryDeferred(now);
+      // ring.batches() as written out, to see the drains that leave the ring empty
+      while (!stopping.signal.aborted && !ring.closed) {
+        const n = ring.drain(batch.bytes);
+        if (n > 0) {
+          batch.length = n;
+          now = Date.now();
+          matcher.traced = pushSinks.traces !== undefined;
+          forEachFrame(batch, (off, len) => {
+            if (l7RecordType(batch, off) !== L7_RECORD_TYPE) return;
+            records.inc();
+            decodeL7Event(batch, off, len, ev);
+            matcher.handle(ev, onDone);
+          });
+          retryDeferred(now);
+        }
+        // a drain that did not fill the buffer emptied the ring: every answer read before it
+        // is learnt now (same turn: no await between the drain and this)
+        if (n <= batch.bytes.length - DRAIN_SLACK) names.caughtUp();
+        if (n === 0) await ring.wait(100);
       }
     })();
     loop.catch((err) => log.error("l7: event loop stopped", { error: err }));
@@ -370,9 +409,10 @@ export const l7Module: ModuleSpec = {
           const t = tables.get(view.id);
           if (t !== undefined) writeContainerL7(t, view.series, families);
         }
-        // ip_to_fqdn follows the table: an entry evicted or re-pointed loses its series
+        // ip_to_fqdn follows the table: an entry evicted, aged or re-pointed loses its series
+        names.expire();
         const current = new Set<string>();
-        for (const [ip, fqdn] of tables.ipToFqdn) {
+        for (const [ip, fqdn] of names.ipToFqdn()) {
           current.add(ip + "\0" + fqdn);
           families.ipToFqdn.labels(ip, fqdn).set(1);
         }
@@ -389,7 +429,7 @@ export const l7Module: ModuleSpec = {
         families.events.labels("joined").set(m.joined);
         families.events.labels("reused_sockets").set(m.reused);
         families.events.labels("destinations_overflow").set(tables.destinationsOverflow);
-        families.events.labels("ip_to_fqdn_evicted").set(tables.ipsEvicted);
+        families.events.labels("ip_to_fqdn_evicted").set(names.evicted);
         const k = loaded.obj.counters();
         families.kernel.labels("args_table_full").set(k[L7Counter.ARGS_FULL] ?? 0);
         families.kernel.labels("records").set(k[L7Counter.RECORDS] ?? 0);
@@ -404,6 +444,7 @@ export const l7Module: ModuleSpec = {
       collectors,
       async stop() {
         stopping.abort();
+        if (dnsNames.current === names) dnsNames.current = undefined;
         await loop.catch(() => {});
         unsubscribe();
         loaded.close();

@@ -135,18 +135,13 @@ export interface TableOptions {
   readonly maxFqdns: number;
   /** Outbound destinations per container. @default 4096 */
   readonly maxDestinations?: number;
-  /** `ip_to_fqdn` entries. @default 65536 */
-  readonly maxIps?: number;
 }
 
-/** Every container's tables, and the IP → name map. */
+/** Every container's tables (`ip_to_fqdn` comes from agent/dns_names.ts `DnsNames`). */
 export class L7Tables {
   readonly #o: TableOptions;
   readonly #byContainer = new Map<string, ContainerL7>();
-  /** ip → fqdn, in insertion order (the oldest goes when full). */
-  readonly ipToFqdn = new Map<string, string>();
   destinationsOverflow = 0;
-  ipsEvicted = 0;
 
   constructor(o: TableOptions) {
     this.#o = o;
@@ -204,8 +199,7 @@ export class L7Tables {
 
   /**
    * Counts one DNS request (outbound: by type, normalised domain and status, the domain
-   * capped at `maxFqdns` per container, beyond which it is `~other`; inbound: by status) and
-   * remembers the A/AAAA answers' addresses for `ip_to_fqdn`.
+   * capped at `maxFqdns` per container, beyond which it is `~other`; inbound: by status).
    */
   addDns(
     id: string,
@@ -224,17 +218,6 @@ export class L7Tables {
     const key = r.requestType + "\0" + domain + "\0" + r.status;
     t.dns.set(key, (t.dns.get(key) ?? 0) + 1);
     t.dnsHist.observe(r.seconds);
-  }
-
-  /** Remembers that `ip` was an answer for `fqdn`. */
-  noteAnswer(ip: string, fqdn: string): void {
-    if (this.ipToFqdn.get(ip) === fqdn) return;
-    this.ipToFqdn.delete(ip);
-    if (this.ipToFqdn.size >= (this.#o.maxIps ?? 65_536)) {
-      this.ipToFqdn.delete(this.ipToFqdn.keys().next().value!);
-      this.ipsEvicted++;
-    }
-    this.ipToFqdn.set(ip, fqdn);
   }
 }
 

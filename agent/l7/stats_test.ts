@@ -27,13 +27,3 @@ Deno.test("L7Tables counts outbound requests per destination and drops beyond th
   equal(o[0].hist.counts[5], 2); // le=0.25
   equal(t.destinationsOverflow, 1);
 });
-
-Deno.test("L7Tables keeps the newest ip_to_fqdn entries, the oldest evicted and counted", () => {
-  const t = new L7Tables({ maxFqdns: 50, maxIps: 2 });
-  t.noteAnswer("10.0.0.1", "a.test");
-  t.noteAnswer("10.0.0.2", "b.test");
-  t.noteAnswer("10.0.0.1", "a.test"); // unchanged: no eviction
-  t.noteAnswer("10.0.0.3", "c.test");
-  deepEqual([...t.ipToFqdn], [["10.0.0.2", "b.test"], ["10.0.0.3", "c.test"]]);
-  equal(t.ipsEvicted, 1);
-});

@@ -35,6 +35,7 @@ export class NetFamilies {
   readonly unattributed: Counter<readonly string[]>;
   readonly untrackedEnds: Counter<readonly string[]>;
   readonly repairedEnds: Counter<readonly string[]>;
+  readonly nameWaitTimeouts: Counter<readonly string[]>;
   readonly nat: Counter<readonly string[]>;
   readonly pings: Counter<readonly string[]>;
   readonly pingBatchFailures: Counter<readonly string[]>;
@@ -123,6 +124,12 @@ export class NetFamilies {
     this.repairedEnds = r.counter({
       name: "osprey_net_repaired_ends_total",
       help: "Connections a /proc scan found ended although no record said so (records lost)",
+      labelNames: [],
+    });
+    this.nameWaitTimeouts = r.counter({
+      name: "osprey_net_name_wait_timeouts_total",
+      help: "Connections to a public address labelled ip:port after waiting 2 s for the L7 " +
+        "module's DNS names to catch up",
       labelNames: [],
     });
     this.nat = r.counter({

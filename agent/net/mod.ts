@@ -43,6 +43,7 @@ import type { Logger } from "../log.ts";
 import type { HostPaths } from "../paths.ts";
 import { under } from "../paths.ts";
 import { netNamespaceInode } from "../identity/namespaces.ts";
+import { dnsNames } from "../dns_names.ts";
 import {
   isLinkLocalUnicast,
   isLoopback,
@@ -205,6 +206,8 @@ export const netModule: ModuleSpec = {
       maxConnections: num(flags, "max-connections", 262_144),
       maxDestinationsPerContainer: num(flags, "max-destinations-per-container", 4096),
       maxListensPerContainer: num(flags, "max-listens-per-container", 1024),
+      // names the L7 module learnt from DNS answers (agent/dns_names.ts), while it runs
+      names: () => dnsNames.current,
     });
 
     netTracker.current = tracker;
@@ -302,6 +305,11 @@ export const netModule: ModuleSpec = {
       nat,
     });
     loop.catch((err) => log.error("net: tcp event loop stopped", { error: err }));
+    // what waits (a DNS name, a container) is retried between tcp batches too, so a connection
+    // waiting for the L7 module's names does not wait for the next record or round
+    const settleTimer = setInterval(() => {
+      if (tracker.pendingCount > 0) tracker.settle();
+    }, 100);
 
     const collectors: Collector[] = [{
       name: "net",
@@ -330,6 +338,7 @@ export const netModule: ModuleSpec = {
       ready,
       async stop() {
         stopping.abort();
+        clearInterval(settleTimer);
         if (netTracker.current === tracker) netTracker.current = undefined;
         await loop.catch(() => {});
         await ready.catch(() => {});
@@ -600,6 +609,7 @@ function writeSelf(
   f.unattributed.labels().set(c.unattributed);
   f.untrackedEnds.labels().set(c.untrackedEnds);
   f.repairedEnds.labels().set(c.repairedEnds);
+  f.nameWaitTimeouts.labels().set(c.nameWaitTimeouts);
   const n = nat?.stats();
   if (n) {
     for (const [k, v] of Object.entries(n)) f.nat.labels(k).set(v);

@@ -19,6 +19,8 @@
 import type { TcpConnEntry, TcpEvent } from "../../ffi/mod.ts";
 import { TcpFlag } from "../../ffi/mod.ts";
 import { isLinkLocalUnicast, isLoopback, joinHostPort, parseIp } from "./address.ts";
+import { type DestinationLabels, destinationLabels, type DnsName } from "../dns_names.ts";
+import { isPublicAddress } from "../dns_names.ts";
 import type { DestinationFilter } from "./filter.ts";
 import type { ExistingConnection, ExistingSockets } from "./existing_sockets.ts";
 
@@ -99,6 +101,21 @@ export interface TrackerCounters {
   untrackedEnds: number;
   /** Connections found ended by a /proc scan although no record said so (lost records). */
   repairedEnds: number;
+  /**
+   * Connections to a public address with no DNS name known, labelled `ip:port` after waiting
+   * `nameWaitMs` without the name source catching up (see {@linkcode NameSource}).
+   */
+  nameWaitTimeouts: number;
+}
+
+/**
+ * What DNS answers said of addresses (agent/dns_names.ts `DnsNames`, published by the L7
+ * module): a connection's `destination` becomes `<name>:<port>` by the contract's rule.
+ */
+export interface NameSource {
+  /** Grows each time every answer read until then is learnt. */
+  readonly epoch: number;
+  lookup(ip: string): DnsName | undefined;
 }
 
 /** Why a connection or listen is not reported. */
@@ -148,6 +165,11 @@ interface Conn {
   admitted: boolean;
   net?: ContainerNet;
   dest?: DestinationStats;
+  /** Its `destination` label value, once attributed (`ip:port`, or `<name>:<port>`). */
+  label?: string;
+  /** The name source's epoch when it first waited for a name, and when (ms). */
+  namesEpoch?: number;
+  namesSinceMs?: number;
   readonly sinceMs: number;
   /** When its owner was first found unknown (ms); undefined while it was not. */
   unknownSinceMs?: number;
@@ -188,6 +210,16 @@ export interface TrackerOptions {
   readonly gcAfterMs?: number;
   /** Ended connections kept for bytes that arrive after their end. @default 16384 */
   readonly maxRecentlyEnded?: number;
+  /**
+   * Where DNS names come from, read at each connection labelled (undefined, or returning
+   * undefined: none, every destination is `ip:port`).
+   */
+  readonly names?: () => NameSource | undefined;
+  /**
+   * Longest wait, ms, of a connection to a public address for the name source to catch up
+   * (a name read before the connect may still be on its way). @default 2000
+   */
+  readonly nameWaitMs?: number;
 }
 
 /** Addresses whose `ip:port` texts are kept (each with every port seen). */
@@ -253,6 +285,7 @@ export class ConnectionTracker {
     unattributed: 0,
     untrackedEnds: 0,
     repairedEnds: 0,
+    nameWaitTimeouts: 0,
   };
 
   constructor(opts: TrackerOptions) {
@@ -677,16 +710,19 @@ export class ConnectionTracker {
       c.unknownSinceMs ??= this.#now();
       return;
     }
-    this.#pending.delete(c);
     if (owner === undefined) {
+      this.#pending.delete(c);
       this.counters.filtered.not_a_container++;
       this.#drop(c);
       return;
     }
+    const labels = this.#labels(c);
+    if (labels === undefined) return; // waits (settle() retries) for the DNS names
+    this.#pending.delete(c);
     const net = this.#netOf(owner.id);
-    const destination = this.#hostPort(c.daddr, c.dport);
+    const { destination, actualDestination } = labels;
+    c.label = destination;
     if (c.connected || c.applied.connect) {
-      const actualDestination = this.#hostPort(c.actual, c.aport);
       const key = destination + "\0" + actualDestination;
       let dest = net.destinations.get(key);
       if (dest === undefined) {
@@ -704,6 +740,39 @@ export class ConnectionTracker {
     if (c.connected) this.#noteTuple(c);
     net.lastAttemptMs.set(destination, this.#now());
     this.#sync(c);
+  }
+
+  /**
+   * The connection's label values by the contract's DNS rule (agent/dns_names.ts), or undefined
+   * while it waits for the name source: a connection whose actual address is public and whose
+   * destination has no name known waits until the source's epoch grows past the one noted at
+   * its first try (every answer read before then is learnt), at most `nameWaitMs`.
+   */
+  #labels(c: Conn): DestinationLabels | undefined {
+    const names = this.#o.names?.();
+    if (names !== undefined && isPublicAddress(c.actual)) {
+      const name = names.lookup(c.daddr);
+      if (name !== undefined) {
+        if (name.byName) {
+          return destinationLabels(
+            { ip: c.daddr, port: c.dport },
+            { ip: c.actual, port: c.aport },
+            name,
+          );
+        }
+      } else if (c.namesEpoch === undefined) {
+        c.namesEpoch = names.epoch;
+        c.namesSinceMs = this.#now();
+        return undefined;
+      } else if (names.epoch <= c.namesEpoch) {
+        if (this.#now() - c.namesSinceMs! <= (this.#o.nameWaitMs ?? 2000)) return undefined;
+        this.counters.nameWaitTimeouts++;
+      }
+    }
+    return {
+      destination: this.#hostPort(c.daddr, c.dport),
+      actualDestination: this.#hostPort(c.actual, c.aport),
+    };
   }
 
   /**
@@ -728,7 +797,7 @@ export class ConnectionTracker {
     if (c.failed && !a.failed) {
       a.failed = true;
       const net = c.net!;
-      const destination = this.#hostPort(c.daddr, c.dport);
+      const destination = c.label ?? this.#hostPort(c.daddr, c.dport);
       net.failed.set(destination, (net.failed.get(destination) ?? 0) + 1);
       return;
     }

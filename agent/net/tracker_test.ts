@@ -5,11 +5,14 @@ import { parsePrefix } from "./address.ts";
 import { DestinationFilter } from "./filter.ts";
 import type { ExistingConnection, ExistingSockets } from "./existing_sockets.ts";
 import { ConnectionTracker, type ContainerRef, type Resolve } from "./tracker.ts";
+import { DnsNames } from "../dns_names.ts";
 
 const HOST_NS = 4026531840;
 const POD_NS = 4026532001;
 
-function setup(opts: { resolve?: Resolve; now?: () => number; maxDest?: number } = {}) {
+function setup(
+  opts: { resolve?: Resolve; now?: () => number; maxDest?: number; names?: DnsNames } = {},
+) {
   const web: ContainerRef = { id: "/docker/web" };
   const resolve: Resolve = opts.resolve ?? ((pid) => pid === 100 ? web : undefined);
   const t = new ConnectionTracker({
@@ -21,6 +24,7 @@ function setup(opts: { resolve?: Resolve; now?: () => number; maxDest?: number }
     hostNetns: HOST_NS,
     now: opts.now,
     maxDestinationsPerContainer: opts.maxDest,
+    names: () => opts.names,
   });
   return { t, web };
 }
@@ -437,4 +441,83 @@ Deno.test("ConnectionTracker.reconcile() ends what /proc no longer shows and rep
   ]]);
   t.handle(ev("end", { sk: lost }));
   equal(d().active, 2, "a late end of a repaired connection counts nothing");
+});
+
+Deno.test("ConnectionTracker labels a name of several public addresses fqdn:port, failed connects too", () => {
+  const names = new DnsNames();
+  names.learn("api.test", ["203.0.113.10", "198.51.100.10"]);
+  names.learn("one.test", ["203.0.113.20"]);
+  const { t } = setup({ names });
+  for (const daddr of ["203.0.113.10", "198.51.100.10", "203.0.113.20"]) {
+    const sk = ++nextSk;
+    t.handle(ev("connect", { sk, daddr, dport: 443 }));
+    t.handle(ev("end", { sk, bytesSent: 5 }));
+  }
+  t.handle(ev("failed", { sk: ++nextSk, daddr: "198.51.100.10", dport: 443 }));
+  const net = t.net("/docker/web")!;
+  const named = net.destinations.get("api.test:443\u0000")!;
+  deepEqual([named.destination, named.actualDestination, named.connects, named.bytesSent], [
+    "api.test:443",
+    "",
+    2,
+    10,
+  ]);
+  equal(net.destinations.get("203.0.113.20:443\u0000203.0.113.20:443")?.connects, 1);
+  equal(net.destinations.size, 2);
+  deepEqual([...net.failed], [["api.test:443", 1]]);
+});
+
+Deno.test("ConnectionTracker keeps ip:port when NAT sends a named address to a private one", () => {
+  const names = new DnsNames();
+  names.learn("api.test", ["203.0.113.10", "198.51.100.10"]);
+  const { t } = setup({ names });
+  t.handle(ev("connect", { sk: ++nextSk, daddr: "203.0.113.10", dport: 443 }), true);
+  t.setActual([...t.needingActual()][0], { ip: "10.244.1.5", port: 8443 });
+  t.round();
+  deepEqual([...t.net("/docker/web")!.destinations.keys()], [
+    "203.0.113.10:443\u000010.244.1.5:8443",
+  ]);
+});
+
+Deno.test("ConnectionTracker waits for the names to catch up before labelling a public address", () => {
+  let now = 0;
+  const names = new DnsNames();
+  const { t } = setup({ names, now: () => now });
+  // the connect was read before the answer that preceded it: it waits
+  const sk = ++nextSk;
+  t.handle(ev("connect", { sk, daddr: "203.0.113.10", dport: 443 }));
+  equal(t.net("/docker/web"), undefined);
+  equal(t.pendingCount, 1);
+  names.learn("api.test", ["203.0.113.10", "198.51.100.10"]);
+  t.settle();
+  equal(t.net("/docker/web")!.destinations.get("api.test:443\u0000")?.connects, 1);
+  // no name at all: labelled ip:port once the source caught up
+  const sk2 = ++nextSk;
+  t.handle(ev("connect", { sk: sk2, daddr: "203.0.113.99", dport: 443 }));
+  t.settle();
+  equal(t.pendingCount, 1);
+  names.caughtUp();
+  t.settle();
+  equal(t.pendingCount, 0);
+  equal(
+    t.net("/docker/web")!.destinations.get("203.0.113.99:443\u0000203.0.113.99:443")?.connects,
+    1,
+  );
+  // a source that never catches up: ip:port after 2 s, counted
+  const sk3 = ++nextSk;
+  t.handle(ev("connect", { sk: sk3, daddr: "203.0.113.98", dport: 443 }));
+  now = 2001;
+  t.settle();
+  equal(t.pendingCount, 0);
+  equal(t.counters.nameWaitTimeouts, 1);
+  // private destinations never wait
+  t.handle(ev("connect", { sk: ++nextSk, daddr: "10.88.0.3", dport: 80 }));
+  equal(t.pendingCount, 0);
+  // an answer learnt after a connection was labelled does not change it
+  names.learn("late.test", ["203.0.113.99", "198.51.100.99"]);
+  equal(
+    t.net("/docker/web")!.destinations.get("203.0.113.99:443\u0000203.0.113.99:443")?.active,
+    1,
+  );
+  equal(t.net("/docker/web")!.destinations.has("late.test:443\u0000"), false);
 });
