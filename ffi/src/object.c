@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <bpf/bpf.h>
@@ -281,7 +282,19 @@ OSP_API int osp_object_load(int h)
 	if (err)
 		return osp_fail(mark, err, "load object: bad handle %d", h);
 	if (!o->loaded) {
+		sigset_t prof, old;
+
+		/*
+		 * The verifier gives up with EAGAIN whenever a signal is pending
+		 * (kernel/bpf/verifier.c, do_check), and a sampling profiler (V8's
+		 * --cpu-prof) sends SIGPROF every millisecond or so: held back here,
+		 * it is delivered when the load is done.
+		 */
+		sigemptyset(&prof);
+		sigaddset(&prof, SIGPROF);
+		pthread_sigmask(SIG_BLOCK, &prof, &old);
 		err = bpf_object__load(o->obj);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (err) {
 			err = osp_fail(mark, err < 0 ? err : -EINVAL, "load object '%s'",
 				       kind_name(o->kind));
