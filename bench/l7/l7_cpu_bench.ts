@@ -7,10 +7,15 @@
  * run time per run, with `kernel.bpf_stats_enabled=1`) against the requests they served, and
  * against a counting-only bpftrace program on two of the same hooks in the same window.
  *
- * wrk has no fixed-rate mode: each window runs at the rate this machine reaches with the given
- * connections, and `--connections` lowers it. Both modes run the same windows.
+ * Windows: `--rates` gives fixed request rates, made with wrk's Lua `delay()` hook (wrk has no
+ * fixed-rate mode): `rate / 100` keep-alive connections each wait 10 ms after every answer, so the
+ * rate is a little under the one asked for (the answer's own time adds to the 10 ms), and the
+ * reported rate is wrk's own. `max` is one window at the rate this machine reaches with
+ * `--max-connections` connections and no delay. Both modes run the same windows.
+ * `--profile=DIR` writes a V8 CPU profile of each L7-on agent into DIR (`--cpu-prof`).
  *
- * Usage: deno run -A bench/l7/l7_cpu_bench.ts [--seconds=15] [--connections=1,4]
+ * Usage: deno run -A bench/l7/l7_cpu_bench.ts [--seconds=15] [--rates=1000,5000,10000,max]
+ *   [--max-connections=4] [--profile=DIR]
  */
 import { createNetnsPair } from "../../tests/helpers/netns.ts";
 import { CgroupContainer } from "../../tests/net/_lab.ts";
@@ -33,7 +38,23 @@ const args = new Map(
   }),
 );
 const SECONDS = Number(args.get("seconds") ?? 15);
-const CONNECTIONS = (args.get("connections") ?? "1,4").split(",").map(Number);
+const MAX_CONNECTIONS = Number(args.get("max-connections") ?? 4);
+const PROFILE = args.get("profile");
+/** One load window: connections, and the ms each waits after an answer (0: as fast as it can). */
+interface Load {
+  label: string;
+  connections: number;
+  delayMs: number;
+}
+const LOADS: Load[] = (args.get("rates") ?? "1000,5000,10000,max").split(",").map((r) => {
+  if (r === "max") return { label: "max", connections: MAX_CONNECTIONS, delayMs: 0 };
+  const rate = Number(r);
+  if (!Number.isInteger(rate) || rate < 100 || rate % 100 !== 0) {
+    console.error(`--rates: ${r} is not "max" or a multiple of 100 requests/s`);
+    Deno.exit(2);
+  }
+  return { label: `${rate}/s`, connections: rate / 100, delayMs: 10 };
+});
 
 const why = ignoreReason();
 if (why) {
@@ -65,6 +86,7 @@ http {
 
 interface Window {
   mode: "on" | "off";
+  load: string;
   connections: number;
   requests_per_sec: number;
   agent_millicores: number;
@@ -98,7 +120,7 @@ function ms(text: string): number {
   return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
 }
 
-async function wrk(client: CgroupContainer, url: string, conns: number): Promise<{
+async function wrk(client: CgroupContainer, url: string, load: Load): Promise<{
   rps: number;
   total: number;
   p50: number;
@@ -107,7 +129,8 @@ async function wrk(client: CgroupContainer, url: string, conns: number): Promise
   const p = client.spawn([
     "sh",
     "-c",
-    `wrk -t1 -c${conns} -d${SECONDS}s --latency ${url} | ` +
+    `wrk -t1 -c${load.connections} -d${SECONDS}s --latency ` +
+    (load.delayMs > 0 ? `-s ${dir}/delay.lua ` : "") + `${url} | ` +
     `sed -n -e 's/^ *\\(Requests\\/sec\\|50%\\|99%\\):* *\\([0-9.]*[a-z]*\\).*/{"k":"\\1","v":"\\2"}/p' ` +
     `-e 's/^ *\\([0-9]*\\) requests in .*/{"k":"total","v":"\\1"}/p'`,
   ], "wrk");
@@ -137,15 +160,27 @@ const stats = Deno.readTextFileSync("/proc/sys/kernel/bpf_stats_enabled").trim()
 Deno.writeTextFileSync("/proc/sys/kernel/bpf_stats_enabled", "1");
 try {
   await Deno.writeTextFile(`${dir}/nginx.conf`, nginxConfig(dir, pair.b.v4));
+  // wrk calls delay() before each request on a connection: its value in ms (wrk's SCRIPTING)
+  await Deno.writeTextFile(`${dir}/delay.lua`, "function delay()\n  return 10\nend\n");
   const server = await CgroupContainer.create("l7bench-nginx", pair.b.name);
   const client = await CgroupContainer.create("l7bench-wrk", pair.a.name);
   made.push(server, client);
   server.spawn(["sh", "-c", `exec nginx -c ${dir}/nginx.conf >/dev/null 2>&1`], "nginx");
   await sleep(1000);
   const url = `http://${pair.b.v4}:8080/`;
-  for (const conns of CONNECTIONS) {
+  for (const load of LOADS) {
     for (const mode of ["on", "off"] as const) {
-      const agent = await startBenchAgent(mode === "off" ? ["--disable-l7-tracing"] : []);
+      const agent = await startBenchAgent(
+        mode === "off" ? ["--disable-l7-tracing"] : [],
+        undefined,
+        PROFILE !== undefined && mode === "on"
+          ? [
+            "--cpu-prof",
+            `--cpu-prof-dir=${PROFILE}`,
+            `--cpu-prof-name=l7-${load.connections}.cpuprofile`,
+          ]
+          : [],
+      );
       try {
         await sleep(3000);
         const pid = agent.child.pid;
@@ -166,7 +201,7 @@ try {
         const c0 = cpuSeconds(pid);
         const us0 = userSys(pid);
         const t0 = performance.now();
-        const w = await wrk(client, url, conns);
+        const w = await wrk(client, url, load);
         const sec = (performance.now() - t0) / 1000;
         const c1 = cpuSeconds(pid);
         const us1 = userSys(pid);
@@ -199,7 +234,8 @@ try {
         const inbound = count("container_http_inbound_requests_total", server.id);
         results.push({
           mode,
-          connections: conns,
+          load: load.label,
+          connections: load.connections,
           requests_per_sec: Math.round(w.rps),
           agent_millicores: round(mc),
           agent_user_millicores: round((us1[0] - us0[0]) / sec * 1000),

@@ -347,14 +347,20 @@ export class Lab {
 
 /**
  * The agent as `deno task start` runs it (`-P=agent`, the host view), with `args`; with `lib`,
- * on another build of libosprey (`OSPREY_FFI_LIB`, and the ffi grant for it alone).
+ * on another build of libosprey (`OSPREY_FFI_LIB`, and the ffi grant for it alone); `denoFlags`
+ * go to `deno run` too (`--cpu-prof`).
  */
-export async function startBenchAgent(args: string[], lib?: string): Promise<AgentProcess> {
+export async function startBenchAgent(
+  args: string[],
+  lib?: string,
+  denoFlags: readonly string[] = [],
+): Promise<AgentProcess> {
   await ensureHostView();
   const agent = startAgent({
-    permissions: lib === undefined
-      ? AGENT_PERMISSIONS
-      : [...AGENT_PERMISSIONS, `--allow-ffi=${lib}`],
+    permissions: [
+      ...(lib === undefined ? AGENT_PERMISSIONS : [...AGENT_PERMISSIONS, `--allow-ffi=${lib}`]),
+      ...denoFlags,
+    ],
     args: ["--min-container-age=0", ...args],
     env: lib === undefined ? undefined : { OSPREY_FFI_LIB: lib },
   });
