@@ -113,6 +113,11 @@ export interface MatcherOptions {
   readonly maxPending?: number;
   /** Protocols detected; the others are ignored. @default all */
   readonly protocols?: ReadonlySet<Protocol>;
+  /**
+   * Give HTTP/1 requests their `path` even when not traced (path filters need it); decoding
+   * the target costs a string a request. @default true
+   */
+  readonly paths?: boolean;
 }
 
 interface Pending {
@@ -194,6 +199,7 @@ export class L7Matcher {
   readonly #maxConns: number;
   readonly #maxPending: number;
   readonly #protocols: ReadonlySet<Protocol>;
+  readonly #paths: boolean;
   /**
    * Build a {@linkcode RequestSummary} for each client-side request (the L7 module sets it
    * while a traces sink exists). Requests already waiting when it is switched on get none.
@@ -204,6 +210,7 @@ export class L7Matcher {
     this.#maxConns = opts.maxConnections ?? 65_536;
     this.#maxPending = opts.maxPending ?? 64;
     this.#protocols = opts.protocols ?? ALL;
+    this.#paths = opts.paths ?? true;
   }
 
   /** Connections with state now. */
@@ -437,6 +444,7 @@ export class L7Matcher {
     switch (r.protocol) {
       case "http": {
         if (!p.has("http") || (known !== undefined && known !== "http")) return undefined;
+        if (!this.#paths && !this.traced) return { protocol: "http", request: r, count: 1 };
         const line = parseHttp1RequestLine(b);
         return { protocol: "http", request: r, count: 1, path: line?.path, method: line?.method };
       }

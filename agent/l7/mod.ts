@@ -174,7 +174,8 @@ export const l7Module: ModuleSpec = {
     const families = new L7Families(registry);
     const tables = new L7Tables({ maxFqdns: Number(flags["max-fqdns-per-container"] ?? 50) });
     const excluded = new PathFilter(flags["exclude-http-requests-by-path"] as string[] ?? []);
-    const matcher = new L7Matcher();
+    // the request target is decoded only when a path filter or a span needs it
+    const matcher = new L7Matcher({ paths: !excluded.empty });
     const names = new DnsNames();
     const loaded: LoadedObject = loadObject("l7", ctx);
     let ring: RingBuffer;
@@ -340,8 +341,9 @@ export const l7Module: ModuleSpec = {
     /** A completed request of the record being handled (`ev`): counted, or it waits. */
     const onDone = (c: Completed) => {
       if (c.protocol === "dns" && !c.inbound && c.dns!.addresses.length > 0) learn(c.dns!);
-      const key = `${ev.sk}:${ev.sport}:${ev.dport}`;
-      const waitingFor = deferred.get(key);
+      // the key (a 52-bit number as text) costs more than the rest: made only when it may match
+      const key = deferred.size === 0 ? "" : `${ev.sk}:${ev.sport}:${ev.dport}`;
+      const waitingFor = key === "" ? undefined : deferred.get(key);
       if (waitingFor !== undefined) {
         // its connection is still unknown: in line behind the others
         if (waiting >= DEFER_MAX) {
@@ -369,7 +371,12 @@ export const l7Module: ModuleSpec = {
         outcomes.deferred_overflow++;
         return;
       }
-      deferred.set(key, { e, items: [c], ends: [now], sinceMs: now });
+      deferred.set(key === "" ? `${ev.sk}:${ev.sport}:${ev.dport}` : key, {
+        e,
+        items: [c],
+        ends: [now],
+        sinceMs: now,
+      });
       waiting++;
     };
     dnsNames.current = names;
