@@ -37,6 +37,7 @@ import {
   parseDnsResponse,
   parseHttp1RequestLine,
   PostgresStatements,
+  recognizeHttp2,
   responseStatus,
   summarizeMemcachedCommand,
   summarizeRedisCommand,
@@ -103,6 +104,10 @@ export interface MatcherCounters {
   joined: number;
   /** Socket addresses found reused by a new connection (the old state dropped). */
   reused: number;
+  /** HTTP/2 connections recognised from their frames, without the preface (opened before). */
+  http2MidStream: number;
+  /** HTTP/2 header fields not decoded: they refer to HPACK entries added before the capture. */
+  hpackUnresolved: number;
 }
 
 /** Options of {@linkcode L7Matcher}. */
@@ -194,6 +199,8 @@ export class L7Matcher {
     unmatchedResponses: 0,
     joined: 0,
     reused: 0,
+    http2MidStream: 0,
+    hpackUnresolved: 0,
   };
   readonly #conns = new Map<number, Conn>();
   readonly #maxConns: number;
@@ -302,6 +309,19 @@ export class L7Matcher {
         }
         return;
       }
+      if (c?.protocol === undefined && this.#protocols.has("http")) {
+        // HTTP/2 frames without the preface: a connection opened before the capture began
+        const sender = recognizeHttp2(e.payload, e.size);
+        if (sender !== null) {
+          if (c === undefined) c = this.#conn(e);
+          c.partial = undefined;
+          c.role = (e.dir === "write") === (sender === "client") ? "client" : "server";
+          c.h2 = new Http2Connection({ preface: false });
+          this.counters.http2MidStream++;
+          this.#http2(c, e, done);
+          return;
+        }
+      }
       // too short to tell, on a connection not known yet or between requests (not a body
       // written while a request waits): wait for the rest
       if (bytes.length >= PARTIAL_MAX || (c !== undefined && c.pending.length > 0)) return;
@@ -394,7 +414,10 @@ export class L7Matcher {
   /** Feeds one capture to the connection's HTTP/2 state; reports the streams it answered. */
   #http2(c: Conn, e: Readonly<L7Event>, done: (c: Completed) => void): void {
     const fromClient = (e.dir === "write") === (c.role === "client");
-    const out = c.h2!.feed(fromClient ? "client" : "server", e.payload, e.size, e.tsNs);
+    const h2 = c.h2!;
+    const unresolved = h2.hpackUnresolved;
+    const out = h2.feed(fromClient ? "client" : "server", e.payload, e.size, e.tsNs);
+    this.counters.hpackUnresolved += h2.hpackUnresolved - unresolved;
     const traced = this.traced && c.role === "client";
     for (const x of out) {
       this.counters.matched++;

@@ -150,3 +150,48 @@ Deno.test("L7Matcher never joins a short body written while its request waits", 
   ]);
   deepEqual(out.map((c) => [c.status, c.path]), [["2xx", "/p"], ["2xx", "/next"]]);
 });
+
+/** An HTTP/2 frame. */
+function h2frame(type: number, flags: number, stream: number, payload: number[]): Uint8Array {
+  const l = payload.length;
+  return new Uint8Array([
+    l >> 16,
+    (l >> 8) & 255,
+    l & 255,
+    type,
+    flags,
+    0,
+    0,
+    0,
+    stream,
+    ...payload,
+  ]);
+}
+const h2lit = (
+  n: string,
+  v: string,
+) => [0x00, n.length, ...enc.encode(n), v.length, ...enc.encode(v)];
+
+Deno.test("L7Matcher recognises an HTTP/2 connection opened before it, on both sides", () => {
+  const m = new L7Matcher();
+  // 0xbe/0xbf: HPACK entries added before the capture began
+  const req = h2frame(1, 5, 9, [0x82, 0x86, ...h2lit(":path", "/x"), 0xbe]);
+  const res = h2frame(1, 4, 9, [0x8d, 0xbf]); // :status 404
+  const data = h2frame(0, 1, 9, [1]);
+  const out = run(m, [
+    rec({ dir: "write", ts: 10, data: h2frame(8, 0, 0, [0, 0, 1, 0]) }), // too little to tell
+    rec({ dir: "write", ts: 100, data: req }),
+    rec({ dir: "read", ts: 350, data: new Uint8Array([...res, ...data]) }),
+    // the server's socket, whose first capture is its answer to a request it read before
+    rec({ sk: 2, dir: "write", ts: 50, data: h2frame(1, 5, 7, [0x88]) }, [80, 40000]),
+    rec({ sk: 2, dir: "read", ts: 120, data: req }, [80, 40000]),
+    rec({ sk: 2, dir: "write", ts: 300, data: res }, [80, 40000]),
+  ]);
+  deepEqual(out.map((c) => [c.protocol, c.inbound, c.status, c.durationNs, c.path]), [
+    ["http", false, "4xx", 250, "/x"],
+    ["http", true, "4xx", 180, "/x"],
+  ]);
+  equal(m.counters.http2MidStream, 2);
+  equal(m.counters.hpackUnresolved, 4);
+  equal(m.counters.unmatchedResponses, 0);
+});

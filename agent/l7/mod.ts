@@ -435,6 +435,8 @@ export const l7Module: ModuleSpec = {
         families.events.labels("unmatched_responses").set(m.unmatchedResponses);
         families.events.labels("joined").set(m.joined);
         families.events.labels("reused_sockets").set(m.reused);
+        families.events.labels("http2_mid_stream").set(m.http2MidStream);
+        families.events.labels("hpack_unresolved").set(m.hpackUnresolved);
         families.events.labels("destinations_overflow").set(tables.destinationsOverflow);
         families.events.labels("ip_to_fqdn_evicted").set(names.evicted);
         const k = loaded.obj.counters();

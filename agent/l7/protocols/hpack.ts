@@ -203,8 +203,9 @@ export class HpackDecoder {
   readonly #limit: number;
   #maxSize = HPACK_DEFAULT_TABLE_SIZE;
   #size = 0;
-  // Entries oldest first from #start; the newest is the last.
-  #names: string[] = [];
+  // Entries oldest first from #start; the newest is the last. A null name is one this decoder
+  // could not know: the entry was added by a literal whose name referred to an unseen entry.
+  #names: (string | null)[] = [];
   #nameLengths: number[] = [];
   #values: string[] = [];
   #sizes: number[] = [];
@@ -215,9 +216,11 @@ export class HpackDecoder {
   #lastLength = 0;
   /**
    * Fields skipped because they refer to a dynamic table entry this decoder never saw: entries
-   * added before the first block it decoded (a connection joined after it started). Entries
-   * added since are exactly the encoder's newest ones, so every later index that this decoder
-   * holds refers to the right entry.
+   * added before the first block it decoded (a connection joined after it started), or entries
+   * added since whose name came from such an entry (their value is known, their name not).
+   * Entries added since are exactly the encoder's newest ones, so every later index that this
+   * decoder holds refers to the right entry; a skipped field is never passed on under a wrong
+   * name or value.
    */
   unresolved = 0;
 
@@ -278,7 +281,12 @@ export class HpackDecoder {
           if (idx === 0) throw new HpackError("index 0");
           const at = this.#resolve(idx);
           if (at === UNRESOLVED) continue;
-          sink(this.#name(idx, at), this.#value(idx, at));
+          const name = this.#name(idx, at);
+          if (name === null) {
+            this.unresolved++;
+            continue;
+          }
+          sink(name, this.#value(idx, at));
         } else if (b & 0x40) { // literal with incremental indexing
           const idx = this.#int(6);
           const at = idx === 0 ? 0 : this.#resolve(idx);
@@ -287,7 +295,8 @@ export class HpackDecoder {
           const value = this.#string();
           const valueLength = this.#lastLength;
           this.#add(name, value, nameLength, nameLength + valueLength + 32);
-          if (at !== UNRESOLVED) sink(name, value);
+          if (name !== null) sink(name, value);
+          else if (at !== UNRESOLVED) this.unresolved++;
         } else if (b & 0x20) { // dynamic table size update
           const size = this.#int(5);
           if (size > this.#limit) throw new HpackError(`table size ${size} over ${this.#limit}`);
@@ -298,7 +307,8 @@ export class HpackDecoder {
           const at = idx === 0 ? 0 : this.#resolve(idx);
           const name = idx === 0 ? this.#string() : this.#name(idx, at);
           const value = this.#string();
-          if (at !== UNRESOLVED) sink(name, value);
+          if (name !== null) sink(name, value);
+          else if (at !== UNRESOLVED) this.unresolved++;
         }
       }
     } finally {
@@ -355,8 +365,13 @@ export class HpackDecoder {
     return UNRESOLVED;
   }
 
-  /** The name at `idx` (resolved to `at`); its octet length goes to #lastLength. */
-  #name(idx: number, at: number): string {
+  /**
+   * The name at `idx` (resolved to `at`), null when it is not known; its octet length goes to
+   * #lastLength (0 when not known: the table's size is then undercounted, so this decoder
+   * evicts later than the encoder and only ever holds more of the oldest entries, which the
+   * encoder no longer refers to).
+   */
+  #name(idx: number, at: number): string | null {
     if (idx <= STATIC_LENGTH) {
       const name = STATIC_TABLE[idx - 1][0];
       this.#lastLength = name.length; // ASCII
@@ -364,7 +379,7 @@ export class HpackDecoder {
     }
     if (at === UNRESOLVED) {
       this.#lastLength = 0;
-      return "";
+      return null;
     }
     this.#lastLength = this.#nameLengths[at];
     return this.#names[at];
@@ -374,7 +389,7 @@ export class HpackDecoder {
     return idx <= STATIC_LENGTH ? STATIC_TABLE[idx - 1][1] : this.#values[at];
   }
 
-  #add(name: string, value: string, nameLength: number, size: number): void {
+  #add(name: string | null, value: string, nameLength: number, size: number): void {
     if (size > this.#maxSize) {
       this.#evict(this.#maxSize + 1); // an entry larger than the table empties it
       return;

@@ -137,6 +137,21 @@ Deno.test("HpackDecoder skips fields that refer to entries it never saw, and kee
   equal(d.unresolved, 2);
 });
 
+Deno.test("HpackDecoder never passes on an entry whose name came from an unseen one", () => {
+  const d = new HpackDecoder();
+  // "grpc-status: 0" was added before the capture began (index 62 for the encoder); the block
+  // adds "grpc-status: 14" by that name (literal with incremental indexing, name index 62), and
+  // the next block refers to the new entry (62) and to the unseen one (now 63).
+  deepEqual(decode(d, "7e 02 3134"), []);
+  equal(d.unresolved, 1);
+  equal(d.tableLength, 1);
+  deepEqual(decode(d, "88 be bf"), [[":status", "200"]]);
+  equal(d.unresolved, 3);
+  // the same by a literal without indexing: the value is read, the field is not passed on
+  deepEqual(decode(d, "0f2f 01 35"), []);
+  equal(d.unresolved, 4);
+});
+
 Deno.test("HpackDecoder: a size update evicts, an entry larger than the table empties it", () => {
   const d = new HpackDecoder();
   decode(d, "400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572");

@@ -12,6 +12,16 @@
  * server's stream (END_STREAM on DATA, RST_STREAM) without one. A stream reset before any answer
  * is dropped and counted.
  *
+ * Connections opened before the capture began: {@linkcode recognizeHttp2} tells HTTP/2 frames
+ * and who sent them from one capture (whole frames of the right shape, a header block with
+ * request or response pseudo-header fields), and an {@linkcode Http2Connection} made with
+ * `preface: false` starts there. Its HPACK decoders have not seen the entries added before, so
+ * fields that refer to them are not known (see {@linkcode HpackDecoder.unresolved}). The status
+ * of such a stream is read from what is known and is `unknown` where it may be hidden: a first
+ * answer block with hidden fields and no `:status` read, or a stream that may be gRPC (not known
+ * to be plain HTTP: POST or an unread method, no other content type read) whose last block hid
+ * fields and gave no `grpc-status`. A stream that may be gRPC waits for the end of its answer.
+ *
  * @module
  */
 
@@ -27,8 +37,18 @@ export const HTTP2_CLIENT_PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 const PREFACE = new TextEncoder().encode(HTTP2_CLIENT_PREFACE);
 const FRAME_HEADER = 9;
-const DATA = 0, HEADERS = 1, RST_STREAM = 3, PUSH_PROMISE = 5, CONTINUATION = 9;
-const END_STREAM = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY = 0x20;
+const DATA = 0, HEADERS = 1, PRIORITY_FRAME = 2, RST_STREAM = 3, SETTINGS = 4, PUSH_PROMISE = 5;
+const PING = 6, GOAWAY = 7, CONTINUATION = 9;
+const END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY = 0x20;
+/** The flags RFC 9113 §6 defines for each frame type 0 to 9 (senders leave the others unset). */
+const DEFINED_FLAGS = [0x09, 0x2d, 0, 0, 0x01, 0x0c, 0x01, 0, 0, 0x04];
+/**
+ * The largest frame {@linkcode recognizeHttp2} takes: SETTINGS_MAX_FRAME_SIZE's default for
+ * every type but DATA, which a peer may send up to what the receiver announced (1 MiB is Go's
+ * server's default; larger DATA frames are left to later captures).
+ */
+const RECOGNIZE_MAX_FRAME = 16384;
+const RECOGNIZE_MAX_DATA = 1 << 20;
 
 /**
  * Whether a capture looks like HTTP/2 frames (the reference's kernel test): at least 9 bytes, the
@@ -41,6 +61,133 @@ export function looksLikeHttp2(buf: Uint8Array, side: Http2Side): boolean {
   const length = (buf[0] << 16) | (buf[1] << 8) | buf[2];
   if (length + FRAME_HEADER > buf.length || buf[3] > 9) return preface;
   return true;
+}
+
+/**
+ * Whether a frame header's fields fit RFC 9113 §6 for its type: a known type (0 to 9), only the
+ * flags it defines, a stream id where it needs one and none where it must not have one, the
+ * length its type fixes, at most {@linkcode RECOGNIZE_MAX_FRAME} bytes (DATA: 1 MiB).
+ */
+function frameFits(type: number, flags: number, length: number, id: number): boolean {
+  if (type > 9 || (flags & ~DEFINED_FLAGS[type]) !== 0) return false;
+  if (length > (type === DATA ? RECOGNIZE_MAX_DATA : RECOGNIZE_MAX_FRAME)) return false;
+  switch (type) {
+    case DATA:
+    case HEADERS:
+    case PUSH_PROMISE:
+    case CONTINUATION:
+      return id !== 0;
+    case PRIORITY_FRAME:
+      return id !== 0 && length === 5;
+    case RST_STREAM:
+      return id !== 0 && length === 4;
+    case SETTINGS:
+      return id === 0 && length % 6 === 0 && ((flags & ACK) === 0 || length === 0);
+    case PING:
+      return id === 0 && length === 8;
+    case GOAWAY:
+      return id === 0 && length >= 8;
+    default: // WINDOW_UPDATE, on a stream or the connection
+      return length === 4;
+  }
+}
+
+/** Request pseudo-header fields (RFC 9113 §8.3.1; `:protocol` from RFC 8441). */
+const REQUEST_PSEUDO = new Set([":method", ":scheme", ":authority", ":path", ":protocol"]);
+
+/**
+ * Who sent a HEADERS frame's block, read with an empty HPACK table: `client` when it holds a
+ * request pseudo-header field (on an odd stream), `server` when it holds `:status` (three digits,
+ * 100 to 599), null when no pseudo-header field was readable (trailers, or all of them refer to
+ * entries added earlier), false when it cannot be a header block (bad padding, HPACK that does
+ * not decode, an upper-case or unknown pseudo name, a pseudo field after a regular one, request
+ * and response fields together, a request on an even stream).
+ */
+function headerBlockSender(
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  flags: number,
+  id: number,
+): Http2Side | null | false {
+  if (flags & PADDED) {
+    if (from >= to) return false;
+    const pad = buf[from++];
+    if (pad > to - from) return false;
+    to -= pad;
+  }
+  if (flags & PRIORITY) {
+    from += 5;
+    if (from > to) return false;
+  }
+  let request = false, response = false, regular = false, bad = false;
+  try {
+    new HpackDecoder().decode(buf.subarray(from, to), (name, value) => {
+      if (name !== name.toLowerCase()) bad = true;
+      else if (name.startsWith(":")) {
+        if (regular) bad = true;
+        else if (name === ":status") {
+          const code = value.length === 3 ? decimal(value) : -1;
+          if (code < 100 || code > 599) bad = true;
+          response = true;
+        } else if (REQUEST_PSEUDO.has(name)) request = true;
+        else bad = true;
+      } else regular = true;
+    });
+  } catch (err) {
+    if (err instanceof HpackError) return false;
+    throw err;
+  }
+  if (bad || (request && response) || (request && (id & 1) === 0)) return false;
+  return request ? "client" : response ? "server" : null;
+}
+
+/**
+ * Whether a capture is HTTP/2 frames, and who sent them, without the client preface (a
+ * connection opened before the capture began). The capture must be whole frames from its first
+ * byte: every frame header in it fits RFC 9113 for its type (see `frameFits`), a CONTINUATION
+ * comes exactly after a HEADERS or PUSH_PROMISE of the same stream that did not end its block,
+ * and the frames end exactly at `totalLength` (when the capture holds it all; a cut capture's
+ * frames must end within it). Who sent them comes from a header block held whole in the capture:
+ * request pseudo-header fields on an odd stream (the client), `:status` (the server); captures
+ * with no such block (SETTINGS, WINDOW_UPDATE, DATA, trailers, PUSH_PROMISE, a block split over
+ * CONTINUATION frames or cut by the capture) give null.
+ * TLS records, Postgres, MySQL and the other protocols' messages fail the frame shape or the
+ * header block.
+ *
+ * @param buf the captured bytes (the start of the syscall's buffer)
+ * @param totalLength the syscall's whole byte count (`buf.length` or more)
+ * @returns `client` or `server`, or null when the capture is not recognised
+ */
+export function recognizeHttp2(
+  buf: Uint8Array,
+  totalLength: number = buf.length,
+): Http2Side | null {
+  let pos = 0;
+  let side: Http2Side | null = null;
+  let open = -1; // the stream whose header block waits for CONTINUATION
+  while (pos + FRAME_HEADER <= buf.length) {
+    const length = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2];
+    const type = buf[pos + 3], flags = buf[pos + 4];
+    if ((buf[pos + 5] & 0x80) !== 0) return null;
+    const id = (buf[pos + 5] << 24 | buf[pos + 6] << 16 | buf[pos + 7] << 8 | buf[pos + 8]) >>> 0;
+    if (!frameFits(type, flags, length, id)) return null;
+    const end = pos + FRAME_HEADER + length;
+    if (end > totalLength) return null;
+    if (open >= 0 ? type !== CONTINUATION || id !== open : type === CONTINUATION) return null;
+    let who: Http2Side | null | false = null;
+    if (type === HEADERS && (flags & END_HEADERS) && end <= buf.length) {
+      who = headerBlockSender(buf, pos + FRAME_HEADER, end, flags, id);
+    }
+    if (who === false || (who !== null && side !== null && who !== side)) return null;
+    if (who !== null) side = who;
+    if (type === HEADERS || type === PUSH_PROMISE || type === CONTINUATION) {
+      open = flags & END_HEADERS ? -1 : id;
+    }
+    pos = end;
+  }
+  if (buf.length === totalLength && pos !== totalLength) return null;
+  return side;
 }
 
 /** One answered request. */
@@ -91,6 +238,11 @@ export interface Http2Options {
   maxHeaderBlock?: number;
   /** Largest HPACK dynamic table accepted per direction, in octets. @default 65536 */
   maxTableSize?: number;
+  /**
+   * Whether the client's bytes start with the connection preface: false for a connection
+   * joined after it started (found by {@linkcode recognizeHttp2}). @default true
+   */
+  preface?: boolean;
 }
 
 interface Stream {
@@ -102,6 +254,12 @@ interface Stream {
   httpStatus: number;
   grpcStatus: number;
   respondedNs: number;
+  /** Some request or answer field could not be decoded (a connection joined late). */
+  hidden: boolean;
+  /** A content type that is not gRPC's was read, on either side. */
+  notGrpc: boolean;
+  /** The status may be among the fields not decoded: the label is `unknown`. */
+  statusHidden: boolean;
 }
 
 const NO_EXCHANGES: readonly Http2Exchange[] = Object.freeze([]);
@@ -177,7 +335,7 @@ class Direction {
   lost = false;
 
   constructor(side: Http2Side, options: Required<Http2Options>) {
-    this.preface = side === "client" ? 0 : -1;
+    this.preface = side === "client" && options.preface ? 0 : -1;
     this.decoder = new HpackDecoder(options.maxTableSize);
     this.frame = new Uint8Array(0);
     this.block = new Uint8Array(0);
@@ -222,9 +380,9 @@ export class Http2Connection {
         throw new RangeError(`The HTTP/2 option ${k} must be a positive integer, got ${v}`);
       }
     }
-    this.#options = o;
-    this.#client = new Direction("client", o);
-    this.#server = new Direction("server", o);
+    this.#options = { ...o, preface: options.preface ?? true };
+    this.#client = new Direction("client", this.#options);
+    this.#server = new Direction("server", this.#options);
   }
 
   /** Loss and limit counters (a copy). */
@@ -233,6 +391,11 @@ export class Http2Connection {
       ...this.#counters,
       hpackUnresolved: this.#client.decoder.unresolved + this.#server.decoder.unresolved,
     };
+  }
+
+  /** Header fields not decoded so far, both directions (see {@linkcode HpackDecoder.unresolved}). */
+  get hpackUnresolved(): number {
+    return this.#client.decoder.unresolved + this.#server.decoder.unresolved;
   }
 
   /** Streams waiting for an answer. */
@@ -433,6 +596,7 @@ export class Http2Connection {
     this.#sinkSide = side;
     this.#sinkStream = stream;
     this.#sinkFinal = false;
+    const unresolved = d.decoder.unresolved;
     try {
       d.decoder.decode(d.block.subarray(0, d.blockLength), this.#sink);
     } catch (err) {
@@ -441,11 +605,22 @@ export class Http2Connection {
     } finally {
       this.#sinkStream = null;
     }
-    if (side !== "server" || stream === null) return;
+    if (stream === null) return;
+    const hidden = d.decoder.unresolved > unresolved;
+    if (hidden) stream.hidden = true;
+    if (side !== "server") return;
+    if (hidden && stream.respondedNs < 0 && !this.#sinkFinal) {
+      // An answer's first block carries :status: here it is among the fields not decoded.
+      this.#sinkFinal = true;
+    }
     if (this.#sinkFinal && stream.respondedNs < 0) stream.respondedNs = timeNs;
     if (stream.respondedNs < 0) return; // only 1xx so far
     const ended = (d.blockFlags & END_STREAM) !== 0;
-    if (stream.grpcStatus >= 0 || ended || !stream.grpc) this.#complete(id, stream);
+    // gRPC, or maybe gRPC: its content type may be among the fields not decoded
+    const grpc = stream.grpc ||
+      (stream.hidden && !stream.notGrpc && (stream.method === "" || stream.method === "POST"));
+    if (ended && hidden && grpc && stream.grpcStatus < 0) stream.statusHidden = true;
+    if (stream.grpcStatus >= 0 || ended || !grpc) this.#complete(id, stream);
   }
 
   #onField(name: string, value: string): void {
@@ -460,6 +635,7 @@ export class Http2Connection {
         if (s.scheme === "" && (value === "http" || value === "https")) s.scheme = value;
       } else if (name === "content-type") {
         if (value.startsWith("application/grpc")) s.grpc = true;
+        else s.notGrpc = true;
       }
       return;
     }
@@ -474,6 +650,7 @@ export class Http2Connection {
       if (s.grpcStatus >= 0 && s.respondedNs < 0 && !this.#sinkFinal) this.#sinkFinal = true;
     } else if (name === "content-type") {
       if (value.startsWith("application/grpc")) s.grpc = true;
+      else s.notGrpc = true;
     }
   }
 
@@ -492,6 +669,9 @@ export class Http2Connection {
       httpStatus: 0,
       grpcStatus: -1,
       respondedNs: -1,
+      hidden: false,
+      notGrpc: false,
+      statusHidden: false,
     };
     this.#streams.set(id, s);
     return s;
@@ -518,6 +698,8 @@ export class Http2Connection {
     this.#streams.delete(id);
     const status = s.grpcStatus >= 0
       ? grpcStatusLabel(s.grpcStatus)
+      : s.statusHidden
+      ? "unknown"
       : httpStatusClass(s.httpStatus);
     (this.#out ??= []).push({
       streamId: id,

@@ -1,5 +1,5 @@
-import { deepEqual, equal, throws } from "node:assert/strict";
-import { HTTP2_CLIENT_PREFACE, Http2Connection, looksLikeHttp2 } from "./http2.ts";
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import { HTTP2_CLIENT_PREFACE, Http2Connection, looksLikeHttp2, recognizeHttp2 } from "./http2.ts";
 
 const enc = new TextEncoder();
 
@@ -32,7 +32,7 @@ function frame(type: number, flags: number, stream: number, payload: number[]): 
   ];
 }
 const HEADERS = 1, DATA = 0, RST = 3, SETTINGS = 4, CONT = 9;
-const END_STREAM = 1, END_HEADERS = 4;
+const END_STREAM = 1, END_HEADERS = 4, PADDED_FLAG = 8;
 const bytes = (...fs: number[][]) => new Uint8Array(fs.flat());
 
 function feed(
@@ -392,4 +392,164 @@ Deno.test("the same conversation re-cut into 1-to-40-byte captures gives the sam
     }
     deepEqual(tally(all), RECORDED_COUNTS, `captures of ${size} bytes`);
   }
+});
+
+Deno.test("recognizeHttp2() tells who sent whole frames with a request or an answer block", () => {
+  const req = frame(HEADERS, END_HEADERS | END_STREAM, 9, [...GET, ...HTTP, ...lit(":path", "/x")]);
+  const res = frame(HEADERS, END_HEADERS, 9, [...STATUS_404, 0xbe]); // 0xbe: an unseen entry
+  equal(recognizeHttp2(bytes(req)), "client");
+  equal(recognizeHttp2(bytes(frame(8, 0, 0, [0, 0, 1, 0]), req)), "client");
+  equal(recognizeHttp2(bytes(res, frame(DATA, END_STREAM, 9, [1, 2]))), "server");
+  equal(recognizeHttp2(bytes(frame(5, END_HEADERS, 1, [0, 0, 0, 2, ...GET]))), null); // push
+  equal(recognizeHttp2(bytes(frame(HEADERS, 0, 2, []))), null); // a block left open
+  // a request whose pseudo fields all refer to unseen entries, trailers, frames without a block
+  equal(recognizeHttp2(bytes(frame(HEADERS, END_HEADERS, 9, [0xbe, 0xbf]))), null);
+  equal(recognizeHttp2(bytes(frame(HEADERS, END_HEADERS | 1, 9, lit("grpc-status", "0")))), null);
+  equal(recognizeHttp2(bytes(frame(SETTINGS, 1, 0, []), frame(DATA, 0, 1, [1]))), null);
+  // a cut capture: the frames may run past it, not past the syscall's byte count
+  const big = bytes(req, frame(DATA, 0, 9, Array(2000).fill(7)));
+  equal(recognizeHttp2(big.subarray(0, 1024), big.length), "client");
+  equal(recognizeHttp2(big.subarray(0, 1024), big.length - 1), null);
+  equal(recognizeHttp2(big.subarray(0, 1024)), null);
+});
+
+Deno.test("recognizeHttp2() refuses what is not whole, well-formed frames", () => {
+  const req = [...GET, ...HTTP, ...lit(":path", "/x")];
+  const no = (b: number[], why: string) => equal(recognizeHttp2(new Uint8Array(b)), null, why);
+  no([...frame(HEADERS, END_HEADERS, 9, req), 0], "a byte after the last frame");
+  no(frame(HEADERS, END_HEADERS, 9, req).slice(0, -1), "the last frame cut");
+  no(frame(HEADERS, END_HEADERS, 8, req), "a request on an even (server) stream");
+  no(frame(HEADERS, END_HEADERS | 0x40, 9, req), "a flag HEADERS does not define");
+  no(frame(10, 0, 0, []).concat(frame(HEADERS, END_HEADERS, 9, req)), "an unknown type first");
+  no(frame(HEADERS, END_HEADERS, 0, req), "HEADERS on stream 0");
+  no(
+    [...frame(SETTINGS, 0, 0, [0, 3, 0]), ...frame(HEADERS, END_HEADERS, 9, req)],
+    "SETTINGS of 3 bytes",
+  );
+  no([...frame(8, 0, 0, [0, 0, 1]), ...frame(HEADERS, END_HEADERS, 9, req)], "WINDOW_UPDATE of 3");
+  no(
+    [...frame(CONT, END_HEADERS, 9, [0x84]), ...frame(HEADERS, END_HEADERS, 9, req)],
+    "a lone CONTINUATION",
+  );
+  no(frame(HEADERS, END_HEADERS, 9, [...STATUS_200, ...GET]), "request and answer fields together");
+  no(
+    frame(HEADERS, END_HEADERS, 9, [...lit("x", "1"), ...GET]),
+    "a pseudo field after a regular one",
+  );
+  no(frame(HEADERS, END_HEADERS, 9, lit(":Method", "GET")), "an upper-case name");
+  no(frame(HEADERS, END_HEADERS, 9, lit(":status", "20")), "a status of two digits");
+  no(frame(HEADERS, END_HEADERS, 9, [0x80]), "HPACK index 0");
+  no(frame(HEADERS, END_HEADERS | PADDED_FLAG, 9, [200, ...req]), "padding longer than the frame");
+  const reserved = frame(HEADERS, END_HEADERS, 9, req);
+  reserved[5] |= 0x80;
+  no(reserved, "the reserved bit set");
+  no([...frame(DATA, 0, 1, Array(20000).fill(0))].slice(0, 1024), "nothing but DATA");
+  // TLS records, Postgres and MySQL messages
+  no([0x16, 3, 1, 0, 0x2f, 1, 0, 0, 0x2b, 3, 3, ...Array(40).fill(1)], "a TLS ClientHello");
+  no([0x17, 3, 3, 0, 0x20, ...Array(32).fill(9)], "a TLS application data record");
+  no([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f], "a Postgres SSLRequest");
+  no([0x51, 0, 0, 0, 13, ...enc.encode("SELECT 1;"), 0], "a Postgres query");
+  no([9, 0, 0, 0, 3, ...enc.encode("SELECT 1")], "a MySQL COM_QUERY");
+  no([1, 0, 0, 1, 1], "a MySQL column count");
+});
+
+/** Feeds the recording from capture `from` on to a connection joined there (no preface). */
+function joinedAt(from: number): { counts: Record<string, number>; c: Http2Connection } {
+  const chunks = recorded().slice(from);
+  const start = chunks.findIndex(({ bytes }) => recognizeHttp2(bytes) !== null);
+  const c = new Http2Connection({ preface: false });
+  const all = [];
+  let t = 0;
+  for (const { side, bytes } of chunks.slice(start)) {
+    all.push(...c.feed(side, bytes, bytes.length, t += 10));
+  }
+  return { counts: tally(all), c };
+}
+
+Deno.test("recognizeHttp2() names the recorded conversation's sender of every request and answer", () => {
+  const chunks = recorded();
+  let told = 0;
+  for (const [i, { side, bytes }] of chunks.entries()) {
+    const who = recognizeHttp2(bytes);
+    if (who !== null) {
+      equal(who, side, `capture ${i}`);
+      told++;
+    }
+  }
+  // all but the preface (no frames first) and the two GOAWAYs at the end
+  equal(told, chunks.length - 3);
+});
+
+Deno.test("a connection joined after 10 captures counts every later request exactly", () => {
+  // Captures 0 to 9 held streams 1 to 9 (200); the HPACK entries they added are never seen.
+  const { counts, c } = joinedAt(10);
+  deepEqual(counts, { ...RECORDED_COUNTS, "2xx": RECORDED_COUNTS["2xx"] - 5 });
+  equal(c.openStreams, 0);
+  equal(c.counters.hpackErrors, 0);
+  ok(c.hpackUnresolved > 0);
+});
+
+Deno.test("gRPC statuses whose grpc-status field refers to unseen entries are unknown, never guessed", () => {
+  // Joined after the three grpc-status 0 answers: the server's encoder then writes
+  // "grpc-status" by reference to the entry those added (unseen here), and content-type too.
+  const { counts } = joinedAt(45);
+  deepEqual(counts, { unknown: 4 });
+  // joined before them, every gRPC status is read
+  deepEqual(joinedAt(40).counts, {
+    "grpc:OK": 3,
+    "grpc:NOT_FOUND": 2,
+    "grpc:UNAVAILABLE": 1,
+    "grpc:UNIMPLEMENTED": 1,
+  });
+});
+
+Deno.test("a stream that may be gRPC waits for its end; a plain one is answered at its :status", () => {
+  const c = new Http2Connection({ preface: false });
+  // POST with a hidden field (maybe gRPC), GET with one (never gRPC), POST with all known fields
+  feed(c, "client", bytes(frame(HEADERS, END_HEADERS, 1, [...POST, ...HTTP, 0xc0])), 0);
+  feed(c, "client", bytes(frame(HEADERS, END_HEADERS | END_STREAM, 3, [...GET, 0xc0])), 0);
+  feed(c, "client", bytes(frame(HEADERS, END_HEADERS, 5, [...POST, ...lit("a", "b")])), 0);
+  feed(c, "client", bytes(frame(HEADERS, END_HEADERS, 7, [...POST, 0xc1])), 0);
+  feed(c, "client", bytes(frame(HEADERS, END_HEADERS, 9, [...POST, 0xc1])), 0);
+  const first = feed(
+    c,
+    "server",
+    bytes(
+      frame(HEADERS, END_HEADERS, 1, [...STATUS_200, 0xc2]),
+      frame(HEADERS, END_HEADERS, 3, [...STATUS_404, 0xc2]),
+      frame(HEADERS, END_HEADERS, 5, [...STATUS_500]),
+      frame(HEADERS, END_HEADERS, 7, [0xc2, 0xc3]), // :status itself among the hidden fields
+      frame(HEADERS, END_HEADERS, 9, [...STATUS_200, ...lit("content-type", "text/plain")]),
+    ),
+    10,
+  );
+  deepEqual(first.map((x) => [x.streamId, x.status]), [[3, "4xx"], [5, "5xx"], [9, "2xx"]]);
+  const ends = feed(
+    c,
+    "server",
+    bytes(
+      frame(HEADERS, END_HEADERS | END_STREAM, 1, [0xc4]), // trailers, all hidden
+      frame(DATA, END_STREAM, 7, [1]),
+    ),
+    20,
+  );
+  deepEqual(ends.map((x) => [x.streamId, x.status, x.durationNs]), [
+    [1, "unknown", 10],
+    [7, "unknown", 10],
+  ]);
+  // a maybe-gRPC stream ended by DATA, and one whose trailers are read
+  feed(c, "client", bytes(frame(HEADERS, END_HEADERS, 11, [...POST, 0xc5])), 30);
+  feed(c, "client", bytes(frame(HEADERS, END_HEADERS, 13, [...POST, 0xc5])), 30);
+  const last = feed(
+    c,
+    "server",
+    bytes(
+      frame(HEADERS, END_HEADERS, 11, [...STATUS_200, 0xc6]),
+      frame(HEADERS, END_HEADERS, 13, [...STATUS_200, 0xc6]),
+      frame(DATA, END_STREAM, 11, [1]),
+      frame(HEADERS, END_HEADERS | END_STREAM, 13, [0xc7, ...lit("grpc-status", "13")]),
+    ),
+    40,
+  );
+  deepEqual(last.map((x) => [x.streamId, x.status]), [[11, "2xx"], [13, "grpc:INTERNAL"]]);
 });

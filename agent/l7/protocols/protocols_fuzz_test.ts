@@ -20,7 +20,7 @@ import {
 import { detectRequest, responseStatus } from "./detect.ts";
 import { HpackDecoder, HpackError } from "./hpack.ts";
 import { http1ResponseStatus, isHttp1Request, parseHttp1RequestLine } from "./http1.ts";
-import { Http2Connection, looksLikeHttp2 } from "./http2.ts";
+import { Http2Connection, looksLikeHttp2, recognizeHttp2 } from "./http2.ts";
 import {
   isMemcachedRequest,
   memcachedResponseStatus,
@@ -536,4 +536,97 @@ Deno.test("fuzz: detectRequest() and responseStatus() over every protocol's samp
     if (req !== null) last = req;
     return req !== null;
   });
+});
+
+Deno.test("fuzz: recognizeHttp2() on mutated frames; a connection joined there stays within bounds", () => {
+  const lit = (n: string, v: string) => [0x40, n.length, ...b(n), v.length, ...b(v)];
+  const samples = [
+    frame(1, 5, 7, [0x82, 0x86, 0x04, 3, ...b("/ok"), 0xbe]),
+    [...frame(8, 0, 0, [0, 0, 1, 0]), ...frame(1, 4, 9, [0x83, 0x86, 0xbf, ...lit("te", "x")])],
+    [...frame(1, 4, 9, [0x88, 0xc0]), ...frame(0, 0, 9, [0, 0, 0, 0, 0])],
+    [...frame(0, 1, 3, [1]), ...frame(1, 5, 5, [0x8d, ...lit("grpc-status", "5")])],
+    [...frame(1, 0x2d, 11, [1, 0, 0, 0, 1, 9, 0x82, 0x84, 0]), ...frame(4, 1, 0, [])],
+    [...frame(1, 0, 13, [0x82]), ...frame(9, 4, 13, [0x86, 0x84])],
+    frame(5, 4, 3, [0, 0, 0, 4, 0x82, 0x84]),
+  ];
+  const statuses = /^(1xx|2xx|3xx|4xx|5xx|unknown|grpc:[A-Z_]+|)$/;
+  let t = 0;
+  run("http2 recognised", samples, (buf, rnd) => {
+    const total = buf.length + (rnd() < 0.2 ? Math.floor(rnd() * 20000) : 0);
+    const who = recognizeHttp2(buf, total);
+    if (who === null) return false;
+    const c = new Http2Connection({ preface: false, maxStreams: 64, maxHeaderBlock: 4096 });
+    for (let k = 0; k < 4; k++) {
+      const next = k === 0 ? buf : input(samples, rnd);
+      const side = k === 0 ? who : rnd() < 0.5 ? "client" : "server";
+      for (const x of c.feed(side, next, k === 0 ? total : next.length, t += 10)) {
+        ok(statuses.test(x.status), x.status);
+        ok(x.durationNs >= 0);
+      }
+      ok(c.openStreams <= 64);
+    }
+    return true;
+  });
+});
+
+Deno.test("fuzz: random bytes, TLS, Postgres, MySQL and the other protocols are never taken for HTTP/2", () => {
+  const tls = (
+    type: number,
+    body: number[],
+  ) => [type, 3, 3, body.length >> 8, body.length & 255, ...body];
+  const notH2 = [
+    tls(0x16, [1, 0, 0, 0x2b, 3, 3, ...Array(32).fill(0x5a), 0, 0, 2, 0x13, 1, 1, 0]),
+    tls(0x17, Array(64).fill(0x33)),
+    tls(0x15, [2, 40]),
+    [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f], // Postgres SSLRequest
+    [
+      0,
+      0,
+      0,
+      0x29,
+      0,
+      3,
+      0,
+      0,
+      ...b("user"),
+      0,
+      ...b("postgres"),
+      0,
+      ...b("database"),
+      0,
+      ...b("x"),
+      0,
+      0,
+    ],
+    pg("Q", b("SELECT 1"), [0]),
+    [
+      ...pg("P", [0], b("SELECT $1"), [0], [0, 0]),
+      ...pg("B", [0, 0], [0, 0, 0, 0, 0, 0]),
+      ...pg("S"),
+    ],
+    [...pg("T", [0, 1], b("a"), [0], Array(18).fill(0)), ...pg("D", [0, 1, 0, 0, 0, 1], b("1"))],
+    [...pg("C", b("SELECT 1"), [0]), ...pg("Z", b("I"))],
+    my(0, [3], b("SELECT 1")),
+    my(0, [0x16], b("SELECT ?")),
+    my(0, [0x17, 1, 0, 0, 0, 0, 1, 0, 0, 0]),
+    my(1, [0xff, 0x28, 0x04], b("#42000bad")),
+    my(1, [1]),
+    my(0, [0x0a], b("10.11.6-MariaDB"), [0], Array(40).fill(0x41)),
+    b("GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+    b("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    b(cmd("SET", "k", "v")),
+    b("+OK\r\n"),
+    b("get a\r\n"),
+    [0, 12, 0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0],
+  ];
+  const rnd = prng(SEED ^ 0x4832);
+  for (let i = 0; i < INPUTS; i++) {
+    const buf = input(notH2, rnd);
+    const total = buf.length + (rnd() < 0.2 ? Math.floor(rnd() * 3000) : 0);
+    if (recognizeHttp2(buf, total) !== null) {
+      const hex = [...buf].map((x) => x.toString(16).padStart(2, "0")).join("");
+      throw new Error(`seed ${SEED} input ${i} (${hex}, ${total} bytes) taken for HTTP/2`);
+    }
+  }
+  for (const s of notH2) equal(recognizeHttp2(new Uint8Array(s)), null);
 });
