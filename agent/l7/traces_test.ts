@@ -2,7 +2,8 @@ import { deepEqual, equal } from "node:assert/strict";
 import { emptyL7Event, type L7Event } from "../../ffi/mod.ts";
 import { spanShape } from "../push/otlp_traces.ts";
 import { type Completed, L7Matcher } from "./matcher.ts";
-import { spanRequest, splitHostPort } from "./traces.ts";
+import { SpanOptOut, spanRequest, splitHostPort } from "./traces.ts";
+import { NO_OPT_OUTS, OptOutCache } from "../opt_outs.ts";
 
 const enc = new TextEncoder();
 
@@ -219,4 +220,36 @@ Deno.test("splitHostPort reads the net module's destination labels", () => {
   equal(splitHostPort("10.1.2.3"), undefined);
   equal(splitHostPort(":80"), undefined);
   equal(splitHostPort("h:x"), undefined);
+});
+
+Deno.test("SpanOptOut: a container with one opted-out live process makes no spans, read once per process", () => {
+  const reads: number[] = [];
+  const env: Record<number, boolean> = { 1: false, 2: true, 3: false };
+  const cache = new OptOutCache({
+    proc: "/unused",
+    read: (pid) => {
+      reads.push(pid);
+      return { ...NO_OPT_OUTS, traces: env[pid] ?? false };
+    },
+  });
+  const gate = new SpanOptOut(cache);
+  const container = (id: string, pids: number[]) => ({
+    id,
+    forEachProcess: (fn: (pid: number, startMs: number) => void) => {
+      for (const p of pids) fn(p, 100);
+    },
+  });
+  const mixed = container("a", [1, 2]);
+  const clean = container("b", [3]);
+  equal(gate.suppress(mixed), true);
+  equal(gate.suppress(mixed), true);
+  equal(gate.suppress(clean), false);
+  equal(gate.suppressed, 2);
+  gate.newRound();
+  equal(gate.suppress(mixed), true);
+  deepEqual(reads, [1, 2, 3], "each environment read once");
+  // the opted-out process left: from the next round on, spans again
+  gate.newRound();
+  equal(gate.suppress(container("a", [1])), false);
+  equal(gate.suppressed, 3);
 });
