@@ -159,8 +159,11 @@ interface Conn {
   pending: Pending[];
   /** DNS queries by id. */
   dns?: Map<number, { ts: number; inbound: boolean }>;
-  /** A short first part, waiting for the rest: bytes, timestamp, direction. */
-  partial?: { bytes: Uint8Array; ts: number; dir: "read" | "write" };
+  /**
+   * A short first part, waiting for the rest: bytes, timestamp, direction, and the byte count of
+   * its syscall(s) (its capture may be cut).
+   */
+  partial?: { bytes: Uint8Array; ts: number; dir: "read" | "write"; size: number };
   /** Prepared statements, for trace summaries (client side, while traced). */
   pg?: PostgresStatements;
   my?: MysqlStatements;
@@ -170,6 +173,8 @@ const REDIS = Object.freeze({ protocol: "redis" as const });
 
 /** Below this many bytes an undetected first part is kept for the next record. */
 const PARTIAL_MAX = 64;
+/** Most bytes of two joined parts kept: one capture's worth (bpf/l7.h OSP_L7_PAYLOAD_MAX). */
+const JOINED_MAX = 1024;
 
 const ALL: ReadonlySet<Protocol> = new Set([
   "http",
@@ -254,21 +259,34 @@ export class L7Matcher {
     }
     let bytes = e.payload;
     let ts = e.tsNs;
+    /** The byte count the syscall(s) of `bytes` moved (more than `bytes` when cut). */
+    let size = Math.max(e.size, bytes.length);
+    let joinedParts = false;
     if (c?.partial !== undefined) {
       const p = c.partial;
       c.partial = undefined;
       if (p.dir === e.dir) {
-        const joined = new Uint8Array(Math.min(p.bytes.length + bytes.length, 1024));
+        // the parts as one capture: the first part's time (a request's start), both syscalls'
+        // sizes (detection compares declared lengths with them), at most a capture's bytes
+        const joined = new Uint8Array(Math.min(p.bytes.length + bytes.length, JOINED_MAX));
         joined.set(p.bytes);
         joined.set(bytes.subarray(0, joined.length - p.bytes.length), p.bytes.length);
         bytes = joined;
         ts = p.ts;
-        this.counters.joined++;
+        size += p.size;
+        joinedParts = true;
       }
     }
     const requestDir = c?.role === undefined ? undefined : (c.role === "client" ? "write" : "read");
     if (requestDir === undefined || requestDir === e.dir) {
-      const found = this.#detect(bytes, e.size, c?.protocol);
+      let found = this.#detect(bytes, size, c?.protocol);
+      if (joinedParts) {
+        if (found === undefined) {
+          // the kept part was not this request's start (a stray piece): the record alone
+          found = this.#detect(e.payload, e.size, c?.protocol);
+          if (found !== undefined) [bytes, ts, size] = [e.payload, e.tsNs, e.size];
+        } else this.counters.joined++;
+      }
       if (found !== undefined) {
         if (c === undefined) c = this.#conn(e);
         c.role ??= e.dir === "write" ? "client" : "server";
@@ -299,19 +317,25 @@ export class L7Matcher {
       // written while a request waits): wait for the rest
       if (bytes.length >= PARTIAL_MAX || (c !== undefined && c.pending.length > 0)) return;
       if (c === undefined) c = this.#conn(e);
-      c.partial = { bytes: bytes.slice(), ts, dir: e.dir };
+      c.partial = { bytes: bytes.slice(), ts, dir: e.dir, size };
       return;
     }
     // the answer direction
     if (c === undefined || c.protocol === undefined) return;
-    const statuses = this.#answer(c.pending[0]?.request, bytes, e.size);
+    let statuses = this.#answer(c.pending[0]?.request, bytes, size);
+    if (joinedParts) {
+      if (statuses === undefined) {
+        statuses = this.#answer(c.pending[0]?.request, e.payload, e.size);
+        if (statuses !== undefined) [bytes, ts, size] = [e.payload, e.tsNs, e.size];
+      } else this.counters.joined++;
+    }
     if (c.pending.length === 0) {
       if (statuses !== undefined) this.counters.unmatchedResponses++;
       return;
     }
     if (statuses === undefined) {
       // a continuation (body, more rows), or a header cut short: keep it if it is short
-      if (bytes.length < 16) c.partial = { bytes: bytes.slice(), ts: e.tsNs, dir: e.dir };
+      if (bytes.length < 16) c.partial = { bytes: bytes.slice(), ts, dir: e.dir, size };
       return;
     }
     const inbound = c.role === "server";
@@ -326,6 +350,7 @@ export class L7Matcher {
         protocol: req.request.protocol,
         inbound,
         status,
+        // an answer's time is its last part's (the read that completed it)
         durationNs: Math.max(0, e.tsNs - req.ts),
         path: req.path,
         summary,
