@@ -131,7 +131,7 @@ interface Pending {
 interface Detected {
   protocol: StreamProtocol;
   request: Pending["request"];
-  /** Requests it holds (Redis pipelines: one per command). */
+  /** Requests it holds (Redis pipelines: one per command; 0 for a MySQL statement close). */
   count: number;
   path?: string;
   method?: string;
@@ -476,9 +476,9 @@ export class L7Matcher {
         return { protocol: "memcached", request: r, count: 1 };
       case "mysql":
         if (!p.has("mysql") || (known !== undefined && known !== "mysql")) return undefined;
-        // COM_STMT_CLOSE gets no answer: nothing to wait for, nothing to count
-        if (r.kind === "close") return undefined;
-        return { protocol: "mysql", request: r, count: 1 };
+        // COM_STMT_CLOSE gets no answer: nothing to wait for, nothing to count, but a traced
+        // connection forgets the statement (#summarize)
+        return { protocol: "mysql", request: r, count: r.kind === "close" ? 0 : 1 };
       default:
         return undefined;
     }

@@ -151,6 +151,30 @@ Deno.test("L7Matcher summaries: a MySQL prepare takes its statement id from the 
   ]);
 });
 
+Deno.test("L7Matcher summaries: a MySQL COM_STMT_CLOSE forgets the statement, is neither waited for nor counted", () => {
+  const m = new L7Matcher();
+  m.traced = true;
+  const ports: [number, number] = [40000, 3306];
+  const prepared = my(1, cat([0x00], u32le(42), [1, 0, 1, 0, 0, 0, 0]));
+  const execute = my(0, cat([0x17], u32le(42), [0], u32le(1)));
+  const ok = my(1, new Uint8Array([1]));
+  const out = run(m, [
+    rec({ dir: "write", ts: 1, data: my(0, cat([0x16], "SELECT ?")) }, ports),
+    rec({ dir: "read", ts: 2, data: prepared }, ports),
+    rec({ dir: "write", ts: 3, data: execute }, ports),
+    rec({ dir: "read", ts: 4, data: ok }, ports),
+    // a lone close (9 bytes, its own write), then the same id executed again
+    rec({ dir: "write", ts: 5, data: my(0, cat([0x19], u32le(42))) }, ports),
+    rec({ dir: "write", ts: 6, data: execute }, ports),
+    rec({ dir: "read", ts: 7, data: ok }, ports),
+  ]);
+  deepEqual(out.map((c) => [c.status, c.durationNs, c.summary?.query]), [
+    ["ok", 1, "PREPARE 42 FROM SELECT ?"],
+    ["ok", 1, "SELECT ?"],
+    ["ok", 1, "EXECUTE 42 /* unknown */"],
+  ]);
+});
+
 Deno.test("L7Matcher summaries: each command of a pipelined Redis batch, Memcached keys", () => {
   const m = new L7Matcher();
   m.traced = true;
