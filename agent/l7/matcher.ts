@@ -36,6 +36,7 @@ import {
   MysqlStatements,
   parseDnsResponse,
   parseHttp1RequestLine,
+  postgresAnsweredWithoutResult,
   PostgresStatements,
   responseStatus,
   summarizeMemcachedCommand,
@@ -101,6 +102,11 @@ export interface MatcherCounters {
   unmatchedResponses: number;
   /** Split requests or answers joined from two records. */
   joined: number;
+  /**
+   * Requests answered with nothing to count: a Postgres batch whose answer is only completions
+   * and ReadyForQuery (Parse + Sync), which the reference drops.
+   */
+  answeredUncounted: number;
   /** Socket addresses found reused by a new connection (the old state dropped). */
   reused: number;
 }
@@ -171,6 +177,10 @@ interface Conn {
 
 const REDIS = Object.freeze({ protocol: "redis" as const });
 
+/** The status of an answer that ends its request without a count ({@linkcode L7Matcher}). */
+const NOT_COUNTED = "";
+const NOT_COUNTED_ANSWER: readonly string[] = Object.freeze([NOT_COUNTED]);
+
 /** Below this many bytes an undetected first part is kept for the next record. */
 const PARTIAL_MAX = 64;
 /** Most bytes of two joined parts kept: one capture's worth (bpf/l7.h OSP_L7_PAYLOAD_MAX). */
@@ -193,6 +203,7 @@ export class L7Matcher {
     matched: 0,
     unmatchedResponses: 0,
     joined: 0,
+    answeredUncounted: 0,
     reused: 0,
   };
   readonly #conns = new Map<number, Conn>();
@@ -345,6 +356,10 @@ export class L7Matcher {
       const summary = req.summary;
       if (summary !== undefined) this.#answered(c, req, summary, bytes);
       if (req.uncounted) continue;
+      if (status === NOT_COUNTED) {
+        this.counters.answeredUncounted++;
+        continue;
+      }
       this.counters.matched++;
       done({
         protocol: req.request.protocol,
@@ -488,7 +503,7 @@ export class L7Matcher {
     request: Pending["request"] | undefined,
     b: Uint8Array,
     size: number,
-  ): string[] | undefined {
+  ): readonly string[] | undefined {
     if (request === undefined) return undefined;
     if (request.protocol === "redis") return redisReplies(b);
     if (request.protocol === "http") {
@@ -498,7 +513,12 @@ export class L7Matcher {
       }
     }
     const s = responseStatus(request, b, size, "tcp");
-    return s === null ? undefined : [s];
+    if (s !== null) return [s];
+    // a Parse + Sync answered 1, Z: answered, so the next answer is the next request's
+    if (request.protocol === "postgres" && postgresAnsweredWithoutResult(b, size)) {
+      return NOT_COUNTED_ANSWER;
+    }
+    return undefined;
   }
 
   #dns(e: Readonly<L7Event>, transport: "udp" | "tcp", done: (c: Completed) => void): void {

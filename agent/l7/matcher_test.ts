@@ -203,3 +203,49 @@ Deno.test("L7Matcher takes a record alone when the short piece kept before it is
   ]);
   equal(m.counters.joined, 0, "nothing was joined");
 });
+
+/** A Postgres message: type, big-endian length, body. */
+function pgMsg(type: string, body: number[] = []): number[] {
+  const n = body.length + 4;
+  return [type.charCodeAt(0), n >>> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255, ...body];
+}
+
+Deno.test("L7Matcher: a Postgres Parse + Sync answered ParseComplete + ReadyForQuery does not take the next answer", () => {
+  const z = [0];
+  const parse = new Uint8Array([
+    ...pgMsg("P", [...enc.encode("s1"), ...z, ...enc.encode("SELECT $1"), ...z, 0, 0]),
+    ...pgMsg("S"),
+  ]);
+  const execute = new Uint8Array([
+    ...pgMsg("B", [...z, ...enc.encode("s1"), ...z, 0, 0, 0, 0, 0, 0]),
+    ...pgMsg("E", [...z, 0, 0, 0, 0]),
+    ...pgMsg("S"),
+  ]);
+  const ready = pgMsg("Z", [0x49]);
+  const ports: [number, number] = [40000, 5432];
+  const m = new L7Matcher();
+  const out = run(m, [
+    rec({ dir: "write", ts: 0, data: parse }, ports),
+    rec({ dir: "read", ts: 2, data: new Uint8Array([...pgMsg("1"), ...ready]) }, ports),
+    rec({ dir: "write", ts: 10, data: execute }, ports),
+    rec({
+      dir: "read",
+      ts: 13,
+      data: new Uint8Array([
+        ...pgMsg("2"),
+        ...pgMsg("D", [0, 1, 0, 0, 0, 1, 0x32]),
+        ...pgMsg("C", [...enc.encode("SELECT 1"), 0]),
+        ...ready,
+      ]),
+    }, ports),
+    rec(
+      { dir: "write", ts: 20, data: new Uint8Array(pgMsg("Q", [...enc.encode("BAD"), 0])) },
+      ports,
+    ),
+    rec({ dir: "read", ts: 24, data: new Uint8Array([...pgMsg("E", [0x53, 0]), ...ready]) }, ports),
+  ]);
+  // the prepare is answered and, as in the reference, not counted; the others pair with theirs
+  deepEqual(out.map((c) => [c.status, c.durationNs]), [["ok", 3], ["failed", 4]]);
+  equal(m.counters.answeredUncounted, 1);
+  equal(m.counters.unmatchedResponses, 0);
+});

@@ -421,6 +421,7 @@ export const l7Module: ModuleSpec = {
         families.events.labels("pending_overflow").set(m.pendingOverflow);
         families.events.labels("unmatched_responses").set(m.unmatchedResponses);
         families.events.labels("joined").set(m.joined);
+        families.events.labels("answered_uncounted").set(m.answeredUncounted);
         families.events.labels("reused_sockets").set(m.reused);
         families.events.labels("spans_opted_out").set(spanOptOut.suppressed);
         families.events.labels("environ_unreadable").set(optOuts.counts.unreadable);
