@@ -178,7 +178,7 @@ interface Conn {
 const REDIS = Object.freeze({ protocol: "redis" as const });
 
 /** The status of an answer that ends its request without a count ({@linkcode L7Matcher}). */
-const NOT_COUNTED = "";
+const NOT_COUNTED = "\0not counted"; // no label value: "" is one (an unknown gRPC code)
 const NOT_COUNTED_ANSWER: readonly string[] = Object.freeze([NOT_COUNTED]);
 
 /** Below this many bytes an undetected first part is kept for the next record. */
@@ -225,6 +225,37 @@ export class L7Matcher {
   /** Connections with state now. */
   get connectionCount(): number {
     return this.#conns.size;
+  }
+
+  /**
+   * The largest per-connection state now (walks every connection: for tests and checks, not the
+   * hot path): requests waiting, DNS ids waiting, prepared statements, bytes of a kept part, open
+   * HTTP/2 streams, with the number of connections.
+   */
+  stateSizes(): {
+    connections: number;
+    pending: number;
+    dnsIds: number;
+    statements: number;
+    partialBytes: number;
+    h2Streams: number;
+  } {
+    const out = {
+      connections: this.#conns.size,
+      pending: 0,
+      dnsIds: 0,
+      statements: 0,
+      partialBytes: 0,
+      h2Streams: 0,
+    };
+    for (const c of this.#conns.values()) {
+      out.pending = Math.max(out.pending, c.pending.length);
+      out.dnsIds = Math.max(out.dnsIds, c.dns?.size ?? 0);
+      out.statements = Math.max(out.statements, c.pg?.size ?? 0, c.my?.size ?? 0);
+      out.partialBytes = Math.max(out.partialBytes, c.partial?.bytes.length ?? 0);
+      out.h2Streams = Math.max(out.h2Streams, c.h2?.openStreams ?? 0);
+    }
+    return out;
   }
 
   /** Forgets a connection (closed). */
