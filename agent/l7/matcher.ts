@@ -36,6 +36,7 @@ import {
   MysqlStatements,
   parseDnsResponse,
   parseHttp1RequestLine,
+  postgresAnsweredWithoutResult,
   PostgresStatements,
   recognizeHttp2,
   responseStatus,
@@ -102,6 +103,11 @@ export interface MatcherCounters {
   unmatchedResponses: number;
   /** Split requests or answers joined from two records. */
   joined: number;
+  /**
+   * Requests answered with nothing to count: a Postgres batch whose answer is only completions
+   * and ReadyForQuery (Parse + Sync), which the reference drops.
+   */
+  answeredUncounted: number;
   /** Socket addresses found reused by a new connection (the old state dropped). */
   reused: number;
   /** HTTP/2 connections recognised from their frames, without the preface (opened before). */
@@ -141,7 +147,7 @@ interface Pending {
 interface Detected {
   protocol: StreamProtocol;
   request: Pending["request"];
-  /** Requests it holds (Redis pipelines: one per command). */
+  /** Requests it holds (Redis pipelines: one per command; 0 for a MySQL statement close). */
   count: number;
   path?: string;
   method?: string;
@@ -169,8 +175,11 @@ interface Conn {
   pending: Pending[];
   /** DNS queries by id. */
   dns?: Map<number, { ts: number; inbound: boolean }>;
-  /** A short first part, waiting for the rest: bytes, timestamp, direction. */
-  partial?: { bytes: Uint8Array; ts: number; dir: "read" | "write" };
+  /**
+   * A short first part, waiting for the rest: bytes, timestamp, direction, and the byte count of
+   * its syscall(s) (its capture may be cut).
+   */
+  partial?: { bytes: Uint8Array; ts: number; dir: "read" | "write"; size: number };
   /** Prepared statements, for trace summaries (client side, while traced). */
   pg?: PostgresStatements;
   my?: MysqlStatements;
@@ -178,8 +187,14 @@ interface Conn {
 
 const REDIS = Object.freeze({ protocol: "redis" as const });
 
+/** The status of an answer that ends its request without a count ({@linkcode L7Matcher}). */
+const NOT_COUNTED = "\0not counted"; // no label value: "" is one (an unknown gRPC code)
+const NOT_COUNTED_ANSWER: readonly string[] = Object.freeze([NOT_COUNTED]);
+
 /** Below this many bytes an undetected first part is kept for the next record. */
 const PARTIAL_MAX = 64;
+/** Most bytes of two joined parts kept: one capture's worth (bpf/l7.h OSP_L7_PAYLOAD_MAX). */
+const JOINED_MAX = 1024;
 
 const ALL: ReadonlySet<Protocol> = new Set([
   "http",
@@ -198,6 +213,7 @@ export class L7Matcher {
     matched: 0,
     unmatchedResponses: 0,
     joined: 0,
+    answeredUncounted: 0,
     reused: 0,
     http2MidStream: 0,
     hpackUnresolved: 0,
@@ -223,6 +239,37 @@ export class L7Matcher {
   /** Connections with state now. */
   get connectionCount(): number {
     return this.#conns.size;
+  }
+
+  /**
+   * The largest per-connection state now (walks every connection: for tests and checks, not the
+   * hot path): requests waiting, DNS ids waiting, prepared statements, bytes of a kept part, open
+   * HTTP/2 streams, with the number of connections.
+   */
+  stateSizes(): {
+    connections: number;
+    pending: number;
+    dnsIds: number;
+    statements: number;
+    partialBytes: number;
+    h2Streams: number;
+  } {
+    const out = {
+      connections: this.#conns.size,
+      pending: 0,
+      dnsIds: 0,
+      statements: 0,
+      partialBytes: 0,
+      h2Streams: 0,
+    };
+    for (const c of this.#conns.values()) {
+      out.pending = Math.max(out.pending, c.pending.length);
+      out.dnsIds = Math.max(out.dnsIds, c.dns?.size ?? 0);
+      out.statements = Math.max(out.statements, c.pg?.size ?? 0, c.my?.size ?? 0);
+      out.partialBytes = Math.max(out.partialBytes, c.partial?.bytes.length ?? 0);
+      out.h2Streams = Math.max(out.h2Streams, c.h2?.openStreams ?? 0);
+    }
+    return out;
   }
 
   /** Forgets a connection (closed). */
@@ -268,21 +315,34 @@ export class L7Matcher {
     }
     let bytes = e.payload;
     let ts = e.tsNs;
+    /** The byte count the syscall(s) of `bytes` moved (more than `bytes` when cut). */
+    let size = Math.max(e.size, bytes.length);
+    let joinedParts = false;
     if (c?.partial !== undefined) {
       const p = c.partial;
       c.partial = undefined;
       if (p.dir === e.dir) {
-        const joined = new Uint8Array(Math.min(p.bytes.length + bytes.length, 1024));
+        // the parts as one capture: the first part's time (a request's start), both syscalls'
+        // sizes (detection compares declared lengths with them), at most a capture's bytes
+        const joined = new Uint8Array(Math.min(p.bytes.length + bytes.length, JOINED_MAX));
         joined.set(p.bytes);
         joined.set(bytes.subarray(0, joined.length - p.bytes.length), p.bytes.length);
         bytes = joined;
         ts = p.ts;
-        this.counters.joined++;
+        size += p.size;
+        joinedParts = true;
       }
     }
     const requestDir = c?.role === undefined ? undefined : (c.role === "client" ? "write" : "read");
     if (requestDir === undefined || requestDir === e.dir) {
-      const found = this.#detect(bytes, e.size, c?.protocol);
+      let found = this.#detect(bytes, size, c?.protocol);
+      if (joinedParts) {
+        if (found === undefined) {
+          // the kept part was not this request's start (a stray piece): the record alone
+          found = this.#detect(e.payload, e.size, c?.protocol);
+          if (found !== undefined) [bytes, ts, size] = [e.payload, e.tsNs, e.size];
+        } else this.counters.joined++;
+      }
       if (found !== undefined) {
         if (c === undefined) c = this.#conn(e);
         c.role ??= e.dir === "write" ? "client" : "server";
@@ -326,19 +386,25 @@ export class L7Matcher {
       // written while a request waits): wait for the rest
       if (bytes.length >= PARTIAL_MAX || (c !== undefined && c.pending.length > 0)) return;
       if (c === undefined) c = this.#conn(e);
-      c.partial = { bytes: bytes.slice(), ts, dir: e.dir };
+      c.partial = { bytes: bytes.slice(), ts, dir: e.dir, size };
       return;
     }
     // the answer direction
     if (c === undefined || c.protocol === undefined) return;
-    const statuses = this.#answer(c.pending[0]?.request, bytes, e.size);
+    let statuses = this.#answer(c.pending[0]?.request, bytes, size);
+    if (joinedParts) {
+      if (statuses === undefined) {
+        statuses = this.#answer(c.pending[0]?.request, e.payload, e.size);
+        if (statuses !== undefined) [bytes, ts, size] = [e.payload, e.tsNs, e.size];
+      } else this.counters.joined++;
+    }
     if (c.pending.length === 0) {
       if (statuses !== undefined) this.counters.unmatchedResponses++;
       return;
     }
     if (statuses === undefined) {
       // a continuation (body, more rows), or a header cut short: keep it if it is short
-      if (bytes.length < 16) c.partial = { bytes: bytes.slice(), ts: e.tsNs, dir: e.dir };
+      if (bytes.length < 16) c.partial = { bytes: bytes.slice(), ts, dir: e.dir, size };
       return;
     }
     const inbound = c.role === "server";
@@ -348,11 +414,16 @@ export class L7Matcher {
       const summary = req.summary;
       if (summary !== undefined) this.#answered(c, req, summary, bytes);
       if (req.uncounted) continue;
+      if (status === NOT_COUNTED) {
+        this.counters.answeredUncounted++;
+        continue;
+      }
       this.counters.matched++;
       done({
         protocol: req.request.protocol,
         inbound,
         status,
+        // an answer's time is its last part's (the read that completed it)
         durationNs: Math.max(0, e.tsNs - req.ts),
         path: req.path,
         summary,
@@ -482,9 +553,9 @@ export class L7Matcher {
         return { protocol: "memcached", request: r, count: 1 };
       case "mysql":
         if (!p.has("mysql") || (known !== undefined && known !== "mysql")) return undefined;
-        // COM_STMT_CLOSE gets no answer: nothing to wait for, nothing to count
-        if (r.kind === "close") return undefined;
-        return { protocol: "mysql", request: r, count: 1 };
+        // COM_STMT_CLOSE gets no answer: nothing to wait for, nothing to count, but a traced
+        // connection forgets the statement (#summarize)
+        return { protocol: "mysql", request: r, count: r.kind === "close" ? 0 : 1 };
       default:
         return undefined;
     }
@@ -494,7 +565,7 @@ export class L7Matcher {
     request: Pending["request"] | undefined,
     b: Uint8Array,
     size: number,
-  ): string[] | undefined {
+  ): readonly string[] | undefined {
     if (request === undefined) return undefined;
     if (request.protocol === "redis") return redisReplies(b);
     if (request.protocol === "http") {
@@ -504,7 +575,12 @@ export class L7Matcher {
       }
     }
     const s = responseStatus(request, b, size, "tcp");
-    return s === null ? undefined : [s];
+    if (s !== null) return [s];
+    // a Parse + Sync answered 1, Z: answered, so the next answer is the next request's
+    if (request.protocol === "postgres" && postgresAnsweredWithoutResult(b, size)) {
+      return NOT_COUNTED_ANSWER;
+    }
+    return undefined;
   }
 
   #dns(e: Readonly<L7Event>, transport: "udp" | "tcp", done: (c: Completed) => void): void {

@@ -5,7 +5,15 @@ import { type Completed, L7Matcher } from "./matcher.ts";
 const enc = new TextEncoder();
 
 function rec(
-  o: { sk?: number; dir: "read" | "write"; ts: number; data: Uint8Array | string; l4?: number },
+  o: {
+    sk?: number;
+    dir: "read" | "write";
+    ts: number;
+    data: Uint8Array | string;
+    l4?: number;
+    /** The syscall's byte count when more than the capture (`data` is then cut). */
+    size?: number;
+  },
   ports: [number, number] = [40000, 80],
 ): L7Event {
   const e = emptyL7Event();
@@ -15,7 +23,7 @@ function rec(
     dir: o.dir,
     tsNs: o.ts,
     payload: data,
-    size: data.length,
+    size: o.size ?? data.length,
     l4: o.l4 ?? 6,
     sport: ports[0],
     dport: ports[1],
@@ -193,5 +201,95 @@ Deno.test("L7Matcher recognises an HTTP/2 connection opened before it, on both s
   ]);
   equal(m.counters.http2MidStream, 2);
   equal(m.counters.hpackUnresolved, 4);
+});
+
+/** A MySQL packet: 3-byte length, sequence id, body. */
+function myPacket(seq: number, body: number[]): Uint8Array {
+  const n = body.length;
+  return new Uint8Array([n & 255, (n >> 8) & 255, n >> 16, seq, ...body]);
+}
+
+Deno.test("L7Matcher joins a header read alone with a body cut at 1 KiB by both syscalls' sizes", () => {
+  // a MariaDB server reads a packet's 4-byte header, then its 1,500-byte COM_QUERY body, of
+  // which 1,024 bytes are captured: the joined capture is the whole packet's start
+  const query = [0x03, ...enc.encode("SELECT '" + "x".repeat(1490) + "'")];
+  const packet = myPacket(0, query);
+  const m = new L7Matcher();
+  const out = run(m, [
+    rec({ dir: "read", ts: 10, data: packet.subarray(0, 4) }, [3306, 40000]),
+    rec({ dir: "read", ts: 11, data: packet.subarray(4, 4 + 1024), size: query.length }, [
+      3306,
+      40000,
+    ]),
+    rec({ dir: "write", ts: 30, data: myPacket(1, [0x01]) }, [3306, 40000]),
+  ]);
+  deepEqual(out.map((c) => [c.protocol, c.inbound, c.status, c.durationNs]), [
+    ["mysql", true, "ok", 20],
+  ]);
+  equal(m.counters.joined, 1);
+});
+
+Deno.test("L7Matcher takes a record alone when the short piece kept before it is not its start", () => {
+  const m = new L7Matcher();
+  const out = run(m, [
+    // a server reads a stray short piece (no request waits), then a whole request
+    rec({ dir: "read", ts: 1, data: "\r\n" }, [80, 40000]),
+    rec({ dir: "read", ts: 5, data: "GET /x HTTP/1.1\r\nHost: h\r\n\r\n" }, [80, 40000]),
+    rec({ dir: "write", ts: 9, data: "HTTP/1.1 200 OK\r\n\r\n" }, [80, 40000]),
+    // the client side: a short stray answer piece kept while a request waits, then the answer
+    rec({ sk: 2, dir: "write", ts: 20, data: "GET /y HTTP/1.1\r\n\r\n" }),
+    rec({ sk: 2, dir: "read", ts: 22, data: "\r\n" }),
+    rec({ sk: 2, dir: "read", ts: 26, data: "HTTP/1.1 500 Oops\r\n\r\n" }),
+  ]);
+  deepEqual(out.map((c) => [c.inbound, c.status, c.durationNs, c.path]), [
+    [true, "2xx", 4, "/x"],
+    [false, "5xx", 6, "/y"],
+  ]);
+  equal(m.counters.joined, 0, "nothing was joined");
+});
+
+/** A Postgres message: type, big-endian length, body. */
+function pgMsg(type: string, body: number[] = []): number[] {
+  const n = body.length + 4;
+  return [type.charCodeAt(0), n >>> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255, ...body];
+}
+
+Deno.test("L7Matcher: a Postgres Parse + Sync answered ParseComplete + ReadyForQuery does not take the next answer", () => {
+  const z = [0];
+  const parse = new Uint8Array([
+    ...pgMsg("P", [...enc.encode("s1"), ...z, ...enc.encode("SELECT $1"), ...z, 0, 0]),
+    ...pgMsg("S"),
+  ]);
+  const execute = new Uint8Array([
+    ...pgMsg("B", [...z, ...enc.encode("s1"), ...z, 0, 0, 0, 0, 0, 0]),
+    ...pgMsg("E", [...z, 0, 0, 0, 0]),
+    ...pgMsg("S"),
+  ]);
+  const ready = pgMsg("Z", [0x49]);
+  const ports: [number, number] = [40000, 5432];
+  const m = new L7Matcher();
+  const out = run(m, [
+    rec({ dir: "write", ts: 0, data: parse }, ports),
+    rec({ dir: "read", ts: 2, data: new Uint8Array([...pgMsg("1"), ...ready]) }, ports),
+    rec({ dir: "write", ts: 10, data: execute }, ports),
+    rec({
+      dir: "read",
+      ts: 13,
+      data: new Uint8Array([
+        ...pgMsg("2"),
+        ...pgMsg("D", [0, 1, 0, 0, 0, 1, 0x32]),
+        ...pgMsg("C", [...enc.encode("SELECT 1"), 0]),
+        ...ready,
+      ]),
+    }, ports),
+    rec(
+      { dir: "write", ts: 20, data: new Uint8Array(pgMsg("Q", [...enc.encode("BAD"), 0])) },
+      ports,
+    ),
+    rec({ dir: "read", ts: 24, data: new Uint8Array([...pgMsg("E", [0x53, 0]), ...ready]) }, ports),
+  ]);
+  // the prepare is answered and, as in the reference, not counted; the others pair with theirs
+  deepEqual(out.map((c) => [c.status, c.durationNs]), [["ok", 3], ["failed", 4]]);
+  equal(m.counters.answeredUncounted, 1);
   equal(m.counters.unmatchedResponses, 0);
 });

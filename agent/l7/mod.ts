@@ -26,7 +26,9 @@
  * `pushSinks.traces` ({@linkcode spanRequest}), with the actual destination and the container's
  * workload as `service.name`. The matcher builds the summaries only while that sink exists
  * (checked once per ring batch). Requests `--exclude-http-requests-by-path` leaves out make no
- * span.
+ * span, nor do the requests of a container any of whose live processes has
+ * `COROOT_EBPF_TRACES=disabled` in its environment (the reference's rule: spans only, the metrics
+ * stay; each environment read once, {@linkcode SpanOptOut}).
  *
  * Needs the containers module, `--allow-ffi` for libosprey; `--disable-l7-tracing` keeps the
  * l7 object from loading and changes nothing else.
@@ -47,7 +49,7 @@ import {
 } from "../../ffi/mod.ts";
 import { bpfFamilies, libraryPath, type LoadedObject, loadObject } from "../bpf/mod.ts";
 import type { Collector } from "../collector.ts";
-import { containerDirectory } from "../containers/mod.ts";
+import { containerDirectory, type ContainerView } from "../containers/mod.ts";
 import { checkGlob } from "../flag_syntax.ts";
 import type { FlagSpec, FlagValues } from "../flags.ts";
 import type { ModuleInstance, ModuleSpec } from "../modules.ts";
@@ -58,7 +60,8 @@ import { normalizeDomain, PathFilter } from "./protocols/mod.ts";
 import { type Completed, L7Matcher } from "./matcher.ts";
 import { L7Families, L7Tables, writeContainerL7 } from "./stats.ts";
 import { pushSinks } from "../sinks.ts";
-import { type SpanOwner, spanRequest, splitHostPort } from "./traces.ts";
+import { SpanOptOut, type SpanOwner, spanRequest, splitHostPort } from "./traces.ts";
+import { OptOutCache } from "../opt_outs.ts";
 
 const GROUP = "L7 protocols";
 const RING = "l7_events";
@@ -202,38 +205,55 @@ export const l7Module: ModuleSpec = {
     const deferred = new Map<string, Deferred>();
     let waiting = 0;
     let lastRetryMs = 0;
-    /** Span owners by container id (the net module gives only the id). */
-    const owners = new Map<string, SpanOwner>();
+    /** Span owners by container id (the net module gives only the id), with their views. */
+    const owners = new Map<string, { owner: SpanOwner; view?: ContainerView }>();
+    /** COROOT_EBPF_TRACES: each process's environment read once, verdicts per ring batch. */
+    const optOuts = new OptOutCache({ proc: ctx.paths.proc });
+    const spanOptOut = new SpanOptOut(optOuts);
+    /** Containers already logged as opted out of spans. */
+    const optedOutLogged = new Set<string>();
     const unsubscribe = directory.onContainerRemoved((c) => {
       tables.forget(c.id);
       owners.delete(c.id);
+      optedOutLogged.delete(c.id);
     });
-    const ownerOf = (view: { id: string; appId: string }): SpanOwner => {
+    const ownerOf = (view: ContainerView): { owner: SpanOwner; view?: ContainerView } => {
       let o = owners.get(view.id);
       if (o === undefined) {
-        owners.set(view.id, o = { id: view.id, service: view.appId !== "" ? view.appId : view.id });
+        const service = view.appId !== "" ? view.appId : view.id;
+        owners.set(view.id, o = { owner: { id: view.id, service }, view });
       }
       return o;
     };
-    const ownerById = (id: string): SpanOwner => {
+    const ownerById = (id: string): { owner: SpanOwner; view?: ContainerView } => {
       const known = owners.get(id);
       if (known !== undefined) return known;
       // a container not seen here yet: one pass over the registry's views
       for (const view of directory.containers()) {
         if (view.id === id && !view.removed) return ownerOf(view);
       }
-      return { id, service: id };
+      return { owner: { id, service: id } };
     };
     /** Hands a counted outbound request to the traces exporter, if push runs one. */
     const trace = (
       c: Completed,
-      owner: () => SpanOwner,
+      owner: () => { owner: SpanOwner; view?: ContainerView },
       peer: { host: string; port: number } | undefined,
       endMs: number,
     ) => {
       const sink = pushSinks.traces;
       if (sink === undefined || c.summary === undefined || peer === undefined) return;
-      const req = spanRequest(c, owner(), peer, endMs);
+      const o = owner();
+      if (o.view !== undefined && spanOptOut.suppress(o.view)) {
+        if (!optedOutLogged.has(o.owner.id)) {
+          optedOutLogged.add(o.owner.id);
+          log.info("l7: no spans for a container (COROOT_EBPF_TRACES=disabled)", {
+            container_id: o.owner.id,
+          });
+        }
+        return;
+      }
+      const req = spanRequest(c, o.owner, peer, endMs);
       if (req !== undefined) sink.emit(req);
     };
 
@@ -389,6 +409,7 @@ export const l7Module: ModuleSpec = {
           batch.length = n;
           now = Date.now();
           matcher.traced = pushSinks.traces !== undefined;
+          spanOptOut.newRound();
           forEachFrame(batch, (off, len) => {
             if (l7RecordType(batch, off) !== L7_RECORD_TYPE) return;
             records.inc();
@@ -411,6 +432,19 @@ export const l7Module: ModuleSpec = {
       collect: () => {
         lastRetryMs = 0;
         retryDeferred(Date.now());
+        if (pushSinks.traces !== undefined) {
+          // read each new process's opt-outs now, while it surely lives (the reference reads
+          // them when it starts tracking a process), and forget the processes that left
+          const live = new Map<number, number>();
+          for (const view of directory.containers()) {
+            if (view.removed) continue;
+            view.forEachProcess((pid, startMs) => {
+              live.set(pid, startMs);
+              optOuts.get(pid, startMs);
+            });
+          }
+          optOuts.retain((pid, startMs) => live.get(pid) === startMs);
+        } else if (optOuts.size > 0) optOuts.retain(() => false);
         for (const view of directory.containers()) {
           if (!view.visible || view.removed) continue;
           const t = tables.get(view.id);
@@ -434,9 +468,12 @@ export const l7Module: ModuleSpec = {
         families.events.labels("pending_overflow").set(m.pendingOverflow);
         families.events.labels("unmatched_responses").set(m.unmatchedResponses);
         families.events.labels("joined").set(m.joined);
+        families.events.labels("answered_uncounted").set(m.answeredUncounted);
         families.events.labels("reused_sockets").set(m.reused);
         families.events.labels("http2_mid_stream").set(m.http2MidStream);
         families.events.labels("hpack_unresolved").set(m.hpackUnresolved);
+        families.events.labels("spans_opted_out").set(spanOptOut.suppressed);
+        families.events.labels("environ_unreadable").set(optOuts.counts.unreadable);
         families.events.labels("destinations_overflow").set(tables.destinationsOverflow);
         families.events.labels("ip_to_fqdn_evicted").set(names.evicted);
         const k = loaded.obj.counters();

@@ -1,13 +1,16 @@
 /**
  * Outbound requests as the push module's OTLP traces exporter takes them (contract §8.5: one
  * client span per outbound request of a traced protocol; DNS and inbound requests make none).
- * Pure: a completed request with its summary ({@linkcode RequestSummary}, from the matcher),
+ * A container with `COROOT_EBPF_TRACES=disabled` in a process's environment makes none either
+ * ({@linkcode SpanOptOut}, which reads environments through agent/opt_outs.ts).
+ * {@linkcode spanRequest} is pure: a completed request with its summary ({@linkcode RequestSummary}, from the matcher),
  * the container and the actual destination go in, an {@linkcode L7Request} comes out.
  *
  * @module
  */
 import type { L7Request } from "../push/otlp_traces.ts";
 import type { Completed } from "./matcher.ts";
+import type { OptOutCache } from "../opt_outs.ts";
 
 /** Whose request it is: the container and its `service.name`. */
 export interface SpanOwner {
@@ -66,4 +69,51 @@ export function spanRequest(
     items: s.items,
     failed: c.status === "failed",
   };
+}
+
+/** What {@linkcode SpanOptOut} needs of a container: its id and its live processes. */
+export interface ProcessOwner {
+  readonly id: string;
+  /** Each live process: its pid and start time (the container registry's `forEachProcess`). */
+  forEachProcess(fn: (pid: number, startMs: number) => void): void;
+}
+
+/**
+ * `COROOT_EBPF_TRACES=disabled` as the reference applies it: a container any of whose live
+ * processes has it in its environment sends no spans at all (its requests are still counted in
+ * the metrics). Each process's environment is read once ({@linkcode OptOutCache}); the verdict of
+ * a container is kept for one round ({@linkcode SpanOptOut.newRound}, once per ring batch), so a
+ * process that joins or leaves counts from the next batch on.
+ */
+export class SpanOptOut {
+  readonly #cache: OptOutCache;
+  readonly #round = new Map<string, boolean>();
+  /** Spans not made because their container opted out. */
+  suppressed = 0;
+
+  constructor(cache: OptOutCache) {
+    this.#cache = cache;
+  }
+
+  /** Forgets the verdicts of the last round. */
+  newRound(): void {
+    this.#round.clear();
+  }
+
+  /**
+   * Whether `container` opted out of spans; when it did, also counts one span in
+   * {@linkcode suppressed} (call it once per span that would be made).
+   */
+  suppress(container: ProcessOwner): boolean {
+    let off = this.#round.get(container.id);
+    if (off === undefined) {
+      off = false;
+      container.forEachProcess((pid, startMs) => {
+        if (!off && this.#cache.get(pid, startMs).traces) off = true;
+      });
+      this.#round.set(container.id, off);
+    }
+    if (off) this.suppressed++;
+    return off;
+  }
 }

@@ -2,7 +2,8 @@ import { deepEqual, equal } from "node:assert/strict";
 import { emptyL7Event, type L7Event } from "../../ffi/mod.ts";
 import { spanShape } from "../push/otlp_traces.ts";
 import { type Completed, L7Matcher } from "./matcher.ts";
-import { spanRequest, splitHostPort } from "./traces.ts";
+import { SpanOptOut, spanRequest, splitHostPort } from "./traces.ts";
+import { NO_OPT_OUTS, OptOutCache } from "../opt_outs.ts";
 
 const enc = new TextEncoder();
 
@@ -150,6 +151,30 @@ Deno.test("L7Matcher summaries: a MySQL prepare takes its statement id from the 
   ]);
 });
 
+Deno.test("L7Matcher summaries: a MySQL COM_STMT_CLOSE forgets the statement, is neither waited for nor counted", () => {
+  const m = new L7Matcher();
+  m.traced = true;
+  const ports: [number, number] = [40000, 3306];
+  const prepared = my(1, cat([0x00], u32le(42), [1, 0, 1, 0, 0, 0, 0]));
+  const execute = my(0, cat([0x17], u32le(42), [0], u32le(1)));
+  const ok = my(1, new Uint8Array([1]));
+  const out = run(m, [
+    rec({ dir: "write", ts: 1, data: my(0, cat([0x16], "SELECT ?")) }, ports),
+    rec({ dir: "read", ts: 2, data: prepared }, ports),
+    rec({ dir: "write", ts: 3, data: execute }, ports),
+    rec({ dir: "read", ts: 4, data: ok }, ports),
+    // a lone close (9 bytes, its own write), then the same id executed again
+    rec({ dir: "write", ts: 5, data: my(0, cat([0x19], u32le(42))) }, ports),
+    rec({ dir: "write", ts: 6, data: execute }, ports),
+    rec({ dir: "read", ts: 7, data: ok }, ports),
+  ]);
+  deepEqual(out.map((c) => [c.status, c.durationNs, c.summary?.query]), [
+    ["ok", 1, "PREPARE 42 FROM SELECT ?"],
+    ["ok", 1, "SELECT ?"],
+    ["ok", 1, "EXECUTE 42 /* unknown */"],
+  ]);
+});
+
 Deno.test("L7Matcher summaries: each command of a pipelined Redis batch, Memcached keys", () => {
   const m = new L7Matcher();
   m.traced = true;
@@ -219,4 +244,36 @@ Deno.test("splitHostPort reads the net module's destination labels", () => {
   equal(splitHostPort("10.1.2.3"), undefined);
   equal(splitHostPort(":80"), undefined);
   equal(splitHostPort("h:x"), undefined);
+});
+
+Deno.test("SpanOptOut: a container with one opted-out live process makes no spans, read once per process", () => {
+  const reads: number[] = [];
+  const env: Record<number, boolean> = { 1: false, 2: true, 3: false };
+  const cache = new OptOutCache({
+    proc: "/unused",
+    read: (pid) => {
+      reads.push(pid);
+      return { ...NO_OPT_OUTS, traces: env[pid] ?? false };
+    },
+  });
+  const gate = new SpanOptOut(cache);
+  const container = (id: string, pids: number[]) => ({
+    id,
+    forEachProcess: (fn: (pid: number, startMs: number) => void) => {
+      for (const p of pids) fn(p, 100);
+    },
+  });
+  const mixed = container("a", [1, 2]);
+  const clean = container("b", [3]);
+  equal(gate.suppress(mixed), true);
+  equal(gate.suppress(mixed), true);
+  equal(gate.suppress(clean), false);
+  equal(gate.suppressed, 2);
+  gate.newRound();
+  equal(gate.suppress(mixed), true);
+  deepEqual(reads, [1, 2, 3], "each environment read once");
+  // the opted-out process left: from the next round on, spans again
+  gate.newRound();
+  equal(gate.suppress(container("a", [1])), false);
+  equal(gate.suppressed, 3);
 });

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { parseOptOuts } from "../opt_outs.ts";
 
 /** O_WRONLY: the only access mode that makes an open file a log (O_RDWR does not). */
 export const O_WRONLY = 0o1;
@@ -42,38 +43,13 @@ export function parseFdinfoFlags(text: string): number | undefined {
   return m === null ? undefined : parseInt(m[1], 8);
 }
 
-const OPT_OUT = new TextEncoder().encode("COROOT_LOG_MONITORING=");
-const DISABLED = new TextEncoder().encode("disabled");
-
 /**
  * Whether a process's environment switches log monitoring off: a `COROOT_LOG_MONITORING`
- * variable whose value contains `disabled` (the reference's test).
+ * variable whose value contains `disabled` (the reference's test; agent/opt_outs.ts reads all
+ * three opt-outs).
  *
  * @param environ the bytes of `/proc/<pid>/environ` (NUL-separated `NAME=value` entries)
  */
 export function logMonitoringDisabled(environ: Uint8Array): boolean {
-  let start = 0;
-  while (start < environ.length) {
-    let end = environ.indexOf(0, start);
-    if (end < 0) end = environ.length;
-    if (end - start >= OPT_OUT.length && startsWith(environ, start, OPT_OUT)) {
-      const value = environ.subarray(start + OPT_OUT.length, end);
-      if (contains(value, DISABLED)) return true;
-    }
-    start = end + 1;
-  }
-  return false;
-}
-
-function startsWith(b: Uint8Array, at: number, prefix: Uint8Array): boolean {
-  for (let i = 0; i < prefix.length; i++) if (b[at + i] !== prefix[i]) return false;
-  return true;
-}
-
-function contains(b: Uint8Array, needle: Uint8Array): boolean {
-  outer: for (let i = 0; i + needle.length <= b.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (b[i + j] !== needle[j]) continue outer;
-    return true;
-  }
-  return false;
+  return parseOptOuts(environ).logMonitoring;
 }

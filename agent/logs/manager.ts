@@ -23,7 +23,7 @@ import type { JournalEntry } from "../../ffi/mod.ts";
 import type { ContainerDirectory, ContainerView } from "../containers/mod.ts";
 import type { Logger } from "../log.ts";
 import { type HostPaths, under } from "../paths.ts";
-import { logMonitoringDisabled } from "./file_rules.ts";
+import { parseOptOuts, readOptOuts } from "../opt_outs.ts";
 import type { OpenLogFile } from "./fd_scan.ts";
 import type { JournalKey, JournalSource } from "./journal_source.ts";
 import { type FileOpenResult, type LogFamilies, type Oddity, type SourceKind } from "./metrics.ts";
@@ -105,7 +105,10 @@ export interface LogsManagerOptions {
   messageSink?: (view: ContainerView) => LogParserOptions["onMessage"];
   /** Pause between two rounds of reading the files when nothing was waiting. @default 250 */
   pollIntervalMs?: number;
-  /** The bytes of `<proc>/<pid>/environ`, undefined when unreadable. @default reads procfs */
+  /**
+   * The bytes of `<proc>/<pid>/environ`, undefined when unreadable. @default reads procfs
+   * (agent/opt_outs.ts)
+   */
   readEnviron?: (pid: number) => Uint8Array | undefined;
   /** The wall clock, ms. @default Date.now */
   clock?: () => number;
@@ -444,18 +447,19 @@ export class LogsManager {
   }
 
   #optedOut(view: ContainerView): boolean {
-    const read = this.#o.readEnviron ?? ((pid: number) => {
-      try {
-        return Deno.readFileSync(`${this.#o.paths.proc}/${pid}/environ`);
-      } catch {
-        return undefined;
+    const given = this.#o.readEnviron;
+    const read = given === undefined
+      ? (pid: number) => {
+        const r = readOptOuts(this.#o.paths.proc, pid);
+        return typeof r === "string" ? false : r.logMonitoring;
       }
-    });
+      : (pid: number) => {
+        const env = given(pid);
+        return env !== undefined && parseOptOuts(env).logMonitoring;
+      };
     let out = false;
     view.forEachProcess((pid) => {
-      if (out) return;
-      const env = read(pid);
-      if (env !== undefined && logMonitoringDisabled(env)) out = true;
+      if (!out && read(pid)) out = true;
     });
     if (out) {
       this.#o.log.info("logs: not monitoring a container's logs (COROOT_LOG_MONITORING=disabled)", {

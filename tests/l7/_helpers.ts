@@ -90,11 +90,19 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("127.0.0.1", ${UPSTREAM_PORT}), H).serve_forever()
 `;
 
-/** Runs curl in `c` on every URL (one process: keep-alive); returns the status codes. */
-export async function curl(c: CgroupContainer, urls: string[]): Promise<string[]> {
+/**
+ * Runs curl in `c` on every URL (one process: keep-alive), `env` added to its environment;
+ * returns the status codes.
+ */
+export async function curl(
+  c: CgroupContainer,
+  urls: string[],
+  env?: Record<string, string>,
+): Promise<string[]> {
   const p = c.spawn(
     ["curl", "-s", "-o", "/dev/null", "-w", '{"code":"%{http_code}"}\\n', ...urls],
     "curl",
+    env,
   );
   await p.wait();
   const codes: string[] = [];

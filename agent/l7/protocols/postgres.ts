@@ -112,6 +112,35 @@ export function postgresResponseStatus(
   return null;
 }
 
+/**
+ * Whether a read (client side) or write (server side) answers an extended-protocol batch with
+ * nothing to report: only ParseComplete (`1`), BindComplete (`2`), CloseComplete (`3`) and NoData
+ * (`n`) of length 4, and asynchronous NoticeResponse, ParameterStatus and NotificationResponse
+ * messages, ending in ReadyForQuery (`Z`, length 5). That is the whole answer to a batch such as
+ * Parse + Sync (a statement prepared without Describe) or Close + Sync: the request is answered,
+ * and the reference, which finds no status in it, drops it uncounted.
+ * {@linkcode postgresResponseStatus} gives null for it.
+ */
+export function postgresAnsweredWithoutResult(
+  buf: Uint8Array,
+  totalLength: number = buf.length,
+): boolean {
+  if (totalLength < buf.length) totalLength = buf.length;
+  let pos = 0;
+  let completes = 0;
+  while (pos + 5 <= buf.length) {
+    const cmd = buf[pos];
+    const length = u32be(buf, pos + 1);
+    if (cmd === 0x5a) return length === 5 && completes > 0 && pos + 6 === totalLength; // Z
+    const complete = cmd === 0x31 || cmd === 0x32 || cmd === 0x33 || cmd === 0x6e; // 1 2 3 n
+    const async = cmd === 0x4e || cmd === 0x53 || cmd === 0x41; // N notice, S parameter, A notify
+    if (complete ? length !== 4 : !async || length < 4) return false;
+    if (complete) completes++;
+    pos += 1 + length;
+  }
+  return false;
+}
+
 /** Default number of prepared statements remembered per connection. */
 export const POSTGRES_MAX_STATEMENTS = 256;
 

@@ -1,5 +1,10 @@
 import { equal, throws } from "node:assert/strict";
-import { postgresRequestKind, postgresResponseStatus, PostgresStatements } from "./postgres.ts";
+import {
+  postgresAnsweredWithoutResult,
+  postgresRequestKind,
+  postgresResponseStatus,
+  PostgresStatements,
+} from "./postgres.ts";
 
 const enc = new TextEncoder();
 
@@ -84,4 +89,16 @@ Deno.test("PostgresStatements summarises queries and remembers prepared statemen
   equal(s.summarize(u8(msg("B", "", z, "c", z))), "C");
   equal(s.summarize(new Uint8Array([0x51])), "");
   throws(() => new PostgresStatements(0), RangeError);
+});
+
+Deno.test("postgresAnsweredWithoutResult() takes completions and notices ending in ReadyForQuery", () => {
+  const ready = msg("Z", [0x49]);
+  equal(postgresAnsweredWithoutResult(u8(msg("1"), ready)), true, "Parse + Sync");
+  equal(postgresAnsweredWithoutResult(u8(msg("3"), ready)), true, "Close + Sync");
+  equal(postgresAnsweredWithoutResult(u8(msg("1"), msg("N", "SWARNING", z, z), ready)), true);
+  equal(postgresAnsweredWithoutResult(u8(ready)), false, "a Sync alone is no request's answer");
+  equal(postgresAnsweredWithoutResult(u8(msg("1"))), false, "no ReadyForQuery yet");
+  equal(postgresAnsweredWithoutResult(u8(msg("1"), ready, [0])), false, "more than the read");
+  equal(postgresAnsweredWithoutResult(u8(msg("1"), msg("D", [0, 0]), ready)), false);
+  equal(postgresResponseStatus(u8(msg("1"), ready)), null, "no status in it");
 });
