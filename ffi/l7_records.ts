@@ -151,6 +151,22 @@ export function fillL7Addresses(e: L7Event): void {
   e.daddr = e.ipVersion === 0 ? "" : formatAddress(e.addrBytes, e.addrOffset + L7_DADDR);
 }
 
+/** The remote address's 16 raw bytes of a decoded record (a copy, valid after the drain). */
+export function l7RemoteAddress(e: L7Event): Uint8Array {
+  return e.addrBytes.slice(e.addrOffset + L7_DADDR, e.addrOffset + L7_DADDR + 16);
+}
+
+/**
+ * Whether a decoded record's remote address is `addr` (from {@linkcode l7RemoteAddress}):
+ * compared as bytes, with no text made.
+ */
+export function l7SameRemote(e: L7Event, addr: Uint8Array): boolean {
+  const b = e.addrBytes;
+  const at = e.addrOffset + L7_DADDR;
+  for (let i = 0; i < 16; i++) if (b[at + i] !== addr[i]) return false;
+  return true;
+}
+
 const TWO_32 = 4294967296;
 
 /** Type number of the record at `offset`, to tell L7 records from others. */

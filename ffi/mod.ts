@@ -151,4 +151,6 @@ export {
   type L7Event,
   L7Flag,
   l7RecordType,
+  l7RemoteAddress,
+  l7SameRemote,
 } from "./l7_records.ts";

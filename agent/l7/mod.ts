@@ -46,6 +46,8 @@ import {
   L7_RECORD_TYPE,
   L7Counter,
   l7RecordType,
+  l7RemoteAddress,
+  l7SameRemote,
 } from "../../ffi/mod.ts";
 import { bpfFamilies, libraryPath, type LoadedObject, loadObject } from "../bpf/mod.ts";
 import type { Collector } from "../collector.ts";
@@ -57,8 +59,8 @@ import type { HostPaths } from "../paths.ts";
 import { netTracker } from "../net/mod.ts";
 import { destinationLabels, DnsNames, dnsNames } from "../dns_names.ts";
 import { normalizeDomain, PathFilter } from "./protocols/mod.ts";
-import { type Completed, L7Matcher } from "./matcher.ts";
-import { L7Families, L7Tables, writeContainerL7 } from "./stats.ts";
+import { type Completed, L7Matcher, type Protocol } from "./matcher.ts";
+import { countInto, type L7Entry, L7Families, L7Tables, writeContainerL7 } from "./stats.ts";
 import { pushSinks } from "../sinks.ts";
 import { SpanOptOut, type SpanOwner, spanRequest, splitHostPort } from "./traces.ts";
 import { OptOutCache } from "../opt_outs.ts";
@@ -121,6 +123,30 @@ function bpfWanted(flags: FlagValues, paths: HostPaths): boolean {
 }
 
 /** Requests of one connection waiting for it (or its process) to be known. */
+/** An attributed connection's table entry, kept by socket address. */
+interface SocketEntry {
+  /** The connection's: a socket address reused by another connection differs in one of them. */
+  sport: number;
+  dport: number;
+  netns: number;
+  remote: Uint8Array;
+  /** The process that read an inbound request (its container owns the inbound count). */
+  pid: number;
+  cgroupId: number;
+  /**
+   * Outbound: the net module's tracker that attributed it (a restarted module's entries are
+   * not used); inbound: undefined.
+   */
+  tracker: typeof netTracker.current;
+  protocol: Protocol;
+  /** The container, and for outbound requests their labels. */
+  found: { containerId: string; destination?: string; actualDestination?: string };
+  entry: L7Entry;
+}
+
+/** Attributed connections kept (the oldest goes first). */
+const SOCKETS_MAX = 65_536;
+
 interface Deferred {
   e: {
     pid: number;
@@ -203,6 +229,13 @@ export const l7Module: ModuleSpec = {
     };
     /** By socket and ports: one lookup per connection, however many requests wait on it. */
     const deferred = new Map<string, Deferred>();
+    /** How many of `deferred` each socket address has: its text key is made only for those. */
+    const deferredSockets = new Map<number, number>();
+    /**
+     * Connections already attributed, by socket address: their next requests count straight
+     * into the table entry, without the net module's or the registry's lookup, or text made.
+     */
+    const sockets = new Map<number, SocketEntry>();
     let waiting = 0;
     let lastRetryMs = 0;
     /** Span owners by container id (the net module gives only the id), with their views. */
@@ -215,6 +248,7 @@ export const l7Module: ModuleSpec = {
     const unsubscribe = directory.onContainerRemoved((c) => {
       tables.forget(c.id);
       owners.delete(c.id);
+      for (const [sk, s] of sockets) if (s.found.containerId === c.id) sockets.delete(sk);
       optedOutLogged.delete(c.id);
     });
     const ownerOf = (view: ContainerView): { owner: SpanOwner; view?: ContainerView } => {
@@ -268,17 +302,18 @@ export const l7Module: ModuleSpec = {
       if (!c.inbound && c.protocol !== "dns" && tracker !== undefined) {
         // the connection's container as the net module attributed it (at connect, while the
         // process surely lived), with its labels
+        if (e === ev) fillL7Addresses(ev);
         const found = tracker.l7Destination(e.sk, e);
         if (found === undefined) {
           if (final) outcomes.untracked++;
           return final;
         }
-        tables.add(found.containerId, {
-          protocol: c.protocol,
-          inbound: false,
-          status: c.status,
-          seconds,
-        }, found);
+        const entry = tables.entry(found.containerId, c.protocol, false, found);
+        if (entry !== undefined) {
+          countInto(entry, c.status, seconds);
+          // the record being handled (not a waiting copy): its raw address is at hand
+          if (e === ev) remember(tracker, c.protocol, found, entry);
+        }
         outcomes.counted++;
         if (c.summary !== undefined) {
           // the actual destination, or the destination when it has none (`fqdn:port`)
@@ -313,11 +348,14 @@ export const l7Module: ModuleSpec = {
         return true;
       }
       if (c.inbound) {
-        tables.add(owner.id, { protocol: c.protocol, inbound: true, status: c.status, seconds });
+        const entry = tables.entry(owner.id, c.protocol, true);
+        countInto(entry!, c.status, seconds);
+        if (e === ev) remember(undefined, c.protocol, { containerId: owner.id }, entry!);
         outcomes.counted++;
         return true;
       }
       // without the net module: the record's own remote address is both labels (or by name)
+      if (e === ev) fillL7Addresses(ev);
       const hp = { ip: e.daddr, port: e.dport };
       tables.add(
         owner.id,
@@ -351,18 +389,77 @@ export const l7Module: ModuleSpec = {
         for (let i = 1; i < d.items.length; i++) account(d.e, d.items[i], true, d.ends[i]);
         waiting -= d.items.length;
         deferred.delete(key);
+        const left = (deferredSockets.get(d.e.sk) ?? 1) - 1;
+        if (left > 0) deferredSockets.set(d.e.sk, left);
+        else deferredSockets.delete(d.e.sk);
       }
     };
 
-    const stopping = new AbortController();
     const ev: L7Event = emptyL7Event();
+    /** Keeps what a request of `ev`'s connection counted into, for the connection's next ones. */
+    const remember = (
+      tracker: SocketEntry["tracker"],
+      protocol: Protocol,
+      found: SocketEntry["found"],
+      entry: L7Entry,
+    ) => {
+      if (sockets.size >= SOCKETS_MAX) sockets.delete(sockets.keys().next().value!);
+      sockets.set(ev.sk, {
+        sport: ev.sport,
+        dport: ev.dport,
+        netns: ev.netns,
+        remote: l7RemoteAddress(ev),
+        pid: ev.pid,
+        cgroupId: ev.cgroupId,
+        tracker,
+        protocol,
+        found,
+        entry,
+      });
+    };
+    /**
+     * Counts a request of `ev`'s connection through its kept entry; false when there is none
+     * (first request, another connection on a reused socket address, another process or
+     * cgroup reading an inbound one, the net module restarted), so it takes the full path.
+     */
+    const counted = (c: Completed): boolean => {
+      const s = sockets.get(ev.sk);
+      if (
+        s === undefined || s.protocol !== c.protocol || s.sport !== ev.sport ||
+        s.dport !== ev.dport || s.netns !== ev.netns || !l7SameRemote(ev, s.remote)
+      ) {
+        return false;
+      }
+      if (c.inbound) {
+        // the reading process's container
+        if (s.tracker !== undefined || s.pid !== ev.pid || s.cgroupId !== ev.cgroupId) return false;
+      } else if (s.tracker === undefined || s.tracker !== netTracker.current) return false;
+      if (c.protocol === "http" && c.path !== undefined && excluded.excludes(c.path)) {
+        outcomes.excluded++;
+        return true;
+      }
+      countInto(s.entry, c.status, c.durationNs / 1e9);
+      outcomes.counted++;
+      if (c.summary !== undefined && !c.inbound) {
+        const found = s.found as Required<SocketEntry["found"]>;
+        trace(
+          c,
+          () => ownerById(found.containerId),
+          splitHostPort(found.actualDestination || found.destination),
+          now,
+        );
+      }
+      return true;
+    };
+
+    const stopping = new AbortController();
     const records = bpfFamilies(registry).records.labels(RING, "payload");
     let now = 0;
     /** A completed request of the record being handled (`ev`): counted, or it waits. */
     const onDone = (c: Completed) => {
       if (c.protocol === "dns" && !c.inbound && c.dns!.addresses.length > 0) learn(c.dns!);
       // the key (a 52-bit number as text) costs more than the rest: made only when it may match
-      const key = deferred.size === 0 ? "" : `${ev.sk}:${ev.sport}:${ev.dport}`;
+      const key = deferredSockets.has(ev.sk) ? `${ev.sk}:${ev.sport}:${ev.dport}` : "";
       const waitingFor = key === "" ? undefined : deferred.get(key);
       if (waitingFor !== undefined) {
         // its connection is still unknown: in line behind the others
@@ -373,6 +470,12 @@ export const l7Module: ModuleSpec = {
         waitingFor.items.push(c);
         waitingFor.ends.push(now);
         waiting++;
+        return;
+      }
+      if (c.protocol !== "dns" && counted(c)) return;
+      if (account(ev, c, false, now)) return;
+      if (waiting >= DEFER_MAX) {
+        outcomes.deferred_overflow++;
         return;
       }
       fillL7Addresses(ev);
@@ -386,11 +489,7 @@ export const l7Module: ModuleSpec = {
         daddr: ev.daddr,
         dport: ev.dport,
       };
-      if (account(e, c, false, now)) return;
-      if (waiting >= DEFER_MAX) {
-        outcomes.deferred_overflow++;
-        return;
-      }
+      deferredSockets.set(ev.sk, (deferredSockets.get(ev.sk) ?? 0) + 1);
       deferred.set(key === "" ? `${ev.sk}:${ev.sport}:${ev.dport}` : key, {
         e,
         items: [c],

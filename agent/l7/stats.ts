@@ -111,9 +111,17 @@ class Hist {
   }
 }
 
-interface Entry {
-  statuses: Map<string, number>;
-  hist: Hist;
+/** One table entry: requests by status label, and their latency. */
+export interface L7Entry {
+  readonly statuses: Map<string, number>;
+  readonly hist: Hist;
+}
+type Entry = L7Entry;
+
+/** Counts one request of `status` that took `seconds` into an entry of {@linkcode L7Tables.entry}. */
+export function countInto(e: L7Entry, status: string, seconds: number): void {
+  e.statuses.set(status, (e.statuses.get(status) ?? 0) + 1);
+  e.hist.observe(seconds);
 }
 
 /** One container's L7 tables. */
@@ -169,32 +177,46 @@ export class L7Tables {
     r: { protocol: Protocol; inbound: boolean; status: string; seconds: number },
     dest?: { destination: string; actualDestination: string },
   ): void {
+    const e = this.entry(id, r.protocol, r.inbound, dest);
+    if (e !== undefined) countInto(e, r.status, r.seconds);
+  }
+
+  /**
+   * The table entry requests of `protocol` to `dest` (outbound) or to the container (inbound)
+   * count into, made on first use; undefined (counted in `destinationsOverflow`) when the
+   * container already has `maxDestinations` outbound ones. An entry stays valid until
+   * {@linkcode forget} of its container, so a caller may keep it per connection and count with
+   * {@linkcode countInto}.
+   */
+  entry(
+    id: string,
+    protocol: Protocol,
+    inbound: boolean,
+    dest?: { destination: string; actualDestination: string },
+  ): L7Entry | undefined {
     const t = this.#of(id);
-    let e: Entry | undefined;
-    if (r.inbound) {
-      e = t.inbound.get(r.protocol);
-      if (e === undefined) t.inbound.set(r.protocol, e = { statuses: new Map(), hist: new Hist() });
-    } else {
-      const d = dest ?? { destination: "", actualDestination: "" };
-      const key = r.protocol + "\0" + d.destination + "\0" + d.actualDestination;
-      let o = t.outbound.get(key);
-      if (o === undefined) {
-        if (t.outbound.size >= (this.#o.maxDestinations ?? 4096)) {
-          this.destinationsOverflow++;
-          return;
-        }
-        o = {
-          protocol: r.protocol,
-          labels: [d.destination, d.actualDestination],
-          statuses: new Map(),
-          hist: new Hist(),
-        };
-        t.outbound.set(key, o);
-      }
-      e = o;
+    if (inbound) {
+      let e = t.inbound.get(protocol);
+      if (e === undefined) t.inbound.set(protocol, e = { statuses: new Map(), hist: new Hist() });
+      return e;
     }
-    e.statuses.set(r.status, (e.statuses.get(r.status) ?? 0) + 1);
-    e.hist.observe(r.seconds);
+    const d = dest ?? { destination: "", actualDestination: "" };
+    const key = protocol + "\0" + d.destination + "\0" + d.actualDestination;
+    let o = t.outbound.get(key);
+    if (o === undefined) {
+      if (t.outbound.size >= (this.#o.maxDestinations ?? 4096)) {
+        this.destinationsOverflow++;
+        return undefined;
+      }
+      o = {
+        protocol,
+        labels: [d.destination, d.actualDestination],
+        statuses: new Map(),
+        hist: new Hist(),
+      };
+      t.outbound.set(key, o);
+    }
+    return o;
   }
 
   /**
