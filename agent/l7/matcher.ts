@@ -13,7 +13,9 @@
  * to tell (a header in a separate read).
  *
  * Bounds: connections (`maxConnections`, oldest forgotten first), pending requests per
- * connection (`maxPending`); what does not fit is counted in {@linkcode MatcherCounters}.
+ * connection (`maxPending`), connections with HTTP/2 state (`maxHttp2`: HPACK tables and
+ * streams, the oldest forgotten first); what does not fit is counted in
+ * {@linkcode MatcherCounters}.
  *
  * Trace summaries: while {@linkcode L7Matcher.traced} is set, each client-side request also
  * gets a {@linkcode RequestSummary} (what its span carries, contract §3.5 "User-space
@@ -114,6 +116,8 @@ export interface MatcherCounters {
   http2MidStream: number;
   /** HTTP/2 header fields not decoded: they refer to HPACK entries added before the capture. */
   hpackUnresolved: number;
+  /** HTTP/2 connections forgotten because `maxHttp2` had state (their open streams are lost). */
+  http2Evicted: number;
 }
 
 /** Options of {@linkcode L7Matcher}. */
@@ -122,6 +126,11 @@ export interface MatcherOptions {
   readonly maxConnections?: number;
   /** @default 64 */
   readonly maxPending?: number;
+  /**
+   * Connections with HTTP/2 state at most (each holds two HPACK tables, 4 KiB by default and
+   * 64 KiB at most, and up to 1,024 open streams). @default 1024
+   */
+  readonly maxHttp2?: number;
   /** Protocols detected; the others are ignored. @default all */
   readonly protocols?: ReadonlySet<Protocol>;
   /**
@@ -217,9 +226,13 @@ export class L7Matcher {
     reused: 0,
     http2MidStream: 0,
     hpackUnresolved: 0,
+    http2Evicted: 0,
   };
   readonly #conns = new Map<number, Conn>();
   readonly #maxConns: number;
+  readonly #maxHttp2: number;
+  /** Socket addresses given HTTP/2 state, oldest first (some may since be gone or reused). */
+  readonly #h2 = new Set<number>();
   readonly #maxPending: number;
   readonly #protocols: ReadonlySet<Protocol>;
   readonly #paths: boolean;
@@ -231,6 +244,7 @@ export class L7Matcher {
 
   constructor(opts: MatcherOptions = {}) {
     this.#maxConns = opts.maxConnections ?? 65_536;
+    this.#maxHttp2 = opts.maxHttp2 ?? 1024;
     this.#maxPending = opts.maxPending ?? 64;
     this.#protocols = opts.protocols ?? ALL;
     this.#paths = opts.paths ?? true;
@@ -253,9 +267,11 @@ export class L7Matcher {
     statements: number;
     partialBytes: number;
     h2Streams: number;
+    h2Connections: number;
   } {
     const out = {
       connections: this.#conns.size,
+      h2Connections: 0,
       pending: 0,
       dnsIds: 0,
       statements: 0,
@@ -268,6 +284,7 @@ export class L7Matcher {
       out.statements = Math.max(out.statements, c.pg?.size ?? 0, c.my?.size ?? 0);
       out.partialBytes = Math.max(out.partialBytes, c.partial?.bytes.length ?? 0);
       out.h2Streams = Math.max(out.h2Streams, c.h2?.openStreams ?? 0);
+      if (c.h2 !== undefined) out.h2Connections++;
     }
     return out;
   }
@@ -309,7 +326,7 @@ export class L7Matcher {
         c = this.#conn(e);
       }
       c.role = e.dir === "write" ? "client" : "server";
-      c.h2 = new Http2Connection();
+      this.#startHttp2(c, e.sk, new Http2Connection());
       this.#http2(c, e, done);
       return;
     }
@@ -376,7 +393,7 @@ export class L7Matcher {
           if (c === undefined) c = this.#conn(e);
           c.partial = undefined;
           c.role = (e.dir === "write") === (sender === "client") ? "client" : "server";
-          c.h2 = new Http2Connection({ preface: false });
+          this.#startHttp2(c, e.sk, new Http2Connection({ preface: false }));
           this.counters.http2MidStream++;
           this.#http2(c, e, done);
           return;
@@ -510,6 +527,21 @@ export class L7Matcher {
           : undefined,
       });
     }
+  }
+
+  /** Gives a connection its HTTP/2 state, forgetting the oldest such one beyond `maxHttp2`. */
+  #startHttp2(c: Conn, sk: number, h2: Http2Connection): void {
+    this.#h2.delete(sk);
+    for (const old of this.#h2) {
+      if (this.#h2.size < this.#maxHttp2) break;
+      this.#h2.delete(old);
+      // gone, or its address reused by a connection without HTTP/2: nothing to forget
+      if (this.#conns.get(old)?.h2 === undefined) continue;
+      this.#conns.delete(old);
+      this.counters.http2Evicted++;
+    }
+    this.#h2.add(sk);
+    c.h2 = h2;
   }
 
   #conn(e: Readonly<L7Event>): Conn {

@@ -293,3 +293,20 @@ Deno.test("L7Matcher: a Postgres Parse + Sync answered ParseComplete + ReadyForQ
   equal(m.counters.answeredUncounted, 1);
   equal(m.counters.unmatchedResponses, 0);
 });
+
+Deno.test("L7Matcher keeps HTTP/2 state for maxHttp2 connections, forgetting the oldest", () => {
+  const m = new L7Matcher({ maxHttp2: 2 });
+  const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  // three HTTP/2 connections, and an HTTP/1 one between them that keeps its state
+  run(m, [
+    rec({ sk: 1, dir: "write", ts: 1, data: preface }),
+    rec({ sk: 9, dir: "write", ts: 2, data: "GET / HTTP/1.1\r\nHost: h\r\n\r\n" }),
+    rec({ sk: 2, dir: "write", ts: 3, data: preface }),
+    rec({ sk: 3, dir: "write", ts: 4, data: preface }),
+  ]);
+  equal(m.counters.http2Evicted, 1);
+  const sizes = m.stateSizes();
+  equal(sizes.h2Connections, 2);
+  equal(sizes.connections, 3, "sockets 2, 3 and 9");
+  equal(sizes.pending, 1, "the HTTP/1 request still waits");
+});

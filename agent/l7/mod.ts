@@ -571,6 +571,7 @@ export const l7Module: ModuleSpec = {
         families.events.labels("reused_sockets").set(m.reused);
         families.events.labels("http2_mid_stream").set(m.http2MidStream);
         families.events.labels("hpack_unresolved").set(m.hpackUnresolved);
+        families.events.labels("http2_evicted").set(m.http2Evicted);
         families.events.labels("spans_opted_out").set(spanOptOut.suppressed);
         families.events.labels("environ_unreadable").set(optOuts.counts.unreadable);
         families.events.labels("destinations_overflow").set(tables.destinationsOverflow);
