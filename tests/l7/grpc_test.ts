@@ -2,10 +2,10 @@
  * gRPC end to end on the real kernel, with a real gRPC library: a unary server and client from
  * `@grpc/grpc-js` (pinned in deno.json and deno.lock; testdata/grpc_*.mjs, run by the Deno
  * running the tests) over h2c, in two "containers" in two network namespaces, the agent as a
- * child process with `-P=agent`. The server ends each call with the status code the request asks for, so every
- * count is known: first one call at a time (6 OK, 4 NOT_FOUND, 3 UNAVAILABLE), then a second
- * client (a new connection) with 8 calls in flight at once (8 OK, 4 NOT_FOUND, 4 UNAVAILABLE,
- * 2 INTERNAL), whose answers interleave on the connection's streams.
+ * child process with `-P=agent`. The server ends each call with the status code the request
+ * asks for, so every count is known: first one call at a time (6 OK, 4 NOT_FOUND,
+ * 3 UNAVAILABLE), then a second client (a new connection) with 8 calls in flight at once (8 OK,
+ * 4 NOT_FOUND, 4 UNAVAILABLE, 2 INTERNAL), whose answers interleave on the connection's streams.
  * `container_http_requests_total{status="grpc:<CODE>"}` on the client's container and
  * `container_http_inbound_requests_total` on the server's read those numbers exactly, and each
  * side's duration histogram counts every call once.
