@@ -5,7 +5,7 @@
  * child process with `-P=agent`. The server ends each call with the status code the request
  * asks for, so every count is known: first one call at a time (6 OK, 4 NOT_FOUND,
  * 3 UNAVAILABLE), then a second client (a new connection) with 8 calls in flight at once (8 OK,
- * 4 NOT_FOUND, 4 UNAVAILABLE, 2 INTERNAL), whose answers interleave on the connection's streams.
+ * 4 NOT_FOUND, 4 UNAVAILABLE, 2 INTERNAL), 8 streams open at once on the connection.
  * `container_http_requests_total{status="grpc:<CODE>"}` on the client's container and
  * `container_http_inbound_requests_total` on the server's read those numbers exactly, and each
  * side's duration histogram counts every call once.
