@@ -2,7 +2,7 @@
  * End-to-end tests of the agent process: flags, permissions, fixture mode, and (as root) the
  * BPF lifecycle — programs attached while running, none left after SIGTERM or SIGKILL.
  */
-import { equal, match, ok } from "node:assert/strict";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { isRoot, REPO_ROOT, scrape, startAgent } from "./helpers/agent_process.ts";
 // The strict OpenMetrics 1.0 line checker lives with the encoder; tests may reach inside.
 import { checkOpenMetrics } from "../agent/metrics/_openmetrics_check.ts";
@@ -214,14 +214,19 @@ async function ospreyPrograms(): Promise<BpfProg[]> {
   return all.filter((p) => p.name?.startsWith("osp_"));
 }
 
-async function waitPrograms(pred: (n: number) => boolean, timeoutMs: number): Promise<number> {
+/**
+ * Waits until none of `ids` is loaded any more; returns those still loaded at the deadline.
+ * By id, not by count: other tests' agents may load and unload programs meanwhile.
+ */
+async function waitProgramsGone(ids: ReadonlySet<number>, timeoutMs: number): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
-  let n = (await ospreyPrograms()).length;
-  while (!pred(n) && Date.now() < deadline) {
+  const loaded = async () => (await ospreyPrograms()).map((p) => p.id).filter((id) => ids.has(id));
+  let left = await loaded();
+  while (left.length > 0 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
-    n = (await ospreyPrograms()).length;
+    left = await loaded();
   }
-  return n;
+  return left;
 }
 
 Deno.test({
@@ -255,12 +260,12 @@ for (const signal of ["SIGTERM", "SIGINT", "SIGKILL"] as const) {
     name: `agent attaches its BPF programs and leaves none behind after ${signal}`,
     ignore: !isRoot() || !haveLib,
     async fn() {
-      const baseline = (await ospreyPrograms()).length;
       const agent = startAgent({ permissions: ["-P=agent"] });
+      let mine: BpfProg[] = [];
       try {
         await agent.waitReady();
         const held = await programIdsHeldBy(agent.child.pid);
-        const mine = (await ospreyPrograms()).filter((p) => held.has(p.id));
+        mine = (await ospreyPrograms()).filter((p) => held.has(p.id));
         ok(mine.length >= 4, `expected ≥4 osp_* programs owned by the agent, got ${mine.length}`);
         const text = await scrape(agent.url);
         match(text, /^osprey_module_state\{.*module="process_events",state="on".*\} 1$/m);
@@ -271,8 +276,8 @@ for (const signal of ["SIGTERM", "SIGINT", "SIGKILL"] as const) {
           ok(ms < 5000, `graceful stop took ${ms} ms`);
         }
       }
-      const left = await waitPrograms((n) => n <= baseline, 3000);
-      equal(left, baseline, "osp_* programs are still loaded after the agent exited");
+      const left = await waitProgramsGone(new Set(mine.map((p) => p.id)), 3000);
+      deepEqual(left, [], "the agent's osp_* programs are still loaded after it exited");
     },
   });
 }
