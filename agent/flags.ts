@@ -286,6 +286,17 @@ export function parseFlags(
       continue;
     }
     if (!arg.startsWith("--")) {
+      // a word after a boolean flag that is no boolean: the value was meant for that flag
+      const before = i > 0 ? args[i - 1] : "";
+      const flag = before.startsWith("--") && !before.includes("=")
+        ? byName.get(before.slice(2))
+        : undefined;
+      if (flag?.kind === "bool") {
+        throw new FlagError(
+          `Unexpected argument ${quote(arg)} after --${flag.name}: a boolean flag takes a value ` +
+            `only as --${flag.name}=<true|false>, see --help`,
+        );
+      }
       throw new FlagError(`Unexpected argument ${quote(arg)}: flags start with --, see --help`);
     }
     const eq = arg.indexOf("=");

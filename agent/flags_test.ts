@@ -148,7 +148,10 @@ Deno.test("parseFlags() reads Go booleans: alone, --no-, after = and as the next
   equal(values(["--no-disable-bpf"], { DISABLE_BPF: "true" })["disable-bpf"], false);
   // The next word is taken only when it is a boolean.
   equal(values(["--disable-bpf", "--log-burst=3"])["log-burst"], 3);
-  match(errorOf(["--disable-bpf", "yes"]), /Unexpected argument "yes"/);
+  match(
+    errorOf(["--disable-bpf", "yes"]),
+    /^Unexpected argument "yes" after --disable-bpf: a boolean flag takes a value only as --disable-bpf=<true\|false>/,
+  );
   match(errorOf(["--disable-bpf=yes"]), /^--disable-bpf "yes": not a boolean; accepted: true or/);
   match(errorOf(["--disable-bpf="]), /^--disable-bpf "": not a boolean/);
   match(errorOf([], { DISABLE_BPF: "on" }), /^DISABLE_BPF="on" \(environment, for --disable-bpf\)/);

@@ -6,7 +6,13 @@
  * @module
  */
 import { BpfError, libraryCandidates, openLibrary } from "../../ffi/mod.ts";
-import type { BpfObject, ObjectKind, OpenObjectOptions, OspreyLibrary } from "../../ffi/mod.ts";
+import type {
+  AttachResult,
+  BpfObject,
+  ObjectKind,
+  OpenObjectOptions,
+  OspreyLibrary,
+} from "../../ffi/mod.ts";
 import type { Logger } from "../log.ts";
 import type { Counter, Gauge, Registry } from "../metrics/mod.ts";
 
@@ -84,6 +90,7 @@ export function loadObject(
     obj.load();
     const { attached: gauge } = bpfFamilies(registry);
     const attached = new Set<string>();
+    const failed: AttachResult[] = [];
     for (const r of obj.attach()) {
       if (r.skipped) continue;
       gauge.labels(r.program, r.variant).set(r.attached ? 1 : 0);
@@ -91,6 +98,7 @@ export function loadObject(
         attached.add(r.program);
         log.debug("attached", { program: r.program, variant: r.variant });
       } else {
+        failed.push(r);
         log.warn("cannot attach BPF program", {
           program: r.program,
           variant: r.variant,
@@ -100,7 +108,16 @@ export function loadObject(
       }
     }
     if (attached.size === 0) {
-      throw new Error(`no program of the "${kind}" object could be attached`);
+      const first = failed[0];
+      let why = first === undefined
+        ? ""
+        : `: the first, ${first.program}: ${first.code ?? first.errno}`;
+      // tracepoints are found by name in tracefs (libbpf reads their ids there): without it
+      // every one is ENOENT
+      if (failed.length > 0 && failed.every((r) => r.code === "ENOENT")) {
+        why += "; tracepoints need tracefs at /sys/kernel/tracing or /sys/kernel/debug/tracing";
+      }
+      throw new Error(`no program of the "${kind}" object could be attached${why}`);
     }
     const theLib = lib;
     return { lib: theLib, obj, attached, close: () => theLib.close() };
