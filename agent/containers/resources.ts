@@ -334,7 +334,16 @@ export function diskCollector(o: DiskOptions): Collector {
           if (c.series.size > 0) c.series.remove(f.diskFamilies);
           continue;
         }
-        const text = readProcText(under(o.paths.proc, `${pid}/mountinfo`));
+        let text: string | undefined;
+        try {
+          text = readProcText(under(o.paths.proc, `${pid}/mountinfo`));
+        } catch (err) {
+          // an exiting process has no mount namespace left: opening its mountinfo gives EINVAL
+          // (fs/proc_namespace.c, mounts_open_common); anything else costs this container
+          // its disk series this round, not the round
+          if ((err as { code?: unknown }).code !== "EINVAL") f.readErrors.labels("mountinfo").inc();
+          continue;
+        }
         if (text === undefined) continue; // the process just exited; next round
         n++;
         const mounts = parseMountInfo(text, `/proc/${pid}/mountinfo`, f.skipped.mountinfo);

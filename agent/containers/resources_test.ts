@@ -132,6 +132,24 @@ Deno.test("disks: directory mounts on real devices, the parent disk, the PV name
   }
 });
 
+Deno.test("disks: a mountinfo that cannot be read costs its container's round, counted, not the collector's", async () => {
+  const { h, files, resources, disk } = await setup();
+  try {
+    await disk.collect(new AbortController().signal);
+    // a read error other than the process being gone (EISDIR here)
+    Deno.removeSync(`${h.host.dir}/proc/100/mountinfo`);
+    Deno.mkdirSync(`${h.host.dir}/proc/100/mountinfo`);
+    await disk.collect(new AbortController().signal);
+    await resources.collect(new AbortController().signal);
+    equal(h.value("osprey_containers_read_errors_total", { source: "mountinfo" }), 1);
+    // the last good round's series stay until a round reads the mounts again
+    ok(h.samples("container_resources_disk_size_bytes", "/podman/hybrid").length > 0);
+  } finally {
+    files.close();
+    h.close();
+  }
+});
+
 Deno.test("a container whose processes are gone stops reporting resources", async () => {
   const { h, files, resources, disk } = await setup();
   try {
