@@ -33,7 +33,7 @@ import {
   mysqlResponse,
   MysqlStatements,
 } from "./mysql.ts";
-import { compileGlob, GlobSyntaxError } from "./path_glob.ts";
+import { compileGlob, GlobSyntaxError, type PathGlob } from "./path_glob.ts";
 import { postgresRequestKind, postgresResponseStatus, PostgresStatements } from "./postgres.ts";
 import {
   countRedisCommands,
@@ -119,7 +119,7 @@ Deno.test("fuzz: path globs compile exactly when the flag check accepts them, an
     for (let n = Math.floor(rnd() * 10); n > 0; n--) {
       p += alphabet[Math.floor(rnd() * alphabet.length)];
     }
-    let compiled: RegExp | null = null;
+    let compiled: PathGlob | null = null;
     try {
       compiled = compileGlob(p);
     } catch (err) {
