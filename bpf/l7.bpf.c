@@ -12,12 +12,13 @@
  * CO-RE) and, for a socket of interest, remembers the call's buffer by
  * thread; the exit program copies what the call really moved (its return
  * value says how much), so a failed or partial call is seen as it was.
- * Vectored calls (readv, writev, sendmsg, recvmsg, sendmmsg) copy from their
- * first two iovecs.
+ * Vectored calls (readv, writev, sendmsg, recvmsg, sendmmsg) copy from up
+ * to OSP_L7_IOV_MAX iovecs, in order, until the payload is full.
  *
  * Every loss is counted: a full argument table (OSP_L7_CNT_ARGS_FULL), a
  * full ring (osp_lost[OSP_REC_L7_PAYLOAD]), an unreadable buffer
- * (OSP_L7_CNT_READ_FAULT); payloads longer than a record are cut and flagged.
+ * (OSP_L7_CNT_READ_FAULT), iovecs past OSP_L7_IOV_MAX (OSP_L7_CNT_IOV_LEFT);
+ * payloads longer than a record are cut and flagged.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -167,23 +168,63 @@ static __always_inline __u32 copy_at(struct l7_scratch *s, __u32 off, __u64 src,
 	return (__u32)n;
 }
 
-/* copies what the first two iovecs of an array hold, at most `moved` bytes */
-static __always_inline __u32 copy_iov(struct l7_scratch *s, __u64 iov, __u64 iovcnt, __u64 moved)
+/*
+ * Copies what an iovec array holds into the payload of the per-CPU record
+ * being built, in order, until `moved` bytes, the payload's room or
+ * OSP_L7_IOV_MAX iovecs (a bounded loop); returns what it copied. nginx
+ * answers an HTTP/2 connection's first request with one writev of five
+ * iovecs (SETTINGS, WINDOW_UPDATE, SETTINGS ACK, HEADERS frame header,
+ * header block). Bytes the call moved past the last iovec read while room
+ * remained are counted (OSP_L7_CNT_IOV_LEFT); the record is flagged cut.
+ *
+ * A global function: the verifier checks it once, with unknown arguments,
+ * rather than once per call site (emit is inlined three times per program).
+ */
+__noinline __u32 osp_l7_copy_iov(__u64 iov, __u64 iovcnt, __u64 moved)
 {
+	struct l7_scratch *s;
 	struct iovec v;
-	__u32 got = 0, n;
+	__u64 want, room;
+	__u32 zero = 0, got = 0;
+	bool last;
 
-	for (int i = 0; i < 2; i++) {
+	s = bpf_map_lookup_elem(&l7_scratch, &zero);
+	if (!s)
+		return 0;
+	/*
+	 * One path goes round the loop (a whole iovec copied, got still below the
+	 * payload's size); every other outcome returns, so the verifier's work
+	 * stays linear in OSP_L7_IOV_MAX.
+	 */
+	for (int i = 0; i < OSP_L7_IOV_MAX; i++) {
 		if ((__u64)i >= iovcnt || got >= moved)
-			break;
-		if (bpf_probe_read_user(&v, sizeof(v), (const void *)(iov + i * sizeof(v))))
-			break;
-		n = copy_at(s, got, (__u64)v.iov_base,
-			    v.iov_len < moved - got ? v.iov_len : moved - got);
-		got += n;
-		if (n < v.iov_len)
-			break;
+			return got;
+		if (bpf_probe_read_user(&v, sizeof(v), (const void *)(iov + i * sizeof(v)))) {
+			count(OSP_L7_CNT_READ_FAULT);
+			return got;
+		}
+		want = moved - got;
+		if (v.iov_len < want)
+			want = v.iov_len;
+		room = OSP_L7_PAYLOAD_MAX - got;
+		last = want >= room;
+		if (last)
+			want = room;
+		/* the compiler knows want <= room <= OSP_L7_PAYLOAD_MAX; the verifier must see it */
+		asm volatile("" : "+r"(want));
+		if (want > OSP_L7_PAYLOAD_MAX)
+			return got;
+		if (bpf_probe_read_user(s->e.payload + (got & (OSP_L7_PAYLOAD_MAX - 1)), want,
+					v.iov_base)) {
+			count(OSP_L7_CNT_READ_FAULT);
+			return got;
+		}
+		if (last)
+			return got + (__u32)want;
+		got += (__u32)want;
 	}
+	if (iovcnt > OSP_L7_IOV_MAX && got < moved && got < OSP_L7_PAYLOAD_MAX)
+		count(OSP_L7_CNT_IOV_LEFT);
 	return got;
 }
 
@@ -211,7 +252,7 @@ static __always_inline void emit(const struct l7_args *a, __u64 buf, __u64 nvec,
 		len = copy_at(s, 0, buf, moved);
 	} else {
 		e->flags |= OSP_L7_F_VECTORED;
-		len = copy_iov(s, buf, nvec, moved);
+		len = osp_l7_copy_iov(buf, nvec, moved);
 	}
 	if (len > OSP_L7_PAYLOAD_MAX)
 		len = OSP_L7_PAYLOAD_MAX;

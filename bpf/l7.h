@@ -20,12 +20,15 @@
 /* most payload bytes a record carries */
 #define OSP_L7_PAYLOAD_MAX 1024
 
+/* most iovecs of one vectored call (writev, sendmsg, readv, recvmsg, ...) a record copies from */
+#define OSP_L7_IOV_MAX 16
+
 /* osp_l7_event.dir */
 #define OSP_L7_DIR_WRITE 0 /* the process sent it (write, writev, send*) */
 #define OSP_L7_DIR_READ 1  /* the process received it (read, readv, recv*) */
 
 /* osp_l7_event.flags */
-#define OSP_L7_F_VECTORED (1U << 0) /* from an iovec array: the first iovecs only */
+#define OSP_L7_F_VECTORED (1U << 0) /* from an iovec array (its first OSP_L7_IOV_MAX iovecs) */
 #define OSP_L7_F_CUT (1U << 1)	    /* the syscall moved more than the payload holds */
 
 struct osp_l7_event {
@@ -54,8 +57,9 @@ enum osp_l7_counter {
 	OSP_L7_CNT_ARGS_FULL = 0,   /* a syscall's arguments could not be remembered */
 	OSP_L7_CNT_RECORDS = 1,	    /* records written */
 	OSP_L7_CNT_CUT = 2,	    /* records whose syscall moved more than they hold */
-	OSP_L7_CNT_READ_FAULT = 3,  /* the user buffer could not be read */
-	OSP_L7_CNT_MAX = 4,
+	OSP_L7_CNT_READ_FAULT = 3,  /* the user buffer (or iovec array) could not be read */
+	OSP_L7_CNT_IOV_LEFT = 4,    /* a vectored call moved bytes past OSP_L7_IOV_MAX iovecs */
+	OSP_L7_CNT_MAX = 5,
 };
 
 #endif /* __OSP_L7_H */

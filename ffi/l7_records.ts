@@ -12,6 +12,8 @@ import { socketKey } from "./tcp_records.ts";
 
 // --- struct osp_l7_event (bpf/l7.h) ---
 export const L7_PAYLOAD_MAX = 1024;
+/** Most iovecs of one vectored call a record copies from (OSP_L7_IOV_MAX). */
+export const L7_IOV_MAX = 16;
 export const L7_SK = 16;
 export const L7_CGROUP_ID = 24;
 export const L7_SIZE = 32;
@@ -43,7 +45,8 @@ export const L7Counter = {
   RECORDS: 1,
   CUT: 2,
   READ_FAULT: 3,
-  MAX: 4,
+  IOV_LEFT: 4,
+  MAX: 5,
 } as const;
 
 /** The l7 object's C layout, keyed like osp_layout()'s lines: `[offset, size]`. */
@@ -73,6 +76,7 @@ export const L7_EXPECTED_LAYOUT: Readonly<Record<string, readonly [number, numbe
 export const L7_EXPECTED_CONSTANTS: Readonly<Record<string, number>> = {
   OSP_REC_L7_PAYLOAD: L7_RECORD_TYPE,
   OSP_L7_PAYLOAD_MAX: L7_PAYLOAD_MAX,
+  OSP_L7_IOV_MAX: L7_IOV_MAX,
   OSP_L7_DIR_WRITE: 0,
   OSP_L7_DIR_READ: 1,
   OSP_L7_F_VECTORED: L7Flag.VECTORED,
@@ -81,6 +85,7 @@ export const L7_EXPECTED_CONSTANTS: Readonly<Record<string, number>> = {
   OSP_L7_CNT_RECORDS: L7Counter.RECORDS,
   OSP_L7_CNT_CUT: L7Counter.CUT,
   OSP_L7_CNT_READ_FAULT: L7Counter.READ_FAULT,
+  OSP_L7_CNT_IOV_LEFT: L7Counter.IOV_LEFT,
   OSP_L7_CNT_MAX: L7Counter.MAX,
 };
 

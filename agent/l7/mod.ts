@@ -581,6 +581,7 @@ export const l7Module: ModuleSpec = {
         families.kernel.labels("records").set(k[L7Counter.RECORDS] ?? 0);
         families.kernel.labels("cut").set(k[L7Counter.CUT] ?? 0);
         families.kernel.labels("read_fault").set(k[L7Counter.READ_FAULT] ?? 0);
+        families.kernel.labels("iovecs_left").set(k[L7Counter.IOV_LEFT] ?? 0);
         const lost = loaded.obj.lost();
         bpfFamilies(registry).lost.labels(RING, "payload").set(lost.total);
       },

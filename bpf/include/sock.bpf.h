@@ -60,15 +60,33 @@ static __always_inline void osp_addr_v4mapped(__u8 out[16], __u32 addr)
 }
 
 /*
+ * The socket's local port, host order. skc_num (inet_num) is what bind and
+ * connect set, but __inet_put_port (net/ipv4/inet_hashtables.c) zeroes it
+ * when the socket reaches TCP_CLOSE (tcp_done, e.g. a half-closed client's
+ * FIN_WAIT2 -> TIME_WAIT) while its owner may still read what was queued.
+ * inet_sport, the same port in network order, is cleared only on a failed
+ * connect, so it stands in then.
+ */
+static __always_inline __u16 osp_sk_sport(const struct sock *sk)
+{
+	__u16 num = BPF_CORE_READ(sk, __sk_common.skc_num);
+
+	if (num)
+		return num;
+	return __builtin_bswap16(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+}
+
+/*
  * The socket's family, local and remote address (16 bytes each: IPv6 or
- * IPv4-mapped) and ports in host order. Returns the family, 0 for neither.
+ * IPv4-mapped) and ports in host order (the local one by osp_sk_sport).
+ * Returns the family, 0 for neither.
  */
 static __always_inline __u16 osp_sk_addrs(const struct sock *sk, __u8 saddr[16], __u8 daddr[16],
 					  __u16 *sport, __u16 *dport)
 {
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
-	*sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	*sport = osp_sk_sport(sk);
 	*dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (family == OSP_AF_INET) {
 		osp_addr_v4mapped(saddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
