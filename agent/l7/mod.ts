@@ -38,7 +38,6 @@
 import type { L7Event, RingBuffer } from "../../ffi/mod.ts";
 import {
   decodeL7Event,
-  DEFAULT_DRAIN_BUFFER,
   emptyL7Event,
   fillL7Addresses,
   forEachFrame,
@@ -169,6 +168,15 @@ interface Deferred {
  * few hundred bytes over its 1 KiB payload): a drain with more room left found the ring empty.
  */
 const DRAIN_SLACK = 4096;
+
+/**
+ * Bytes drained at a time (58 records or more, each at most about 1.1 KiB): with the yield after
+ * {@linkcode TURN_MS}, it bounds how long the event loop waits behind a busy ring.
+ */
+const DRAIN_BUFFER = 64 * 1024;
+
+/** Longest run of drains, ms, before the loop lets the event loop's other work run. */
+const TURN_MS = 10;
 
 /** How often waiting requests are looked up again, ms (one lookup per connection). */
 const RETRY_MS = 200;
@@ -499,9 +507,10 @@ export const l7Module: ModuleSpec = {
       waiting++;
     };
     dnsNames.current = names;
-    const batch = new FrameBatch(new Uint8Array(DEFAULT_DRAIN_BUFFER));
+    const batch = new FrameBatch(new Uint8Array(DRAIN_BUFFER));
     const loop = (async () => {
       // ring.batches() as written out, to see the drains that leave the ring empty
+      let turnStart = performance.now();
       while (!stopping.signal.aborted && !ring.closed) {
         const n = ring.drain(batch.bytes);
         if (n > 0) {
@@ -520,7 +529,14 @@ export const l7Module: ModuleSpec = {
         // a drain that did not fill the buffer emptied the ring: every answer read before it
         // is learnt now (same turn: no await between the drain and this)
         if (n <= batch.bytes.length - DRAIN_SLACK) names.caughtUp();
-        if (n === 0) await ring.wait(100);
+        if (n === 0) {
+          await ring.wait(100);
+          turnStart = performance.now();
+        } else if (performance.now() - turnStart >= TURN_MS) {
+          // records keep coming: let scrapes and timers run between drains
+          await new Promise((r) => setTimeout(r, 0));
+          turnStart = performance.now();
+        }
       }
     })();
     loop.catch((err) => log.error("l7: event loop stopped", { error: err }));
