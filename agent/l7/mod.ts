@@ -143,8 +143,11 @@ interface SocketEntry {
   entry: L7Entry;
 }
 
-/** Attributed connections kept (the oldest goes first). */
-const SOCKETS_MAX = 65_536;
+/**
+ * Attributed connections kept (the oldest goes first; about 200 bytes each): a connection not
+ * kept only takes the full path.
+ */
+const SOCKETS_MAX = 16_384;
 
 interface Deferred {
   e: {
@@ -411,6 +414,7 @@ export const l7Module: ModuleSpec = {
       found: SocketEntry["found"],
       entry: L7Entry,
     ) => {
+      sockets.delete(ev.sk); // a reused address goes to the end, as the newest
       if (sockets.size >= SOCKETS_MAX) sockets.delete(sockets.keys().next().value!);
       sockets.set(ev.sk, {
         sport: ev.sport,
