@@ -11,7 +11,8 @@
  *   of a container's long-lived process, and a container whose only process connects and
  *   exits, are attributed to their container or counted in `osprey_net_unattributed_total`,
  *   exactly; the host's own (a process in no container, in the test's cgroup) in
- *   `osprey_net_filtered_total{reason="not_a_container"}`;
+ *   `osprey_net_filtered_total{reason="not_a_container"}`, or unattributed when it is gone before
+ *   its cgroup could be read: all 26 connects are accounted for, each once;
  * - afterwards the agent is healthy: the net collector succeeds, no error was logged.
  *
  * Connects over IPv6 (`[addr]:port`) are checked in connects_test.ts, a full ring in
@@ -177,24 +178,26 @@ Deno.test({
               selfValue(s, "osprey_net_filtered_total", { reason: "not_a_container" }) -
               selfValue(before, "osprey_net_filtered_total", { reason: "not_a_container" });
             let last: Scrape | undefined;
-            // an owner not seen is waited for 15 s before it counts as unattributed
-            await waitFor("23 connects attributed or unattributed", async () => {
+            // an owner not seen is waited for 15 s before it counts as unattributed; the host
+            // process's connects are not_a_container, or unattributed when it was gone before
+            // its cgroup could be read (a race with the agent's lookup)
+            const accounted = (s: Scrape) =>
+              connects(s, parent, 8092) + connects(s, lone, 8093) + unattributed(s) +
+              notContainer(s);
+            await waitFor("26 connects attributed, unattributed or not a container", async () => {
               last = await scrapeParsed(agent.url);
-              const n = connects(last, parent, 8092) + connects(last, lone, 8093) +
-                unattributed(last);
-              return n >= 23 ? true : undefined;
+              return accounted(last) >= 26 ? true : undefined;
             }, {
               timeoutMs: 40_000,
               describe: () =>
                 last
-                  ? `unattributed +${unattributed(last)}\n${netLines(last, parent.id)}\n${
-                    netLines(last, lone.id)
-                  }`
+                  ? `unattributed +${unattributed(last)}, not_a_container +${notContainer(last)}\n${
+                    netLines(last, parent.id)
+                  }\n${netLines(last, lone.id)}`
                   : "",
             });
             const s = last!;
             ok(connects(s, parent, 8092) <= 20 && connects(s, lone, 8093) <= 3);
-            ok(notContainer(s) >= 3, `not_a_container +${notContainer(s)}`);
             console.log(
               `vanished: children ${connects(s, parent, 8092)}/20 attributed, lone container ` +
                 `${connects(s, lone, 8093)}/3, unattributed +${unattributed(s)}, host process's ` +
