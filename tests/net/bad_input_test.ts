@@ -12,7 +12,7 @@
  *   exits, are attributed to their container or counted in `osprey_net_unattributed_total`,
  *   exactly; the host's own (a process in no container, in the test's cgroup) in
  *   `osprey_net_filtered_total{reason="not_a_container"}`, or unattributed when it is gone before
- *   its cgroup could be read: all 26 connects are accounted for, each once;
+ *   its cgroup could be read: the three together reach the 26 connects;
  * - afterwards the agent is healthy: the net collector succeeds, no error was logged.
  *
  * Connects over IPv6 (`[addr]:port`) are checked in connects_test.ts, a full ring in
