@@ -38,6 +38,31 @@ export function has(cmd: string): boolean {
   }
 }
 
+/**
+ * A foreground nginx config whose files (pid, error log, temp dirs) are under `dir`, with one
+ * `server { ... }` block of `server` and `http` settings `http` (both nginx text).
+ */
+export function nginxServerConfig(dir: string, server: string, http = ""): string {
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+${http}
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+${server}
+  }
+}
+`;
+}
+
 /** The port nginx listens on in {@linkcode nginxConfig}. */
 export const NGINX_PORT = 8080;
 /** The port of {@linkcode SLOW_SERVER}, nginx's `/slow` upstream. */
@@ -51,28 +76,17 @@ export const SLOW_MS = 200;
  * {@linkcode SLOW_SERVER}.
  */
 export function nginxConfig(dir: string, addr: string): string {
-  return `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
-    listen ${addr}:${NGINX_PORT};
-    location = /ok { return 200 "ok\\n"; }
-    location = /missing { return 404; }
-    location = /fail { return 500; }
-    location = /excluded { return 200 "no\\n"; }
-    location = /slow { proxy_pass http://127.0.0.1:${UPSTREAM_PORT}; }
-  }
-}
-`;
+  return nginxServerConfig(
+    dir,
+    `
+listen ${addr}:${NGINX_PORT};
+location = /ok { return 200 "ok\\n"; }
+location = /missing { return 404; }
+location = /fail { return 500; }
+location = /excluded { return 200 "no\\n"; }
+location = /slow { proxy_pass http://127.0.0.1:${UPSTREAM_PORT}; }
+`,
+  );
 }
 
 /** A python3 HTTP server on 127.0.0.1:{@linkcode UPSTREAM_PORT} that sleeps before answering. */

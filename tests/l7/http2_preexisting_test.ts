@@ -22,7 +22,14 @@
  */
 import { deepEqual, ok } from "node:assert/strict";
 import { createNetnsPair } from "../helpers/netns.ts";
-import { familyLines, has, killCgroup, waitExact, type Wanted } from "./_helpers.ts";
+import {
+  familyLines,
+  has,
+  killCgroup,
+  nginxServerConfig,
+  waitExact,
+  type Wanted,
+} from "./_helpers.ts";
 import {
   agentSteps,
   CgroupContainer,
@@ -42,28 +49,19 @@ const NGINX_PORT = 8080;
 const GRPC_PORT = 8443;
 
 function nginxConfig(dir: string, addr: string): string {
-  return `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  keepalive_timeout 300s;
-  http2_idle_timeout 300s;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
-    listen ${addr}:${NGINX_PORT} http2;
-    location = /ok { return 200 "ok\\n"; }
-    location = /missing { return 404; }
-    location = /fail { return 500; }
-  }
-}
-`;
+  return nginxServerConfig(
+    dir,
+    `
+listen ${addr}:${NGINX_PORT} http2;
+location = /ok { return 200 "ok\\n"; }
+location = /missing { return 404; }
+location = /fail { return 500; }
+`,
+    `
+keepalive_timeout 300s;
+http2_idle_timeout 300s;
+`,
+  );
 }
 
 type Session = ReturnType<CgroupContainer["spawn"]>;

@@ -18,7 +18,14 @@
  */
 import { deepEqual } from "node:assert/strict";
 import { createNetnsPair } from "../helpers/netns.ts";
-import { familyLines, has, killCgroup, waitExact, type Wanted } from "./_helpers.ts";
+import {
+  familyLines,
+  has,
+  killCgroup,
+  nginxServerConfig,
+  waitExact,
+  type Wanted,
+} from "./_helpers.ts";
 import {
   agentSteps,
   CgroupContainer,
@@ -37,26 +44,15 @@ const H1_PORT = 8080;
 const H2_PORT = 8082;
 
 function nginxConfig(dir: string, addr: string): string {
-  return `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
-    listen ${addr}:${H1_PORT};
-    listen ${addr}:${H2_PORT} http2;
-    location = /ok { return 200 "ok\\n"; }
-    location = /missing { return 404; }
-  }
-}
-`;
+  return nginxServerConfig(
+    dir,
+    `
+listen ${addr}:${H1_PORT};
+listen ${addr}:${H2_PORT} http2;
+location = /ok { return 200 "ok\\n"; }
+location = /missing { return 404; }
+`,
+  );
 }
 
 /** 14 × /ok, 6 × /missing, interleaved. */

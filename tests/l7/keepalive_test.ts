@@ -14,7 +14,14 @@
  */
 import { equal, ok } from "node:assert/strict";
 import { createNetnsPair } from "../helpers/netns.ts";
-import { familyLines, has, killCgroup, waitExact, type Wanted } from "./_helpers.ts";
+import {
+  familyLines,
+  has,
+  killCgroup,
+  nginxServerConfig,
+  waitExact,
+  type Wanted,
+} from "./_helpers.ts";
 import {
   agentSteps,
   CgroupContainer,
@@ -33,26 +40,17 @@ const HERE = new URL(".", import.meta.url).pathname;
 const PORT = 8080;
 
 function nginxConfig(dir: string, addr: string): string {
-  return `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  keepalive_timeout 300s;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
-    listen ${addr}:${PORT};
-    location = /ok { return 200 "ok\\n"; }
-    location = /missing { return 404; }
-  }
-}
-`;
+  return nginxServerConfig(
+    dir,
+    `
+listen ${addr}:${PORT};
+location = /ok { return 200 "ok\\n"; }
+location = /missing { return 404; }
+`,
+    `
+keepalive_timeout 300s;
+`,
+  );
 }
 
 function waitAll(url: string, ids: string[], want: Wanted): Promise<Scrape> {
