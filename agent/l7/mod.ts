@@ -144,8 +144,8 @@ interface SocketEntry {
 }
 
 /**
- * Attributed connections kept (the oldest goes first; about 200 bytes each): a connection not
- * kept only takes the full path.
+ * Attributed connections kept (the oldest goes first): a connection not kept only takes the
+ * full path.
  */
 const SOCKETS_MAX = 16_384;
 

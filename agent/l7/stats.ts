@@ -116,7 +116,6 @@ export interface L7Entry {
   readonly statuses: Map<string, number>;
   readonly hist: Hist;
 }
-type Entry = L7Entry;
 
 /** Counts one request of `status` that took `seconds` into an entry of {@linkcode L7Tables.entry}. */
 export function countInto(e: L7Entry, status: string, seconds: number): void {
@@ -127,9 +126,9 @@ export function countInto(e: L7Entry, status: string, seconds: number): void {
 /** One container's L7 tables. */
 export class ContainerL7 {
   /** Outbound, by `protocol \0 destination \0 actual_destination`. */
-  readonly outbound = new Map<string, Entry & { protocol: Protocol; labels: [string, string] }>();
+  readonly outbound = new Map<string, L7Entry & { protocol: Protocol; labels: [string, string] }>();
   /** Inbound, by protocol. */
-  readonly inbound = new Map<Protocol, Entry>();
+  readonly inbound = new Map<Protocol, L7Entry>();
   /** Outbound DNS by `request_type \0 domain \0 status`. */
   readonly dns = new Map<string, number>();
   readonly dnsHist = new Hist();
